@@ -1,0 +1,37 @@
+import { Metadata, type ServiceError, status as Status } from "@grpc/grpc-js";
+import { CoreError } from "@taskwire/core";
+
+/** An error the broker answers with; mapped to a gRPC status once, at the edge. */
+export class BrokerError extends Error {
+  override readonly name = "BrokerError";
+  constructor(
+    readonly code: Status,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+
+  static invalid(field: string, problem: string): BrokerError {
+    return new BrokerError(Status.INVALID_ARGUMENT, `${field}: ${problem}`);
+  }
+
+  static unavailable(detail = ""): BrokerError {
+    return new BrokerError(Status.UNAVAILABLE, `NATS is unreachable${detail ? ` (${detail})` : ""}; the broker reconnects by itself — retry the call (use an idempotency key to make Submit safe to retry)`);
+  }
+}
+
+function looksLikeNatsOutage(err: Error): boolean {
+  return /timeout|TIMEOUT|disconnect|closed|CONNECTION|no responders|503/.test(`${err.name} ${err.message} ${(err as { code?: unknown }).code ?? ""}`);
+}
+
+/** Normalises any error thrown inside a handler into a gRPC ServiceError. */
+export function toServiceError(err: unknown): Partial<ServiceError> {
+  let e: BrokerError;
+  if (err instanceof BrokerError) e = err;
+  else if (err instanceof CoreError && err.code === "not_found") e = new BrokerError(Status.NOT_FOUND, err.message, { cause: err });
+  else if (err instanceof CoreError && err.code === "unavailable") e = BrokerError.unavailable(err.message);
+  else if (err instanceof Error && looksLikeNatsOutage(err)) e = BrokerError.unavailable(err.message);
+  else e = new BrokerError(Status.INTERNAL, `internal error: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  return { code: e.code, details: e.message, message: e.message, metadata: new Metadata() };
+}

@@ -1,0 +1,102 @@
+import { AckPolicy, type ConsumerMessages, DeliverPolicy, JetStreamApiError, type JsMsg } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { EventType, RunState } from "@taskwire/client/gen";
+import { decodeRunMessage, encodeRunMessage, isTerminal, type NatsHandle, type RunStore, runSubject, SCHEDULED_STREAM, SCHEDULER_CONSUMER } from "@taskwire/core";
+import type { Logger } from "pino";
+
+/** Longest single wait of a delayed run before the scheduler looks at it again, in ms. */
+const MAX_NAK_MS = 30_000;
+
+/**
+ * Releases delayed runs when they are due. Every broker runs one; they share
+ * one durable consumer, so each delayed run is in the hands of one broker at
+ * a time, and the SCHEDULED → PENDING compare-and-set makes the release
+ * happen once even if two brokers race after a redelivery. A run not yet due
+ * is nak'ed with a delay (at most 30 s, so a cancel is noticed promptly and
+ * long delays survive restarts).
+ */
+export class Scheduler {
+  #messages: ConsumerMessages | undefined;
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(
+    readonly nats: NatsHandle,
+    readonly store: RunStore,
+    readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    try {
+      await this.nats.jsm.consumers.add(SCHEDULED_STREAM, {
+        durable_name: SCHEDULER_CONSUMER,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: 30_000_000_000,
+        max_deliver: -1,
+        max_ack_pending: 100_000,
+      });
+    } catch (err) {
+      // Already created by another broker with the same config.
+      if (!(err instanceof JetStreamApiError)) throw err;
+    }
+    const consumer = await this.nats.js.consumers.get(SCHEDULED_STREAM, SCHEDULER_CONSUMER);
+    this.#messages = await consumer.consume({ max_messages: 512 });
+    this.#loop = this.#run(this.#messages);
+  }
+
+  async #run(messages: ConsumerMessages): Promise<void> {
+    for await (const m of messages) {
+      try {
+        await this.#handle(m);
+      } catch (err) {
+        // Leave it unacked: it is redelivered after ack_wait and retried.
+        this.log.warn({ err, seq: m.seq }, "scheduler could not release a run; will retry");
+        m.nak(1_000);
+      }
+      if (this.#stopped) break;
+    }
+  }
+
+  async #handle(m: JsMsg): Promise<void> {
+    const msgRun = decodeRunMessage(m.data);
+    if (!msgRun) {
+      m.term();
+      return;
+    }
+    const stored = await this.store.get(msgRun.id);
+    if (!stored || isTerminal(stored.run.state)) {
+      m.ack();
+      return;
+    }
+    const due = stored.run.scheduledAt?.getTime() ?? 0;
+    const wait = due - Date.now();
+    if (stored.run.state === RunState.RUN_STATE_SCHEDULED && wait > 0) {
+      m.nak(Math.min(wait, MAX_NAK_MS));
+      return;
+    }
+    const res = await this.store.transition(
+      msgRun.id,
+      (run) =>
+        run.state === RunState.RUN_STATE_SCHEDULED
+          ? { write: { ...run, state: RunState.RUN_STATE_PENDING, lastEvent: EventType.EVENT_TYPE_RELEASED, updatedAt: new Date() } }
+          : { skip: true },
+      stored,
+    );
+    const run = res?.stored.run;
+    if (run && run.state === RunState.RUN_STATE_PENDING && run.attempt === 0) {
+      const h = natsHeaders();
+      const tp = m.headers?.get("traceparent");
+      if (tp) h.set("traceparent", tp);
+      // msgID makes a second release (after a crash between here and the ack) a no-op.
+      await this.nats.js.publish(runSubject(run.queue, run.task), encodeRunMessage({ ...run, revision: res.stored.revision }), { msgID: run.id, headers: h });
+    }
+    m.ack();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#messages?.close();
+    await this.#loop;
+  }
+}

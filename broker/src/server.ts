@@ -1,0 +1,125 @@
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import { TaskServiceService } from "@taskwire/client/gen";
+import { ensureResources, NatsHandle } from "@taskwire/core";
+import type { Logger } from "pino";
+import { type BrokerConfig, configFromEnv } from "./config.js";
+import { EventStreamer } from "./events.js";
+import { createLogger } from "./logger.js";
+import { Runs } from "./runs.js";
+import { Scheduler } from "./scheduler.js";
+import { createService } from "./service.js";
+
+const SERVICE_NAME = "taskwire.v1.TaskService";
+
+/** Finds proto/ (for server reflection): TASKWIRE_PROTO_DIR, else the repository's proto/ next to this package. */
+function protoDir(): string | undefined {
+  if (process.env.TASKWIRE_PROTO_DIR) return process.env.TASKWIRE_PROTO_DIR;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, "proto", "taskwire", "v1", "taskwire.proto");
+    if (existsSync(candidate)) return join(dir, "proto");
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/**
+ * The taskwire broker: a stateless gRPC server in front of NATS JetStream.
+ * Any number of replicas can run side by side.
+ */
+export class Broker {
+  readonly config: BrokerConfig;
+  readonly log: Logger;
+  #server: Server | undefined;
+  #nats: NatsHandle | undefined;
+  #events: EventStreamer | undefined;
+  #scheduler: Scheduler | undefined;
+  #inflight = { count: 0 };
+  #port = 0;
+
+  constructor(config: Partial<BrokerConfig> = {}, log?: Logger) {
+    this.config = configFromEnv(config);
+    this.log = log ?? createLogger("taskwire-broker", this.config.logLevel);
+  }
+
+  /** The bound port (useful with listen "127.0.0.1:0"). */
+  get port(): number {
+    return this.#port;
+  }
+
+  get address(): string {
+    const host = this.config.listen.slice(0, this.config.listen.lastIndexOf(":"));
+    return `${host}:${this.#port}`;
+  }
+
+  async start(): Promise<void> {
+    const nats = await NatsHandle.connect({ servers: this.config.natsUrl.split(","), name: "taskwire-broker" });
+    this.#nats = nats;
+    const { runs: runsKv, idempotency } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
+    const runs = new Runs(nats, runsKv, idempotency);
+    this.#events = new EventStreamer(runs, this.log);
+    const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
+    nats.onChange((connected) => {
+      const s = connected ? "SERVING" : "NOT_SERVING";
+      health.setStatus("", s);
+      health.setStatus(SERVICE_NAME, s);
+      this.log[connected ? "info" : "warn"]({ connected }, connected ? "NATS reconnected" : "NATS connection lost; answering UNAVAILABLE until it returns");
+    });
+
+    const server = new Server({
+      "grpc.max_receive_message_length": Math.max(4 * 1024 * 1024, this.config.maxPayloadBytes * 4 + 1024 * 1024),
+      "grpc.keepalive_time_ms": 60_000,
+      "grpc.keepalive_permit_without_calls": 1,
+    });
+    server.addService(TaskServiceService, createService(runs, this.#events, this.log, this.config.maxPayloadBytes, this.#inflight));
+    health.addToServer(server);
+    const dir = protoDir();
+    if (dir) {
+      const pkg = loadSync(["taskwire/v1/taskwire.proto"], { includeDirs: [dir], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+      new ReflectionService(pkg).addToServer(server);
+    } else {
+      this.log.warn("proto/ not found (set TASKWIRE_PROTO_DIR); server reflection is off");
+    }
+    this.#port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(this.config.listen, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    this.#server = server;
+    if (this.config.scheduler) {
+      this.#scheduler = new Scheduler(nats, runs.store, this.log);
+      await this.#scheduler.start();
+    }
+    this.log.info({ listen: this.address, nats: this.config.natsUrl }, "taskwire broker listening");
+  }
+
+  /**
+   * Graceful stop: refuse new calls, end event streams (clients resume with
+   * their cursor), wait for in-flight unary calls up to the grace period,
+   * then close NATS.
+   */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = undefined;
+    this.#events?.closeAll();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.warn({ inflight: this.#inflight.count }, "grace period over; closing remaining calls");
+        server.forceShutdown();
+        resolve();
+      }, this.config.shutdownGraceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await this.#scheduler?.stop();
+    await this.#nats?.close();
+    this.log.info("taskwire broker stopped");
+  }
+}

@@ -1,0 +1,141 @@
+import type { handleServerStreamingCall, handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
+import { context as otContext, type Context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type {
+  CancelRequest,
+  CancelResponse,
+  GetStatusRequest,
+  GetStatusResponse,
+  ListRunsRequest,
+  ListRunsResponse,
+  StreamEventsRequest,
+  StreamEventsResponse,
+  SubmitBatchRequest,
+  SubmitBatchResponse,
+  SubmitRequest,
+  SubmitResponse,
+  TaskServiceServer,
+} from "@taskwire/client/gen";
+import { propagator } from "@taskwire/core";
+import type { Logger } from "pino";
+import { BrokerError, toServiceError } from "./errors.js";
+import type { EventStreamer } from "./events.js";
+import type { Runs } from "./runs.js";
+import { validateGetStatus, validateRunId, validateSubmit, validateTaskName } from "./validate.js";
+import { status as Status } from "@grpc/grpc-js";
+
+const tracer = trace.getTracer("@taskwire/broker");
+const SERVICE = "taskwire.v1.TaskService";
+
+const metadataGetter = {
+  keys: (md: Metadata) => Object.keys(md.getMap()),
+  get: (md: Metadata, key: string) => {
+    const v = md.get(key)[0];
+    return typeof v === "string" ? v : undefined;
+  },
+};
+
+function withServerSpan<T>(method: string, md: Metadata, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  const parent = propagator.extract(otContext.active(), md, metadataGetter);
+  return tracer.startActiveSpan(
+    `${SERVICE}/${method}`,
+    { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method } },
+    parent,
+    async (span) => {
+      try {
+        return await fn(trace.setSpan(parent, span));
+      } catch (err) {
+        const se = toServiceError(err);
+        span.setAttribute("rpc.grpc.status_code", se.code ?? 2);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: se.details });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+/** Adapts an async handler to grpc-js, mapping errors to status codes once. */
+function unary<Req, Res>(method: string, log: Logger, fn: (req: Req, ctx: Context, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
+    withServerSpan(method, call.metadata, (ctx) => fn(call.request, ctx, call)).then(
+      (res) => cb(null, res),
+      (err: unknown) => {
+        const se = toServiceError(err);
+        if (se.code === Status.INTERNAL || se.code === Status.UNAVAILABLE) log.warn({ err, method }, se.details);
+        else log.debug({ method, code: se.code }, se.details);
+        cb(se);
+      },
+    );
+  };
+}
+
+export function createService(runs: Runs, events: EventStreamer, log: Logger, maxPayloadBytes: number, inflight: { count: number }): TaskServiceServer {
+  const track = <Req, Res>(h: handleUnaryCall<Req, Res>): handleUnaryCall<Req, Res> => (call, cb) => {
+    inflight.count++;
+    h(call, (err, res) => {
+      inflight.count--;
+      cb(err, res);
+    });
+  };
+  return {
+    submit: track(
+      unary<SubmitRequest, SubmitResponse>("Submit", log, async (req, ctx) => {
+        const v = validateSubmit(req, maxPayloadBytes);
+        return runs.submit(v, ctx);
+      }),
+    ),
+    submitBatch: track(
+      unary<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", log, async (req, ctx) => {
+        if (req.runs.length === 0) throw BrokerError.invalid("runs", "is empty: send 1–1000 runs");
+        if (req.runs.length > 1000) throw BrokerError.invalid("runs", `has ${req.runs.length} runs; the limit is 1000 per call`);
+        // All or nothing: every item is validated before any is enqueued.
+        const valid = req.runs.map((r, i) => validateSubmit(r, maxPayloadBytes, `runs[${i}].`));
+        const out = await Promise.all(valid.map((v) => runs.submit(v, ctx)));
+        return { runs: out };
+      }),
+    ),
+    getStatus: track(
+      unary<GetStatusRequest, GetStatusResponse>("GetStatus", log, async (req, _ctx, call) => {
+        validateGetStatus(req);
+        if (req.waitTimeoutMs > 0) {
+          const ac = new AbortController();
+          call.on("cancelled", () => ac.abort());
+          return { run: await runs.waitTerminal(req.runId, req.waitTimeoutMs, ac.signal) };
+        }
+        return { run: await runs.get(req.runId) };
+      }),
+    ),
+    cancel: track(
+      unary<CancelRequest, CancelResponse>("Cancel", log, async (req) => {
+        validateRunId(req.runId);
+        if (req.reason.length > 1024) throw BrokerError.invalid("reason", `is ${req.reason.length} characters; the limit is 1024`);
+        return { run: await runs.cancel(req.runId, req.reason) };
+      }),
+    ),
+    listRuns: track(
+      unary<ListRunsRequest, ListRunsResponse>("ListRuns", log, async (req) => {
+        if (req.task) validateTaskName(req.task);
+        if (req.pageSize < 0 || req.pageSize > 1000) throw BrokerError.invalid("page_size", `must be 0 (default 50) or 1–1000, got ${req.pageSize}`);
+        if (req.pageToken) validateRunId(req.pageToken, "page_token");
+        const page = await runs.list({ task: req.task, queue: req.queue, states: req.states }, req.pageSize || 50, req.pageToken);
+        return { runs: page.runs, nextPageToken: page.next };
+      }),
+    ),
+    streamEvents: ((call: ServerWritableStream<StreamEventsRequest, StreamEventsResponse>) => {
+      inflight.count++;
+      events.serve(call).then(
+        () => {
+          inflight.count--;
+        },
+        (err: unknown) => {
+          inflight.count--;
+          const se = toServiceError(err);
+          if (se.code === Status.INTERNAL) log.warn({ err }, se.details);
+          // grpc-js ends a server stream with a status when "error" is emitted on it.
+          call.emit("error", se);
+        },
+      );
+    }) as handleServerStreamingCall<StreamEventsRequest, StreamEventsResponse>,
+  };
+}

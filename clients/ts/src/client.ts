@@ -1,0 +1,263 @@
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  type ClientOptions,
+  type ClientReadableStream,
+  credentials as grpcCredentials,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
+import { context as otContext, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import {
+  CancelRequest,
+  type CancelResponse,
+  GetStatusRequest,
+  type GetStatusResponse,
+  ListRunsRequest,
+  type ListRunsResponse,
+  type RunState,
+  StreamEventsRequest,
+  type StreamEventsResponse,
+  SubmitBatchRequest,
+  type SubmitBatchResponse,
+  SubmitRequest,
+  type SubmitResponse,
+  TaskServiceClient,
+  type TaskRun,
+} from "./gen/index.js";
+import { TaskwireError } from "./errors.js";
+import { RunHandle } from "./handle.js";
+import { type ApplyOptions, toSubmitOptions } from "./options.js";
+import { encodeArgs } from "./payload.js";
+
+export interface ClientConfig {
+  /** Broker address `host:port`. @default env TASKWIRE_ADDRESS, else "localhost:50051" */
+  address?: string;
+  /** Channel credentials (TLS). @default insecure */
+  credentials?: ChannelCredentials;
+  /** Bearer token sent as `authorization` metadata on every call (for brokers with auth). */
+  token?: string;
+  /** Deadline of each unary call, in ms; GetStatus waits add their wait. @default 10_000 */
+  callTimeoutMs?: number;
+  /** Extra grpc-js channel options. */
+  channelOptions?: ClientOptions;
+}
+
+const tracer = trace.getTracer("@taskwire/client");
+// Always propagate W3C context, even when the app registered no SDK: a trace
+// started upstream still reaches the broker and the worker.
+const w3c = new W3CTraceContextPropagator();
+const SERVICE = "taskwire.v1.TaskService";
+
+export interface SubmitOutcome {
+  run: TaskRun;
+  deduplicated: boolean;
+}
+
+export interface ListRunsOptions {
+  task?: string;
+  queue?: string;
+  states?: RunState[];
+  /** 1–1000. @default 50 */
+  pageSize?: number;
+  pageToken?: string;
+}
+
+export interface StreamEventsOptions {
+  runIds?: string[];
+  tasks?: string[];
+  states?: RunState[];
+  afterCursor?: string;
+  heartbeatIntervalMs?: number;
+  untilTerminal?: boolean;
+}
+
+/**
+ * A connection to a taskwire broker. Submit tasks by name (no need to import
+ * their code), read runs, follow events, rebuild handles from run ids.
+ */
+export class Client {
+  readonly address: string;
+  readonly #raw: TaskServiceClient;
+  readonly #token: string | undefined;
+  readonly #callTimeoutMs: number;
+
+  constructor(config: ClientConfig = {}) {
+    this.address = config.address ?? process.env.TASKWIRE_ADDRESS ?? "localhost:50051";
+    this.#token = config.token;
+    this.#callTimeoutMs = config.callTimeoutMs ?? 10_000;
+    this.#raw = new TaskServiceClient(this.address, config.credentials ?? grpcCredentials.createInsecure(), {
+      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      "grpc.max_send_message_length": 64 * 1024 * 1024,
+      "grpc.keepalive_time_ms": 30_000,
+      ...config.channelOptions,
+    });
+  }
+
+  /** The generated grpc-js client, for calls the SDK does not wrap. */
+  get raw(): TaskServiceClient {
+    return this.#raw;
+  }
+
+  close(): void {
+    this.#raw.close();
+  }
+
+  #metadata(): Metadata {
+    const md = new Metadata();
+    if (this.#token) md.set("authorization", `Bearer ${this.#token}`);
+    const setter = { set: (c: Metadata, k: string, v: string) => c.set(k, v) };
+    w3c.inject(otContext.active(), md, setter);
+    propagation.inject(otContext.active(), md, setter);
+    return md;
+  }
+
+  #unary<Req, Res>(
+    method: string,
+    call: (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown,
+    req: Req,
+    extraMs = 0,
+  ): Promise<Res> {
+    return tracer.startActiveSpan(
+      `${SERVICE}/${method}`,
+      { kind: SpanKind.CLIENT, attributes: { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method, "server.address": this.address } },
+      (span) =>
+        new Promise<Res>((resolve, reject) => {
+          const deadline = new Date(Date.now() + this.#callTimeoutMs + extraMs);
+          call.call(this.#raw, req, this.#metadata(), { deadline }, (err, res) => {
+            if (err) {
+              span.setStatus({ code: SpanStatusCode.ERROR, message: err.details });
+              span.setAttribute("rpc.grpc.status_code", err.code);
+              span.end();
+              reject(TaskwireError.from(err));
+            } else {
+              span.setAttribute("rpc.grpc.status_code", 0);
+              span.end();
+              resolve(res);
+            }
+          });
+        }),
+    );
+  }
+
+  /** Submits a run of `task` with positional `args`; returns a handle at once. */
+  async submit<R = unknown>(task: string, args: readonly unknown[] = [], options: ApplyOptions = {}): Promise<RunHandle<R>> {
+    const out = await this.submitRaw(SubmitRequest.fromPartial({ task, args: encodeArgs(args), options: toSubmitOptions(options) }));
+    return new RunHandle<R>(this, out.run);
+  }
+
+  /** Submit with a request built by hand (raw payloads, proto options). */
+  async submitRaw(req: SubmitRequest): Promise<SubmitOutcome> {
+    const res = await this.#unary<SubmitRequest, SubmitResponse>("Submit", this.#raw.submit, req);
+    if (!res.run) throw new TaskwireError(13, "broker answered Submit without a run");
+    return { run: res.run, deduplicated: res.deduplicated };
+  }
+
+  /** Submits many runs in one call (1–1000); handles come back in request order. */
+  async submitBatch<R = unknown>(items: ReadonlyArray<{ task: string; args?: readonly unknown[]; options?: ApplyOptions }>): Promise<RunHandle<R>[]> {
+    const req = SubmitBatchRequest.fromPartial({
+      runs: items.map((i) => ({ task: i.task, args: encodeArgs(i.args ?? []), options: toSubmitOptions(i.options ?? {}) })),
+    });
+    const res = await this.#unary<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", this.#raw.submitBatch, req);
+    return res.runs.map((r) => {
+      if (!r.run) throw new TaskwireError(13, "broker answered SubmitBatch with an empty item");
+      return new RunHandle<R>(this, r.run);
+    });
+  }
+
+  /** The run's current record; with `waitTimeoutMs`, first waits (up to that) for it to be terminal. */
+  async getStatus(runId: string, waitTimeoutMs = 0): Promise<TaskRun> {
+    const res = await this.#unary<GetStatusRequest, GetStatusResponse>(
+      "GetStatus",
+      this.#raw.getStatus,
+      GetStatusRequest.fromPartial({ runId, waitTimeoutMs }),
+      Math.max(0, waitTimeoutMs),
+    );
+    if (!res.run) throw new TaskwireError(13, "broker answered GetStatus without a run");
+    return res.run;
+  }
+
+  /** Cancels a run (see TaskService.Cancel for the rules). */
+  async cancel(runId: string, reason = ""): Promise<TaskRun> {
+    const res = await this.#unary<CancelRequest, CancelResponse>("Cancel", this.#raw.cancel, CancelRequest.fromPartial({ runId, reason }));
+    if (!res.run) throw new TaskwireError(13, "broker answered Cancel without a run");
+    return res.run;
+  }
+
+  async listRuns(opts: ListRunsOptions = {}): Promise<ListRunsResponse> {
+    return this.#unary<ListRunsRequest, ListRunsResponse>(
+      "ListRuns",
+      this.#raw.listRuns,
+      ListRunsRequest.fromPartial({ task: opts.task ?? "", queue: opts.queue ?? "", states: opts.states ?? [], pageSize: opts.pageSize ?? 0, pageToken: opts.pageToken ?? "" }),
+    );
+  }
+
+  /**
+   * Opens one StreamEvents call. Most callers want `events()`, which
+   * reconnects with the last cursor; this is the raw stream.
+   */
+  openEventStream(opts: StreamEventsOptions = {}, signal?: AbortSignal): ClientReadableStream<StreamEventsResponse> {
+    const stream = this.#raw.streamEvents(
+      StreamEventsRequest.fromPartial({
+        runIds: opts.runIds ?? [],
+        tasks: opts.tasks ?? [],
+        states: opts.states ?? [],
+        afterCursor: opts.afterCursor ?? "",
+        heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 0,
+        untilTerminal: opts.untilTerminal ?? false,
+      }),
+      this.#metadata(),
+    );
+    signal?.addEventListener("abort", () => stream.cancel(), { once: true });
+    return stream;
+  }
+
+  /**
+   * Follows events as an async iterator. On a dropped connection it
+   * reconnects with the last cursor it saw, so nothing is missed or repeated.
+   * Heartbeats are consumed (they advance the cursor) and not yielded.
+   */
+  async *events(opts: StreamEventsOptions = {}, signal?: AbortSignal): AsyncGenerator<import("./gen/index.js").RunEvent> {
+    let cursor = opts.afterCursor ?? "";
+    let backoff = 100;
+    for (;;) {
+      const stream = this.openEventStream({ ...opts, afterCursor: cursor }, signal);
+      try {
+        for await (const msg of stream as AsyncIterable<StreamEventsResponse>) {
+          backoff = 100;
+          if (msg.event) {
+            cursor = msg.event.cursor;
+            yield msg.event;
+          } else if (msg.heartbeat?.cursor) {
+            cursor = msg.heartbeat.cursor;
+          }
+        }
+        return;
+      } catch (err) {
+        const e = TaskwireError.from(err);
+        if (signal?.aborted || e.code !== 14 /* UNAVAILABLE */) throw e;
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 5_000);
+      } finally {
+        stream.cancel();
+      }
+    }
+  }
+
+  /** A handle for an existing run id (e.g. one stored in your database). */
+  handle<R = unknown>(runId: string): RunHandle<R> {
+    return new RunHandle<R>(this, { id: runId });
+  }
+}
+
+let defaultClient: Client | undefined;
+
+/** The client `task().delay()` uses: set explicitly, else one from TASKWIRE_ADDRESS. */
+export function getDefaultClient(): Client {
+  return (defaultClient ??= new Client());
+}
+
+export function setDefaultClient(client: Client | undefined): void {
+  defaultClient = client;
+}

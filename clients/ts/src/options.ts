@@ -1,0 +1,89 @@
+import type { RetryPolicy, SubmitOptions } from "./gen/index.js";
+
+/**
+ * Retry policy of a task. A task without one does not retry on errors (a
+ * crashed worker's attempt is always retried; see the README's guarantees).
+ */
+export interface RetryOptions {
+  /** Retries after the first attempt. @default 0 */
+  retries?: number;
+  /** Delay before the first retry, in ms. @default 1_000 */
+  initialDelayMs?: number;
+  /** Growth factor between retries; 1 = fixed delay. @default 2 */
+  backoffMultiplier?: number;
+  /** Cap of one delay, in ms. @default 60_000 */
+  maxDelayMs?: number;
+  /** Random spread of each delay, 0–1 (0.2 = ±20 %). @default 0 */
+  jitter?: number;
+  /** Explicit delays per retry in ms (the last repeats); overrides the exponential settings. */
+  retryDelaysMs?: number[];
+  /** Retry only errors whose type (error name) is listed. @default any type */
+  retryOn?: string[];
+  /** Never retry errors whose type (error name) is listed. */
+  neverRetryOn?: string[];
+}
+
+/** Options a task definition carries as defaults; every one can be overridden per call. */
+export interface TaskOptions extends RetryOptions {
+  /** Queue the task's runs go to (workers choose queues). @default "default" */
+  queue?: string;
+  /** Execution timeout of one attempt, in ms; the task's signal aborts. @default none */
+  timeoutMs?: number;
+  /** Expire a run that has not started this many ms after it became due. @default never */
+  scheduleToStartTimeoutMs?: number;
+  /** Labels attached to every run. */
+  labels?: Record<string, string>;
+  /** Priority; higher starts first under a backlog. @default 0 */
+  priority?: number;
+  /** Cache result validity, in ms; 0 disables caching. @default 0 */
+  cacheTtlMs?: number;
+}
+
+/** Per-call options of `applyAsync` and `Client.submit`. */
+export interface ApplyOptions extends TaskOptions {
+  /** Same key (for the same task) → same run, for the whole retention period. */
+  idempotencyKey?: string;
+  /** Start no earlier than this many ms from now (state SCHEDULED until then). */
+  delayMs?: number;
+  /** Start no earlier than this time. */
+  scheduledAt?: Date;
+  /** Cache key; with cacheTtlMs, a completed run with the same key answers without executing. */
+  cacheKey?: string;
+  /** Execute even on a cache hit and replace the cached result. @default false */
+  refreshCache?: boolean;
+  /** Key counted against the task's per-key concurrency limit (e.g. a customer id). */
+  concurrencyKey?: string;
+}
+
+function retryPolicy(o: RetryOptions): RetryPolicy | undefined {
+  if (o.retries === undefined && o.retryDelaysMs === undefined && o.retryOn === undefined && o.neverRetryOn === undefined) return undefined;
+  return {
+    maxRetries: o.retries ?? 0,
+    initialDelayMs: o.initialDelayMs ?? 0,
+    backoffMultiplier: o.backoffMultiplier ?? 0,
+    maxDelayMs: o.maxDelayMs ?? 0,
+    jitter: o.jitter ?? 0,
+    delaysMs: o.retryDelaysMs ?? [],
+    retryOn: o.retryOn ?? [],
+    neverRetryOn: o.neverRetryOn ?? [],
+  };
+}
+
+/** Maps SDK options (task defaults overridden by call options) to the proto's SubmitOptions. */
+export function toSubmitOptions(o: ApplyOptions): SubmitOptions {
+  return {
+    idempotencyKey: o.idempotencyKey ?? "",
+    queue: o.queue ?? "",
+    priority: o.priority ?? 0,
+    retry: retryPolicy(o),
+    timeoutMs: o.timeoutMs ?? 0,
+    scheduledAt: o.scheduledAt,
+    delayMs: o.delayMs ?? 0,
+    labels: o.labels ?? {},
+    cacheKey: o.cacheKey ?? "",
+    cacheTtlMs: o.cacheTtlMs ?? 0,
+    refreshCache: o.refreshCache ?? false,
+    concurrencyKey: o.concurrencyKey ?? "",
+    scheduleToStartTimeoutMs: o.scheduleToStartTimeoutMs ?? 0,
+  };
+}

@@ -1,0 +1,83 @@
+import { randomUUID } from "node:crypto";
+import { type Client, getDefaultClient } from "./client.js";
+import { runWithContext, type TaskContext } from "./context.js";
+import type { RunHandle } from "./handle.js";
+import type { ApplyOptions, TaskOptions } from "./options.js";
+
+/** The function a task runs. Arguments and result must be JSON-serialisable. */
+export type TaskFn<A extends unknown[], R> = (...args: A) => R | Promise<R>;
+
+/** Brand shared across copies of this module, so a worker recognises definitions from any copy. */
+export const TASK_BRAND = Symbol.for("taskwire.task");
+
+/**
+ * A task definition. Calling it runs the function here and now; `delay` and
+ * `applyAsync` submit a run to the broker for a worker to execute.
+ */
+export interface TaskDefinition<A extends unknown[], R> {
+  (...args: A): Promise<R>;
+  readonly [TASK_BRAND]: true;
+  /** The task's name, as workers and other languages know it. */
+  readonly taskName: string;
+  readonly fn: TaskFn<A, R>;
+  readonly options: Readonly<TaskOptions>;
+  /** Submits a run with these arguments and the task's default options. */
+  delay(...args: A): Promise<RunHandle<Awaited<R>>>;
+  /** Submits a run, overriding the task's options for this call. */
+  applyAsync(args: A, options?: ApplyOptions): Promise<RunHandle<Awaited<R>>>;
+  /** Submits one run per item in a single SubmitBatch call. */
+  map(items: readonly A[], options?: ApplyOptions): Promise<RunHandle<Awaited<R>>[]>;
+  /** The same task, submitting through `client` instead of the default client. */
+  using(client: Client): TaskDefinition<A, R>;
+}
+
+const noopLogger = {
+  debug: (m: string) => console.debug(m),
+  info: (m: string) => console.info(m),
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};
+
+/**
+ * Defines a task.
+ *
+ * ```ts
+ * export const add = task("add", async (a: number, b: number) => a + b);
+ * ```
+ *
+ * @param name 1–128 characters of [A-Za-z0-9_-]; unique across your services.
+ * @param fn the function; read the run's context with `context()`.
+ * @param options defaults for every run (retries, timeoutMs, queue, …).
+ */
+export function task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>, options: TaskOptions = {}, client?: Client): TaskDefinition<A, R> {
+  const clientOf = (): Client => client ?? getDefaultClient();
+  const direct = async (...args: A): Promise<R> => {
+    // A direct call runs in this process with a local context, like calling
+    // a Prefect task outside a flow: no broker, no retries.
+    const ctx: TaskContext = {
+      runId: `local-${randomUUID()}`,
+      task: name,
+      attempt: 1,
+      signal: new AbortController().signal,
+      log: noopLogger,
+      progress: () => {},
+    };
+    return runWithContext(ctx, () => fn(...args));
+  };
+  const def = Object.assign(direct, {
+    [TASK_BRAND]: true as const,
+    taskName: name,
+    fn,
+    options: Object.freeze({ ...options }),
+    delay: (...args: A) => clientOf().submit<Awaited<R>>(name, args, options),
+    applyAsync: (args: A, callOptions: ApplyOptions = {}) => clientOf().submit<Awaited<R>>(name, args, { ...options, ...callOptions }),
+    map: (items: readonly A[], callOptions: ApplyOptions = {}) =>
+      clientOf().submitBatch<Awaited<R>>(items.map((args) => ({ task: name, args, options: { ...options, ...callOptions } }))),
+    using: (c: Client) => task(name, fn, options, c),
+  });
+  return def;
+}
+
+export function isTaskDefinition(v: unknown): v is TaskDefinition<unknown[], unknown> {
+  return typeof v === "function" && (v as Partial<Record<typeof TASK_BRAND, unknown>>)[TASK_BRAND] === true;
+}

@@ -1,0 +1,77 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+
+export interface NatsOptions {
+  /** Server URL(s). @default "nats://127.0.0.1:4222" (env TASKWIRE_NATS_URL) */
+  servers?: string | string[];
+  /** Connection name shown by the server's monitoring. */
+  name?: string;
+  /** Timeout of JetStream API requests and publishes, in ms. @default 5000 */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * A NATS connection that reconnects forever and tracks whether it is
+ * connected, so callers can fail fast (UNAVAILABLE) instead of waiting for a
+ * request timeout while the server is gone.
+ */
+export class NatsHandle {
+  #connected = true;
+  readonly #listeners = new Set<(connected: boolean) => void>();
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+  ) {
+    void this.#watchStatus();
+  }
+
+  static async connect(opts: NatsOptions = {}): Promise<NatsHandle> {
+    const servers = opts.servers ?? process.env.TASKWIRE_NATS_URL ?? "nats://127.0.0.1:4222";
+    const nc = await connect({
+      servers,
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+      pingInterval: 5_000,
+      maxPingOut: 2,
+    });
+    const timeout = opts.requestTimeoutMs ?? 5_000;
+    const js = jetstream(nc, { timeout });
+    const jsm = await jetstreamManager(nc, { timeout });
+    return new NatsHandle(nc, js, jsm);
+  }
+
+  get connected(): boolean {
+    return this.#connected && !this.nc.isClosed();
+  }
+
+  /** Calls `fn` on every connected/disconnected change; returns an unsubscribe function. */
+  onChange(fn: (connected: boolean) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      let next = this.#connected;
+      if (s.type === "disconnect" || s.type === "reconnecting" || s.type === "staleConnection") next = false;
+      if (s.type === "reconnect") next = true;
+      if (next !== this.#connected) {
+        this.#connected = next;
+        for (const fn of this.#listeners) fn(next);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    try {
+      await this.nc.drain();
+    } catch {
+      await this.nc.close();
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The NATS layout every taskwire process agrees on. A worker written in
+ * another language needs only this file and proto/ to interoperate.
+ */
+
+/** Stream holding queued runs; WorkQueue retention, so an acked run is gone. */
+export const RUNS_STREAM = "TASKWIRE_RUNS";
+/** Subject prefix of queued runs: `taskwire.run.<queue>.<task>`. */
+export const RUN_SUBJECT_PREFIX = "taskwire.run";
+/** Stream holding delayed runs until they are due: `taskwire.sched.<run id>`. */
+export const SCHEDULED_STREAM = "TASKWIRE_SCHEDULED";
+export const SCHEDULED_SUBJECT_PREFIX = "taskwire.sched";
+/** Durable consumer of the scheduled stream, shared by all brokers. */
+export const SCHEDULER_CONSUMER = "taskwire-scheduler";
+/** KV bucket of run records: key = run id, value = TaskRun (protobuf). */
+export const RUNS_BUCKET = "taskwire_runs";
+/** The stream behind RUNS_BUCKET; its sequence numbers are event cursors. */
+export const RUNS_BUCKET_STREAM = `KV_${RUNS_BUCKET}`;
+/** KV bucket mapping (task, idempotency key) → run id for the retention period. */
+export const IDEMPOTENCY_BUCKET = "taskwire_idempotency";
+/** Core-NATS subject a broker publishes on to abort a running run: `taskwire.cancel.<run id>`. */
+export const CANCEL_SUBJECT_PREFIX = "taskwire.cancel";
+
+/** Revisions kept per run record (the NATS maximum); older events age out. */
+export const RECORD_HISTORY = 64;
+/** Log lines kept per run record; older lines are dropped. */
+export const MAX_LOG_LINES = 100;
+
+export const TASK_NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
+export const QUEUE_NAME_RE = /^[a-z0-9-]{1,64}$/;
+export const DEFAULT_QUEUE = "default";
+
+export function runSubject(queue: string, task: string): string {
+  return `${RUN_SUBJECT_PREFIX}.${queue}.${task}`;
+}
+
+export function scheduledSubject(runId: string): string {
+  return `${SCHEDULED_SUBJECT_PREFIX}.${runId}`;
+}
+
+export function cancelSubject(runId: string): string {
+  return `${CANCEL_SUBJECT_PREFIX}.${runId}`;
+}
+
+/** KV subject of one run record, for core subscriptions and filtered consumers. */
+export function recordSubject(runId: string): string {
+  return `$KV.${RUNS_BUCKET}.${runId}`;
+}
+
+export const ALL_RECORDS_SUBJECT = `$KV.${RUNS_BUCKET}.>`;
+
+/**
+ * Durable consumer shared by every worker serving `task` on `queue`. Queue
+ * names cannot contain "_", so the first "_" after the prefix separates
+ * queue and task unambiguously.
+ */
+export function taskConsumerName(queue: string, task: string): string {
+  return `tw_${queue}_${task}`;
+}

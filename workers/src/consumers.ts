@@ -1,0 +1,35 @@
+import { AckPolicy, DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream";
+import { type NatsHandle, RUNS_STREAM, runSubject, taskConsumerName } from "@taskwire/core";
+import type { Logger } from "pino";
+
+const nanos = (ms: number): number => ms * 1_000_000;
+
+/**
+ * Ensures the durable pull consumer that every worker serving `task` on
+ * `queue` shares (so they split the load). Its ack_wait is 2 × the
+ * heartbeat interval: the redelivery deadline of a run whose worker died.
+ */
+export async function ensureTaskConsumer(nats: NatsHandle, queue: string, task: string, heartbeatMs: number, log: Logger): Promise<string> {
+  const name = taskConsumerName(queue, task);
+  const config = {
+    durable_name: name,
+    filter_subject: runSubject(queue, task),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(2 * heartbeatMs),
+    max_deliver: -1,
+    max_ack_pending: -1,
+  };
+  try {
+    await nats.jsm.consumers.add(RUNS_STREAM, config);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError)) throw err;
+    // It exists with another config (another worker, other heartbeat): align ack_wait.
+    const info = await nats.jsm.consumers.info(RUNS_STREAM, name);
+    if (info.config.ack_wait !== config.ack_wait) {
+      log.warn({ consumer: name, ackWaitMs: (info.config.ack_wait ?? 0) / 1e6, wantedMs: 2 * heartbeatMs }, "task consumer has a different heartbeat timeout; updating it");
+      await nats.jsm.consumers.update(RUNS_STREAM, name, { ack_wait: config.ack_wait });
+    }
+  }
+  return name;
+}

@@ -1,0 +1,298 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { decodeArgs, encodeJson, type TaskDefinition, type TaskContext } from "@taskwire/client";
+import { runWithContext } from "@taskwire/client/internal";
+import { AttemptOutcome, EventType, type Failure, RunState, type TaskRun } from "@taskwire/client/gen";
+import { decodeRunMessage, extractHeaders, extractTraceParent, isTerminal, type RunStore, type StoredRun } from "@taskwire/core";
+import type { Logger } from "pino";
+import { failureOf } from "./failure.js";
+import type { ResolvedWorkerOptions } from "./options.js";
+import { decideRetry } from "./retry.js";
+import { RunLog } from "./runlog.js";
+
+const tracer = trace.getTracer("@taskwire/worker");
+
+/** How long a cancelled or timed-out task may take to notice its signal before the slot is taken back, in ms. */
+const ABORT_GRACE_MS = 2_000;
+
+export interface ExecDeps {
+  store: RunStore;
+  options: ResolvedWorkerOptions;
+  log: Logger;
+  /** Registers the abort function of a running run (for cancel notices); returns an unregister function. */
+  registerAbort(runId: string, abort: (reason: string) => void): () => void;
+}
+
+type Outcome =
+  | { kind: "ok"; value: unknown }
+  | { kind: "error"; err: unknown }
+  | { kind: "timeout" }
+  | { kind: "cancelled"; reason: string };
+
+const now = (): Date => new Date();
+
+function withAttempt(run: TaskRun, n: number, patch: Partial<TaskRun["attempts"][number]>): TaskRun["attempts"] {
+  return run.attempts.map((a) => (a.number === n ? { ...a, ...patch } : a));
+}
+
+/**
+ * Claims one delivered run: records the start (RUNNING) with
+ * compare-and-set, or settles the message when the run needs no execution.
+ * Returns the claimed record, or undefined when the message was settled.
+ */
+async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise<StoredRun | undefined> {
+  const { store, options } = deps;
+  // First delivery: the record is most likely still what the broker
+  // published, so try the CAS against that revision and skip a read.
+  const known: StoredRun | undefined = m.info.deliveryCount === 1 && msgRun.revision > 0 ? { run: msgRun, revision: msgRun.revision } : undefined;
+  let settle: (() => void) | undefined;
+  const res = await store.transition(
+    msgRun.id,
+    (run) => {
+      settle = undefined;
+      const t = now();
+      if (isTerminal(run.state)) {
+        // The first terminal state wins: a redelivered run that already
+        // finished is acked and never executed again.
+        settle = () => m.ack();
+        return { skip: true };
+      }
+      if (run.cancelRequested) {
+        settle = () => m.ack();
+        return {
+          write: { ...run, state: RunState.RUN_STATE_CANCELLED, lastEvent: EventType.EVENT_TYPE_CANCELLED, finishedAt: t, updatedAt: t, error: run.error ?? { type: "Cancelled", message: "cancelled before it started", stack: "", retryable: false } },
+        };
+      }
+      const due = run.state === RunState.RUN_STATE_AWAITING_RETRY ? (run.nextAttemptAt?.getTime() ?? 0) : 0;
+      if (due - t.getTime() > 5) {
+        // Redelivered early (e.g. after a worker restart): wait out the backoff.
+        const wait = due - t.getTime();
+        settle = () => m.nak(wait);
+        return { skip: true };
+      }
+      if (run.state === RunState.RUN_STATE_RUNNING) {
+        // Delivered again while recorded as running: the worker holding it
+        // stopped heartbeating. Record the lost attempt, then start anew.
+        const crashes = run.attempts.filter((a) => a.outcome === AttemptOutcome.ATTEMPT_OUTCOME_CRASHED).length + 1;
+        const failure: Failure = { type: "WorkerCrashed", message: `worker ${run.workerId} stopped heartbeating during attempt ${run.attempt}`, stack: "", retryable: true };
+        const attempts = withAttempt(run, run.attempt, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_CRASHED, finishedAt: t, error: failure });
+        if (crashes > options.maxCrashRetries) {
+          settle = () => m.ack();
+          return { write: { ...run, attempts, state: RunState.RUN_STATE_FAILED, lastEvent: EventType.EVENT_TYPE_FAILED, error: { ...failure, message: `${failure.message}; gave up after ${crashes} crashed attempts` }, finishedAt: t, updatedAt: t } };
+        }
+        return { write: { ...run, attempts, state: RunState.RUN_STATE_PENDING, lastEvent: EventType.EVENT_TYPE_CRASHED, error: failure, updatedAt: t } };
+      }
+      const n = run.attempt + 1;
+      return {
+        write: {
+          ...run,
+          state: RunState.RUN_STATE_RUNNING,
+          attempt: n,
+          attempts: [...run.attempts, { number: n, workerId: options.workerId, startedAt: t, finishedAt: undefined, outcome: AttemptOutcome.ATTEMPT_OUTCOME_RUNNING, error: undefined }],
+          lastEvent: EventType.EVENT_TYPE_STARTED,
+          workerId: options.workerId,
+          startedAt: run.startedAt ?? t,
+          nextAttemptAt: undefined,
+          updatedAt: t,
+        },
+      };
+    },
+    known,
+  );
+  if (!res) {
+    // No record: it expired (retention) or was never written. Nothing to run.
+    m.term();
+    return undefined;
+  }
+  if (settle) {
+    settle();
+    return undefined;
+  }
+  if (res.stored.run.state === RunState.RUN_STATE_PENDING) {
+    // We just recorded a crash; now claim it for a new attempt.
+    return claim(m, deps, { ...res.stored.run, revision: 0 });
+  }
+  return res.stored;
+}
+
+/** Executes the task function with timeout and cancellation; never throws. */
+async function invoke(def: TaskDefinition<unknown[], unknown>, run: TaskRun, deps: ExecDeps, runLog: RunLog): Promise<Outcome> {
+  const ac = new AbortController();
+  let settled = false;
+  return new Promise<Outcome>((resolve) => {
+    const finish = (o: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      unregister();
+      resolve(o);
+    };
+    // Cancellation and timeouts abort the signal first; a task that ignores
+    // it gets ABORT_GRACE_MS, then its attempt is recorded anyway and the
+    // slot freed (the function's promise is abandoned).
+    const abortThenSettle = (o: Outcome, reason: Error): void => {
+      if (ac.signal.aborted) return;
+      ac.abort(reason);
+      setTimeout(() => finish(o), ABORT_GRACE_MS).unref();
+    };
+    const timeoutMs = run.options?.timeoutMs ?? 0;
+    const timer = timeoutMs > 0 ? setTimeout(() => abortThenSettle({ kind: "timeout" }, Object.assign(new Error(`attempt exceeded its timeout of ${timeoutMs} ms`), { name: "TimeoutError" })), timeoutMs) : undefined;
+    const unregister = deps.registerAbort(run.id, (reason) => abortThenSettle({ kind: "cancelled", reason }, Object.assign(new Error(`run cancelled${reason ? `: ${reason}` : ""}`), { name: "AbortError" })));
+    const ctx: TaskContext = {
+      runId: run.id,
+      task: run.task,
+      attempt: run.attempt,
+      signal: ac.signal,
+      log: {
+        debug: (msg) => runLog.line("debug", msg),
+        info: (msg) => runLog.line("info", msg),
+        warn: (msg) => runLog.line("warn", msg),
+        error: (msg) => runLog.line("error", msg),
+      },
+      progress: (fraction, message) => runLog.progress(fraction, message),
+    };
+    let args: unknown[];
+    try {
+      args = decodeArgs(run.args);
+    } catch (err) {
+      finish({ kind: "error", err: Object.assign(new Error(`cannot decode args: ${err instanceof Error ? err.message : String(err)}`), { name: "BadArguments", retryable: false }) });
+      return;
+    }
+    Promise.resolve()
+      .then(() => runWithContext(ctx, () => def.fn(...args)))
+      .then(
+        (value) => {
+          if (ac.signal.aborted) {
+            const reason: unknown = ac.signal.reason;
+            finish(reason instanceof Error && reason.name === "TimeoutError" ? { kind: "timeout" } : { kind: "cancelled", reason: reason instanceof Error ? reason.message : "" });
+          } else finish({ kind: "ok", value });
+        },
+        (err: unknown) => {
+          const reason: unknown = ac.signal.reason;
+          if (ac.signal.aborted && reason instanceof Error && reason.name === "TimeoutError") finish({ kind: "timeout" });
+          else if (ac.signal.aborted) finish({ kind: "cancelled", reason: reason instanceof Error ? reason.message : "" });
+          else finish({ kind: "error", err });
+        },
+      );
+  });
+}
+
+/**
+ * Executes one delivered run end to end: claim, run, record the outcome
+ * with compare-and-set, and only then settle the message — ack for a
+ * terminal state, nak with the backoff for a retry. If this process dies
+ * anywhere in between, the message is redelivered and the run resumes.
+ */
+export async function executeRun(m: JsMsg, def: TaskDefinition<unknown[], unknown>, deps: ExecDeps): Promise<void> {
+  const { store, log, options } = deps;
+  const msgRun = decodeRunMessage(m.data);
+  if (!msgRun) {
+    log.error({ seq: m.seq, subject: m.subject }, "undecodable run message; terminating it");
+    m.term();
+    return;
+  }
+  const claimed = await claim(m, deps, msgRun);
+  if (!claimed) return;
+  const run = claimed.run;
+  const n = run.attempt;
+  const parent = m.headers ? extractHeaders(m.headers) : extractTraceParent(run.traceParent);
+  await tracer.startActiveSpan(
+    `process ${m.subject}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        "messaging.system": "nats",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": m.subject,
+        "messaging.message.id": run.id,
+        "messaging.consumer.group.name": m.info.consumer,
+        "taskwire.task": run.task,
+        "taskwire.run_id": run.id,
+        "taskwire.attempt": n,
+      },
+    },
+    parent,
+    async (span) => {
+      const runLog = new RunLog(store, run.id, n, log);
+      const outcome = await invoke(def, run, deps, runLog);
+      await runLog.flush();
+      const t = now();
+      type Decided = "completed" | "failed" | "retry" | "cancelled" | "stale";
+      let decided = "stale" as Decided;
+      let retryDelay = 0;
+      let resultValue: unknown;
+      let failure: Failure | undefined;
+      const res = await store.transition(run.id, (cur) => {
+        if (isTerminal(cur.state) || cur.state !== RunState.RUN_STATE_RUNNING || cur.attempt !== n) {
+          // Another attempt took over (we stalled past the heartbeat
+          // timeout) or the run already ended: the first terminal state wins.
+          decided = "stale";
+          return { skip: true };
+        }
+        if (outcome.kind === "ok") {
+          let payload;
+          try {
+            payload = encodeJson(outcome.value);
+          } catch (err) {
+            payload = undefined;
+            failure = { type: "ResultNotSerializable", message: `result is not JSON-serialisable: ${err instanceof Error ? err.message : String(err)}`, stack: "", retryable: false };
+          }
+          if (payload && payload.data.length > options.maxResultBytes) {
+            failure = { type: "ResultTooLarge", message: `result is ${payload.data.length} bytes, over the worker's limit of ${options.maxResultBytes} (TASKWIRE_MAX_RESULT_BYTES); store large results elsewhere and return a reference`, stack: "", retryable: false };
+          }
+          if (payload && !failure) {
+            decided = "completed";
+            resultValue = outcome.value;
+            return {
+              write: { ...cur, state: RunState.RUN_STATE_COMPLETED, result: payload, error: undefined, lastEvent: EventType.EVENT_TYPE_COMPLETED, finishedAt: t, updatedAt: t, attempts: withAttempt(cur, n, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, finishedAt: t }) },
+            };
+          }
+        }
+        if (outcome.kind === "cancelled") {
+          decided = "cancelled";
+          const f: Failure = { type: "Cancelled", message: outcome.reason || "cancelled while running", stack: "", retryable: false };
+          return { write: { ...cur, state: RunState.RUN_STATE_CANCELLED, error: f, lastEvent: EventType.EVENT_TYPE_CANCELLED, finishedAt: t, updatedAt: t, attempts: withAttempt(cur, n, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, finishedAt: t, error: f }) } };
+        }
+        let retryAfterMs: number | undefined;
+        let attemptOutcome = AttemptOutcome.ATTEMPT_OUTCOME_FAILED;
+        if (outcome.kind === "timeout") {
+          failure = { type: "TimeoutError", message: `attempt ${n} exceeded its timeout of ${cur.options?.timeoutMs ?? 0} ms`, stack: "", retryable: true };
+          attemptOutcome = AttemptOutcome.ATTEMPT_OUTCOME_TIMED_OUT;
+        } else if (outcome.kind === "error") {
+          ({ failure, retryAfterMs } = failureOf(outcome.err));
+        }
+        const f = failure ?? { type: "Error", message: "unknown failure", stack: "", retryable: false };
+        const after = { ...cur, attempts: withAttempt(cur, n, { outcome: attemptOutcome, finishedAt: t, error: f }), error: f, updatedAt: t };
+        const d = decideRetry(after, f, retryAfterMs);
+        if (d.retry) {
+          decided = "retry";
+          retryDelay = d.delayMs;
+          return { write: { ...after, state: RunState.RUN_STATE_AWAITING_RETRY, lastEvent: EventType.EVENT_TYPE_RETRY_SCHEDULED, nextAttemptAt: new Date(t.getTime() + d.delayMs) } };
+        }
+        decided = "failed";
+        return { write: { ...after, state: RunState.RUN_STATE_FAILED, lastEvent: outcome.kind === "timeout" ? EventType.EVENT_TYPE_TIMED_OUT : EventType.EVENT_TYPE_FAILED, finishedAt: t } };
+      });
+      span.setAttribute("taskwire.outcome", decided);
+      if (decided === "failed" || decided === "retry") span.setStatus({ code: SpanStatusCode.ERROR, message: failure?.message });
+      span.end();
+      if (!res) {
+        m.term();
+        return;
+      }
+      // Settle only now that the outcome is durable.
+      if (decided === "retry") m.nak(retryDelay);
+      else m.ack();
+      if (decided === "completed" && options.onCompletion) await hook(log, () => options.onCompletion?.({ runId: run.id, task: run.task, attempt: n, result: resultValue }));
+      if (decided === "failed" && options.onFailure) await hook(log, () => options.onFailure?.({ runId: run.id, task: run.task, attempt: n, error: failure && { type: failure.type, message: failure.message } }));
+    },
+  );
+}
+
+async function hook(log: Logger, fn: () => void | Promise<void> | undefined): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    log.warn({ err }, "worker hook threw; the run's outcome is unaffected");
+  }
+}

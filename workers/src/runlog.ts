@@ -1,0 +1,79 @@
+import { EventType, type LogLine, type TaskRun } from "@taskwire/client/gen";
+import { MAX_LOG_LINES, type RunStore } from "@taskwire/core";
+import type { Logger } from "pino";
+
+/** Log lines written to a run beyond this are only printed locally (they would push the run's early events out of history). */
+const MAX_LOG_WRITES = 200;
+/** Progress is coalesced: at most one write per this many ms. */
+const PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * Writes a running attempt's log lines and progress into its record, in
+ * order, one revision per log line (each is an event on StreamEvents) and
+ * coalesced progress. Writes are chained so the terminal write that follows
+ * `flush()` comes after every line.
+ */
+export class RunLog {
+  #chain: Promise<void> = Promise.resolve();
+  #writes = 0;
+  #progress: { fraction: number; message: string } | undefined;
+  #progressTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(
+    readonly store: RunStore,
+    readonly runId: string,
+    readonly attempt: number,
+    readonly log: Logger,
+  ) {}
+
+  #enqueue(mutate: (run: TaskRun) => TaskRun | undefined): void {
+    this.#chain = this.#chain.then(async () => {
+      try {
+        await this.store.transition(this.runId, (run) => {
+          // Only while our attempt is the running one.
+          if (run.attempt !== this.attempt || run.state !== 3 /* RUNNING */) return { skip: true };
+          const next = mutate(run);
+          return next ? { write: next } : { skip: true };
+        });
+      } catch (err) {
+        this.log.warn({ err, runId: this.runId }, "could not record a log line or progress");
+      }
+    });
+  }
+
+  line(level: string, message: string): void {
+    this.log[level === "debug" ? "debug" : level === "warn" ? "warn" : level === "error" ? "error" : "info"]({ runId: this.runId, attempt: this.attempt }, message);
+    if (this.#closed || ++this.#writes > MAX_LOG_WRITES) return;
+    const entry: LogLine = { time: new Date(), level, message: message.slice(0, 4096), attempt: this.attempt };
+    this.#enqueue((run) => ({ ...run, logs: [...run.logs, entry].slice(-MAX_LOG_LINES), lastEvent: EventType.EVENT_TYPE_LOG, updatedAt: entry.time }));
+  }
+
+  progress(fraction: number, message = ""): void {
+    if (this.#closed) return;
+    this.#progress = { fraction: Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0)), message: message.slice(0, 1024) };
+    if (this.#progressTimer) return;
+    this.#progressTimer = setTimeout(() => {
+      this.#progressTimer = undefined;
+      this.#writeProgress();
+    }, PROGRESS_INTERVAL_MS);
+  }
+
+  #writeProgress(): void {
+    const p = this.#progress;
+    if (!p) return;
+    this.#progress = undefined;
+    this.#enqueue((run) => ({ ...run, progress: p, lastEvent: EventType.EVENT_TYPE_PROGRESS, updatedAt: new Date() }));
+  }
+
+  /** Writes what is pending and stops accepting more. */
+  async flush(): Promise<void> {
+    if (this.#progressTimer) {
+      clearTimeout(this.#progressTimer);
+      this.#progressTimer = undefined;
+      this.#writeProgress();
+    }
+    this.#closed = true;
+    await this.#chain;
+  }
+}

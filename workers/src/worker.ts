@@ -1,0 +1,199 @@
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import type { Subscription } from "@nats-io/transport-node";
+import { isTaskDefinition, type TaskDefinition } from "@taskwire/client";
+import { CANCEL_SUBJECT_PREFIX, ensureResources, NatsHandle, RUNS_STREAM, RunStore } from "@taskwire/core";
+import { pino, type Logger } from "pino";
+import { ensureTaskConsumer } from "./consumers.js";
+import { executeRun } from "./execute.js";
+import { Heartbeats } from "./heartbeat.js";
+import { resolveOptions, type ResolvedWorkerOptions, type WorkerOptions } from "./options.js";
+import { Slots } from "./slots.js";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- task argument and result types vary per definition
+export type AnyTask = TaskDefinition<any[], any>;
+
+/** Counters a worker keeps about itself. */
+export interface WorkerStats {
+  started: number;
+  finished: number;
+  running: number;
+}
+
+/**
+ * A worker: pulls runs of the tasks it serves, executes up to
+ * `concurrency` at once, heartbeats, records outcomes, and drains on stop.
+ */
+export class Worker {
+  readonly options: ResolvedWorkerOptions;
+  readonly log: Logger;
+  readonly tasks: Map<string, AnyTask>;
+  readonly stats: WorkerStats = { started: 0, finished: 0, running: 0 };
+  #nats: NatsHandle | undefined;
+  #store: RunStore | undefined;
+  #slots: Slots;
+  #heartbeats: Heartbeats | undefined;
+  #streams: ConsumerMessages[] = [];
+  #loops: Promise<void>[] = [];
+  #running = new Set<Promise<void>>();
+  #aborts = new Map<string, (reason: string) => void>();
+  #cancelSub: Subscription | undefined;
+  #stopping: Promise<void> | undefined;
+  #stopped!: () => void;
+  readonly #done = new Promise<void>((r) => (this.#stopped = r));
+
+  constructor(tasks: readonly AnyTask[], options: WorkerOptions = {}) {
+    if (tasks.length === 0) throw new Error("a worker needs at least one task: pass the definitions made with task()");
+    this.tasks = new Map();
+    for (const t of tasks) {
+      if (!isTaskDefinition(t)) throw new Error(`not a task definition: ${String(t)}; make tasks with task(name, fn)`);
+      if (this.tasks.has(t.taskName)) throw new Error(`task "${t.taskName}" is defined twice`);
+      this.tasks.set(t.taskName, t);
+    }
+    this.options = resolveOptions(options, `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`);
+    this.log = options.logger ?? pino({ name: "taskwire-worker", level: process.env.TASKWIRE_LOG_LEVEL || "info", base: { pid: process.pid, worker: this.options.workerId } });
+    this.#slots = new Slots(this.options.concurrency);
+  }
+
+  get workerId(): string {
+    return this.options.workerId;
+  }
+
+  /** Resolves once the worker has stopped (after stop() or a signal). */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    const nats = await NatsHandle.connect({ servers: o.natsUrl.split(","), name: `taskwire-worker ${o.workerId}` });
+    this.#nats = nats;
+    const { runs } = await ensureResources(nats);
+    this.#store = new RunStore(runs);
+    this.#heartbeats = new Heartbeats(o.heartbeatMs);
+    // One subscription for all cancel notices; each names its run.
+    this.#cancelSub = nats.nc.subscribe(`${CANCEL_SUBJECT_PREFIX}.>`, {
+      callback: (_err, msg) => {
+        const id = msg.subject.slice(CANCEL_SUBJECT_PREFIX.length + 1);
+        this.#aborts.get(id)?.(msg.string());
+      },
+    });
+    for (const queue of o.queues) {
+      for (const [name, def] of this.tasks) {
+        const consumerName = await ensureTaskConsumer(nats, queue, name, o.heartbeatMs, this.log);
+        const consumer = await nats.js.consumers.get(RUNS_STREAM, consumerName);
+        // Pull no more than we can start soon: messages held here count
+        // against ack_wait and are heartbeated until they start.
+        const messages = await consumer.consume({ max_messages: o.concurrency, expires: 5_000 });
+        this.#streams.push(messages);
+        this.#loops.push(this.#pull(messages, def));
+      }
+    }
+    this.log.info({ tasks: [...this.tasks.keys()], queues: o.queues, concurrency: o.concurrency, heartbeatMs: o.heartbeatMs }, "taskwire worker started");
+  }
+
+  async #pull(messages: ConsumerMessages, def: AnyTask): Promise<void> {
+    const hb = this.#heartbeats;
+    if (!hb) return;
+    for await (const m of messages) {
+      hb.hold(m);
+      await this.#slots.acquire();
+      if (this.#stopping) {
+        // Pulled but not started: hand it back for another worker now.
+        this.#slots.release();
+        hb.release(m);
+        m.nak();
+        continue;
+      }
+      const p = this.#execute(m, def).finally(() => {
+        hb.release(m);
+        this.#slots.release();
+        this.#running.delete(p);
+      });
+      this.#running.add(p);
+    }
+  }
+
+  async #execute(m: JsMsg, def: AnyTask): Promise<void> {
+    const store = this.#store;
+    if (!store) return;
+    this.stats.started++;
+    this.stats.running++;
+    try {
+      await executeRun(m, def, {
+        store,
+        options: this.options,
+        log: this.log,
+        registerAbort: (id, abort) => {
+          this.#aborts.set(id, abort);
+          return () => this.#aborts.delete(id);
+        },
+      });
+    } catch (err) {
+      // Recording failed (NATS down?): leave the message unacked; it is
+      // redelivered and the run resumes from its recorded state.
+      this.log.error({ err, subject: m.subject, seq: m.seq }, "could not record a run's progress; it will be redelivered");
+    } finally {
+      this.stats.running--;
+      this.stats.finished++;
+    }
+  }
+
+  /**
+   * Stops pulling, lets in-flight runs finish within the grace period,
+   * then aborts the rest (their messages are redelivered to other workers)
+   * and closes the connection.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.log.info({ running: this.#running.size }, "worker stopping: no new runs; waiting for in-flight runs");
+    await Promise.all(this.#streams.map((s) => s.close().catch(() => undefined)));
+    const all = Promise.all([...this.#running]);
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), this.options.shutdownGraceMs)));
+    if ((await Promise.race([all.then(() => "done" as const), graceOver])) === "timeout") {
+      this.log.warn({ running: this.#running.size }, "grace period over; aborting remaining runs");
+      for (const abort of this.#aborts.values()) abort("worker shutting down");
+      await Promise.race([all, new Promise((r) => setTimeout(r, 5_000))]);
+    }
+    clearTimeout(timer);
+    await Promise.all(this.#loops);
+    this.#cancelSub?.unsubscribe();
+    this.#heartbeats?.stop();
+    await this.#nats?.close();
+    this.log.info(this.stats, "taskwire worker stopped");
+    this.#stopped();
+  }
+}
+
+/**
+ * Serves `tasks` until SIGTERM/SIGINT (or `worker.stop()`), like `prefect
+ * task serve`. Resolves when the worker has stopped.
+ *
+ * ```ts
+ * await serve([sendEmail], { concurrency: 10 });
+ * ```
+ */
+export async function serve(tasks: readonly AnyTask[], options: WorkerOptions = {}): Promise<Worker> {
+  const worker = new Worker(tasks, options);
+  await worker.start();
+  if (worker.options.handleSignals) {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      worker.log.info({ signal: sig }, "signal received");
+      void worker.stop();
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+    void worker.done.then(() => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+    });
+  }
+  await worker.done;
+  return worker;
+}
