@@ -139,7 +139,7 @@ func TestErrors(t *testing.T) {
 	env := startFake(t)
 	ctx := testCtx(t)
 
-	_, err := env.client.GetStatus(ctx, "run-999")
+	_, err := env.client.GetStatus(ctx, "01890000-0000-7000-8000-000000000999")
 	if !errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("errors.Is NotFound: %v", err)
 	}
@@ -151,7 +151,7 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("wrapped: code %v", status.Code(wrapped))
 	}
 	var te *Error
-	if !errors.As(err, &te) || te.Code != codes.NotFound || !strings.Contains(te.Message, "run-999") {
+	if !errors.As(err, &te) || te.Code != codes.NotFound || !strings.Contains(te.Message, "01890000-0000-7000-8000-000000000999") {
 		t.Fatalf("errors.As: %#v", te)
 	}
 	if !strings.HasPrefix(err.Error(), "taskwire: NotFound: ") {
@@ -169,7 +169,7 @@ func TestErrors(t *testing.T) {
 	if !errors.Is(err, ErrResourceExhausted) {
 		t.Fatalf("large: %v", err)
 	}
-	_, err = env.client.GetStatus(ctx, "run-1", WithWaitTimeout(-time.Millisecond))
+	_, err = env.client.GetStatus(ctx, "01890000-0000-7000-8000-000000000001", WithWaitTimeout(-time.Millisecond))
 	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "wait_timeout_ms") {
 		t.Fatalf("negative wait: %v", err)
 	}
@@ -696,5 +696,40 @@ func TestEnums(t *testing.T) {
 		if IsTerminal(s) {
 			t.Fatalf("%v terminal", s)
 		}
+	}
+}
+
+// optionsFromProto (the conformance runner's mapping) must cover every
+// SubmitOptions field: a fully populated message survives the round trip
+// through the functional options.
+func TestOptionsFromProtoRoundTrip(t *testing.T) {
+	env := startFake(t)
+	ctx := testCtx(t)
+	full := &taskwirev1.SubmitOptions{
+		IdempotencyKey: "k", Queue: "q", Priority: 3,
+		Retry: &taskwirev1.RetryPolicy{MaxRetries: 2, InitialDelayMs: 10, BackoffMultiplier: 3, MaxDelayMs: 100,
+			Jitter: 0.5, DelaysMs: []int64{1, 2}, RetryOn: []string{"A"}, NeverRetryOn: []string{"B"}},
+		TimeoutMs: 5, ScheduledAt: timestamppb.New(time.Unix(2000000000, 123000000)), DelayMs: 6,
+		Labels: map[string]string{"x": "y"}, CacheKey: "c", CacheTtlMs: 7, RefreshCache: true,
+		ConcurrencyKey: "ck", ScheduleToStartTimeoutMs: 8,
+	}
+	// Every field must be set above, or the check proves nothing.
+	fields := full.ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		if !full.ProtoReflect().Has(fields.Get(i)) {
+			t.Fatalf("test message lacks field %s", fields.Get(i).Name())
+		}
+	}
+	if _, err := env.client.Submit(ctx, "add", nil, optionsFromProto(full)...); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastRequest[*taskwirev1.SubmitRequest](env.fake).GetOptions(); !proto.Equal(got, full) {
+		t.Fatalf("round trip:\n got %v\nwant %v", got, full)
+	}
+}
+
+func TestCompareCursors(t *testing.T) {
+	if compareCursors("9", "10") >= 0 || compareCursors("10", "9") <= 0 || compareCursors("5", "5") != 0 || compareCursors("a", "b") >= 0 {
+		t.Fatal("compareCursors")
 	}
 }

@@ -2,6 +2,7 @@ package taskwire
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"regexp"
@@ -45,9 +46,12 @@ type fakeBroker struct {
 	hung               chan struct{}
 	unavailableStatus  int  // fail this many GetStatus calls with UNAVAILABLE
 	ignoreWaitTimeouts bool // answer GetStatus at once
+
+	// simulate runs the conformance worker's cf-* tasks in-process.
+	simulate bool
 }
 
-var runIDPattern = regexp.MustCompile(`^run-[0-9]+$`)
+var runIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9]{12}$`)
 
 func newFakeBroker() *fakeBroker {
 	return &fakeBroker{
@@ -133,6 +137,9 @@ func (f *fakeBroker) validateSubmit(req *taskwirev1.SubmitRequest) error {
 	if len(req.GetArgs().GetData()) > f.maxArgs {
 		return status.Error(codes.ResourceExhausted, "args: payload over the limit")
 	}
+	if ct := req.GetArgs().GetContentType(); (ct == "" || ct == ContentTypeJSON) && !json.Valid(req.GetArgs().GetData()) {
+		return status.Error(codes.InvalidArgument, "args: data is not valid JSON")
+	}
 	return nil
 }
 
@@ -145,7 +152,7 @@ func (f *fakeBroker) submit(req *taskwirev1.SubmitRequest) *taskwirev1.SubmitRes
 		}
 	}
 	f.nextID++
-	id := fmt.Sprintf("run-%d", f.nextID)
+	id := fmt.Sprintf("01890000-0000-7000-8000-%012d", f.nextID)
 	state := StatePending
 	if req.GetOptions().GetDelayMs() > 0 || req.GetOptions().GetScheduledAt() != nil {
 		state = StateScheduled
@@ -158,6 +165,9 @@ func (f *fakeBroker) submit(req *taskwirev1.SubmitRequest) *taskwirev1.SubmitRes
 		f.idem[k] = id
 	}
 	f.appendEvent(run, EventSubmitted)
+	if f.simulate && state == StatePending {
+		go f.execute(id)
+	}
 	return &taskwirev1.SubmitResponse{Run: proto.Clone(run).(*Run)}
 }
 

@@ -106,10 +106,12 @@ async def test_events_history_resume_reconnect(aclient: taskwire.AsyncClient, fa
 
 async def test_events_heartbeat_close_and_errors(aclient: taskwire.AsyncClient) -> None:
     h = await aclient.submit("t")
-    async with h.events(heartbeat_interval_ms=100, include_heartbeats=True) as stream:
-        assert isinstance(await stream.__anext__(), taskwire.Event)
-        hb = await stream.__anext__()
-        assert isinstance(hb, taskwire.Heartbeat) and stream.cursor == hb.cursor
+    beats: list[taskwire.Heartbeat] = []
+    async with h.events(heartbeat_interval_ms=100, on_heartbeat=beats.append) as stream:
+        assert (await stream.__anext__()).type is taskwire.EventType.SUBMITTED
+        asyncio.get_running_loop().call_later(0.5, stream.close)
+        assert [e async for e in stream] == []
+    assert beats and stream.cursor == beats[-1].cursor
     with pytest.raises(StopAsyncIteration):
         await stream.__anext__()
     with pytest.raises(taskwire.InvalidArgumentError, match="after_cursor"):

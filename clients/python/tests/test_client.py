@@ -314,7 +314,8 @@ def test_status_wait_extends_deadline(client: taskwire.Client, fake: FakeBroker)
 def test_no_deadline_when_disabled(fake: FakeBroker) -> None:
     with taskwire.Client(fake.address, timeout=None) as c:
         c.list_runs()
-    assert fake.last("ListRuns").time_remaining is None or fake.last("ListRuns").time_remaining > 1e6
+    remaining = fake.last("ListRuns").time_remaining
+    assert remaining is None or remaining > 1e6
 
 
 def test_token_and_metadata(fake: FakeBroker) -> None:
@@ -459,12 +460,20 @@ def test_events_no_reconnect_raises(client: taskwire.Client, fake: FakeBroker) -
 
 def test_events_heartbeats_and_close(client: taskwire.Client, fake: FakeBroker) -> None:
     h = client.submit("t")
-    with h.events(heartbeat_interval_ms=100, include_heartbeats=True, timeout=10) as stream:
+    beats: list[taskwire.Heartbeat] = []
+    got = threading.Event()
+
+    def on_heartbeat(hb: taskwire.Heartbeat) -> None:
+        beats.append(hb)
+        got.set()
+
+    with h.events(heartbeat_interval_ms=100, on_heartbeat=on_heartbeat, timeout=10) as stream:
         first = next(stream)
-        assert isinstance(first, taskwire.Event)
-        hb = next(stream)
-        assert isinstance(hb, taskwire.Heartbeat) and hb.cursor and hb.time is not None
-        assert stream.cursor == hb.cursor
+        assert first.type is taskwire.EventType.SUBMITTED
+        threading.Timer(0.5, stream.close).start()
+        assert list(stream) == []  # closed while idle: ends quietly
+    assert beats and beats[0].cursor and beats[0].time is not None
+    assert stream.cursor == beats[-1].cursor
     with pytest.raises(StopIteration):
         next(stream)
     assert fake.last("StreamEvents").request.heartbeat_interval_ms == 100

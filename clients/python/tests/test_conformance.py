@@ -65,6 +65,11 @@ def _cursor_key(cursors: list[str]) -> list[Any]:
     return list(cursors)
 
 
+def _event_name(event: taskwire.Event) -> str:
+    t = event.type
+    return t.proto_name if isinstance(t, taskwire.EventType) else f"EVENT_TYPE_{int(t)}"
+
+
 def _is_subsequence(needle: list[str], hay: list[str]) -> bool:
     it = iter(hay)
     return all(any(h == n for h in it) for n in needle)
@@ -234,7 +239,7 @@ class Runner:
             self.fail(f"run ids differ: {ids}")
 
     def op_expect_events(self, step: dict[str, Any]) -> None:
-        types = [e.type.proto_name if isinstance(e.type, taskwire.EventType) else str(e.type)
+        types = [_event_name(e)
                  for e in self.history(self.run_id(step))]
         if "exactly" in step and types != step["exactly"]:
             self.fail(f"events {types} != {step['exactly']}")
@@ -248,7 +253,7 @@ class Runner:
         if idx >= len(full):
             self.fail(f"only {len(full)} events, cannot resume after #{idx}")
         resumed = self.history(run_id, after_cursor=full[idx].cursor)
-        types = [e.type.proto_name if isinstance(e.type, taskwire.EventType) else str(e.type) for e in resumed]
+        types = [_event_name(e) for e in resumed]
         if types != step["exactly"]:
             self.fail(f"resumed events {types} != {step['exactly']}")
 

@@ -170,8 +170,9 @@ def batch_request(items: Iterable[Any]) -> taskwire_pb2.SubmitBatchRequest:
     return taskwire_pb2.SubmitBatchRequest(runs=reqs)
 
 
-def states_list(states: Iterable[RunState | int | str] | None) -> list[int]:
-    return [int(RunState.parse(s)) for s in states or ()]
+def states_list(states: Iterable[RunState | int | str] | None) -> list[str]:
+    """RunStates as proto enum names (accepted by the generated constructors)."""
+    return [RunState.parse(s).proto_name for s in states or ()]
 
 
 def wait_chunk(remaining: float | None) -> float:

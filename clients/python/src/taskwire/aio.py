@@ -251,7 +251,7 @@ class AsyncClient:
         heartbeat_interval_ms: int | None = None,
         timeout: float | None = None,
         reconnect: bool = True,
-        include_heartbeats: bool = False,
+        on_heartbeat: Callable[[Heartbeat], None] | None = None,
     ) -> AsyncEventStream:
         """Follow run events; ``async for event in client.events(...)``.
         See :meth:`taskwire.Client.events`."""
@@ -264,7 +264,7 @@ class AsyncClient:
             until_terminal=until_terminal,
         )
         return AsyncEventStream(
-            self, request, timeout=timeout, reconnect=reconnect, include_heartbeats=include_heartbeats
+            self, request, timeout=timeout, reconnect=reconnect, on_heartbeat=on_heartbeat
         )
 
     def handle(self, run_id: str) -> AsyncRunHandle:
@@ -302,7 +302,7 @@ class AsyncRunHandle:
         heartbeat_interval_ms: int | None = None,
         timeout: float | None = None,
         reconnect: bool = True,
-        include_heartbeats: bool = False,
+        on_heartbeat: Callable[[Heartbeat], None] | None = None,
     ) -> AsyncEventStream:
         return self.client.events(
             run_ids=[self.id],
@@ -311,7 +311,7 @@ class AsyncRunHandle:
             heartbeat_interval_ms=heartbeat_interval_ms,
             timeout=timeout,
             reconnect=reconnect,
-            include_heartbeats=include_heartbeats,
+            on_heartbeat=on_heartbeat,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -324,7 +324,7 @@ class AsyncRunHandle:
         return f"AsyncRunHandle(id={self.id!r})"
 
 
-class AsyncEventStream(AsyncIterator["Event | Heartbeat"]):
+class AsyncEventStream(AsyncIterator[Event]):
     """Async iterator over StreamEvents that resumes by cursor; see :class:`taskwire.EventStream`."""
 
     def __init__(
@@ -334,13 +334,13 @@ class AsyncEventStream(AsyncIterator["Event | Heartbeat"]):
         *,
         timeout: float | None,
         reconnect: bool,
-        include_heartbeats: bool,
+        on_heartbeat: Callable[[Heartbeat], None] | None,
     ) -> None:
         self._client = client
         self._request = request
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._reconnect = reconnect
-        self._include_heartbeats = include_heartbeats
+        self._on_heartbeat = on_heartbeat
         self._call: Any = None
         self._closed = False
         self._failures = 0
@@ -361,7 +361,7 @@ class AsyncEventStream(AsyncIterator["Event | Heartbeat"]):
     def __aiter__(self) -> AsyncEventStream:
         return self
 
-    async def __anext__(self) -> Event | Heartbeat:
+    async def __anext__(self) -> Event:
         while True:
             if self._closed:
                 raise StopAsyncIteration
@@ -370,6 +370,13 @@ class AsyncEventStream(AsyncIterator["Event | Heartbeat"]):
             try:
                 resp = await self._call.read()
             except asyncio.CancelledError:
+                # grpc.aio raises CancelledError from read() both when close()
+                # cancelled the call (end of stream) and when our task is
+                # being cancelled (propagate).
+                task = asyncio.current_task()
+                cancelling = getattr(task, "cancelling", None)
+                if self._closed and not (cancelling is not None and cancelling()):
+                    raise StopAsyncIteration from None
                 self.close()
                 raise
             except grpc.RpcError as err:
@@ -397,11 +404,11 @@ class AsyncEventStream(AsyncIterator["Event | Heartbeat"]):
                 hb = resp.heartbeat
                 if hb.cursor:
                     self.cursor = hb.cursor
-                if self._include_heartbeats:
-                    return Heartbeat(
+                if self._on_heartbeat is not None:
+                    self._on_heartbeat(Heartbeat(
                         time=hb.time.ToDatetime(tzinfo=timezone.utc) if hb.HasField("time") else None,
                         cursor=hb.cursor,
-                    )
+                    ))
 
     def close(self) -> None:
         self._closed = True

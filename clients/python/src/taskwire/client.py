@@ -27,7 +27,7 @@ _BACKOFF_MAX = 2.0
 
 
 def _backoff(failures: int) -> float:
-    return min(_BACKOFF_MAX, _BACKOFF_INITIAL * (2 ** max(0, failures - 1)))
+    return float(min(_BACKOFF_MAX, _BACKOFF_INITIAL * 2.0 ** max(0, failures - 1)))
 
 
 class Client:
@@ -304,7 +304,7 @@ class Client:
         heartbeat_interval_ms: int | None = None,
         timeout: float | None = None,
         reconnect: bool = True,
-        include_heartbeats: bool = False,
+        on_heartbeat: Callable[[Heartbeat], None] | None = None,
     ) -> EventStream:
         """Follow run events (StreamEvents). Returns an iterator of :class:`Event`.
 
@@ -315,7 +315,8 @@ class Client:
         default None: no deadline, the stream is long-lived) bounds the whole
         stream. With ``reconnect`` (default) a dropped stream (UNAVAILABLE) is
         reopened after the last cursor seen (``stream.cursor``), so no event is
-        lost or repeated. ``include_heartbeats`` also yields :class:`Heartbeat`.
+        lost or repeated. ``on_heartbeat`` is called with each :class:`Heartbeat`
+        (idle-stream keepalive carrying the broker's scan cursor).
         """
         request = taskwire_pb2.StreamEventsRequest(
             run_ids=list(run_ids or ()),
@@ -326,7 +327,7 @@ class Client:
             until_terminal=until_terminal,
         )
         return EventStream(
-            self, request, timeout=timeout, reconnect=reconnect, include_heartbeats=include_heartbeats
+            self, request, timeout=timeout, reconnect=reconnect, on_heartbeat=on_heartbeat
         )
 
     def handle(self, run_id: str) -> RunHandle:
@@ -371,7 +372,7 @@ class RunHandle:
         heartbeat_interval_ms: int | None = None,
         timeout: float | None = None,
         reconnect: bool = True,
-        include_heartbeats: bool = False,
+        on_heartbeat: Callable[[Heartbeat], None] | None = None,
     ) -> EventStream:
         """This run's events: the full history (or those after ``after_cursor``),
         then live ones, ending when the run is terminal (``until_terminal``).
@@ -383,7 +384,7 @@ class RunHandle:
             heartbeat_interval_ms=heartbeat_interval_ms,
             timeout=timeout,
             reconnect=reconnect,
-            include_heartbeats=include_heartbeats,
+            on_heartbeat=on_heartbeat,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -396,7 +397,7 @@ class RunHandle:
         return f"RunHandle(id={self.id!r})"
 
 
-class EventStream(Iterator["Event | Heartbeat"]):
+class EventStream(Iterator[Event]):
     """Iterator over a StreamEvents call that resumes by cursor on disconnects.
 
     ``cursor`` is the last cursor seen (event or heartbeat): pass it as
@@ -411,13 +412,13 @@ class EventStream(Iterator["Event | Heartbeat"]):
         *,
         timeout: float | None,
         reconnect: bool,
-        include_heartbeats: bool,
+        on_heartbeat: Callable[[Heartbeat], None] | None,
     ) -> None:
         self._client = client
         self._request = request
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._reconnect = reconnect
-        self._include_heartbeats = include_heartbeats
+        self._on_heartbeat = on_heartbeat
         self._call: Any = None
         self._closed = False
         self._failures = 0
@@ -442,7 +443,7 @@ class EventStream(Iterator["Event | Heartbeat"]):
     def __iter__(self) -> EventStream:
         return self
 
-    def __next__(self) -> Event | Heartbeat:
+    def __next__(self) -> Event:
         while True:
             if self._closed:
                 raise StopIteration
@@ -474,11 +475,11 @@ class EventStream(Iterator["Event | Heartbeat"]):
                 hb = resp.heartbeat
                 if hb.cursor:
                     self.cursor = hb.cursor
-                if self._include_heartbeats:
-                    return Heartbeat(
+                if self._on_heartbeat is not None:
+                    self._on_heartbeat(Heartbeat(
                         time=hb.time.ToDatetime(tzinfo=timezone.utc) if hb.HasField("time") else None,
                         cursor=hb.cursor,
-                    )
+                    ))
             # unknown kinds (a newer broker) are skipped
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, TypeVar, cast
 
 from google.protobuf import timestamp_pb2
 
@@ -101,11 +101,15 @@ class AttemptOutcome(enum.IntEnum):
     CANCELLED = 6
 
 
-def _enum(cls: type[enum.IntEnum], value: int) -> Any:
+E = TypeVar("E", bound=enum.IntEnum)
+
+
+def _enum(cls: type[E], value: int) -> E:
+    """The enum member; an unknown value (a newer broker) stays a plain int."""
     try:
         return cls(value)
-    except ValueError:  # a newer broker may send values this client does not know
-        return value
+    except ValueError:
+        return cast(E, value)
 
 
 def _ts(msg: Any, name: str) -> datetime | None:
@@ -196,7 +200,7 @@ class Attempt:
     worker_id: str
     started_at: datetime | None
     finished_at: datetime | None
-    outcome: AttemptOutcome | int
+    outcome: AttemptOutcome
     error: Failure | None
 
     @classmethod
@@ -252,7 +256,7 @@ class Run:
 
     @property
     def is_terminal(self) -> bool:
-        return self.proto.state in TERMINAL_STATES
+        return self.state in TERMINAL_STATES
 
     @property
     def queue(self) -> str:
@@ -315,7 +319,7 @@ class Run:
         return self.proto.revision
 
     @property
-    def last_event(self) -> EventType | int:
+    def last_event(self) -> EventType:
         return _enum(EventType, self.proto.last_event)
 
     # times (timezone-aware UTC, None when unset)
@@ -362,8 +366,8 @@ class Event:
     cursor: str
     run_id: str
     task: str
-    type: EventType | int
-    state: RunState | int
+    type: EventType
+    state: RunState
     attempt: int
     time: datetime | None
     run: Run | None
