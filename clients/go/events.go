@@ -157,7 +157,7 @@ var errStop = errors.New("stop")
 func transient(err error) bool {
 	var e *Error
 	code := codes.Unknown
-	if errors.As(convertError(nil, err), &e) {
+	if errors.As(convertError(context.Background(), err), &e) {
 		code = e.Code
 	}
 	switch code {

@@ -51,23 +51,39 @@ const (
 	StateCancelled = taskwirev1.RunState_RUN_STATE_CANCELLED
 )
 
-// Event types. See the proto for their meaning.
+// Event types (what the latest change of a run was). See the proto for
+// their meaning.
 const (
-	EventUnspecified     = taskwirev1.EventType_EVENT_TYPE_UNSPECIFIED
-	EventSubmitted       = taskwirev1.EventType_EVENT_TYPE_SUBMITTED
-	EventStarted         = taskwirev1.EventType_EVENT_TYPE_STARTED
-	EventCompleted       = taskwirev1.EventType_EVENT_TYPE_COMPLETED
-	EventFailed          = taskwirev1.EventType_EVENT_TYPE_FAILED
-	EventRetryScheduled  = taskwirev1.EventType_EVENT_TYPE_RETRY_SCHEDULED
-	EventCrashed         = taskwirev1.EventType_EVENT_TYPE_CRASHED
+	// EventUnspecified is the zero value; the broker never sends it.
+	EventUnspecified = taskwirev1.EventType_EVENT_TYPE_UNSPECIFIED
+	// EventSubmitted: the run was accepted (PENDING or SCHEDULED).
+	EventSubmitted = taskwirev1.EventType_EVENT_TYPE_SUBMITTED
+	// EventStarted: a worker started an attempt.
+	EventStarted = taskwirev1.EventType_EVENT_TYPE_STARTED
+	// EventCompleted: the run completed with a result.
+	EventCompleted = taskwirev1.EventType_EVENT_TYPE_COMPLETED
+	// EventFailed: the run failed for good.
+	EventFailed = taskwirev1.EventType_EVENT_TYPE_FAILED
+	// EventRetryScheduled: an attempt failed and a retry is due later.
+	EventRetryScheduled = taskwirev1.EventType_EVENT_TYPE_RETRY_SCHEDULED
+	// EventCrashed: the worker stopped heartbeating; the run is redelivered.
+	EventCrashed = taskwirev1.EventType_EVENT_TYPE_CRASHED
+	// EventCancelRequested: cancellation of a running run was requested.
 	EventCancelRequested = taskwirev1.EventType_EVENT_TYPE_CANCEL_REQUESTED
-	EventCancelled       = taskwirev1.EventType_EVENT_TYPE_CANCELLED
-	EventTimedOut        = taskwirev1.EventType_EVENT_TYPE_TIMED_OUT
-	EventCached          = taskwirev1.EventType_EVENT_TYPE_CACHED
-	EventProgress        = taskwirev1.EventType_EVENT_TYPE_PROGRESS
-	EventLog             = taskwirev1.EventType_EVENT_TYPE_LOG
-	EventExpired         = taskwirev1.EventType_EVENT_TYPE_EXPIRED
-	EventReleased        = taskwirev1.EventType_EVENT_TYPE_RELEASED
+	// EventCancelled: the run was cancelled.
+	EventCancelled = taskwirev1.EventType_EVENT_TYPE_CANCELLED
+	// EventTimedOut: an attempt exceeded its timeout.
+	EventTimedOut = taskwirev1.EventType_EVENT_TYPE_TIMED_OUT
+	// EventCached: the run completed from the cache without executing.
+	EventCached = taskwirev1.EventType_EVENT_TYPE_CACHED
+	// EventProgress: the task reported progress (Run.progress).
+	EventProgress = taskwirev1.EventType_EVENT_TYPE_PROGRESS
+	// EventLog: the task logged a line (Event.log).
+	EventLog = taskwirev1.EventType_EVENT_TYPE_LOG
+	// EventExpired: the run was not started within its schedule-to-start timeout.
+	EventExpired = taskwirev1.EventType_EVENT_TYPE_EXPIRED
+	// EventReleased: a scheduled run became due and was queued (SCHEDULED → PENDING).
+	EventReleased = taskwirev1.EventType_EVENT_TYPE_RELEASED
 )
 
 // IsTerminal reports whether s is a final state (COMPLETED, FAILED or

@@ -13,7 +13,7 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
 import pytest
 
@@ -82,7 +82,7 @@ class Runner:
         self.vars: dict[str, str] = {}
         self.where = ""
 
-    def fail(self, msg: str) -> None:
+    def fail(self, msg: str) -> NoReturn:
         pytest.fail(f"[{self.name}] {self.where}: {msg}", pytrace=False)
 
     def run_id(self, step: dict[str, Any]) -> str:
@@ -104,7 +104,6 @@ class Runner:
             self.check_error(step, err)
             return None
         self.fail(f"expected error {want}, the call succeeded")
-        return None
 
     def check_error(self, step: dict[str, Any], err: taskwire.TaskwireError) -> None:
         want = step["expect_error"]
