@@ -733,3 +733,58 @@ func TestCompareCursors(t *testing.T) {
 		t.Fatal("compareCursors")
 	}
 }
+
+// A broker shutting down ends open streams with OK; the client resumes by
+// cursor unless UntilTerminal is satisfied, for live streams too.
+func TestStreamEventsResumesAfterCleanShutdownEnd(t *testing.T) {
+	env := startFake(t)
+	ctx := testCtx(t)
+	run, _ := env.client.Submit(ctx, "add", JSONArgs(1, 2))
+	env.fake.transition(run.GetId(), StateRunning, EventStarted, nil)
+	env.fake.mu.Lock()
+	env.fake.endStreamsAfter, env.fake.endAfterEvents = 1, 1
+	env.fake.mu.Unlock()
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		env.fake.transition(run.GetId(), StateCompleted, EventCompleted, nil)
+	}()
+	evs, err := collect(t, env.client.StreamEvents(ctx, EventFilter{RunIDs: []string{run.GetId()}, UntilTerminal: true},
+		WithReconnectBackoff(time.Millisecond, time.Millisecond)))
+	want := []string{"EVENT_TYPE_SUBMITTED", "EVENT_TYPE_STARTED", "EVENT_TYPE_COMPLETED"}
+	if err != nil || !slices.Equal(eventTypes(evs), want) {
+		t.Fatalf("until terminal: %v %v", eventTypes(evs), err)
+	}
+	if reqs := allRequests[*taskwirev1.StreamEventsRequest](env.fake); len(reqs) != 2 || reqs[1].GetAfterCursor() != evs[0].GetCursor() {
+		t.Fatalf("requests %v", reqs)
+	}
+
+	// Resuming after the terminal event: the broker ends at once, and so
+	// does the iteration (no reconnect loop).
+	evs, err = collect(t, env.client.StreamEvents(ctx, EventFilter{RunIDs: []string{run.GetId()}, AfterCursor: evs[2].GetCursor(), UntilTerminal: true}))
+	if err != nil || len(evs) != 0 {
+		t.Fatalf("after terminal: %v %v", evs, err)
+	}
+
+	// A live stream (no UntilTerminal) is resumed too.
+	env.fake.mu.Lock()
+	env.fake.endStreamsAfter, env.fake.endAfterEvents = 1, 1
+	env.fake.mu.Unlock()
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		for i := range 3 {
+			env.client.Submit(ctx, "live", JSONArgs(i))
+		}
+	}()
+	var n int
+	for ev, err := range env.client.StreamEvents(ctx, EventFilter{Tasks: []string{"live"}}, WithReconnectBackoff(time.Millisecond, time.Millisecond)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetTask() != "live" {
+			t.Fatalf("event %v", ev)
+		}
+		if n++; n == 3 {
+			break
+		}
+	}
+}

@@ -72,17 +72,19 @@ func WithHeartbeatFunc(fn func(cursor string)) StreamOption {
 //		fmt.Println(ev.GetType())
 //	}
 //
-// The iteration ends when the broker closes the stream (with UntilTerminal,
-// once the runs are terminal), when the loop breaks, or with an error,
-// yielded once as the last element (cancelling ctx ends it with an error
-// matching context.Canceled). Events are not yielded twice.
+// The iteration ends when the loop breaks, with UntilTerminal once the
+// broker has closed the stream because the runs are terminal, or with an
+// error, yielded once as the last element (cancelling ctx ends it with an
+// error matching context.Canceled). Events are not yielded twice.
 //
 // On a transient failure (the connection drops, the broker restarts:
-// UNAVAILABLE or ABORTED) it reconnects with AfterCursor set to the cursor
-// of the last event or heartbeat received, so no event is lost or repeated
-// (see [WithMaxReconnects], [WithReconnectBackoff]). Exception: a stream
-// with neither run ids nor a cursor that drops before its first event or
-// heartbeat restarts at "new events only".
+// UNAVAILABLE or ABORTED, or the broker ends a stream cleanly on shutdown
+// before UntilTerminal is satisfied or while following) it reconnects with
+// AfterCursor set to the cursor of the last event or heartbeat received, so
+// no event is lost or repeated (see [WithMaxReconnects],
+// [WithReconnectBackoff]). Exception: a stream with neither run ids nor a
+// cursor that drops before its first event or heartbeat restarts at "new
+// events only".
 func (c *Client) StreamEvents(ctx context.Context, filter EventFilter, opts ...StreamOption) iter.Seq2[*Event, error] {
 	cfg := streamConfig{maxReconnects: 10, initial: 100 * time.Millisecond, max: 5 * time.Second}
 	for _, o := range opts {
@@ -94,6 +96,8 @@ func (c *Client) StreamEvents(ctx context.Context, filter EventFilter, opts ...S
 		cursor := filter.AfterCursor
 		failures := 0
 		bo := newBackoff(cfg.initial, cfg.max)
+		// Runs of filter.RunIDs seen in a terminal state, for UntilTerminal.
+		terminal := map[string]bool{}
 		for {
 			req := &taskwirev1.StreamEventsRequest{
 				RunIds:              append([]string(nil), filter.RunIDs...),
@@ -103,6 +107,7 @@ func (c *Client) StreamEvents(ctx context.Context, filter EventFilter, opts ...S
 				HeartbeatIntervalMs: durationMs(filter.HeartbeatInterval),
 				UntilTerminal:       filter.UntilTerminal,
 			}
+			received := 0
 			err := func() error {
 				stream, err := c.api.StreamEvents(ctx, req)
 				if err != nil {
@@ -113,12 +118,16 @@ func (c *Client) StreamEvents(ctx context.Context, filter EventFilter, opts ...S
 					if err != nil {
 						return err
 					}
+					received++
 					failures = 0
 					bo.reset()
 					switch k := msg.GetKind().(type) {
 					case *taskwirev1.StreamEventsResponse_Event:
 						if cur := k.Event.GetCursor(); cur != "" {
 							cursor = cur
+						}
+						if IsTerminal(k.Event.GetState()) {
+							terminal[k.Event.GetRunId()] = true
 						}
 						if !yield(k.Event, nil) {
 							return errStop
@@ -133,22 +142,44 @@ func (c *Client) StreamEvents(ctx context.Context, filter EventFilter, opts ...S
 					}
 				}
 			}()
+			canRetry := ctx.Err() == nil && (cfg.maxReconnects < 0 || failures < cfg.maxReconnects)
 			switch {
-			case err == errStop || err == io.EOF:
+			case err == errStop:
 				return
-			case ctx.Err() == nil && transient(err) && (cfg.maxReconnects < 0 || failures < cfg.maxReconnects):
-				failures++
-				if bo.sleep(ctx) == nil {
-					continue
+			case err == io.EOF:
+				// The broker ended the stream normally. That is the end when
+				// UntilTerminal is satisfied, but a broker shutting down also
+				// ends open streams cleanly and expects clients to resume
+				// elsewhere with their cursor: do so, unless the broker ended
+				// a fresh stream at once (nothing left to send).
+				if filter.UntilTerminal && (received == 0 || allSeen(filter.RunIDs, terminal)) {
+					return
 				}
-				yield(nil, ctxError(ctx))
-				return
+				if !canRetry {
+					return
+				}
+			case canRetry && transient(err):
 			default:
 				yield(nil, convertError(ctx, err))
 				return
 			}
+			failures++
+			if bo.sleep(ctx) != nil {
+				yield(nil, ctxError(ctx))
+				return
+			}
 		}
 	}
+}
+
+// allSeen reports whether every id is in seen.
+func allSeen(ids []string, seen map[string]bool) bool {
+	for _, id := range ids {
+		if !seen[id] {
+			return false
+		}
+	}
+	return true
 }
 
 var errStop = errors.New("stop")

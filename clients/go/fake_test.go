@@ -44,6 +44,8 @@ type fakeBroker struct {
 	hangStreamsAfter   int // block this many streams (for connection kills) ...
 	hangAfterEvents    int // ... after sending this many events
 	hung               chan struct{}
+	endStreamsAfter    int  // end this many streams cleanly (broker shutdown) ...
+	endAfterEvents     int  // ... after sending this many events
 	unavailableStatus  int  // fail this many GetStatus calls with UNAVAILABLE
 	ignoreWaitTimeouts bool // answer GetStatus at once
 
@@ -321,6 +323,10 @@ func (f *fakeBroker) StreamEvents(req *taskwirev1.StreamEventsRequest, stream ta
 	if hang {
 		f.hangStreamsAfter--
 	}
+	end := f.endStreamsAfter > 0
+	if end {
+		f.endStreamsAfter--
+	}
 	f.mu.Unlock()
 	interval := time.Duration(req.GetHeartbeatIntervalMs()) * time.Millisecond
 	if interval == 0 {
@@ -347,6 +353,9 @@ func (f *fakeBroker) StreamEvents(req *taskwirev1.StreamEventsRequest, stream ta
 			}
 			if drop && sent == f.dropAfterEvents {
 				return status.Error(codes.Unavailable, "fake: stream dropped")
+			}
+			if end && sent == f.endAfterEvents {
+				return nil
 			}
 			if hang && sent == f.hangAfterEvents {
 				f.hung <- struct{}{}

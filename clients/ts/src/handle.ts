@@ -1,6 +1,6 @@
 import type { Client, StreamEventsOptions } from "./client.js";
 import { RunState, type RunEvent, type TaskRun } from "./gen/index.js";
-import { ResultTimeoutError, RunCancelledError, RunFailedError } from "./errors.js";
+import { ResultTimeoutError, RunCancelledError, RunFailedError, Status, TaskwireError } from "./errors.js";
 import { decodeJson } from "./payload.js";
 
 const TERMINAL = new Set([RunState.RUN_STATE_COMPLETED, RunState.RUN_STATE_FAILED, RunState.RUN_STATE_CANCELLED]);
@@ -53,9 +53,20 @@ export class RunHandle<R = unknown> {
   async wait(options: { timeoutMs?: number } = {}): Promise<TaskRun> {
     const timeoutMs = options.timeoutMs ?? 60_000;
     const deadline = Date.now() + timeoutMs;
+    let backoff = 100;
     for (;;) {
       const left = deadline - Date.now();
-      const run = await this.client.getStatus(this.id, Math.max(0, Math.min(left, MAX_WAIT_MS)));
+      let run: TaskRun;
+      try {
+        run = await this.client.getStatus(this.id, Math.max(0, Math.min(left, MAX_WAIT_MS)));
+      } catch (err) {
+        // Reads are idempotent: ride out a broker restart or NATS outage
+        // until the caller's deadline.
+        if (!(err instanceof TaskwireError && err.code === Status.UNAVAILABLE) || Date.now() + backoff >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 2_000);
+        continue;
+      }
       this.snapshot = run;
       if (isTerminalState(run.state)) return run;
       if (Date.now() >= deadline) throw new ResultTimeoutError(this.id, timeoutMs);

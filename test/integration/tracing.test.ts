@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { context as otContext, propagation, SpanKind, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { Client, task } from "@taskwire/client";
+import type { Broker } from "@taskwire/broker";
+import type { Worker } from "@taskwire/worker";
+import { startBroker, startNats, startWorker, uniq, waitFor } from "../helpers/env.js";
+
+describe("tracing: one submit is one trace across client, broker and worker", function () {
+  const exporter = new InMemorySpanExporter();
+  let nats: Awaited<ReturnType<typeof startNats>>;
+  let broker: Broker;
+  let worker: Worker;
+  let client: Client;
+  const add = task(uniq("traced"), async (a: number, b: number) => a + b);
+
+  before(async function () {
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    trace.setGlobalTracerProvider(provider);
+    otContext.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    nats = await startNats();
+    broker = await startBroker(nats.url);
+    worker = await startWorker(nats.url, [add]);
+    client = new Client({ address: broker.address });
+  });
+
+  after(async function () {
+    client?.close();
+    await worker?.stop();
+    await broker?.stop();
+    await nats?.cleanup();
+    trace.disable();
+    otContext.disable();
+    propagation.disable();
+  });
+
+  it("links client → broker → producer → worker spans as parent and child", async function () {
+    const app = trace.getTracer("test-app");
+    const run = await app.startActiveSpan("http POST /sum", async (root) => {
+      try {
+        return await add.using(client).delay(1, 2);
+      } finally {
+        root.end();
+      }
+    });
+    assert.equal(await run.result({ timeoutMs: 10_000 }), 3);
+    const find = (pred: (s: ReadableSpan) => boolean): ReadableSpan | undefined => exporter.getFinishedSpans().find(pred);
+    const consumer = await waitFor(() => find((s) => s.kind === SpanKind.CONSUMER && s.attributes["taskwire.run_id"] === run.id), "worker span");
+    const producer = find((s) => s.kind === SpanKind.PRODUCER && s.attributes["messaging.message.id"] === run.id);
+    const root = find((s) => s.name === "http POST /sum");
+    const traceId = root?.spanContext().traceId;
+    assert.ok(traceId && producer);
+    const clientSpan = find((s) => s.kind === SpanKind.CLIENT && s.name === "taskwire.v1.TaskService/Submit" && s.spanContext().traceId === traceId);
+    const serverSpan = find((s) => s.kind === SpanKind.SERVER && s.name === "taskwire.v1.TaskService/Submit" && s.spanContext().traceId === traceId);
+    assert.ok(clientSpan && serverSpan, "client and server spans are in the caller's trace");
+    const parentOf = (s: ReadableSpan): string | undefined => s.parentSpanContext?.spanId;
+    assert.equal(parentOf(clientSpan), root.spanContext().spanId);
+    assert.equal(parentOf(serverSpan), clientSpan.spanContext().spanId);
+    assert.equal(parentOf(producer), serverSpan.spanContext().spanId);
+    assert.equal(producer.spanContext().traceId, traceId);
+    assert.equal(consumer.spanContext().traceId, traceId, "the worker's span joins the same trace");
+    assert.equal(parentOf(consumer), producer.spanContext().spanId);
+    assert.equal(consumer.name, `process taskwire.run.default.${add.taskName}`);
+    assert.equal(consumer.attributes["messaging.system"], "nats");
+    assert.equal(producer.attributes["messaging.destination.name"], `taskwire.run.default.${add.taskName}`);
+  });
+});
