@@ -16,9 +16,7 @@ describe("core path (real nats-server, in-process broker and worker)", function 
   const boom = task(`${name}-boom`, async (msg: string): Promise<never> => {
     throw new NonRetryableError(msg, { type: "BoomError" });
   });
-  let flakyCalls = 0;
   const flaky = task(`${name}-flaky`, async () => {
-    flakyCalls++;
     if (context().attempt < 3) throw new TypeError(`attempt ${context().attempt} fails`);
     return context().attempt;
   }, { retries: 3, retryDelaysMs: [50] });

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `make test`: installs what is missing, then runs every suite — static gates,
+# the TS suites (unit, integration, e2e, fault, conformance, examples), the
+# Python and Go clients with the cross-language conformance scenarios against
+# a live broker, and the interop test — and prints one final line
+# "N passed, N failed" over all of them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+bash scripts/setup.sh --all || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+RESULTS="$ROOT/.taskwire/test-results"
+rm -rf "$RESULTS"; mkdir -p "$RESULTS"
+NODE_TS=(node --conditions=taskwire-source --import tsx)
+
+gate() { # name, command...: a static check counted as one test
+  local name=$1; shift
+  echo "== gate: $name"
+  if "$@" > "$RESULTS/$name.log" 2>&1; then echo "   ok"; echo "1 passing" > "$RESULTS/gate-$name.mocha.txt"
+  else echo "   FAILED"; tail -30 "$RESULTS/$name.log"; printf '0 passing\n1 failing\n' > "$RESULTS/gate-$name.mocha.txt"; fi
+}
+gate generated bash scripts/check-generated.sh
+gate lint npm run --silent lint
+
+echo "== TypeScript suites (mocha)"
+npx --no-install mocha --reporter spec 2>&1 | tee "$RESULTS/ts.mocha.txt" | grep -E "passing|failing|pending|✔|[0-9]+\)" | tail -200
+
+echo "== live broker + conformance worker for the Python and Go suites"
+DEVDIR=$(mktemp -d)
+PORT=$("${NODE_TS[@]}" -e 'import("./cli/src/nats-server.ts").then(async m => console.log(await m.freePort()))')
+NPORT=$("${NODE_TS[@]}" -e 'import("./cli/src/nats-server.ts").then(async m => console.log(await m.freePort()))')
+"${NODE_TS[@]}" cli/src/main.ts dev --worker examples/conformance/tasks.ts --listen "127.0.0.1:$PORT" --nats-port "$NPORT" --data-dir "$DEVDIR" > "$RESULTS/dev.log" 2>&1 &
+DEV_PID=$!
+cleanup() { kill "$DEV_PID" 2>/dev/null; wait "$DEV_PID" 2>/dev/null; rm -rf "$DEVDIR"; }
+trap cleanup EXIT
+for _ in $(seq 1 300); do grep -q "taskwire dev is running" "$RESULTS/dev.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "taskwire dev is running" "$RESULTS/dev.log" || { echo "dev stack did not start:"; cat "$RESULTS/dev.log"; }
+export TASKWIRE_ADDRESS="127.0.0.1:$PORT"
+
+echo "== Python client (pytest)"
+bash clients/python/scripts/test.sh "$RESULTS/python.xml" 2>&1 | tail -15
+echo "== Go client (go test)"
+bash clients/go/scripts/test.sh "$RESULTS/go.gojson" 2>&1 | tail -15
+echo "== interop: Python submits, TS executes, Go reads"
+TASKWIRE_PYTHON="$ROOT/clients/python/.venv/bin/python" npx --no-install mocha --spec 'test/interop/*.test.ts' --reporter spec 2>&1 | tee "$RESULTS/interop.mocha.txt" | tail -20
+
+cleanup; trap - EXIT
+echo "== summary"
+python3 scripts/summarize.py "$RESULTS"/gate-*.mocha.txt "$RESULTS/ts.mocha.txt" "$RESULTS/python.xml" "$RESULTS/go.gojson" "$RESULTS/interop.mocha.txt"
