@@ -59,6 +59,21 @@ describe("end to end: broker and two workers as separate processes", function ()
     const res = await new Promise<{ status: string }>((resolve, reject) => h.Check({ service: "taskwire.v1.TaskService" }, (e, r) => (e ? reject(e) : resolve(r))));
     h.close();
     assert.equal(res.status, "SERVING");
+    // Server reflection (what grpcurl uses): list services.
+    const reflProto = (await import("node:module")).createRequire(import.meta.url).resolve("@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto");
+    const rdef = loadPackageDefinition(loadSync(reflProto, { keepCase: true })) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: unknown) => { ServerReflectionInfo(): NodeJS.ReadWriteStream & { end(): void }; close(): void } } } };
+    };
+    const r = new rdef.grpc.reflection.v1.ServerReflection(broker.address, credentials.createInsecure());
+    const stream = r.ServerReflectionInfo();
+    const answer = await new Promise<{ list_services_response: { service: Array<{ name: string }> } }>((resolve, reject) => {
+      stream.on("data", resolve);
+      stream.on("error", reject);
+      stream.write({ list_services: "" } as unknown as string);
+    });
+    stream.end();
+    r.close();
+    assert.ok(answer.list_services_response.service.some((s) => s.name === "taskwire.v1.TaskService"), JSON.stringify(answer));
   });
 
   it("drains on SIGTERM: the broker exits 0 and a worker finishes its in-flight run first", async function () {

@@ -17,3 +17,10 @@ export async function spawnWorker(natsUrl: string, extra: string[] = []): Promis
   return proc;
 }
 
+
+/** A `taskwire worker MODULE` process (any module), ready once it logged its start. */
+export async function spawnCliWorker(natsUrl: string, module: string, extra: string[] = []): Promise<Proc> {
+  const proc = spawnCli(["worker", module, "--nats", natsUrl, "--heartbeat-ms", "500", ...extra]);
+  await waitFor(() => proc.output().includes("taskwire worker started"), `worker for ${module}`, 20_000);
+  return proc;
+}

@@ -1,0 +1,201 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { createConnection } from "node:net";
+import { join, resolve } from "node:path";
+
+export const REPO = resolve(import.meta.dirname, "../..");
+export const BENCH = resolve(import.meta.dirname, "..");
+
+/** The one payload every system gets: the task/job argument. */
+export const PAYLOAD = { user: "u-123", action: "email", n: 42 };
+export const PAYLOAD_BYTES = Buffer.from(JSON.stringify(PAYLOAD));
+
+/** Wall-clock ms with sub-ms resolution, comparable across processes on one machine. */
+export function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface Pcts {
+  n: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** Percentiles (nearest rank) of latencies in ms. */
+export function pcts(values: number[]): Pcts {
+  const a = Float64Array.from(values).sort();
+  const at = (q: number): number => (a.length ? a[Math.min(a.length - 1, Math.max(0, Math.ceil(q * a.length) - 1))]! : NaN);
+  return { n: a.length, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: a.length ? a[a.length - 1]! : NaN };
+}
+
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 30_000, everyMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+    await sleep(everyMs);
+  }
+}
+
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const sock = createConnection({ host: "127.0.0.1", port }, () => {
+      sock.destroy();
+      res(true);
+    });
+    sock.on("error", () => res(false));
+  });
+}
+
+/** A child process the bench started; all of them are killed at the end (also on error). */
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  output(): string;
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+const children = new Set<Child>();
+
+export function startChild(name: string, cmd: string, args: string[], env: Record<string, string> = {}, cwd = REPO): Child {
+  const proc = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const keep = (d: Buffer): void => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  proc.stdout?.on("data", keep);
+  proc.stderr?.on("data", keep);
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  const child: Child = {
+    name,
+    proc,
+    output: () => out,
+    async stop(timeoutMs = 10_000) {
+      children.delete(child);
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+  children.add(child);
+  return child;
+}
+
+/** A node process running TypeScript from the workspace sources. */
+export function startTsChild(name: string, script: string, args: string[], env: Record<string, string> = {}, nodeFlags: string[] = []): Child {
+  return startChild(name, process.execPath, [...nodeFlags, "--conditions=taskwire-source", "--import", "tsx", script, ...args], env);
+}
+
+export async function stopAllChildren(): Promise<void> {
+  await Promise.all([...children].map((c) => c.stop(5_000).catch(() => {})));
+}
+
+/** Kills every child synchronously (process exit path). */
+export function killAllChildrenSync(): void {
+  for (const c of children) {
+    try {
+      c.proc.kill("SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+export function rssMiB(pid: number): { rss: number; hwm: number } {
+  const s = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
+  return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
+}
+
+/** CPU time (user+sys) of a process, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
+function firstLine(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return `${r.stdout ?? ""}${r.stderr ?? ""}`.trim().split("\n")[0] ?? "";
+}
+
+export function machineInfo(natsBin: string, redisBin: string): Record<string, string | number> {
+  const c = cpus();
+  return {
+    nproc: c.length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    cpuModel: c[0]?.model ?? "unknown",
+    node: process.version,
+    natsServer: firstLine(natsBin, ["--version"]),
+    redis: firstLine(redisBin, ["--version"]),
+    os: firstLine("uname", ["-sr"]),
+  };
+}
+
+/** Runs `fn` `concurrency` at a time until `count` calls are done or `maxMs` passed; returns calls done and elapsed ms. */
+export async function closedLoop(concurrency: number, count: number, maxMs: number, fn: (i: number) => Promise<void>): Promise<{ done: number; ms: number }> {
+  let next = 0;
+  let done = 0;
+  const t0 = performance.now();
+  const deadline = t0 + maxMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count && performance.now() < deadline) {
+        const i = next++;
+        await fn(i);
+        done++;
+      }
+    }),
+  );
+  return { done, ms: performance.now() - t0 };
+}
+
+/**
+ * Open loop: call i is due at t0 + i/rate; latency is measured from the due
+ * time, so a stalled server shows as latency (no coordinated omission).
+ */
+export async function openLoop(rate: number, durationMs: number, fn: (i: number) => Promise<void>): Promise<{ lat: number[]; sent: number; errors: number; ms: number }> {
+  const total = Math.floor((rate * durationMs) / 1000);
+  const lat: number[] = [];
+  let errors = 0;
+  const inflight = new Set<Promise<void>>();
+  const t0 = performance.now();
+  let i = 0;
+  while (i < total) {
+    const now = performance.now();
+    while (i < total && t0 + (i * 1000) / rate <= now) {
+      const due = t0 + (i * 1000) / rate;
+      const p = fn(i).then(
+        () => void lat.push(performance.now() - due),
+        () => void errors++,
+      );
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+      i++;
+    }
+    if (i < total) await sleep(Math.max(0, t0 + (i * 1000) / rate - performance.now()));
+  }
+  // Bounded wait for the tail.
+  await Promise.race([Promise.all(inflight), sleep(30_000)]);
+  return { lat, sent: total, errors, ms: performance.now() - t0 };
+}
+
+export const round = (x: number, d = 2): number => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
+
+export function tmpName(prefix: string): string {
+  return join(process.env.TMPDIR ?? "/tmp", `${prefix}-${process.pid}-${Date.now()}`);
+}
