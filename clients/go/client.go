@@ -175,8 +175,11 @@ type bearerToken struct {
 	requireTLS bool
 }
 
+// GetRequestMetadata implements credentials.PerRPCCredentials.
 func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
 	return map[string]string{"authorization": "Bearer " + b.token}, nil
 }
 
+// RequireTransportSecurity implements credentials.PerRPCCredentials: true
+// unless WithInsecureToken was given.
 func (b bearerToken) RequireTransportSecurity() bool { return b.requireTLS }
