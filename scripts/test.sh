@@ -42,7 +42,7 @@ bash clients/python/scripts/test.sh "$RESULTS/python.xml" 2>&1 | tail -15
 echo "== Go client (go test)"
 bash clients/go/scripts/test.sh "$RESULTS/go.gojson" 2>&1 | tail -15
 echo "== interop: Python submits, TS executes, Go reads"
-TASKWIRE_PYTHON="$ROOT/clients/python/.venv/bin/python" npx --no-install mocha --spec 'test/interop/*.test.ts' --reporter spec 2>&1 | tee "$RESULTS/interop.mocha.txt" | tail -20
+TASKWIRE_PYTHON="$ROOT/clients/python/.venv/bin/python" npx --no-install mocha --config test/interop/.mocharc.json --reporter spec 2>&1 | tee "$RESULTS/interop.mocha.txt" | tail -20
 
 cleanup; trap - EXIT
 echo "== summary"

@@ -117,7 +117,9 @@ async function startBroker(natsUrl: string, name = "broker"): Promise<{ child: C
     try {
       await client.getStatus(randomUUID());
     } catch (err) {
-      return (err as { code?: number }).code === 5;
+      const code = (err as { code?: number }).code;
+      return code === 5 || code === 3; // NOT_FOUND / INVALID_ARGUMENT: answered past the NATS check
+
     }
     return false;
   }, "broker ready", 60_000, 100);

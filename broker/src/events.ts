@@ -38,8 +38,14 @@ export class EventStreamer {
     readonly log: Logger,
   ) {}
 
-  /** Ends every open stream (shutdown): clients reconnect elsewhere with their cursor. */
+  #shuttingDown = false;
+
+  /**
+   * Ends every open stream (shutdown) with UNAVAILABLE, so clients tell it
+   * from a normal end and reconnect — to any replica — with their cursor.
+   */
   closeAll(): void {
+    this.#shuttingDown = true;
     for (const close of this.#active) close();
   }
 
@@ -121,6 +127,7 @@ export class EventStreamer {
       close();
       this.#active.delete(close);
     }
+    if (this.#shuttingDown) throw new BrokerError(Status.UNAVAILABLE, "broker is shutting down; reconnect with your last cursor");
     if (!call.cancelled) call.end();
   }
 }

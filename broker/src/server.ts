@@ -61,6 +61,19 @@ export class Broker {
   async start(): Promise<void> {
     const nats = await NatsHandle.connect({ servers: this.config.natsUrl.split(","), name: "taskwire-broker" });
     this.#nats = nats;
+    try {
+      await this.#start(nats);
+    } catch (err) {
+      // E.g. the listen address is taken: leave nothing running behind.
+      await this.#scheduler?.stop().catch(() => undefined);
+      this.#server?.forceShutdown();
+      this.#server = undefined;
+      await nats.close();
+      throw err;
+    }
+  }
+
+  async #start(nats: NatsHandle): Promise<void> {
     const { runs: runsKv, idempotency } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
     const runs = new Runs(nats, runsKv, idempotency);
     this.#events = new EventStreamer(runs, this.log);
@@ -87,7 +100,11 @@ export class Broker {
       this.log.warn("proto/ not found (set TASKWIRE_PROTO_DIR); server reflection is off");
     }
     this.#port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(this.config.listen, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      server.bindAsync(this.config.listen, ServerCredentials.createInsecure(), (err, port) =>
+        err
+          ? reject(/EADDRINUSE/.test(err.message) ? new Error(`cannot listen on ${this.config.listen}: the address is in use; stop the process using it or pick another with --listen / TASKWIRE_LISTEN`, { cause: err }) : err)
+          : resolve(port),
+      ),
     );
     this.#server = server;
     if (this.config.scheduler) {

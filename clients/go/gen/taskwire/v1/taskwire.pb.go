@@ -343,7 +343,7 @@ type StreamEventsRequest struct {
 	// Only events whose run is in one of these states after the event.
 	States []RunState `protobuf:"varint,3,rep,packed,name=states,proto3,enum=taskwire.v1.RunState" json:"states,omitempty"`
 	// Resume strictly after this cursor (from RunEvent.cursor or
-	// Heartbeat.cursor). Without run ids and without a cursor the stream
+	// Heartbeat.cursor; decimal, compare as integers). Without run ids and without a cursor the stream
 	// starts with new events only.
 	AfterCursor string `protobuf:"bytes,4,opt,name=after_cursor,json=afterCursor,proto3" json:"after_cursor,omitempty"`
 	// Interval of Heartbeat messages on an idle stream, in milliseconds.

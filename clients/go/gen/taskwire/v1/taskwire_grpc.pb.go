@@ -52,11 +52,16 @@ type TaskServiceClient interface {
 	// GetStatus returns a run's record; with wait_timeout_ms > 0 it first waits
 	// until the run is terminal or the timeout elapses.
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
-	// StreamEvents follows run events live; see StreamEventsRequest.
+	// StreamEvents follows run events live; see StreamEventsRequest. Unknown
+	// run ids are NOT_FOUND. When a broker shuts down, open streams end with
+	// UNAVAILABLE: reconnect (to any replica) with the last cursor.
 	StreamEvents(ctx context.Context, in *StreamEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamEventsResponse], error)
-	// Cancel cancels a run. Scheduled and pending runs never start; a running
-	// run has its AbortSignal fired. Cancelling a cancelled run is a no-op;
-	// cancelling a completed or failed run is FAILED_PRECONDITION.
+	// Cancel cancels a run. Scheduled, pending and retrying runs are CANCELLED
+	// at once and never start. A running run is answered still RUNNING with
+	// cancel_requested = true: its worker aborts the task's signal and records
+	// CANCELLED shortly after (follow StreamEvents or GetStatus to see it).
+	// Cancelling a cancelled run is a no-op; cancelling a completed or failed
+	// run is FAILED_PRECONDITION.
 	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
 	// ListRuns lists runs newest first, filtered and paged.
 	ListRuns(ctx context.Context, in *ListRunsRequest, opts ...grpc.CallOption) (*ListRunsResponse, error)
@@ -158,11 +163,16 @@ type TaskServiceServer interface {
 	// GetStatus returns a run's record; with wait_timeout_ms > 0 it first waits
 	// until the run is terminal or the timeout elapses.
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
-	// StreamEvents follows run events live; see StreamEventsRequest.
+	// StreamEvents follows run events live; see StreamEventsRequest. Unknown
+	// run ids are NOT_FOUND. When a broker shuts down, open streams end with
+	// UNAVAILABLE: reconnect (to any replica) with the last cursor.
 	StreamEvents(*StreamEventsRequest, grpc.ServerStreamingServer[StreamEventsResponse]) error
-	// Cancel cancels a run. Scheduled and pending runs never start; a running
-	// run has its AbortSignal fired. Cancelling a cancelled run is a no-op;
-	// cancelling a completed or failed run is FAILED_PRECONDITION.
+	// Cancel cancels a run. Scheduled, pending and retrying runs are CANCELLED
+	// at once and never start. A running run is answered still RUNNING with
+	// cancel_requested = true: its worker aborts the task's signal and records
+	// CANCELLED shortly after (follow StreamEvents or GetStatus to see it).
+	// Cancelling a cancelled run is a no-op; cancelling a completed or failed
+	// run is FAILED_PRECONDITION.
 	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
 	// ListRuns lists runs newest first, filtered and paged.
 	ListRuns(context.Context, *ListRunsRequest) (*ListRunsResponse, error)

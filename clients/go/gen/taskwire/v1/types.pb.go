@@ -176,7 +176,8 @@ const (
 	EventType_EVENT_TYPE_PROGRESS         EventType = 11
 	EventType_EVENT_TYPE_LOG              EventType = 12
 	EventType_EVENT_TYPE_EXPIRED          EventType = 13
-	EventType_EVENT_TYPE_RELEASED         EventType = 14
+	// A scheduled run became due and was queued (SCHEDULED → PENDING).
+	EventType_EVENT_TYPE_RELEASED EventType = 14
 )
 
 // Enum value maps for EventType.
@@ -457,9 +458,10 @@ type RetryPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Retries after the first attempt (so attempts = max_retries + 1). 0–100.
 	MaxRetries int32 `protobuf:"varint,1,opt,name=max_retries,json=maxRetries,proto3" json:"max_retries,omitempty"`
-	// Delay before the first retry, in milliseconds. Default 1000.
+	// Delay before the first retry, in milliseconds. 0 means the default 1000;
+	// for retries without delay use delays_ms = [0].
 	InitialDelayMs int64 `protobuf:"varint,2,opt,name=initial_delay_ms,json=initialDelayMs,proto3" json:"initial_delay_ms,omitempty"`
-	// Exponential factor between retries. Default 2.0; 1.0 = fixed delay.
+	// Exponential factor between retries. 0 means the default 2.0; 1.0 = fixed delay.
 	BackoffMultiplier float64 `protobuf:"fixed64,3,opt,name=backoff_multiplier,json=backoffMultiplier,proto3" json:"backoff_multiplier,omitempty"`
 	// Upper bound of one delay, in milliseconds. Default 60000.
 	MaxDelayMs int64 `protobuf:"varint,4,opt,name=max_delay_ms,json=maxDelayMs,proto3" json:"max_delay_ms,omitempty"`
@@ -1087,7 +1089,9 @@ func (x *TaskRun) GetLogs() []*LogLine {
 // RunEvent is one change of one run.
 type RunEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Opaque, ordered cursor; pass it as StreamEventsRequest.after_cursor.
+	// Cursor of this event; pass it as StreamEventsRequest.after_cursor to
+	// resume after it. It is the decimal sequence number of the record's
+	// revision in the runs KV stream: compare cursors as integers, not strings.
 	Cursor string    `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	RunId  string    `protobuf:"bytes,2,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
 	Task   string    `protobuf:"bytes,3,opt,name=task,proto3" json:"task,omitempty"`

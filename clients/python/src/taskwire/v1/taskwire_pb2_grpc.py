@@ -104,16 +104,21 @@ class TaskServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamEvents(self, request, context):
-        """StreamEvents follows run events live; see StreamEventsRequest.
+        """StreamEvents follows run events live; see StreamEventsRequest. Unknown
+        run ids are NOT_FOUND. When a broker shuts down, open streams end with
+        UNAVAILABLE: reconnect (to any replica) with the last cursor.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Cancel(self, request, context):
-        """Cancel cancels a run. Scheduled and pending runs never start; a running
-        run has its AbortSignal fired. Cancelling a cancelled run is a no-op;
-        cancelling a completed or failed run is FAILED_PRECONDITION.
+        """Cancel cancels a run. Scheduled, pending and retrying runs are CANCELLED
+        at once and never start. A running run is answered still RUNNING with
+        cancel_requested = true: its worker aborts the task's signal and records
+        CANCELLED shortly after (follow StreamEvents or GetStatus to see it).
+        Cancelling a cancelled run is a no-op; cancelling a completed or failed
+        run is FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

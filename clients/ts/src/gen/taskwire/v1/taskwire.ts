@@ -86,7 +86,7 @@ export interface StreamEventsRequest {
   states: RunState[];
   /**
    * Resume strictly after this cursor (from RunEvent.cursor or
-   * Heartbeat.cursor). Without run ids and without a cursor the stream
+   * Heartbeat.cursor; decimal, compare as integers). Without run ids and without a cursor the stream
    * starts with new events only.
    */
   afterCursor: string;
@@ -1430,7 +1430,11 @@ export const TaskServiceService = {
     responseSerialize: (value: GetStatusResponse): Buffer => Buffer.from(GetStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetStatusResponse => GetStatusResponse.decode(value),
   },
-  /** StreamEvents follows run events live; see StreamEventsRequest. */
+  /**
+   * StreamEvents follows run events live; see StreamEventsRequest. Unknown
+   * run ids are NOT_FOUND. When a broker shuts down, open streams end with
+   * UNAVAILABLE: reconnect (to any replica) with the last cursor.
+   */
   streamEvents: {
     path: "/taskwire.v1.TaskService/StreamEvents" as const,
     requestStream: false as const,
@@ -1442,9 +1446,12 @@ export const TaskServiceService = {
     responseDeserialize: (value: Buffer): StreamEventsResponse => StreamEventsResponse.decode(value),
   },
   /**
-   * Cancel cancels a run. Scheduled and pending runs never start; a running
-   * run has its AbortSignal fired. Cancelling a cancelled run is a no-op;
-   * cancelling a completed or failed run is FAILED_PRECONDITION.
+   * Cancel cancels a run. Scheduled, pending and retrying runs are CANCELLED
+   * at once and never start. A running run is answered still RUNNING with
+   * cancel_requested = true: its worker aborts the task's signal and records
+   * CANCELLED shortly after (follow StreamEvents or GetStatus to see it).
+   * Cancelling a cancelled run is a no-op; cancelling a completed or failed
+   * run is FAILED_PRECONDITION.
    */
   cancel: {
     path: "/taskwire.v1.TaskService/Cancel" as const,
@@ -1483,12 +1490,19 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
    * until the run is terminal or the timeout elapses.
    */
   getStatus: handleUnaryCall<GetStatusRequest, GetStatusResponse>;
-  /** StreamEvents follows run events live; see StreamEventsRequest. */
+  /**
+   * StreamEvents follows run events live; see StreamEventsRequest. Unknown
+   * run ids are NOT_FOUND. When a broker shuts down, open streams end with
+   * UNAVAILABLE: reconnect (to any replica) with the last cursor.
+   */
   streamEvents: handleServerStreamingCall<StreamEventsRequest, StreamEventsResponse>;
   /**
-   * Cancel cancels a run. Scheduled and pending runs never start; a running
-   * run has its AbortSignal fired. Cancelling a cancelled run is a no-op;
-   * cancelling a completed or failed run is FAILED_PRECONDITION.
+   * Cancel cancels a run. Scheduled, pending and retrying runs are CANCELLED
+   * at once and never start. A running run is answered still RUNNING with
+   * cancel_requested = true: its worker aborts the task's signal and records
+   * CANCELLED shortly after (follow StreamEvents or GetStatus to see it).
+   * Cancelling a cancelled run is a no-op; cancelling a completed or failed
+   * run is FAILED_PRECONDITION.
    */
   cancel: handleUnaryCall<CancelRequest, CancelResponse>;
   /** ListRuns lists runs newest first, filtered and paged. */
@@ -1553,7 +1567,11 @@ export interface TaskServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetStatusResponse) => void,
   ): ClientUnaryCall;
-  /** StreamEvents follows run events live; see StreamEventsRequest. */
+  /**
+   * StreamEvents follows run events live; see StreamEventsRequest. Unknown
+   * run ids are NOT_FOUND. When a broker shuts down, open streams end with
+   * UNAVAILABLE: reconnect (to any replica) with the last cursor.
+   */
   streamEvents(
     request: StreamEventsRequest,
     options?: Partial<CallOptions>,
@@ -1564,9 +1582,12 @@ export interface TaskServiceClient extends Client {
     options?: Partial<CallOptions>,
   ): ClientReadableStream<StreamEventsResponse>;
   /**
-   * Cancel cancels a run. Scheduled and pending runs never start; a running
-   * run has its AbortSignal fired. Cancelling a cancelled run is a no-op;
-   * cancelling a completed or failed run is FAILED_PRECONDITION.
+   * Cancel cancels a run. Scheduled, pending and retrying runs are CANCELLED
+   * at once and never start. A running run is answered still RUNNING with
+   * cancel_requested = true: its worker aborts the task's signal and records
+   * CANCELLED shortly after (follow StreamEvents or GetStatus to see it).
+   * Cancelling a cancelled run is a no-op; cancelling a completed or failed
+   * run is FAILED_PRECONDITION.
    */
   cancel(
     request: CancelRequest,

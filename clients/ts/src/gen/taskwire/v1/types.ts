@@ -169,6 +169,7 @@ export enum EventType {
   EVENT_TYPE_PROGRESS = 11,
   EVENT_TYPE_LOG = 12,
   EVENT_TYPE_EXPIRED = 13,
+  /** EVENT_TYPE_RELEASED - A scheduled run became due and was queued (SCHEDULED → PENDING). */
   EVENT_TYPE_RELEASED = 14,
   UNRECOGNIZED = -1,
 }
@@ -321,9 +322,12 @@ export interface SubmitOptions_LabelsEntry {
 export interface RetryPolicy {
   /** Retries after the first attempt (so attempts = max_retries + 1). 0–100. */
   maxRetries: number;
-  /** Delay before the first retry, in milliseconds. Default 1000. */
+  /**
+   * Delay before the first retry, in milliseconds. 0 means the default 1000;
+   * for retries without delay use delays_ms = [0].
+   */
   initialDelayMs: number;
-  /** Exponential factor between retries. Default 2.0; 1.0 = fixed delay. */
+  /** Exponential factor between retries. 0 means the default 2.0; 1.0 = fixed delay. */
   backoffMultiplier: number;
   /** Upper bound of one delay, in milliseconds. Default 60000. */
   maxDelayMs: number;
@@ -437,7 +441,11 @@ export interface TaskRun {
 
 /** RunEvent is one change of one run. */
 export interface RunEvent {
-  /** Opaque, ordered cursor; pass it as StreamEventsRequest.after_cursor. */
+  /**
+   * Cursor of this event; pass it as StreamEventsRequest.after_cursor to
+   * resume after it. It is the decimal sequence number of the record's
+   * revision in the runs KV stream: compare cursors as integers, not strings.
+   */
   cursor: string;
   runId: string;
   task: string;
