@@ -178,8 +178,9 @@ interface Sent {
   accepted: number;
 }
 
-function runLatencies(records: TaskRun[], sent: Map<string, Sent>): { dispatch: Pcts; e2e: Pcts; completed: number; firstStart: number; lastFinish: number; negativeDispatch: number } {
+function runLatencies(records: TaskRun[], sent: Map<string, Sent>): { dispatch: Pcts; dispatchFromAnswer: Pcts; e2e: Pcts; completed: number; firstStart: number; lastFinish: number; negativeDispatch: number } {
   const dispatch: number[] = [];
+  const fromAnswer: number[] = [];
   const e2e: number[] = [];
   let firstStart = Infinity;
   let lastFinish = 0;
@@ -192,11 +193,12 @@ function runLatencies(records: TaskRun[], sent: Map<string, Sent>): { dispatch: 
     const finished = r.finishedAt?.getTime() ?? NaN;
     const d = started - s.accepted;
     if (d < 0) negative++;
-    dispatch.push(Math.max(0, d));
+    fromAnswer.push(d);
+    dispatch.push(started - s.start);
     e2e.push(finished - s.start);
     lastFinish = Math.max(lastFinish, finished);
   }
-  return { dispatch: pcts(dispatch), e2e: pcts(e2e), completed: dispatch.length, firstStart, lastFinish, negativeDispatch: negative };
+  return { dispatch: pcts(dispatch), dispatchFromAnswer: pcts(fromAnswer), e2e: pcts(e2e), completed: dispatch.length, firstStart, lastFinish, negativeDispatch: negative };
 }
 
 // ---------------------------------------------------------------- phases
@@ -263,7 +265,12 @@ async function ceilings(nats: Nats): Promise<{ pub: number; consume: number; ech
   }
 }
 
-async function submitPhases(client: Client, jsm: JetStreamManager, brokerPid: number): Promise<Record<string, unknown>> {
+function selfCpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+async function submitPhases(client: Client, jsm: JetStreamManager, brokerPid: number, natsPid: number): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   await closedLoop(CONC, 2_000, 5_000, async () => void (await client.submitRaw(submitReq))); // warm-up
   await purge(jsm);
@@ -271,14 +278,19 @@ async function submitPhases(client: Client, jsm: JetStreamManager, brokerPid: nu
     log(`submit: closed loop, concurrency ${conc}, ${S.closedMs} ms`);
     const lat: number[] = [];
     const cpu0 = cpuSeconds(brokerPid);
+    const n0 = cpuSeconds(natsPid);
+    const b0 = selfCpu();
     const r = await closedLoop(conc, 10_000_000, S.closedMs, async () => {
       const t = performance.now();
       await client.submitRaw(submitReq);
       lat.push(performance.now() - t);
     });
     const cpu = cpuSeconds(brokerPid) - cpu0;
-    out[`c${conc}`] = { rate: (r.done / r.ms) * 1000, lat: pcts(lat), brokerCpuMsPerSubmit: (cpu * 1000) / r.done };
-    log(`  ${round((r.done / r.ms) * 1000, 0)}/s p50 ${round(pcts(lat).p50)} p99 ${round(pcts(lat).p99)} ms; broker CPU ${round((cpu * 1000) / r.done, 3)} ms/submit`);
+    const natsCpu = cpuSeconds(natsPid) - n0;
+    const benchCpu = selfCpu() - b0;
+    const util = { broker: cpu / (r.ms / 1000), natsServer: natsCpu / (r.ms / 1000), loadGenerator: benchCpu / (r.ms / 1000) };
+    out[`c${conc}`] = { rate: (r.done / r.ms) * 1000, lat: pcts(lat), brokerCpuMsPerSubmit: (cpu * 1000) / r.done, coresBusy: util };
+    log(`  ${round((r.done / r.ms) * 1000, 0)}/s p50 ${round(pcts(lat).p50)} p99 ${round(pcts(lat).p99)} ms; broker CPU ${round((cpu * 1000) / r.done, 3)} ms/submit; cores busy ${JSON.stringify(Object.fromEntries(Object.entries(util).map(([k, v]) => [k, round(v, 2)])))}`);
     await purge(jsm);
   }
   log(`submit: open loop at ${S.openRate}/s for ${S.openMs} ms`);
@@ -407,8 +419,36 @@ async function taskwireE2E(client: Client, js: JetStreamClient, jsm: JetStreamMa
     e2e: l.e2e,
     negativeDispatch: l.negativeDispatch,
     cpuMsPerRun: cpu,
-    paced: { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch },
+    paced: { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch },
+    dispatchFromAnswer: l.dispatchFromAnswer,
   };
+}
+
+/** Worker-side throughput alone: N runs preloaded with no worker, then one worker (c64) drains them. */
+async function taskwireDrain(nats: Nats, client: Client, js: JetStreamClient, jsm: JetStreamManager): Promise<{ rate: number; completed: number }> {
+  log(`drain: ${S.e2eN} runs preloaded (SubmitBatch), then a worker with concurrency ${CONC} starts`);
+  await purge(jsm);
+  const batchReq = SubmitBatchRequest.fromPartial({ runs: Array.from({ length: S.batchSize }, () => submitReq) });
+  await closedLoop(S.batchConc, Math.ceil(S.e2eN / S.batchSize), 300_000, () => new Promise<void>((res, rej) => client.raw.submitBatch(batchReq, (e) => (e ? rej(e) : res()))));
+  const w = await startWorker(nats, jsm, "worker-drain");
+  try {
+    await waitDrained(jsm, 600_000);
+  } finally {
+    await w.stop();
+  }
+  let first = Infinity;
+  let last = 0;
+  let n = 0;
+  for (const r of await readRecords(js, jsm)) {
+    if (r.state !== RunState.RUN_STATE_COMPLETED) continue;
+    n++;
+    first = Math.min(first, decodeJson(r.result) as number);
+    last = Math.max(last, r.finishedAt?.getTime() ?? 0);
+  }
+  const rate = (n / (last - first)) * 1000;
+  log(`  drained ${n} at ${round(rate, 0)}/s (first task start → last finish)`);
+  await purge(jsm);
+  return { rate, completed: n };
 }
 
 async function bullmqPhase(redis: Redis): Promise<Record<string, unknown>> {
@@ -455,12 +495,38 @@ async function bullmqPhase(redis: Redis): Promise<Record<string, unknown>> {
 
     log(`bullmq: addBulk of ${S.batchSize}, ${S.batchConc} concurrent, ${S.batchMs} ms (worker stopped)`);
     await wq.stop();
+    await queue.obliterate({ force: true });
     const bulk = Array.from({ length: S.batchSize }, () => ({ name: "noop", data: PAYLOAD, opts }));
     const b = await closedLoop(S.batchConc, 10_000_000, S.batchMs, async () => void (await queue.addBulk(bulk)));
     const bulkRate = ((b.done * S.batchSize) / b.ms) * 1000;
     log(`  ${round(bulkRate, 0)} jobs/s`);
     await queue.obliterate({ force: true });
-    return { addRate, completedRate, completed: lat.completed, dispatch: lat.dispatch, e2e: lat.e2e, cpuMsPerJob: cpu, paced: { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, e2e: lp.e2e }, bulkRate };
+
+    log(`bullmq drain: ${S.e2eN} jobs preloaded (addBulk), then a worker with concurrency ${CONC} starts`);
+    await closedLoop(S.batchConc, Math.ceil(S.e2eN / S.batchSize), 300_000, async () => void (await queue.addBulk(bulk)));
+    const wd = startTsChild("bullmq-worker-drain", join(BENCH, "src/bullmq-worker.ts"), [String(redis.port), qname, String(CONC)]);
+    let drainRate = NaN;
+    try {
+      await waitFor(async () => (await queue.getJobCounts("completed")).completed >= S.e2eN, "bullmq drain", 600_000, 20);
+      let first = Infinity;
+      let last = 0;
+      let n = 0;
+      for (let i = 0; i < 10_000; i++) {
+        const jobs = await queue.getJobs(["completed"], i * 1_000, (i + 1) * 1_000 - 1, true);
+        if (jobs.length === 0) break;
+        for (const j of jobs) {
+          n++;
+          first = Math.min(first, j.returnvalue as number);
+          last = Math.max(last, j.finishedOn ?? 0);
+        }
+      }
+      drainRate = (n / (last - first)) * 1000;
+      log(`  drained ${n} at ${round(drainRate, 0)}/s (first job start → last finish)`);
+    } finally {
+      await wd.stop();
+    }
+    await queue.obliterate({ force: true });
+    return { addRate, completedRate, completed: lat.completed, dispatch: lat.dispatch, e2e: lat.e2e, cpuMsPerJob: cpu, paced: { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, e2e: lp.e2e }, bulkRate, drainRate };
   } finally {
     await wq.stop();
     await queue.close();
@@ -480,7 +546,7 @@ async function bullLatencies(queue: Queue, sent: Map<string, Sent>): Promise<{ d
     for (const j of jobs) {
       const s = sent.get(j.id!);
       if (!s) continue;
-      dispatch.push(Math.max(0, (j.returnvalue as number) - s.accepted));
+      dispatch.push((j.returnvalue as number) - s.start);
       e2e.push((j.finishedOn ?? NaN) - s.start);
       lastFinish = Math.max(lastFinish, j.finishedOn ?? 0);
     }
@@ -541,9 +607,9 @@ async function main(): Promise<void> {
     latRows("ceiling", "raw grpc-js echo c64 latency", ceil.echo64.lat);
 
     broker = await startBroker(nats.url);
-    const sub = (await submitPhases(broker.client, jsm, broker.child.proc.pid!)) as {
+    const sub = (await submitPhases(broker.client, jsm, broker.child.proc.pid!, nats.child.proc.pid!)) as {
       c1: { rate: number; lat: Pcts; brokerCpuMsPerSubmit: number };
-      c64: { rate: number; lat: Pcts; brokerCpuMsPerSubmit: number };
+      c64: { rate: number; lat: Pcts; brokerCpuMsPerSubmit: number; coresBusy: Record<string, number> };
       open: { lat: Pcts; errors: number; sent: number };
       batch: { rate: number };
     };
@@ -554,6 +620,7 @@ async function main(): Promise<void> {
     latRows("submit", "Submit c64 latency", sub.c64.lat, { name: "grpc echo c64", p: ceil.echo64.lat });
     latRows("submit", `Submit open loop ${S.openRate}/s latency`, sub.open.lat, undefined, { p99: 2 }, true);
     row({ section: "submit", metric: "broker CPU per Submit (c64)", unit: "ms", taskwire: sub.c64.brokerCpuMsPerSubmit });
+    for (const [k, v] of Object.entries(sub.c64.coresBusy)) row({ section: "submit", metric: `cores busy during Submit c64: ${k}`, unit: "", taskwire: v });
     extra.submit = sub;
     broker.client.close();
     await broker.child.stop();
@@ -580,11 +647,13 @@ async function main(): Promise<void> {
     extra.e2e = e2e;
     await worker.stop();
     worker = undefined;
+    const drain = await taskwireDrain(nats, broker.client, js, jsm);
+    extra.drain = drain;
     broker.client.close();
     await broker.child.stop();
     broker = undefined;
 
-    const bull = redis ? ((await bullmqPhase(redis)) as { addRate: number; completedRate: number; dispatch: Pcts; e2e: Pcts; cpuMsPerJob: Record<string, number>; paced: { dispatch: Pcts; e2e: Pcts }; bulkRate: number }) : undefined;
+    const bull = redis ? ((await bullmqPhase(redis)) as { addRate: number; completedRate: number; dispatch: Pcts; e2e: Pcts; cpuMsPerJob: Record<string, number>; paced: { dispatch: Pcts; e2e: Pcts }; bulkRate: number; drainRate: number }) : undefined;
     extra.bullmq = bull;
 
     row({ section: "submit", metric: `SubmitBatch (${S.batchSize}/call, ${S.batchConc} in flight)`, unit: "run/s", taskwire: sub.batch.rate, peer: "BullMQ addBulk", peerValue: bull?.bulkRate });
@@ -592,10 +661,12 @@ async function main(): Promise<void> {
     const n = S.e2eN.toLocaleString("en-US");
     row({ section: "e2e", metric: `submit rate while ${n} runs execute (c64)`, unit: "/s", taskwire: e2e.submitRate, peer: "BullMQ add", peerValue: bull?.addRate });
     row({ section: "e2e", metric: `completed per second (${n} no-op, worker c64)`, unit: "/s", taskwire: e2e.completedRate, peer: "BullMQ", peerValue: bull?.completedRate, target: "≥ 1.0× BullMQ", met: bull ? e2e.completedRate >= bull.completedRate : undefined });
+    row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate });
     row({ section: "e2e", metric: "completed per second vs consume+ack ceiling", unit: "/s", taskwire: e2e.completedRate, peer: "raw JS consume+ack", peerValue: ceil.consume });
-    latRows("e2e", `dispatch latency, ${n} burst`, e2e.dispatch, bull ? { name: "BullMQ", p: bull.dispatch } : undefined);
+    latRows("e2e", `dispatch latency (from Submit call), ${n} burst`, e2e.dispatch, bull ? { name: "BullMQ", p: bull.dispatch } : undefined);
     latRows("e2e", `end-to-end latency, ${n} burst`, e2e.e2e, bull ? { name: "BullMQ", p: bull.e2e } : undefined);
-    latRows("e2e", `dispatch latency, paced ${S.pacedRate}/s`, e2e.paced.dispatch, bull ? { name: "BullMQ", p: bull.paced.dispatch } : undefined, { p50: 2, p99: 10 });
+    latRows("e2e", `dispatch latency (from Submit call), paced ${S.pacedRate}/s`, e2e.paced.dispatch, bull ? { name: "BullMQ", p: bull.paced.dispatch } : undefined, { p50: 2, p99: 10 });
+    latRows("e2e", `dispatch latency (from Submit answer, lower bound), paced ${S.pacedRate}/s`, (e2e.paced as unknown as { dispatchFromAnswer: Pcts }).dispatchFromAnswer);
     latRows("e2e", `end-to-end latency, paced ${S.pacedRate}/s`, e2e.paced.e2e, bull ? { name: "BullMQ", p: bull.paced.e2e } : undefined);
     for (const [k, v] of Object.entries(e2e.cpuMsPerRun)) row({ section: "e2e", metric: `CPU per run: ${k}`, unit: "ms", taskwire: v, peer: k === "worker" ? "BullMQ worker" : k === "natsServer" ? "redis-server" : undefined, peerValue: k === "worker" ? bull?.cpuMsPerJob.worker : k === "natsServer" ? bull?.cpuMsPerJob.redis : undefined });
 

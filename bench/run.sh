@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# taskwire benchmark suite: `make bench` (full, < 10 min) / `make bench-quick` (< 2 min).
+# Installs what is missing (redis-server, nats-server from Debian; node_modules),
+# then runs bench/src/main.ts, which starts and stops every server itself.
+# Extra flags are passed on: --quick, --profile (CPU profiles of broker and
+# worker under bench/results/profiles/), --skip-bullmq.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+apt_updated=""
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "bench: $1 is missing and apt-get is not available; install $1 and retry" >&2
+    exit 1
+  fi
+  if [ -z "$apt_updated" ]; then $SUDO apt-get update; apt_updated=1; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "$1"
+}
+
+command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || apt_install redis-server
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || [ -n "${TASKWIRE_NATS_SERVER:-}" ] || apt_install nats-server
+# Debian's redis-server package starts a system service; the bench uses its
+# own instance on a free port, so that service is left alone.
+export PATH="$PATH:/usr/sbin"
+
+[ -d node_modules/bullmq ] && [ -d node_modules/tsx ] || npm ci
+
+exec node --conditions=taskwire-source --import tsx bench/src/main.ts "$@"
