@@ -17,7 +17,7 @@ build:            ## compile the TS packages to dist/ (npx taskwire uses it)
 lint:             ## eslint (no floating promises) + strict tsc + buf lint
 	bash scripts/setup.sh
 	npm run --silent lint
-	cd proto && npx --no-install buf lint
+	bash scripts/install-tools.sh >/dev/null && cd proto && ../.tools/bin/buf lint
 
 test:             ## every suite, TS + Python + Go; ends with "N passed, N failed"
 	bash scripts/test.sh

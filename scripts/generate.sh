@@ -3,6 +3,6 @@
 # (protoc-gen-go, -go-grpc) through buf, Python through grpcio-tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash clients/go/scripts/install-tools.sh >/dev/null
-(cd proto && npx --no-install buf lint && npx --no-install buf generate)
+bash scripts/install-tools.sh >/dev/null
+(cd proto && ../.tools/bin/buf lint && ../.tools/bin/buf generate)
 bash clients/python/scripts/generate.sh

@@ -29,5 +29,5 @@ if [ "${1:-}" = "--all" ]; then
   command -v go >/dev/null || { echo "setup: go is required for the Go client" >&2; exit 1; }
   command -v python3 >/dev/null || { echo "setup: python3 is required for the Python client" >&2; exit 1; }
   python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-  bash clients/go/scripts/install-tools.sh
+  bash scripts/install-tools.sh
 fi

@@ -11,6 +11,7 @@ import { credentials, loadPackageDefinition, type Client as GrpcClient, type Ser
 import { loadSync } from "@grpc/proto-loader";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { Client, decodeJson, encodeArgs, RunState, type TaskRun } from "@taskwire/client";
 import { SubmitBatchRequest, SubmitRequest } from "@taskwire/client/gen";
 import { decodeRun, RUNS_BUCKET_STREAM, RUNS_STREAM, taskConsumerName } from "@taskwire/core";
@@ -22,6 +23,7 @@ import {
   closedLoop,
   cpuSeconds,
   killAllChildrenSync,
+  machineBusySeconds,
   machineInfo,
   openLoop,
   PAYLOAD,
@@ -203,7 +205,7 @@ function runLatencies(records: TaskRun[], sent: Map<string, Sent>): { dispatch: 
 
 // ---------------------------------------------------------------- phases
 
-async function ceilings(nats: Nats): Promise<{ pub: number; consume: number; echo1: { rate: number; lat: Pcts }; echo64: { rate: number; lat: Pcts } }> {
+async function ceilings(nats: Nats): Promise<{ pub: number; consume: number; kvPub: number; kvPubNoTraces: number; echo1: { rate: number; lat: Pcts }; echo64: { rate: number; lat: Pcts } }> {
   log(`ceilings: raw JetStream publish/consume of ${S.rawN} messages`);
   const nc = await connect({ servers: nats.url, name: "bench-raw" });
   const js = jetstream(nc);
@@ -232,6 +234,36 @@ async function ceilings(nats: Nats): Promise<{ pub: number; consume: number; ech
     iter.stop();
     log(`  publish ${round(pub, 0)}/s, consume+ack ${round(consume, 0)}/s`);
 
+    // The broker's JetStream work per Submit without gRPC: a KV create (the
+    // run record) then a stream publish, in sequence, 64 in flight.
+    const kv = await new Kvm(js).create("bench_raw_kv", { history: 64, storage: StorageType.File, allow_direct: true });
+    const record = new Uint8Array(SUBMIT_BYTES * 3).fill(1);
+    const c1 = process.cpuUsage();
+    const kp = await closedLoop(CONC, S.rawN / 2, 120_000, async () => {
+      const id = randomUUID();
+      await kv.create(id, record);
+      await js.publish("bench.raw.default.bench_noop", data, { msgID: id });
+    });
+    const kvPub = (kp.done / kp.ms) * 1000;
+    const cpu1 = process.cpuUsage(c1);
+    await kv.destroy();
+    // The same with nats.js's per-request async stack traces off (noAsyncTraces).
+    const nc2 = await connect({ servers: nats.url, name: "bench-raw-notraces", noAsyncTraces: true });
+    const js2 = jetstream(nc2);
+    const kv2 = await new Kvm(js2).create("bench_raw_kv2", { history: 64, storage: StorageType.File, allow_direct: true });
+    const c0 = process.cpuUsage();
+    const kp2 = await closedLoop(CONC, S.rawN / 2, 120_000, async () => {
+      const id = randomUUID();
+      await kv2.create(id, record);
+      await js2.publish("bench.raw.default.bench_noop", data, { msgID: id });
+    });
+    const cpu2 = process.cpuUsage(c0);
+    const kvPubNoTraces = (kp2.done / kp2.ms) * 1000;
+    await kv2.destroy();
+    await nc2.close();
+    extra.kvCeiling = { kvPub, kvPubNoTraces, clientCpuMsPerOp: (cpu1.user + cpu1.system) / 1000 / kp.done, clientCpuMsPerOpNoTraces: (cpu2.user + cpu2.system) / 1000 / kp2.done };
+    log(`  KV create + publish ${round(kvPub, 0)}/s; with noAsyncTraces ${round(kvPubNoTraces, 0)}/s`);
+
     // Raw grpc-js unary echo, server in its own process, request of Submit's size.
     const srv = startTsChild("echo-server", join(BENCH, "src/echo-server.ts"), []);
     try {
@@ -255,7 +287,7 @@ async function ceilings(nats: Nats): Promise<{ pub: number; consume: number; ech
       const echo64 = await echo(CONC);
       log(`  grpc echo c1 ${round(echo1.rate, 0)}/s, c64 ${round(echo64.rate, 0)}/s`);
       client.close();
-      return { pub, consume, echo1, echo64 };
+      return { pub, consume, kvPub, kvPubNoTraces, echo1, echo64 };
     } finally {
       await srv.stop();
     }
@@ -280,6 +312,7 @@ async function submitPhases(client: Client, jsm: JetStreamManager, brokerPid: nu
     const cpu0 = cpuSeconds(brokerPid);
     const n0 = cpuSeconds(natsPid);
     const b0 = selfCpu();
+    const m0 = machineBusySeconds();
     const r = await closedLoop(conc, 10_000_000, S.closedMs, async () => {
       const t = performance.now();
       await client.submitRaw(submitReq);
@@ -288,7 +321,7 @@ async function submitPhases(client: Client, jsm: JetStreamManager, brokerPid: nu
     const cpu = cpuSeconds(brokerPid) - cpu0;
     const natsCpu = cpuSeconds(natsPid) - n0;
     const benchCpu = selfCpu() - b0;
-    const util = { broker: cpu / (r.ms / 1000), natsServer: natsCpu / (r.ms / 1000), loadGenerator: benchCpu / (r.ms / 1000) };
+    const util = { broker: cpu / (r.ms / 1000), natsServer: natsCpu / (r.ms / 1000), loadGenerator: benchCpu / (r.ms / 1000), wholeMachine: (machineBusySeconds() - m0) / (r.ms / 1000) };
     out[`c${conc}`] = { rate: (r.done / r.ms) * 1000, lat: pcts(lat), brokerCpuMsPerSubmit: (cpu * 1000) / r.done, coresBusy: util };
     log(`  ${round((r.done / r.ms) * 1000, 0)}/s p50 ${round(pcts(lat).p50)} p99 ${round(pcts(lat).p99)} ms; broker CPU ${round((cpu * 1000) / r.done, 3)} ms/submit; cores busy ${JSON.stringify(Object.fromEntries(Object.entries(util).map(([k, v]) => [k, round(v, 2)])))}`);
     await purge(jsm);
@@ -602,6 +635,8 @@ async function main(): Promise<void> {
     const ceil = await ceilings(nats);
     row({ section: "ceiling", metric: "raw JetStream publish (async, acked, 64 in flight)", unit: "msg/s", taskwire: ceil.pub });
     row({ section: "ceiling", metric: "raw JetStream consume+ack (64 in flight)", unit: "msg/s", taskwire: ceil.consume });
+    row({ section: "ceiling", metric: "raw KV create + publish in sequence (Submit's NATS work, 64 in flight)", unit: "op/s", taskwire: ceil.kvPub });
+    row({ section: "ceiling", metric: "  same, nats.js noAsyncTraces: true", unit: "op/s", taskwire: ceil.kvPubNoTraces, peer: "default (async traces)", peerValue: ceil.kvPub });
     row({ section: "ceiling", metric: "raw grpc-js unary echo, concurrency 1", unit: "call/s", taskwire: ceil.echo1.rate });
     row({ section: "ceiling", metric: "raw grpc-js unary echo, concurrency 64", unit: "call/s", taskwire: ceil.echo64.rate });
     latRows("ceiling", "raw grpc-js echo c64 latency", ceil.echo64.lat);
@@ -616,7 +651,7 @@ async function main(): Promise<void> {
     row({ section: "submit", metric: "Submit throughput, concurrency 1", unit: "call/s", taskwire: sub.c1.rate, peer: "grpc echo c1", peerValue: ceil.echo1.rate });
     latRows("submit", "Submit c1 latency", sub.c1.lat, { name: "grpc echo c1", p: ceil.echo1.lat });
     row({ section: "submit", metric: "Submit throughput, concurrency 64", unit: "call/s", taskwire: sub.c64.rate, peer: "grpc echo c64", peerValue: ceil.echo64.rate, target: "≥ 0.8× echo", met: sub.c64.rate >= 0.8 * ceil.echo64.rate });
-    row({ section: "submit", metric: "Submit throughput c64 vs JetStream publish", unit: "call/s", taskwire: sub.c64.rate, peer: "raw JS publish", peerValue: ceil.pub });
+    row({ section: "submit", metric: "Submit throughput c64 vs its NATS work alone", unit: "call/s", taskwire: sub.c64.rate, peer: "raw KV create+publish", peerValue: ceil.kvPub });
     latRows("submit", "Submit c64 latency", sub.c64.lat, { name: "grpc echo c64", p: ceil.echo64.lat });
     latRows("submit", `Submit open loop ${S.openRate}/s latency`, sub.open.lat, undefined, { p99: 2 }, true);
     row({ section: "submit", metric: "broker CPU per Submit (c64)", unit: "ms", taskwire: sub.c64.brokerCpuMsPerSubmit });

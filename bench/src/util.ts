@@ -199,3 +199,12 @@ export const round = (x: number, d = 2): number => (Number.isFinite(x) ? Math.ro
 export function tmpName(prefix: string): string {
   return join(process.env.TMPDIR ?? "/tmp", `${prefix}-${process.pid}-${Date.now()}`);
 }
+
+/** Machine-wide busy CPU seconds (all cores, all processes) from /proc/stat. */
+export function machineBusySeconds(): number {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - idle) / 100;
+}
