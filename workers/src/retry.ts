@@ -16,7 +16,7 @@ function baseDelay(p: RetryPolicy, retryIndex: number): number {
  * Attempts that crashed (worker died) do not use up the policy's retries:
  * they were not the task's fault.
  */
-export function decideRetry(run: TaskRun, failure: Failure, retryAfterMs: number | undefined, random: () => number = Math.random): RetryDecision {
+export function decideRetry(run: TaskRun, failure: Failure, retryAfterMs?: number, random: () => number = Math.random): RetryDecision {
   const p = run.options?.retry;
   if (!p || !failure.retryable) return { retry: false };
   if (p.neverRetryOn.includes(failure.type)) return { retry: false };
