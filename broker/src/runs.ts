@@ -117,16 +117,28 @@ export class Runs {
         try {
           const spanCtx = trace.setSpan(ctx, span);
           run.traceParent = traceParentOf(spanCtx);
-          const revision = await this.store.create(run);
-          if (revision === undefined) {
+          if (deduplicated) {
             // Same idempotency key as an earlier submit: answer with that run.
             const existing = await this.store.get(id);
-            if (!existing) throw new BrokerError(Status.ABORTED, "run was deleted concurrently; retry the call");
-            await this.#republishIfStranded(existing.run, subject, spanCtx);
-            return { run: existing.run, deduplicated: true };
+            if (existing) {
+              await this.#republishIfStranded(existing.run, subject, spanCtx);
+              return { run: existing.run, deduplicated: true };
+            }
+            // The first submitter took the key but died before writing the
+            // record: finish its work under the same run id.
+          }
+          // The id is ours. Write the record and publish the run in
+          // parallel (one round trip instead of two): both are durable
+          // before we answer. If the publish wins, a worker may see the
+          // message first; it creates the record from the message (the
+          // message carries it), and our create then finds it there.
+          const [revision] = await Promise.all([this.store.create(run), this.#publish(subject, run, spanCtx)]);
+          if (revision === undefined) {
+            const current = await this.store.get(id);
+            if (!current) throw new BrokerError(Status.ABORTED, "run record vanished concurrently; retry the call");
+            return { run: current.run, deduplicated };
           }
           run.revision = revision;
-          await this.#publish(subject, run, spanCtx);
           return { run, deduplicated };
         } finally {
           span.end();

@@ -42,9 +42,19 @@ function withAttempt(run: TaskRun, n: number, patch: Partial<TaskRun["attempts"]
  */
 async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise<StoredRun | undefined> {
   const { store, options } = deps;
-  // First delivery: the record is most likely still what the broker
-  // published, so try the CAS against that revision and skip a read.
-  const known: StoredRun | undefined = m.info.deliveryCount === 1 && msgRun.revision > 0 ? { run: msgRun, revision: msgRun.revision } : undefined;
+  // When the message carries the record's revision (released by the
+  // scheduler), try the CAS against it on first delivery and skip a read.
+  let known: StoredRun | undefined = m.info.deliveryCount === 1 && msgRun.revision > 0 ? { run: msgRun, revision: msgRun.revision } : undefined;
+  if (!known) {
+    known = await store.get(msgRun.id);
+    if (!known) {
+      // The broker writes the record and publishes the message in
+      // parallel; the message can arrive first. It carries the record, so
+      // create it from there (the broker's identical create then finds it).
+      await store.create({ ...msgRun, revision: 0 });
+      known = await store.get(msgRun.id);
+    }
+  }
   let settle: (() => void) | undefined;
   const res = await store.transition(
     msgRun.id,
