@@ -57,10 +57,14 @@ export class EventStreamer {
     const tasks = new Set(req.tasks);
     const states = new Set(req.states);
     const pendingTerminal = new Set(req.runIds);
+    // A run's history may hold an old terminal event (FAILED, then Retry):
+    // only a terminal event at or after its revision when we started ends it.
+    const revisionAtStart = new Map<string, number>();
     // Unknown run ids are an error the caller can fix, not an empty stream.
     for (const id of req.runIds) {
       const s = await this.runs.store.get(id);
       if (!s) throw new BrokerError(Status.NOT_FOUND, `run ${id} not found: it never existed or its record expired`);
+      revisionAtStart.set(id, s.revision);
       // Resuming after the run's terminal event: nothing more will come.
       if (req.untilTerminal && isTerminal(s.run.state) && afterSeq >= s.revision) pendingTerminal.delete(id);
     }
@@ -118,7 +122,7 @@ export class EventStreamer {
         if ((tasks.size === 0 || tasks.has(run.task)) && (states.size === 0 || states.has(run.state))) {
           await write({ event: eventOf(run, m.seq, m.info.timestampNanos ? new Date(m.info.timestampNanos / 1e6) : undefined), heartbeat: undefined });
         }
-        if (req.untilTerminal && terminal) {
+        if (req.untilTerminal && terminal && m.seq >= (revisionAtStart.get(run.id) ?? 0)) {
           pendingTerminal.delete(run.id);
           if (pendingTerminal.size === 0) break;
         }

@@ -3,8 +3,9 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import { type Context, SpanKind, trace } from "@opentelemetry/api";
 import { status as Status } from "@grpc/grpc-js";
-import { EventType, RunState, type TaskRun } from "@taskwire/client/gen";
+import { CacheEntry, EventType, RunState, type TaskRun } from "@taskwire/client/gen";
 import {
+  cacheEntryKey,
   cancelSubject,
   encodeRunMessage,
   injectHeaders,
@@ -43,6 +44,7 @@ export class Runs {
     readonly nats: NatsHandle,
     runsKv: KV,
     readonly idempotency: KV,
+    readonly cache: KV,
   ) {
     this.store = new RunStore(runsKv);
   }
@@ -97,6 +99,16 @@ export class Runs {
       traceParent: "",
       logs: [],
     };
+    const hit = deduplicated ? undefined : await this.#cacheHit(v, now);
+    if (hit) {
+      // A cache hit completes at once from the stored result, without a
+      // worker: one record write, no message.
+      Object.assign(run, { state: RunState.RUN_STATE_COMPLETED, result: hit.result, cached: true, lastEvent: EventType.EVENT_TYPE_CACHED, finishedAt: now });
+      const revision = await this.store.create(run);
+      if (revision === undefined) throw new BrokerError(Status.ABORTED, "run id collision; retry the call");
+      run.revision = revision;
+      return { run, deduplicated: false };
+    }
     const subject = delayed ? scheduledSubject(id) : runSubject(v.queue, v.task);
     return tracer.startActiveSpan(
       `publish ${subject}`,
@@ -145,6 +157,40 @@ export class Runs {
         }
       },
     );
+  }
+
+  async #cacheHit(v: ValidSubmit, now: Date): Promise<CacheEntry | undefined> {
+    const o = v.options;
+    if (o.cacheTtlMs <= 0 || o.refreshCache) return undefined;
+    const e = await this.cache.get(cacheEntryKey(v.task, o.cacheKey));
+    if (!e || e.operation !== "PUT") return undefined;
+    const entry = CacheEntry.decode(e.value);
+    // The entry's own expiry was set from the TTL of the run that filled it;
+    // this submit's TTL bounds its age too.
+    const completed = entry.completedAt?.getTime() ?? 0;
+    if ((entry.expiresAt?.getTime() ?? 0) <= now.getTime() || completed + o.cacheTtlMs <= now.getTime()) return undefined;
+    return entry;
+  }
+
+  /** Queues a FAILED or CANCELLED run again as a new attempt of the same run. */
+  async retry(id: string, ctx: Context): Promise<TaskRun> {
+    this.ensureConnected();
+    const now = new Date();
+    const out = await this.store.transition(id, (run) => {
+      if (run.state !== RunState.RUN_STATE_FAILED && run.state !== RunState.RUN_STATE_CANCELLED) {
+        throw new BrokerError(Status.FAILED_PRECONDITION, `run ${id} is ${RunState[run.state]}; only FAILED or CANCELLED runs can be retried`);
+      }
+      return {
+        write: { ...run, state: RunState.RUN_STATE_PENDING, cancelRequested: false, finishedAt: undefined, nextAttemptAt: undefined, lastEvent: EventType.EVENT_TYPE_RESUBMITTED, updatedAt: now },
+      };
+    });
+    if (!out) throw new BrokerError(Status.NOT_FOUND, `run ${id} not found: it never existed or its record expired after the retention period`);
+    const run = out.stored.run;
+    const h = natsHeaders();
+    injectHeaders(ctx, h);
+    // A distinct msgID per retry, so JetStream's dedupe does not swallow it.
+    await this.nats.js.publish(runSubject(run.queue, run.task), encodeRunMessage(run), { msgID: `${run.id}:retry:${run.attempts.length}`, headers: h });
+    return run;
   }
 
   async #publish(subject: string, run: TaskRun, ctx: Context): Promise<void> {

@@ -7,6 +7,8 @@ import type {
   GetStatusResponse,
   ListRunsRequest,
   ListRunsResponse,
+  RetryRequest,
+  RetryResponse,
   StreamEventsRequest,
   StreamEventsResponse,
   SubmitBatchRequest,
@@ -120,6 +122,12 @@ export function createService(runs: Runs, events: EventStreamer, log: Logger, ma
         if (req.pageToken) validateRunId(req.pageToken, "page_token");
         const page = await runs.list({ task: req.task, queue: req.queue, states: req.states }, req.pageSize || 50, req.pageToken);
         return { runs: page.runs, nextPageToken: page.next };
+      }),
+    ),
+    retry: track(
+      unary<RetryRequest, RetryResponse>("Retry", log, async (req, ctx) => {
+        validateRunId(req.runId);
+        return { run: await runs.retry(req.runId, ctx) };
       }),
     ),
     streamEvents: ((call: ServerWritableStream<StreamEventsRequest, StreamEventsResponse>) => {

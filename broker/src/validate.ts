@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { type GetStatusRequest, type RetryPolicy, type StreamEventsRequest, type SubmitOptions, type SubmitRequest, type Payload } from "@taskwire/client/gen";
 import { DEFAULT_QUEUE, isRunId, QUEUE_NAME_RE, TASK_NAME_RE } from "@taskwire/core";
 import { status as Status } from "@grpc/grpc-js";
@@ -75,7 +76,7 @@ export function validateSubmit(req: SubmitRequest, maxPayloadBytes: number, pref
   nonNegative(`${f}.cache_ttl_ms`, o.cacheTtlMs);
   nonNegative(`${f}.schedule_to_start_timeout_ms`, o.scheduleToStartTimeoutMs);
   if (o.delayMs > 0 && o.scheduledAt) throw invalid(`${f}.delay_ms`, "set either delay_ms or scheduled_at, not both");
-  if (o.cacheTtlMs > 0 && !o.cacheKey) throw invalid(`${f}.cache_key`, "is required when cache_ttl_ms is set");
+  if (o.cacheKey.length > 1024) throw invalid(`${f}.cache_key`, `is ${o.cacheKey.length} characters; the limit is 1024`);
   const labels = Object.entries(o.labels);
   if (labels.length > 32) throw invalid(`${f}.labels`, `has ${labels.length} entries; the limit is 32`);
   for (const [k, v] of labels) {
@@ -85,7 +86,9 @@ export function validateSubmit(req: SubmitRequest, maxPayloadBytes: number, pref
   const now = Date.now();
   const dueAt = o.scheduledAt ? o.scheduledAt.getTime() : now + o.delayMs;
   if (!Number.isFinite(dueAt)) throw invalid(`${f}.scheduled_at`, "is not a valid time");
-  return { task: req.task, queue, args, options: { ...o, queue }, dueAt };
+  // No explicit cache key: the arguments are the key.
+  const cacheKey = o.cacheTtlMs > 0 && !o.cacheKey ? `args:${createHash("sha256").update(args.contentType).update("\0").update(args.data).digest("hex")}` : o.cacheKey;
+  return { task: req.task, queue, args, options: { ...o, queue, cacheKey }, dueAt };
 }
 
 export const MAX_WAIT_MS = 300_000;

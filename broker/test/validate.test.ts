@@ -27,7 +27,6 @@ describe("request validation", function () {
       [{ task: "t", args: { contentType: "", data: Buffer.from("[1,") } }, /^args: .*not valid JSON/],
       [{ task: "t", options: { retry: { maxRetries: 101 } } as never }, /^options\.retry\.max_retries: must be 0–100/],
       [{ task: "t", options: { retry: { maxRetries: 1, jitter: 2 } } as never }, /^options\.retry\.jitter/],
-      [{ task: "t", options: { cacheTtlMs: 10 } as never }, /^options\.cache_key: is required/],
       [{ task: "t", options: { idempotencyKey: "k".repeat(300) } as never }, /^options\.idempotency_key/],
     ];
     for (const [req, re] of cases) assert.throws(() => validateSubmit(SubmitRequest.fromPartial(req), 1024), (e: Error) => re.test(e.message));

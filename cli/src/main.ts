@@ -93,10 +93,12 @@ program
   .option("--retries <n>", "retries after the first attempt", int("--retries"))
   .option("--retry-delay-ms <ms>", "delay between retries", int("--retry-delay-ms"))
   .option("--run-timeout-ms <ms>", "execution timeout per attempt", int("--run-timeout-ms"))
+  .option("--cache-ttl-ms <ms>", "answer from a cached result up to this old (key: --cache-key, else the args)", int("--cache-ttl-ms"))
+  .option("--cache-key <key>", "cache key")
   .option("--json", "print JSON")
-  .action(async (task: string, o: { args: string; wait?: boolean; timeoutMs: number; idempotencyKey?: string; delayMs?: number; queue?: string; retries?: number; retryDelayMs?: number; runTimeoutMs?: number; json?: boolean }) => {
+  .action(async (task: string, o: { args: string; wait?: boolean; timeoutMs: number; idempotencyKey?: string; delayMs?: number; queue?: string; retries?: number; retryDelayMs?: number; runTimeoutMs?: number; json?: boolean; cacheTtlMs?: number; cacheKey?: string }) => {
     const c = client();
-    const opts: ApplyOptions = { idempotencyKey: o.idempotencyKey, delayMs: o.delayMs, queue: o.queue, retries: o.retries, retryDelaysMs: o.retryDelayMs !== undefined ? [o.retryDelayMs] : undefined, timeoutMs: o.runTimeoutMs };
+    const opts: ApplyOptions = { cacheTtlMs: o.cacheTtlMs, cacheKey: o.cacheKey, idempotencyKey: o.idempotencyKey, delayMs: o.delayMs, queue: o.queue, retries: o.retries, retryDelaysMs: o.retryDelayMs !== undefined ? [o.retryDelayMs] : undefined, timeoutMs: o.runTimeoutMs };
     const { toSubmitOptions } = await import("@taskwire/client/internal");
     // Args go to the broker as typed, so it validates them (and says what is wrong).
     const out = await c.submitRaw(SubmitRequest.fromPartial({ task, args: { contentType: "application/json", data: Buffer.from(o.args, "utf8") }, options: toSubmitOptions(opts) }));
@@ -180,6 +182,18 @@ program
     const c = client();
     const run = await c.cancel(id, o.reason ?? "");
     print(!!o.json, runJson(run), `${run.id}  ${stateName(run.state)}${run.state === RunState.RUN_STATE_RUNNING ? " (cancel requested; the worker aborts it)" : ""}`);
+    c.close();
+  });
+
+program
+  .command("retry")
+  .description("run a FAILED or CANCELLED run again (a new attempt of the same run); list candidates with: taskwire runs --state failed")
+  .argument("<run-id>")
+  .option("--json", "print JSON")
+  .action(async (id: string, o: { json?: boolean }) => {
+    const c = client();
+    const run = await c.retry(id);
+    print(!!o.json, runJson(run), `${run.id}  ${stateName(run.state)} (attempt ${run.attempt + 1} queued)`);
     c.close();
   });
 

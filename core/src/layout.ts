@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * The NATS layout every taskwire process agrees on. A worker written in
  * another language needs only this file and proto/ to interoperate.
@@ -18,6 +20,8 @@ export const RUNS_BUCKET = "taskwire_runs";
 export const RUNS_BUCKET_STREAM = `KV_${RUNS_BUCKET}`;
 /** KV bucket mapping (task, idempotency key) → run id for the retention period. */
 export const IDEMPOTENCY_BUCKET = "taskwire_idempotency";
+/** KV bucket of cached results: key = sha256(task, cache key), value = CacheEntry. */
+export const CACHE_BUCKET = "taskwire_cache";
 /** Core-NATS subject a broker publishes on to abort a running run: `taskwire.cancel.<run id>`. */
 export const CANCEL_SUBJECT_PREFIX = "taskwire.cancel";
 
@@ -56,4 +60,9 @@ export const ALL_RECORDS_SUBJECT = `$KV.${RUNS_BUCKET}.>`;
  */
 export function taskConsumerName(queue: string, task: string): string {
   return `tw_${queue}_${task}`;
+}
+
+/** KV key of a cache entry: a hash, so any cache key (any characters, any length) is a valid KV key. */
+export function cacheEntryKey(task: string, cacheKey: string): string {
+  return createHash("sha256").update(task).update("\0").update(cacheKey).digest("hex");
 }

@@ -2,6 +2,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { NatsHandle } from "./connection.js";
 import {
+  CACHE_BUCKET,
   IDEMPOTENCY_BUCKET,
   RECORD_HISTORY,
   RUN_SUBJECT_PREFIX,
@@ -21,6 +22,7 @@ export interface ResourceOptions {
 export interface Resources {
   runs: KV;
   idempotency: KV;
+  cache: KV;
 }
 
 const nanos = (ms: number): number => ms * 1_000_000;
@@ -81,7 +83,14 @@ export async function ensureResources(h: NatsHandle, options: ResourceOptions = 
     ttl: opts.retentionMs,
     allow_direct: true,
   });
-  return { runs, idempotency };
+  const cache = await kvm.create(CACHE_BUCKET, {
+    history: 1,
+    storage: StorageType.File,
+    replicas: opts.replicas,
+    ttl: opts.retentionMs,
+    allow_direct: true,
+  });
+  return { runs, idempotency, cache };
 }
 
 export { AckPolicy, DeliverPolicy };

@@ -4,12 +4,16 @@ import type { Logger } from "pino";
 
 const nanos = (ms: number): number => ms * 1_000_000;
 
+// Its ack_wait is 2 × the heartbeat interval: the redelivery deadline of a
+// run whose worker died.
 /**
  * Ensures the durable pull consumer that every worker serving `task` on
- * `queue` shares (so they split the load). Its ack_wait is 2 × the
- * heartbeat interval: the redelivery deadline of a run whose worker died.
+ * `queue` shares. `concurrencyLimit` > 0 becomes its max_ack_pending: the
+ * server then never has more than that many runs of the task delivered and
+ * unsettled across all workers, so it is a global limit that no number of
+ * workers can exceed.
  */
-export async function ensureTaskConsumer(nats: NatsHandle, queue: string, task: string, heartbeatMs: number, log: Logger): Promise<string> {
+export async function ensureTaskConsumer(nats: NatsHandle, queue: string, task: string, heartbeatMs: number, concurrencyLimit: number, log: Logger): Promise<string> {
   const name = taskConsumerName(queue, task);
   const config = {
     durable_name: name,
@@ -18,7 +22,7 @@ export async function ensureTaskConsumer(nats: NatsHandle, queue: string, task: 
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(2 * heartbeatMs),
     max_deliver: -1,
-    max_ack_pending: -1,
+    max_ack_pending: concurrencyLimit > 0 ? concurrencyLimit : -1,
   };
   try {
     await nats.jsm.consumers.add(RUNS_STREAM, config);
@@ -26,9 +30,12 @@ export async function ensureTaskConsumer(nats: NatsHandle, queue: string, task: 
     if (!(err instanceof JetStreamApiError)) throw err;
     // It exists with another config (another worker, other heartbeat): align ack_wait.
     const info = await nats.jsm.consumers.info(RUNS_STREAM, name);
-    if (info.config.ack_wait !== config.ack_wait) {
-      log.warn({ consumer: name, ackWaitMs: (info.config.ack_wait ?? 0) / 1e6, wantedMs: 2 * heartbeatMs }, "task consumer has a different heartbeat timeout; updating it");
-      await nats.jsm.consumers.update(RUNS_STREAM, name, { ack_wait: config.ack_wait });
+    if (info.config.ack_wait !== config.ack_wait || info.config.max_ack_pending !== config.max_ack_pending) {
+      log.warn(
+        { consumer: name, ackWaitMs: (info.config.ack_wait ?? 0) / 1e6, wantedMs: 2 * heartbeatMs, maxAckPending: info.config.max_ack_pending, wanted: config.max_ack_pending },
+        "task consumer has another heartbeat timeout or concurrency limit; updating it to this worker's",
+      );
+      await nats.jsm.consumers.update(RUNS_STREAM, name, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
     }
   }
   return name;

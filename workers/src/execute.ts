@@ -1,9 +1,10 @@
 import type { JsMsg } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { decodeArgs, encodeJson, type TaskDefinition, type TaskContext } from "@taskwire/client";
 import { runWithContext } from "@taskwire/client/internal";
-import { AttemptOutcome, EventType, type Failure, RunState, type TaskRun } from "@taskwire/client/gen";
-import { decodeRunMessage, extractHeaders, extractTraceParent, isTerminal, type RunStore, type StoredRun } from "@taskwire/core";
+import { AttemptOutcome, CacheEntry, EventType, type Failure, RunState, type TaskRun } from "@taskwire/client/gen";
+import { cacheEntryKey, decodeRunMessage, extractHeaders, extractTraceParent, isTerminal, type RunStore, type StoredRun } from "@taskwire/core";
 import type { Logger } from "pino";
 import { failureOf } from "./failure.js";
 import type { ResolvedWorkerOptions } from "./options.js";
@@ -17,6 +18,8 @@ const ABORT_GRACE_MS = 2_000;
 
 export interface ExecDeps {
   store: RunStore;
+  /** The taskwire_cache bucket: completed runs with a cache key fill it. */
+  cache: KV;
   options: ResolvedWorkerOptions;
   log: Logger;
   /** Registers the abort function of a running run (for cancel notices); returns an unregister function. */
@@ -72,6 +75,15 @@ async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise<StoredR
         return {
           write: { ...run, state: RunState.RUN_STATE_CANCELLED, lastEvent: EventType.EVENT_TYPE_CANCELLED, finishedAt: t, updatedAt: t, error: run.error ?? { type: "Cancelled", message: "cancelled before it started", stack: "", retryable: false } },
         };
+      }
+      const sts = run.options?.scheduleToStartTimeoutMs ?? 0;
+      const dueAt = run.scheduledAt?.getTime() ?? run.createdAt?.getTime() ?? t.getTime();
+      if (sts > 0 && run.attempt === 0 && run.state === RunState.RUN_STATE_PENDING && t.getTime() - dueAt > sts) {
+        // Not started within its schedule-to-start timeout: it expires
+        // instead of running late.
+        settle = () => m.ack();
+        const error: Failure = { type: "ScheduleToStartTimeout", message: `not started within ${sts} ms of becoming due (waited ${t.getTime() - dueAt} ms)`, stack: "", retryable: false };
+        return { write: { ...run, state: RunState.RUN_STATE_FAILED, lastEvent: EventType.EVENT_TYPE_EXPIRED, error, finishedAt: t, updatedAt: t } };
       }
       const due = run.state === RunState.RUN_STATE_AWAITING_RETRY ? (run.nextAttemptAt?.getTime() ?? 0) : 0;
       if (due - t.getTime() > 5) {
@@ -227,6 +239,9 @@ export async function executeRun(m: JsMsg, def: TaskDefinition<unknown[], unknow
       const runLog = new RunLog(store, run.id, n, log);
       const outcome = await invoke(def, run, deps, runLog);
       await runLog.flush();
+      // Fill the cache before recording COMPLETED, so a submit that sees the
+      // run completed also finds its result cached.
+      if (outcome.kind === "ok") await fillCache(deps, run, outcome.value, options.maxResultBytes);
       const t = now();
       type Decided = "completed" | "failed" | "retry" | "cancelled" | "stale";
       let decided = "stale" as Decided;
@@ -297,6 +312,20 @@ export async function executeRun(m: JsMsg, def: TaskDefinition<unknown[], unknow
       if (decided === "failed" && options.onFailure) await hook(log, () => options.onFailure?.({ runId: run.id, task: run.task, attempt: n, error: failure && { type: failure.type, message: failure.message } }));
     },
   );
+}
+
+/** Stores a completed run's result under its cache key; a failure here only costs a future cache miss. */
+async function fillCache(deps: ExecDeps, run: TaskRun, value: unknown, maxBytes: number): Promise<void> {
+  const o = run.options;
+  if (!o || o.cacheTtlMs <= 0 || !o.cacheKey) return;
+  const now = new Date();
+  try {
+    const result = encodeJson(value);
+    if (result.data.length > maxBytes) return;
+    await deps.cache.put(cacheEntryKey(run.task, o.cacheKey), CacheEntry.encode({ runId: run.id, result, completedAt: now, expiresAt: new Date(now.getTime() + o.cacheTtlMs) }).finish());
+  } catch (err) {
+    deps.log.warn({ err, runId: run.id }, "could not store the result in the cache");
+  }
 }
 
 async function hook(log: Logger, fn: () => void | Promise<void> | undefined): Promise<void> {

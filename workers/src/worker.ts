@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
+import type { KV } from "@nats-io/kv";
 import { isTaskDefinition, type TaskDefinition } from "@taskwire/client";
 import { CANCEL_SUBJECT_PREFIX, ensureResources, NatsHandle, RUNS_STREAM, RunStore } from "@taskwire/core";
 import { pino, type Logger } from "pino";
@@ -32,6 +33,7 @@ export class Worker {
   readonly stats: WorkerStats = { started: 0, finished: 0, running: 0 };
   #nats: NatsHandle | undefined;
   #store: RunStore | undefined;
+  #cache: KV | undefined;
   #slots: Slots;
   #heartbeats: Heartbeats | undefined;
   #streams: ConsumerMessages[] = [];
@@ -69,8 +71,9 @@ export class Worker {
     const o = this.options;
     const nats = await NatsHandle.connect({ servers: o.natsUrl.split(","), name: `taskwire-worker ${o.workerId}` });
     this.#nats = nats;
-    const { runs } = await ensureResources(nats);
+    const { runs, cache } = await ensureResources(nats);
     this.#store = new RunStore(runs);
+    this.#cache = cache;
     this.#heartbeats = new Heartbeats(o.heartbeatMs);
     // One subscription for all cancel notices; each names its run.
     this.#cancelSub = nats.nc.subscribe(`${CANCEL_SUBJECT_PREFIX}.>`, {
@@ -81,7 +84,7 @@ export class Worker {
     });
     for (const queue of o.queues) {
       for (const [name, def] of this.tasks) {
-        const consumerName = await ensureTaskConsumer(nats, queue, name, o.heartbeatMs, this.log);
+        const consumerName = await ensureTaskConsumer(nats, queue, name, o.heartbeatMs, def.options.concurrencyLimit ?? 0, this.log);
         const consumer = await nats.js.consumers.get(RUNS_STREAM, consumerName);
         // Pull no more than we can start soon: messages held here count
         // against ack_wait and are heartbeated until they start.
@@ -117,12 +120,14 @@ export class Worker {
 
   async #execute(m: JsMsg, def: AnyTask): Promise<void> {
     const store = this.#store;
-    if (!store) return;
+    const cache = this.#cache;
+    if (!store || !cache) return;
     this.stats.started++;
     this.stats.running++;
     try {
       await executeRun(m, def, {
         store,
+        cache,
         options: this.options,
         log: this.log,
         registerAbort: (id, abort) => {

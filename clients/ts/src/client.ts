@@ -17,6 +17,8 @@ import {
   ListRunsRequest,
   type ListRunsResponse,
   type RunState,
+  RetryRequest,
+  type RetryResponse,
   StreamEventsRequest,
   type StreamEventsResponse,
   SubmitBatchRequest,
@@ -182,6 +184,13 @@ export class Client {
   async cancel(runId: string, reason = ""): Promise<TaskRun> {
     const res = await this.#unary<CancelRequest, CancelResponse>("Cancel", this.#raw.cancel, CancelRequest.fromPartial({ runId, reason }));
     if (!res.run) throw new TaskwireError(13, "broker answered Cancel without a run");
+    return res.run;
+  }
+
+  /** Runs a FAILED or CANCELLED run again as a new attempt (see TaskService.Retry). */
+  async retry(runId: string): Promise<TaskRun> {
+    const res = await this.#unary<RetryRequest, RetryResponse>("Retry", this.#raw.retry, RetryRequest.fromPartial({ runId }));
+    if (!res.run) throw new TaskwireError(13, "broker answered Retry without a run");
     return res.run;
   }
 

@@ -96,6 +96,13 @@ export class RunHandle<R = unknown> {
     return run;
   }
 
+  /** Runs a FAILED or CANCELLED run again (a new attempt of the same run). */
+  async retry(): Promise<TaskRun> {
+    const run = await this.client.retry(this.id);
+    this.snapshot = run;
+    return run;
+  }
+
   toJSON(): { id: string } {
     return { id: this.id };
   }
@@ -107,4 +114,19 @@ export async function waitAll<T extends readonly RunHandle<unknown>[]>(
   options: { timeoutMs?: number } = {},
 ): Promise<{ [K in keyof T]: T[K] extends RunHandle<infer R> ? R : never }> {
   return (await Promise.all(handles.map((h) => h.result(options)))) as { [K in keyof T]: T[K] extends RunHandle<infer R> ? R : never };
+}
+
+/**
+ * Yields each handle as its run finishes (any terminal state), fastest
+ * first. Read the outcome with `h.snapshot` or `RunHandle.unwrap(run)`.
+ */
+export async function* asCompleted<H extends RunHandle<unknown>>(handles: readonly H[], options: { timeoutMs?: number } = {}): AsyncGenerator<H> {
+  const pending = new Map<number, Promise<{ i: number }>>();
+  handles.forEach((h, i) => pending.set(i, h.wait(options).then(() => ({ i }))));
+  while (pending.size > 0) {
+    const { i } = await Promise.race(pending.values());
+    pending.delete(i);
+    const h = handles[i];
+    if (h) yield h;
+  }
 }

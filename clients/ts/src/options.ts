@@ -35,8 +35,14 @@ export interface TaskOptions extends RetryOptions {
   labels?: Record<string, string>;
   /** Priority; higher starts first under a backlog. @default 0 */
   priority?: number;
-  /** Cache result validity, in ms; 0 disables caching. @default 0 */
+  /** Cache result validity, in ms; 0 disables caching. Without cacheKey the arguments are the key. @default 0 */
   cacheTtlMs?: number;
+  /**
+   * Most runs of this task executing at once across all workers (enforced
+   * by the server as the task consumer's max_ack_pending; set by the
+   * workers serving the task). Not a per-call option. @default unlimited
+   */
+  concurrencyLimit?: number;
 }
 
 /** Per-call options of `applyAsync` and `Client.submit`. */

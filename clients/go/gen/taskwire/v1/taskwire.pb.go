@@ -28,6 +28,94 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RetryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryRequest) Reset() {
+	*x = RetryRequest{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryRequest) ProtoMessage() {}
+
+func (x *RetryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryRequest.ProtoReflect.Descriptor instead.
+func (*RetryRequest) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RetryRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+type RetryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Run           *TaskRun               `protobuf:"bytes,1,opt,name=run,proto3" json:"run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryResponse) Reset() {
+	*x = RetryResponse{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryResponse) ProtoMessage() {}
+
+func (x *RetryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryResponse.ProtoReflect.Descriptor instead.
+func (*RetryResponse) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RetryResponse) GetRun() *TaskRun {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
 type SubmitRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Task name: 1–128 characters of [A-Za-z0-9_-].
@@ -43,7 +131,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[0]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -55,7 +143,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[0]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -68,7 +156,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{0}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SubmitRequest) GetTask() string {
@@ -103,7 +191,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[1]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -115,7 +203,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[1]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -128,7 +216,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{1}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SubmitResponse) GetRun() *TaskRun {
@@ -155,7 +243,7 @@ type SubmitBatchRequest struct {
 
 func (x *SubmitBatchRequest) Reset() {
 	*x = SubmitBatchRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[2]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -167,7 +255,7 @@ func (x *SubmitBatchRequest) String() string {
 func (*SubmitBatchRequest) ProtoMessage() {}
 
 func (x *SubmitBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[2]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -180,7 +268,7 @@ func (x *SubmitBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitBatchRequest.ProtoReflect.Descriptor instead.
 func (*SubmitBatchRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{2}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SubmitBatchRequest) GetRuns() []*SubmitRequest {
@@ -200,7 +288,7 @@ type SubmitBatchResponse struct {
 
 func (x *SubmitBatchResponse) Reset() {
 	*x = SubmitBatchResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[3]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -212,7 +300,7 @@ func (x *SubmitBatchResponse) String() string {
 func (*SubmitBatchResponse) ProtoMessage() {}
 
 func (x *SubmitBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[3]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -225,7 +313,7 @@ func (x *SubmitBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitBatchResponse.ProtoReflect.Descriptor instead.
 func (*SubmitBatchResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{3}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SubmitBatchResponse) GetRuns() []*SubmitResponse {
@@ -247,7 +335,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[4]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -259,7 +347,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[4]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -272,7 +360,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{4}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetStatusRequest) GetRunId() string {
@@ -298,7 +386,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[5]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -310,7 +398,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[5]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -323,7 +411,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{5}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetStatusResponse) GetRun() *TaskRun {
@@ -357,7 +445,7 @@ type StreamEventsRequest struct {
 
 func (x *StreamEventsRequest) Reset() {
 	*x = StreamEventsRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[6]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -369,7 +457,7 @@ func (x *StreamEventsRequest) String() string {
 func (*StreamEventsRequest) ProtoMessage() {}
 
 func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[6]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -382,7 +470,7 @@ func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsRequest.ProtoReflect.Descriptor instead.
 func (*StreamEventsRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{6}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StreamEventsRequest) GetRunIds() []string {
@@ -440,7 +528,7 @@ type StreamEventsResponse struct {
 
 func (x *StreamEventsResponse) Reset() {
 	*x = StreamEventsResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[7]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +540,7 @@ func (x *StreamEventsResponse) String() string {
 func (*StreamEventsResponse) ProtoMessage() {}
 
 func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[7]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +553,7 @@ func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsResponse.ProtoReflect.Descriptor instead.
 func (*StreamEventsResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{7}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StreamEventsResponse) GetKind() isStreamEventsResponse_Kind {
@@ -521,7 +609,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[8]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -533,7 +621,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[8]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -546,7 +634,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{8}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -574,7 +662,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[9]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +674,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[9]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +687,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{9}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CancelRequest) GetRunId() string {
@@ -625,7 +713,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[10]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +725,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[10]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +738,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{10}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CancelResponse) GetRun() *TaskRun {
@@ -678,7 +766,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[11]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +778,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[11]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +791,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{11}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListRunsRequest) GetTask() string {
@@ -753,7 +841,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[12]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +853,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[12]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +866,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{12}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListRunsResponse) GetRuns() []*TaskRun {
@@ -799,7 +887,11 @@ var File_taskwire_v1_taskwire_proto protoreflect.FileDescriptor
 
 const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\n" +
-	"\x1ataskwire/v1/taskwire.proto\x12\vtaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\x83\x01\n" +
+	"\x1ataskwire/v1/taskwire.proto\x12\vtaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"%\n" +
+	"\fRetryRequest\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\"7\n" +
+	"\rRetryResponse\x12&\n" +
+	"\x03run\x18\x01 \x01(\v2\x14.taskwire.v1.TaskRunR\x03run\"\x83\x01\n" +
 	"\rSubmitRequest\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12(\n" +
 	"\x04args\x18\x02 \x01(\v2\x14.taskwire.v1.PayloadR\x04args\x124\n" +
@@ -844,14 +936,15 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\x05queue\x18\x05 \x01(\tR\x05queue\"d\n" +
 	"\x10ListRunsResponse\x12(\n" +
 	"\x04runs\x18\x01 \x03(\v2\x14.taskwire.v1.TaskRunR\x04runs\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd1\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x91\x04\n" +
 	"\vTaskService\x12A\n" +
 	"\x06Submit\x12\x1a.taskwire.v1.SubmitRequest\x1a\x1b.taskwire.v1.SubmitResponse\x12P\n" +
 	"\vSubmitBatch\x12\x1f.taskwire.v1.SubmitBatchRequest\x1a .taskwire.v1.SubmitBatchResponse\x12J\n" +
 	"\tGetStatus\x12\x1d.taskwire.v1.GetStatusRequest\x1a\x1e.taskwire.v1.GetStatusResponse\x12U\n" +
 	"\fStreamEvents\x12 .taskwire.v1.StreamEventsRequest\x1a!.taskwire.v1.StreamEventsResponse0\x01\x12A\n" +
 	"\x06Cancel\x12\x1a.taskwire.v1.CancelRequest\x1a\x1b.taskwire.v1.CancelResponse\x12G\n" +
-	"\bListRuns\x12\x1c.taskwire.v1.ListRunsRequest\x1a\x1d.taskwire.v1.ListRunsResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3"
+	"\bListRuns\x12\x1c.taskwire.v1.ListRunsRequest\x1a\x1d.taskwire.v1.ListRunsResponse\x12>\n" +
+	"\x05Retry\x12\x19.taskwire.v1.RetryRequest\x1a\x1a.taskwire.v1.RetryResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3"
 
 var (
 	file_taskwire_v1_taskwire_proto_rawDescOnce sync.Once
@@ -865,59 +958,64 @@ func file_taskwire_v1_taskwire_proto_rawDescGZIP() []byte {
 	return file_taskwire_v1_taskwire_proto_rawDescData
 }
 
-var file_taskwire_v1_taskwire_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_taskwire_v1_taskwire_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_taskwire_v1_taskwire_proto_goTypes = []any{
-	(*SubmitRequest)(nil),         // 0: taskwire.v1.SubmitRequest
-	(*SubmitResponse)(nil),        // 1: taskwire.v1.SubmitResponse
-	(*SubmitBatchRequest)(nil),    // 2: taskwire.v1.SubmitBatchRequest
-	(*SubmitBatchResponse)(nil),   // 3: taskwire.v1.SubmitBatchResponse
-	(*GetStatusRequest)(nil),      // 4: taskwire.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 5: taskwire.v1.GetStatusResponse
-	(*StreamEventsRequest)(nil),   // 6: taskwire.v1.StreamEventsRequest
-	(*StreamEventsResponse)(nil),  // 7: taskwire.v1.StreamEventsResponse
-	(*Heartbeat)(nil),             // 8: taskwire.v1.Heartbeat
-	(*CancelRequest)(nil),         // 9: taskwire.v1.CancelRequest
-	(*CancelResponse)(nil),        // 10: taskwire.v1.CancelResponse
-	(*ListRunsRequest)(nil),       // 11: taskwire.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),      // 12: taskwire.v1.ListRunsResponse
-	(*Payload)(nil),               // 13: taskwire.v1.Payload
-	(*SubmitOptions)(nil),         // 14: taskwire.v1.SubmitOptions
+	(*RetryRequest)(nil),          // 0: taskwire.v1.RetryRequest
+	(*RetryResponse)(nil),         // 1: taskwire.v1.RetryResponse
+	(*SubmitRequest)(nil),         // 2: taskwire.v1.SubmitRequest
+	(*SubmitResponse)(nil),        // 3: taskwire.v1.SubmitResponse
+	(*SubmitBatchRequest)(nil),    // 4: taskwire.v1.SubmitBatchRequest
+	(*SubmitBatchResponse)(nil),   // 5: taskwire.v1.SubmitBatchResponse
+	(*GetStatusRequest)(nil),      // 6: taskwire.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),     // 7: taskwire.v1.GetStatusResponse
+	(*StreamEventsRequest)(nil),   // 8: taskwire.v1.StreamEventsRequest
+	(*StreamEventsResponse)(nil),  // 9: taskwire.v1.StreamEventsResponse
+	(*Heartbeat)(nil),             // 10: taskwire.v1.Heartbeat
+	(*CancelRequest)(nil),         // 11: taskwire.v1.CancelRequest
+	(*CancelResponse)(nil),        // 12: taskwire.v1.CancelResponse
+	(*ListRunsRequest)(nil),       // 13: taskwire.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),      // 14: taskwire.v1.ListRunsResponse
 	(*TaskRun)(nil),               // 15: taskwire.v1.TaskRun
-	(RunState)(0),                 // 16: taskwire.v1.RunState
-	(*RunEvent)(nil),              // 17: taskwire.v1.RunEvent
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*Payload)(nil),               // 16: taskwire.v1.Payload
+	(*SubmitOptions)(nil),         // 17: taskwire.v1.SubmitOptions
+	(RunState)(0),                 // 18: taskwire.v1.RunState
+	(*RunEvent)(nil),              // 19: taskwire.v1.RunEvent
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_taskwire_v1_taskwire_proto_depIdxs = []int32{
-	13, // 0: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
-	14, // 1: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
-	15, // 2: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
-	0,  // 3: taskwire.v1.SubmitBatchRequest.runs:type_name -> taskwire.v1.SubmitRequest
-	1,  // 4: taskwire.v1.SubmitBatchResponse.runs:type_name -> taskwire.v1.SubmitResponse
-	15, // 5: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
-	16, // 6: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
-	17, // 7: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
-	8,  // 8: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
-	18, // 9: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	15, // 10: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
-	16, // 11: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
-	15, // 12: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
-	0,  // 13: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
-	2,  // 14: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
-	4,  // 15: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
-	6,  // 16: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
-	9,  // 17: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
-	11, // 18: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
-	1,  // 19: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
-	3,  // 20: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
-	5,  // 21: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
-	7,  // 22: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
-	10, // 23: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
-	12, // 24: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
-	19, // [19:25] is the sub-list for method output_type
-	13, // [13:19] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	15, // 0: taskwire.v1.RetryResponse.run:type_name -> taskwire.v1.TaskRun
+	16, // 1: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
+	17, // 2: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
+	15, // 3: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
+	2,  // 4: taskwire.v1.SubmitBatchRequest.runs:type_name -> taskwire.v1.SubmitRequest
+	3,  // 5: taskwire.v1.SubmitBatchResponse.runs:type_name -> taskwire.v1.SubmitResponse
+	15, // 6: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
+	18, // 7: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
+	19, // 8: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
+	10, // 9: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
+	20, // 10: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	15, // 11: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
+	18, // 12: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
+	15, // 13: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
+	2,  // 14: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
+	4,  // 15: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
+	6,  // 16: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
+	8,  // 17: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
+	11, // 18: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
+	13, // 19: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
+	0,  // 20: taskwire.v1.TaskService.Retry:input_type -> taskwire.v1.RetryRequest
+	3,  // 21: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
+	5,  // 22: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
+	7,  // 23: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
+	9,  // 24: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
+	12, // 25: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
+	14, // 26: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
+	1,  // 27: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_taskwire_v1_taskwire_proto_init() }
@@ -926,7 +1024,7 @@ func file_taskwire_v1_taskwire_proto_init() {
 		return
 	}
 	file_taskwire_v1_types_proto_init()
-	file_taskwire_v1_taskwire_proto_msgTypes[7].OneofWrappers = []any{
+	file_taskwire_v1_taskwire_proto_msgTypes[9].OneofWrappers = []any{
 		(*StreamEventsResponse_Event)(nil),
 		(*StreamEventsResponse_Heartbeat)(nil),
 	}
@@ -936,7 +1034,7 @@ func file_taskwire_v1_taskwire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_taskwire_v1_taskwire_proto_rawDesc), len(file_taskwire_v1_taskwire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

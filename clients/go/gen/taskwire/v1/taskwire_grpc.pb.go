@@ -31,6 +31,7 @@ const (
 	TaskService_StreamEvents_FullMethodName = "/taskwire.v1.TaskService/StreamEvents"
 	TaskService_Cancel_FullMethodName       = "/taskwire.v1.TaskService/Cancel"
 	TaskService_ListRuns_FullMethodName     = "/taskwire.v1.TaskService/ListRuns"
+	TaskService_Retry_FullMethodName        = "/taskwire.v1.TaskService/Retry"
 )
 
 // TaskServiceClient is the client API for TaskService service.
@@ -63,8 +64,14 @@ type TaskServiceClient interface {
 	// Cancelling a cancelled run is a no-op; cancelling a completed or failed
 	// run is FAILED_PRECONDITION.
 	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
-	// ListRuns lists runs newest first, filtered and paged.
+	// ListRuns lists runs newest first, filtered and paged. Dead letters (runs
+	// that exhausted their retries) are ListRuns with states = [FAILED].
 	ListRuns(ctx context.Context, in *ListRunsRequest, opts ...grpc.CallOption) (*ListRunsResponse, error)
+	// Retry runs a FAILED or CANCELLED run again as a new attempt of the same
+	// run (same id, attempt history kept, attempt number continues). It gets
+	// one attempt; its retry policy's budget is not replenished. Retrying a
+	// run that is not FAILED or CANCELLED is FAILED_PRECONDITION.
+	Retry(ctx context.Context, in *RetryRequest, opts ...grpc.CallOption) (*RetryResponse, error)
 }
 
 type taskServiceClient struct {
@@ -144,6 +151,16 @@ func (c *taskServiceClient) ListRuns(ctx context.Context, in *ListRunsRequest, o
 	return out, nil
 }
 
+func (c *taskServiceClient) Retry(ctx context.Context, in *RetryRequest, opts ...grpc.CallOption) (*RetryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryResponse)
+	err := c.cc.Invoke(ctx, TaskService_Retry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TaskServiceServer is the server API for TaskService service.
 // All implementations must embed UnimplementedTaskServiceServer
 // for forward compatibility.
@@ -174,8 +191,14 @@ type TaskServiceServer interface {
 	// Cancelling a cancelled run is a no-op; cancelling a completed or failed
 	// run is FAILED_PRECONDITION.
 	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
-	// ListRuns lists runs newest first, filtered and paged.
+	// ListRuns lists runs newest first, filtered and paged. Dead letters (runs
+	// that exhausted their retries) are ListRuns with states = [FAILED].
 	ListRuns(context.Context, *ListRunsRequest) (*ListRunsResponse, error)
+	// Retry runs a FAILED or CANCELLED run again as a new attempt of the same
+	// run (same id, attempt history kept, attempt number continues). It gets
+	// one attempt; its retry policy's budget is not replenished. Retrying a
+	// run that is not FAILED or CANCELLED is FAILED_PRECONDITION.
+	Retry(context.Context, *RetryRequest) (*RetryResponse, error)
 	mustEmbedUnimplementedTaskServiceServer()
 }
 
@@ -203,6 +226,9 @@ func (UnimplementedTaskServiceServer) Cancel(context.Context, *CancelRequest) (*
 }
 func (UnimplementedTaskServiceServer) ListRuns(context.Context, *ListRunsRequest) (*ListRunsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRuns not implemented")
+}
+func (UnimplementedTaskServiceServer) Retry(context.Context, *RetryRequest) (*RetryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Retry not implemented")
 }
 func (UnimplementedTaskServiceServer) mustEmbedUnimplementedTaskServiceServer() {}
 func (UnimplementedTaskServiceServer) testEmbeddedByValue()                     {}
@@ -326,6 +352,24 @@ func _TaskService_ListRuns_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskService_Retry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).Retry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_Retry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).Retry(ctx, req.(*RetryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TaskService_ServiceDesc is the grpc.ServiceDesc for TaskService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -352,6 +396,10 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRuns",
 			Handler:    _TaskService_ListRuns_Handler,
+		},
+		{
+			MethodName: "Retry",
+			Handler:    _TaskService_Retry_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

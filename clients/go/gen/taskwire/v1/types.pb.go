@@ -178,6 +178,8 @@ const (
 	EventType_EVENT_TYPE_EXPIRED          EventType = 13
 	// A scheduled run became due and was queued (SCHEDULED → PENDING).
 	EventType_EVENT_TYPE_RELEASED EventType = 14
+	// A FAILED or CANCELLED run was queued again by the Retry call.
+	EventType_EVENT_TYPE_RESUBMITTED EventType = 15
 )
 
 // Enum value maps for EventType.
@@ -198,6 +200,7 @@ var (
 		12: "EVENT_TYPE_LOG",
 		13: "EVENT_TYPE_EXPIRED",
 		14: "EVENT_TYPE_RELEASED",
+		15: "EVENT_TYPE_RESUBMITTED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":      0,
@@ -215,6 +218,7 @@ var (
 		"EVENT_TYPE_LOG":              12,
 		"EVENT_TYPE_EXPIRED":          13,
 		"EVENT_TYPE_RELEASED":         14,
+		"EVENT_TYPE_RESUBMITTED":      15,
 	}
 )
 
@@ -317,8 +321,9 @@ type SubmitOptions struct {
 	DelayMs int64 `protobuf:"varint,7,opt,name=delay_ms,json=delayMs,proto3" json:"delay_ms,omitempty"`
 	// Free-form labels, up to 32 pairs.
 	Labels map[string]string `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Cache key; a completed run with the same key within cache_ttl_ms answers
-	// from its result without executing.
+	// Cache key; a completed run of the same task with the same key within
+	// cache_ttl_ms answers from its result without executing (COMPLETED,
+	// cached = true). Empty with cache_ttl_ms > 0: a hash of the arguments.
 	CacheKey string `protobuf:"bytes,9,opt,name=cache_key,json=cacheKey,proto3" json:"cache_key,omitempty"`
 	// Time a cached result stays valid, in milliseconds. 0 = no caching.
 	CacheTtlMs int64 `protobuf:"varint,10,opt,name=cache_ttl_ms,json=cacheTtlMs,proto3" json:"cache_ttl_ms,omitempty"`
@@ -1201,6 +1206,76 @@ func (x *RunEvent) GetLog() *LogLine {
 	return nil
 }
 
+// CacheEntry is the value in the taskwire_cache KV bucket, under
+// sha256(task, cache key): the result of the run that filled it.
+type CacheEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Result        *Payload               `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
+	CompletedAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CacheEntry) Reset() {
+	*x = CacheEntry{}
+	mi := &file_taskwire_v1_types_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CacheEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CacheEntry) ProtoMessage() {}
+
+func (x *CacheEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_types_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CacheEntry.ProtoReflect.Descriptor instead.
+func (*CacheEntry) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_types_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CacheEntry) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *CacheEntry) GetResult() *Payload {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *CacheEntry) GetCompletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompletedAt
+	}
+	return nil
+}
+
+func (x *CacheEntry) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
 // RunMessage is what the broker publishes to JetStream on
 // taskwire.run.<queue>.<task>; a worker in any language consumes it. The
 // record is the state at publish time; its revision lets the worker's first
@@ -1214,7 +1289,7 @@ type RunMessage struct {
 
 func (x *RunMessage) Reset() {
 	*x = RunMessage{}
-	mi := &file_taskwire_v1_types_proto_msgTypes[9]
+	mi := &file_taskwire_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1301,7 @@ func (x *RunMessage) String() string {
 func (*RunMessage) ProtoMessage() {}
 
 func (x *RunMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_types_proto_msgTypes[9]
+	mi := &file_taskwire_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1314,7 @@ func (x *RunMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunMessage.ProtoReflect.Descriptor instead.
 func (*RunMessage) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_taskwire_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RunMessage) GetRun() *TaskRun {
@@ -1350,7 +1425,14 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\aattempt\x18\x06 \x01(\x05R\aattempt\x12.\n" +
 	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12&\n" +
 	"\x03run\x18\b \x01(\v2\x14.taskwire.v1.TaskRunR\x03run\x12&\n" +
-	"\x03log\x18\t \x01(\v2\x14.taskwire.v1.LogLineR\x03log\"4\n" +
+	"\x03log\x18\t \x01(\v2\x14.taskwire.v1.LogLineR\x03log\"\xcb\x01\n" +
+	"\n" +
+	"CacheEntry\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12,\n" +
+	"\x06result\x18\x02 \x01(\v2\x14.taskwire.v1.PayloadR\x06result\x12=\n" +
+	"\fcompleted_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"4\n" +
 	"\n" +
 	"RunMessage\x12&\n" +
 	"\x03run\x18\x01 \x01(\v2\x14.taskwire.v1.TaskRunR\x03run*\xd2\x01\n" +
@@ -1370,7 +1452,7 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\x16ATTEMPT_OUTCOME_FAILED\x10\x03\x12\x1b\n" +
 	"\x17ATTEMPT_OUTCOME_CRASHED\x10\x04\x12\x1d\n" +
 	"\x19ATTEMPT_OUTCOME_TIMED_OUT\x10\x05\x12\x1d\n" +
-	"\x19ATTEMPT_OUTCOME_CANCELLED\x10\x06*\x8c\x03\n" +
+	"\x19ATTEMPT_OUTCOME_CANCELLED\x10\x06*\xa8\x03\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14EVENT_TYPE_SUBMITTED\x10\x01\x12\x16\n" +
@@ -1387,7 +1469,8 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\x13EVENT_TYPE_PROGRESS\x10\v\x12\x12\n" +
 	"\x0eEVENT_TYPE_LOG\x10\f\x12\x16\n" +
 	"\x12EVENT_TYPE_EXPIRED\x10\r\x12\x17\n" +
-	"\x13EVENT_TYPE_RELEASED\x10\x0eBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3"
+	"\x13EVENT_TYPE_RELEASED\x10\x0e\x12\x1a\n" +
+	"\x16EVENT_TYPE_RESUBMITTED\x10\x0fBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3"
 
 var (
 	file_taskwire_v1_types_proto_rawDescOnce sync.Once
@@ -1402,7 +1485,7 @@ func file_taskwire_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_taskwire_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_taskwire_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_taskwire_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_taskwire_v1_types_proto_goTypes = []any{
 	(RunState)(0),                 // 0: taskwire.v1.RunState
 	(AttemptOutcome)(0),           // 1: taskwire.v1.AttemptOutcome
@@ -1416,45 +1499,49 @@ var file_taskwire_v1_types_proto_goTypes = []any{
 	(*LogLine)(nil),               // 9: taskwire.v1.LogLine
 	(*TaskRun)(nil),               // 10: taskwire.v1.TaskRun
 	(*RunEvent)(nil),              // 11: taskwire.v1.RunEvent
-	(*RunMessage)(nil),            // 12: taskwire.v1.RunMessage
-	nil,                           // 13: taskwire.v1.SubmitOptions.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*CacheEntry)(nil),            // 12: taskwire.v1.CacheEntry
+	(*RunMessage)(nil),            // 13: taskwire.v1.RunMessage
+	nil,                           // 14: taskwire.v1.SubmitOptions.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_taskwire_v1_types_proto_depIdxs = []int32{
 	5,  // 0: taskwire.v1.SubmitOptions.retry:type_name -> taskwire.v1.RetryPolicy
-	14, // 1: taskwire.v1.SubmitOptions.scheduled_at:type_name -> google.protobuf.Timestamp
-	13, // 2: taskwire.v1.SubmitOptions.labels:type_name -> taskwire.v1.SubmitOptions.LabelsEntry
-	14, // 3: taskwire.v1.Attempt.started_at:type_name -> google.protobuf.Timestamp
-	14, // 4: taskwire.v1.Attempt.finished_at:type_name -> google.protobuf.Timestamp
+	15, // 1: taskwire.v1.SubmitOptions.scheduled_at:type_name -> google.protobuf.Timestamp
+	14, // 2: taskwire.v1.SubmitOptions.labels:type_name -> taskwire.v1.SubmitOptions.LabelsEntry
+	15, // 3: taskwire.v1.Attempt.started_at:type_name -> google.protobuf.Timestamp
+	15, // 4: taskwire.v1.Attempt.finished_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: taskwire.v1.Attempt.outcome:type_name -> taskwire.v1.AttemptOutcome
 	6,  // 6: taskwire.v1.Attempt.error:type_name -> taskwire.v1.Failure
-	14, // 7: taskwire.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	15, // 7: taskwire.v1.LogLine.time:type_name -> google.protobuf.Timestamp
 	0,  // 8: taskwire.v1.TaskRun.state:type_name -> taskwire.v1.RunState
 	3,  // 9: taskwire.v1.TaskRun.args:type_name -> taskwire.v1.Payload
 	3,  // 10: taskwire.v1.TaskRun.result:type_name -> taskwire.v1.Payload
 	6,  // 11: taskwire.v1.TaskRun.error:type_name -> taskwire.v1.Failure
 	4,  // 12: taskwire.v1.TaskRun.options:type_name -> taskwire.v1.SubmitOptions
-	14, // 13: taskwire.v1.TaskRun.created_at:type_name -> google.protobuf.Timestamp
-	14, // 14: taskwire.v1.TaskRun.scheduled_at:type_name -> google.protobuf.Timestamp
-	14, // 15: taskwire.v1.TaskRun.started_at:type_name -> google.protobuf.Timestamp
-	14, // 16: taskwire.v1.TaskRun.finished_at:type_name -> google.protobuf.Timestamp
-	14, // 17: taskwire.v1.TaskRun.updated_at:type_name -> google.protobuf.Timestamp
-	14, // 18: taskwire.v1.TaskRun.next_attempt_at:type_name -> google.protobuf.Timestamp
+	15, // 13: taskwire.v1.TaskRun.created_at:type_name -> google.protobuf.Timestamp
+	15, // 14: taskwire.v1.TaskRun.scheduled_at:type_name -> google.protobuf.Timestamp
+	15, // 15: taskwire.v1.TaskRun.started_at:type_name -> google.protobuf.Timestamp
+	15, // 16: taskwire.v1.TaskRun.finished_at:type_name -> google.protobuf.Timestamp
+	15, // 17: taskwire.v1.TaskRun.updated_at:type_name -> google.protobuf.Timestamp
+	15, // 18: taskwire.v1.TaskRun.next_attempt_at:type_name -> google.protobuf.Timestamp
 	7,  // 19: taskwire.v1.TaskRun.attempts:type_name -> taskwire.v1.Attempt
 	8,  // 20: taskwire.v1.TaskRun.progress:type_name -> taskwire.v1.Progress
 	2,  // 21: taskwire.v1.TaskRun.last_event:type_name -> taskwire.v1.EventType
 	9,  // 22: taskwire.v1.TaskRun.logs:type_name -> taskwire.v1.LogLine
 	2,  // 23: taskwire.v1.RunEvent.type:type_name -> taskwire.v1.EventType
 	0,  // 24: taskwire.v1.RunEvent.state:type_name -> taskwire.v1.RunState
-	14, // 25: taskwire.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
+	15, // 25: taskwire.v1.RunEvent.time:type_name -> google.protobuf.Timestamp
 	10, // 26: taskwire.v1.RunEvent.run:type_name -> taskwire.v1.TaskRun
 	9,  // 27: taskwire.v1.RunEvent.log:type_name -> taskwire.v1.LogLine
-	10, // 28: taskwire.v1.RunMessage.run:type_name -> taskwire.v1.TaskRun
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	3,  // 28: taskwire.v1.CacheEntry.result:type_name -> taskwire.v1.Payload
+	15, // 29: taskwire.v1.CacheEntry.completed_at:type_name -> google.protobuf.Timestamp
+	15, // 30: taskwire.v1.CacheEntry.expires_at:type_name -> google.protobuf.Timestamp
+	10, // 31: taskwire.v1.RunMessage.run:type_name -> taskwire.v1.TaskRun
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_taskwire_v1_types_proto_init() }
@@ -1468,7 +1555,7 @@ func file_taskwire_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_taskwire_v1_types_proto_rawDesc), len(file_taskwire_v1_types_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

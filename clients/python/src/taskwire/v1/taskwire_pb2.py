@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from taskwire.v1 import types_pb2 as taskwire_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ataskwire/v1/taskwire.proto\x12\x0btaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"n\n\rSubmitRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\"\n\x04\x61rgs\x18\x02 \x01(\x0b\x32\x14.taskwire.v1.Payload\x12+\n\x07options\x18\x03 \x01(\x0b\x32\x1a.taskwire.v1.SubmitOptions\"I\n\x0eSubmitResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\">\n\x12SubmitBatchRequest\x12(\n\x04runs\x18\x01 \x03(\x0b\x32\x1a.taskwire.v1.SubmitRequest\"@\n\x13SubmitBatchResponse\x12)\n\x04runs\x18\x01 \x03(\x0b\x32\x1b.taskwire.v1.SubmitResponse\";\n\x10GetStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x17\n\x0fwait_timeout_ms\x18\x02 \x01(\x03\"6\n\x11GetStatusResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"\xa9\x01\n\x13StreamEventsRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\r\n\x05tasks\x18\x02 \x03(\t\x12%\n\x06states\x18\x03 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x14\n\x0c\x61\x66ter_cursor\x18\x04 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x05 \x01(\x03\x12\x16\n\x0euntil_terminal\x18\x06 \x01(\x08\"s\n\x14StreamEventsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.RunEventH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.taskwire.v1.HeartbeatH\x00\x42\x06\n\x04kind\"E\n\tHeartbeat\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"/\n\rCancelRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x0e\x43\x61ncelResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"|\n\x0fListRunsRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12%\n\x06states\x18\x02 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\"O\n\x10ListRunsResponse\x12\"\n\x04runs\x18\x01 \x03(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xd1\x03\n\x0bTaskService\x12\x41\n\x06Submit\x12\x1a.taskwire.v1.SubmitRequest\x1a\x1b.taskwire.v1.SubmitResponse\x12P\n\x0bSubmitBatch\x12\x1f.taskwire.v1.SubmitBatchRequest\x1a .taskwire.v1.SubmitBatchResponse\x12J\n\tGetStatus\x12\x1d.taskwire.v1.GetStatusRequest\x1a\x1e.taskwire.v1.GetStatusResponse\x12U\n\x0cStreamEvents\x12 .taskwire.v1.StreamEventsRequest\x1a!.taskwire.v1.StreamEventsResponse0\x01\x12\x41\n\x06\x43\x61ncel\x12\x1a.taskwire.v1.CancelRequest\x1a\x1b.taskwire.v1.CancelResponse\x12G\n\x08ListRuns\x12\x1c.taskwire.v1.ListRunsRequest\x1a\x1d.taskwire.v1.ListRunsResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ataskwire/v1/taskwire.proto\x12\x0btaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\x1e\n\x0cRetryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"2\n\rRetryResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"n\n\rSubmitRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\"\n\x04\x61rgs\x18\x02 \x01(\x0b\x32\x14.taskwire.v1.Payload\x12+\n\x07options\x18\x03 \x01(\x0b\x32\x1a.taskwire.v1.SubmitOptions\"I\n\x0eSubmitResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\">\n\x12SubmitBatchRequest\x12(\n\x04runs\x18\x01 \x03(\x0b\x32\x1a.taskwire.v1.SubmitRequest\"@\n\x13SubmitBatchResponse\x12)\n\x04runs\x18\x01 \x03(\x0b\x32\x1b.taskwire.v1.SubmitResponse\";\n\x10GetStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x17\n\x0fwait_timeout_ms\x18\x02 \x01(\x03\"6\n\x11GetStatusResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"\xa9\x01\n\x13StreamEventsRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\r\n\x05tasks\x18\x02 \x03(\t\x12%\n\x06states\x18\x03 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x14\n\x0c\x61\x66ter_cursor\x18\x04 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x05 \x01(\x03\x12\x16\n\x0euntil_terminal\x18\x06 \x01(\x08\"s\n\x14StreamEventsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.RunEventH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.taskwire.v1.HeartbeatH\x00\x42\x06\n\x04kind\"E\n\tHeartbeat\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"/\n\rCancelRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x0e\x43\x61ncelResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"|\n\x0fListRunsRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12%\n\x06states\x18\x02 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\"O\n\x10ListRunsResponse\x12\"\n\x04runs\x18\x01 \x03(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x91\x04\n\x0bTaskService\x12\x41\n\x06Submit\x12\x1a.taskwire.v1.SubmitRequest\x1a\x1b.taskwire.v1.SubmitResponse\x12P\n\x0bSubmitBatch\x12\x1f.taskwire.v1.SubmitBatchRequest\x1a .taskwire.v1.SubmitBatchResponse\x12J\n\tGetStatus\x12\x1d.taskwire.v1.GetStatusRequest\x1a\x1e.taskwire.v1.GetStatusResponse\x12U\n\x0cStreamEvents\x12 .taskwire.v1.StreamEventsRequest\x1a!.taskwire.v1.StreamEventsResponse0\x01\x12\x41\n\x06\x43\x61ncel\x12\x1a.taskwire.v1.CancelRequest\x1a\x1b.taskwire.v1.CancelResponse\x12G\n\x08ListRuns\x12\x1c.taskwire.v1.ListRunsRequest\x1a\x1d.taskwire.v1.ListRunsResponse\x12>\n\x05Retry\x12\x19.taskwire.v1.RetryRequest\x1a\x1a.taskwire.v1.RetryResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,32 +34,36 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskwire.v1.taskwire_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1'
-  _globals['_SUBMITREQUEST']._serialized_start=101
-  _globals['_SUBMITREQUEST']._serialized_end=211
-  _globals['_SUBMITRESPONSE']._serialized_start=213
-  _globals['_SUBMITRESPONSE']._serialized_end=286
-  _globals['_SUBMITBATCHREQUEST']._serialized_start=288
-  _globals['_SUBMITBATCHREQUEST']._serialized_end=350
-  _globals['_SUBMITBATCHRESPONSE']._serialized_start=352
-  _globals['_SUBMITBATCHRESPONSE']._serialized_end=416
-  _globals['_GETSTATUSREQUEST']._serialized_start=418
-  _globals['_GETSTATUSREQUEST']._serialized_end=477
-  _globals['_GETSTATUSRESPONSE']._serialized_start=479
-  _globals['_GETSTATUSRESPONSE']._serialized_end=533
-  _globals['_STREAMEVENTSREQUEST']._serialized_start=536
-  _globals['_STREAMEVENTSREQUEST']._serialized_end=705
-  _globals['_STREAMEVENTSRESPONSE']._serialized_start=707
-  _globals['_STREAMEVENTSRESPONSE']._serialized_end=822
-  _globals['_HEARTBEAT']._serialized_start=824
-  _globals['_HEARTBEAT']._serialized_end=893
-  _globals['_CANCELREQUEST']._serialized_start=895
-  _globals['_CANCELREQUEST']._serialized_end=942
-  _globals['_CANCELRESPONSE']._serialized_start=944
-  _globals['_CANCELRESPONSE']._serialized_end=995
-  _globals['_LISTRUNSREQUEST']._serialized_start=997
-  _globals['_LISTRUNSREQUEST']._serialized_end=1121
-  _globals['_LISTRUNSRESPONSE']._serialized_start=1123
-  _globals['_LISTRUNSRESPONSE']._serialized_end=1202
-  _globals['_TASKSERVICE']._serialized_start=1205
-  _globals['_TASKSERVICE']._serialized_end=1670
+  _globals['_RETRYREQUEST']._serialized_start=101
+  _globals['_RETRYREQUEST']._serialized_end=131
+  _globals['_RETRYRESPONSE']._serialized_start=133
+  _globals['_RETRYRESPONSE']._serialized_end=183
+  _globals['_SUBMITREQUEST']._serialized_start=185
+  _globals['_SUBMITREQUEST']._serialized_end=295
+  _globals['_SUBMITRESPONSE']._serialized_start=297
+  _globals['_SUBMITRESPONSE']._serialized_end=370
+  _globals['_SUBMITBATCHREQUEST']._serialized_start=372
+  _globals['_SUBMITBATCHREQUEST']._serialized_end=434
+  _globals['_SUBMITBATCHRESPONSE']._serialized_start=436
+  _globals['_SUBMITBATCHRESPONSE']._serialized_end=500
+  _globals['_GETSTATUSREQUEST']._serialized_start=502
+  _globals['_GETSTATUSREQUEST']._serialized_end=561
+  _globals['_GETSTATUSRESPONSE']._serialized_start=563
+  _globals['_GETSTATUSRESPONSE']._serialized_end=617
+  _globals['_STREAMEVENTSREQUEST']._serialized_start=620
+  _globals['_STREAMEVENTSREQUEST']._serialized_end=789
+  _globals['_STREAMEVENTSRESPONSE']._serialized_start=791
+  _globals['_STREAMEVENTSRESPONSE']._serialized_end=906
+  _globals['_HEARTBEAT']._serialized_start=908
+  _globals['_HEARTBEAT']._serialized_end=977
+  _globals['_CANCELREQUEST']._serialized_start=979
+  _globals['_CANCELREQUEST']._serialized_end=1026
+  _globals['_CANCELRESPONSE']._serialized_start=1028
+  _globals['_CANCELRESPONSE']._serialized_end=1079
+  _globals['_LISTRUNSREQUEST']._serialized_start=1081
+  _globals['_LISTRUNSREQUEST']._serialized_end=1205
+  _globals['_LISTRUNSRESPONSE']._serialized_start=1207
+  _globals['_LISTRUNSRESPONSE']._serialized_end=1286
+  _globals['_TASKSERVICE']._serialized_start=1289
+  _globals['_TASKSERVICE']._serialized_end=1818
 # @@protoc_insertion_point(module_scope)

@@ -10,6 +10,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class RetryRequest(_message.Message):
+    __slots__ = ("run_id",)
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class RetryResponse(_message.Message):
+    __slots__ = ("run",)
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run: _types_pb2.TaskRun
+    def __init__(self, run: _Optional[_Union[_types_pb2.TaskRun, _Mapping]] = ...) -> None: ...
+
 class SubmitRequest(_message.Message):
     __slots__ = ("task", "args", "options")
     TASK_FIELD_NUMBER: _ClassVar[int]

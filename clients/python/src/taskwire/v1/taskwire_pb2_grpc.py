@@ -69,6 +69,11 @@ class TaskServiceStub:
                 request_serializer=taskwire_dot_v1_dot_taskwire__pb2.ListRunsRequest.SerializeToString,
                 response_deserializer=taskwire_dot_v1_dot_taskwire__pb2.ListRunsResponse.FromString,
                 _registered_method=True)
+        self.Retry = channel.unary_unary(
+                '/taskwire.v1.TaskService/Retry',
+                request_serializer=taskwire_dot_v1_dot_taskwire__pb2.RetryRequest.SerializeToString,
+                response_deserializer=taskwire_dot_v1_dot_taskwire__pb2.RetryResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -125,7 +130,18 @@ class TaskServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListRuns(self, request, context):
-        """ListRuns lists runs newest first, filtered and paged.
+        """ListRuns lists runs newest first, filtered and paged. Dead letters (runs
+        that exhausted their retries) are ListRuns with states = [FAILED].
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Retry(self, request, context):
+        """Retry runs a FAILED or CANCELLED run again as a new attempt of the same
+        run (same id, attempt history kept, attempt number continues). It gets
+        one attempt; its retry policy's budget is not replenished. Retrying a
+        run that is not FAILED or CANCELLED is FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -163,6 +179,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.ListRuns,
                     request_deserializer=taskwire_dot_v1_dot_taskwire__pb2.ListRunsRequest.FromString,
                     response_serializer=taskwire_dot_v1_dot_taskwire__pb2.ListRunsResponse.SerializeToString,
+            ),
+            'Retry': grpc.unary_unary_rpc_method_handler(
+                    servicer.Retry,
+                    request_deserializer=taskwire_dot_v1_dot_taskwire__pb2.RetryRequest.FromString,
+                    response_serializer=taskwire_dot_v1_dot_taskwire__pb2.RetryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -332,6 +353,33 @@ class TaskService:
             '/taskwire.v1.TaskService/ListRuns',
             taskwire_dot_v1_dot_taskwire__pb2.ListRunsRequest.SerializeToString,
             taskwire_dot_v1_dot_taskwire__pb2.ListRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Retry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskwire.v1.TaskService/Retry',
+            taskwire_dot_v1_dot_taskwire__pb2.RetryRequest.SerializeToString,
+            taskwire_dot_v1_dot_taskwire__pb2.RetryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -48,6 +48,7 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_LOG: _ClassVar[EventType]
     EVENT_TYPE_EXPIRED: _ClassVar[EventType]
     EVENT_TYPE_RELEASED: _ClassVar[EventType]
+    EVENT_TYPE_RESUBMITTED: _ClassVar[EventType]
 RUN_STATE_UNSPECIFIED: RunState
 RUN_STATE_SCHEDULED: RunState
 RUN_STATE_PENDING: RunState
@@ -78,6 +79,7 @@ EVENT_TYPE_PROGRESS: EventType
 EVENT_TYPE_LOG: EventType
 EVENT_TYPE_EXPIRED: EventType
 EVENT_TYPE_RELEASED: EventType
+EVENT_TYPE_RESUBMITTED: EventType
 
 class Payload(_message.Message):
     __slots__ = ("content_type", "data")
@@ -265,6 +267,18 @@ class RunEvent(_message.Message):
     run: TaskRun
     log: LogLine
     def __init__(self, cursor: _Optional[str] = ..., run_id: _Optional[str] = ..., task: _Optional[str] = ..., type: _Optional[_Union[EventType, str]] = ..., state: _Optional[_Union[RunState, str]] = ..., attempt: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., run: _Optional[_Union[TaskRun, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ...) -> None: ...
+
+class CacheEntry(_message.Message):
+    __slots__ = ("run_id", "result", "completed_at", "expires_at")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    result: Payload
+    completed_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, run_id: _Optional[str] = ..., result: _Optional[_Union[Payload, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RunMessage(_message.Message):
     __slots__ = ("run",)

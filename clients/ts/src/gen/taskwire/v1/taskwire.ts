@@ -31,6 +31,14 @@ import { Payload, RunEvent, RunState, runStateFromJSON, runStateToJSON, SubmitOp
  * may grow, never renumber.
  */
 
+export interface RetryRequest {
+  runId: string;
+}
+
+export interface RetryResponse {
+  run: TaskRun | undefined;
+}
+
 export interface SubmitRequest {
   /** Task name: 1–128 characters of [A-Za-z0-9_-]. */
   task: string;
@@ -142,6 +150,146 @@ export interface ListRunsResponse {
   /** Empty on the last page. */
   nextPageToken: string;
 }
+
+function createBaseRetryRequest(): RetryRequest {
+  return { runId: "" };
+}
+
+export const RetryRequest: MessageFns<RetryRequest> = {
+  encode(message: RetryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetryRequest {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RetryRequest): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetryRequest>, I>>(base?: I): RetryRequest {
+    return RetryRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryRequest>, I>>(object: I): RetryRequest {
+    const message = createBaseRetryRequest();
+    message.runId = object.runId ?? "";
+    return message;
+  },
+};
+
+function createBaseRetryResponse(): RetryResponse {
+  return { run: undefined };
+}
+
+export const RetryResponse: MessageFns<RetryResponse> = {
+  encode(message: RetryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.run !== undefined) {
+      TaskRun.encode(message.run, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.run = TaskRun.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetryResponse {
+    return { run: isSet(object.run) ? TaskRun.fromJSON(object.run) : undefined };
+  },
+
+  toJSON(message: RetryResponse): unknown {
+    const obj: any = {};
+    if (message.run !== undefined) {
+      obj.run = TaskRun.toJSON(message.run);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetryResponse>, I>>(base?: I): RetryResponse {
+    return RetryResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryResponse>, I>>(object: I): RetryResponse {
+    const message = createBaseRetryResponse();
+    message.run = (object.run !== undefined && object.run !== null) ? TaskRun.fromPartial(object.run) : undefined;
+    return message;
+  },
+};
 
 function createBaseSubmitRequest(): SubmitRequest {
   return { task: "", args: undefined, options: undefined };
@@ -1462,7 +1610,10 @@ export const TaskServiceService = {
     responseSerialize: (value: CancelResponse): Buffer => Buffer.from(CancelResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelResponse => CancelResponse.decode(value),
   },
-  /** ListRuns lists runs newest first, filtered and paged. */
+  /**
+   * ListRuns lists runs newest first, filtered and paged. Dead letters (runs
+   * that exhausted their retries) are ListRuns with states = [FAILED].
+   */
   listRuns: {
     path: "/taskwire.v1.TaskService/ListRuns" as const,
     requestStream: false as const,
@@ -1471,6 +1622,21 @@ export const TaskServiceService = {
     requestDeserialize: (value: Buffer): ListRunsRequest => ListRunsRequest.decode(value),
     responseSerialize: (value: ListRunsResponse): Buffer => Buffer.from(ListRunsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListRunsResponse => ListRunsResponse.decode(value),
+  },
+  /**
+   * Retry runs a FAILED or CANCELLED run again as a new attempt of the same
+   * run (same id, attempt history kept, attempt number continues). It gets
+   * one attempt; its retry policy's budget is not replenished. Retrying a
+   * run that is not FAILED or CANCELLED is FAILED_PRECONDITION.
+   */
+  retry: {
+    path: "/taskwire.v1.TaskService/Retry" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetryRequest): Buffer => Buffer.from(RetryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetryRequest => RetryRequest.decode(value),
+    responseSerialize: (value: RetryResponse): Buffer => Buffer.from(RetryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetryResponse => RetryResponse.decode(value),
   },
 } as const;
 
@@ -1505,8 +1671,18 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
    * run is FAILED_PRECONDITION.
    */
   cancel: handleUnaryCall<CancelRequest, CancelResponse>;
-  /** ListRuns lists runs newest first, filtered and paged. */
+  /**
+   * ListRuns lists runs newest first, filtered and paged. Dead letters (runs
+   * that exhausted their retries) are ListRuns with states = [FAILED].
+   */
   listRuns: handleUnaryCall<ListRunsRequest, ListRunsResponse>;
+  /**
+   * Retry runs a FAILED or CANCELLED run again as a new attempt of the same
+   * run (same id, attempt history kept, attempt number continues). It gets
+   * one attempt; its retry policy's budget is not replenished. Retrying a
+   * run that is not FAILED or CANCELLED is FAILED_PRECONDITION.
+   */
+  retry: handleUnaryCall<RetryRequest, RetryResponse>;
 }
 
 export interface TaskServiceClient extends Client {
@@ -1604,7 +1780,10 @@ export interface TaskServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelResponse) => void,
   ): ClientUnaryCall;
-  /** ListRuns lists runs newest first, filtered and paged. */
+  /**
+   * ListRuns lists runs newest first, filtered and paged. Dead letters (runs
+   * that exhausted their retries) are ListRuns with states = [FAILED].
+   */
   listRuns(
     request: ListRunsRequest,
     callback: (error: ServiceError | null, response: ListRunsResponse) => void,
@@ -1619,6 +1798,27 @@ export interface TaskServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListRunsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Retry runs a FAILED or CANCELLED run again as a new attempt of the same
+   * run (same id, attempt history kept, attempt number continues). It gets
+   * one attempt; its retry policy's budget is not replenished. Retrying a
+   * run that is not FAILED or CANCELLED is FAILED_PRECONDITION.
+   */
+  retry(
+    request: RetryRequest,
+    callback: (error: ServiceError | null, response: RetryResponse) => void,
+  ): ClientUnaryCall;
+  retry(
+    request: RetryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetryResponse) => void,
+  ): ClientUnaryCall;
+  retry(
+    request: RetryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetryResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -171,6 +171,8 @@ export enum EventType {
   EVENT_TYPE_EXPIRED = 13,
   /** EVENT_TYPE_RELEASED - A scheduled run became due and was queued (SCHEDULED → PENDING). */
   EVENT_TYPE_RELEASED = 14,
+  /** EVENT_TYPE_RESUBMITTED - A FAILED or CANCELLED run was queued again by the Retry call. */
+  EVENT_TYPE_RESUBMITTED = 15,
   UNRECOGNIZED = -1,
 }
 
@@ -221,6 +223,9 @@ export function eventTypeFromJSON(object: any): EventType {
     case 14:
     case "EVENT_TYPE_RELEASED":
       return EventType.EVENT_TYPE_RELEASED;
+    case 15:
+    case "EVENT_TYPE_RESUBMITTED":
+      return EventType.EVENT_TYPE_RESUBMITTED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -260,6 +265,8 @@ export function eventTypeToJSON(object: EventType): string {
       return "EVENT_TYPE_EXPIRED";
     case EventType.EVENT_TYPE_RELEASED:
       return "EVENT_TYPE_RELEASED";
+    case EventType.EVENT_TYPE_RESUBMITTED:
+      return "EVENT_TYPE_RESUBMITTED";
     case EventType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -297,8 +304,9 @@ export interface SubmitOptions {
   /** Free-form labels, up to 32 pairs. */
   labels: { [key: string]: string };
   /**
-   * Cache key; a completed run with the same key within cache_ttl_ms answers
-   * from its result without executing.
+   * Cache key; a completed run of the same task with the same key within
+   * cache_ttl_ms answers from its result without executing (COMPLETED,
+   * cached = true). Empty with cache_ttl_ms > 0: a hash of the arguments.
    */
   cacheKey: string;
   /** Time a cached result stays valid, in milliseconds. 0 = no caching. */
@@ -462,6 +470,17 @@ export interface RunEvent {
     | undefined;
   /** The log line, for EVENT_TYPE_LOG. */
   log: LogLine | undefined;
+}
+
+/**
+ * CacheEntry is the value in the taskwire_cache KV bucket, under
+ * sha256(task, cache key): the result of the run that filled it.
+ */
+export interface CacheEntry {
+  runId: string;
+  result: Payload | undefined;
+  completedAt: Date | undefined;
+  expiresAt: Date | undefined;
 }
 
 /**
@@ -2426,6 +2445,137 @@ export const RunEvent: MessageFns<RunEvent> = {
     message.time = object.time ?? undefined;
     message.run = (object.run !== undefined && object.run !== null) ? TaskRun.fromPartial(object.run) : undefined;
     message.log = (object.log !== undefined && object.log !== null) ? LogLine.fromPartial(object.log) : undefined;
+    return message;
+  },
+};
+
+function createBaseCacheEntry(): CacheEntry {
+  return { runId: "", result: undefined, completedAt: undefined, expiresAt: undefined };
+}
+
+export const CacheEntry: MessageFns<CacheEntry> = {
+  encode(message: CacheEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    if (message.result !== undefined) {
+      Payload.encode(message.result, writer.uint32(18).fork()).join();
+    }
+    if (message.completedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.completedAt), writer.uint32(26).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CacheEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCacheEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = Payload.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.completedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CacheEntry {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      result: isSet(object.result) ? Payload.fromJSON(object.result) : undefined,
+      completedAt: isSet(object.completedAt)
+        ? fromJsonTimestamp(object.completedAt)
+        : isSet(object.completed_at)
+        ? fromJsonTimestamp(object.completed_at)
+        : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CacheEntry): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.result !== undefined) {
+      obj.result = Payload.toJSON(message.result);
+    }
+    if (message.completedAt !== undefined) {
+      obj.completedAt = message.completedAt.toISOString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CacheEntry>, I>>(base?: I): CacheEntry {
+    return CacheEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CacheEntry>, I>>(object: I): CacheEntry {
+    const message = createBaseCacheEntry();
+    message.runId = object.runId ?? "";
+    message.result = (object.result !== undefined && object.result !== null)
+      ? Payload.fromPartial(object.result)
+      : undefined;
+    message.completedAt = object.completedAt ?? undefined;
+    message.expiresAt = object.expiresAt ?? undefined;
     return message;
   },
 };
