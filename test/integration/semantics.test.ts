@@ -113,6 +113,13 @@ describe("task semantics (real nats-server)", function () {
       assert.deepEqual(st.attempts.map((a) => a.error?.message ?? ""), ["not yet", "not yet", ""], "every attempt's error is kept");
     });
 
+    it("applies the task definition's defaults to a run submitted by name only", async function () {
+      const run = await client.submit<number>(backoff.taskName, []);
+      assert.equal(await run.result({ timeoutMs: 10_000 }), 3, "retried per the definition's policy");
+      const st = await run.status();
+      assert.deepEqual(st.options?.retry?.delaysMs, [200, 400], "the effective policy is recorded");
+    });
+
     it("honours RetryAfterError's delay", async function () {
       const run = await politely.using(client).delay();
       assert.equal(await run.result({ timeoutMs: 10_000 }), "done");

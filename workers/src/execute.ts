@@ -2,7 +2,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { decodeArgs, encodeJson, type TaskDefinition, type TaskContext } from "@taskwire/client";
-import { runWithContext } from "@taskwire/client/internal";
+import { runWithContext, toSubmitOptions } from "@taskwire/client/internal";
 import { AttemptOutcome, CacheEntry, EventType, type Failure, RunState, type TaskRun } from "@taskwire/client/gen";
 import { cacheEntryKey, decodeRunMessage, extractHeaders, extractTraceParent, isTerminal, type RunStore, type StoredRun } from "@taskwire/core";
 import type { Logger } from "pino";
@@ -43,7 +43,25 @@ function withAttempt(run: TaskRun, n: number, patch: Partial<TaskRun["attempts"]
  * compare-and-set, or settles the message when the run needs no execution.
  * Returns the claimed record, or undefined when the message was settled.
  */
-async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise<StoredRun | undefined> {
+/**
+ * The run's options with the task definition's defaults filled in where the
+ * submitter left them unset. A submitter that knows only the task's name
+ * (another language, `Client.submit`) still gets the retries and timeout the
+ * task's author declared; per-call options win.
+ */
+function withTaskDefaults(o: TaskRun["options"], def: TaskDefinition<unknown[], unknown>): TaskRun["options"] {
+  const d = def.options;
+  const base = toSubmitOptions(d);
+  if (!o) return base;
+  return {
+    ...o,
+    retry: o.retry ?? base.retry,
+    timeoutMs: o.timeoutMs || base.timeoutMs,
+    scheduleToStartTimeoutMs: o.scheduleToStartTimeoutMs || base.scheduleToStartTimeoutMs,
+  };
+}
+
+async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun, def: TaskDefinition<unknown[], unknown>): Promise<StoredRun | undefined> {
   const { store, options } = deps;
   // When the message carries the record's revision (released by the
   // scheduler), try the CAS against it on first delivery and skip a read.
@@ -76,7 +94,7 @@ async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise<StoredR
           write: { ...run, state: RunState.RUN_STATE_CANCELLED, lastEvent: EventType.EVENT_TYPE_CANCELLED, finishedAt: t, updatedAt: t, error: run.error ?? { type: "Cancelled", message: "cancelled before it started", stack: "", retryable: false } },
         };
       }
-      const sts = run.options?.scheduleToStartTimeoutMs ?? 0;
+      const sts = withTaskDefaults(run.options, def)?.scheduleToStartTimeoutMs ?? 0;
       const dueAt = run.scheduledAt?.getTime() ?? run.createdAt?.getTime() ?? t.getTime();
       if (sts > 0 && run.attempt === 0 && run.state === RunState.RUN_STATE_PENDING && t.getTime() - dueAt > sts) {
         // Not started within its schedule-to-start timeout: it expires
@@ -110,6 +128,7 @@ async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise<StoredR
           ...run,
           state: RunState.RUN_STATE_RUNNING,
           attempt: n,
+          options: withTaskDefaults(run.options, def),
           attempts: [...run.attempts, { number: n, workerId: options.workerId, startedAt: t, finishedAt: undefined, outcome: AttemptOutcome.ATTEMPT_OUTCOME_RUNNING, error: undefined }],
           lastEvent: EventType.EVENT_TYPE_STARTED,
           workerId: options.workerId,
@@ -132,7 +151,7 @@ async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise<StoredR
   }
   if (res.stored.run.state === RunState.RUN_STATE_PENDING) {
     // We just recorded a crash; now claim it for a new attempt.
-    return claim(m, deps, { ...res.stored.run, revision: 0 });
+    return claim(m, deps, { ...res.stored.run, revision: 0 }, def);
   }
   return res.stored;
 }
@@ -213,7 +232,7 @@ export async function executeRun(m: JsMsg, def: TaskDefinition<unknown[], unknow
     m.term();
     return;
   }
-  const claimed = await claim(m, deps, msgRun);
+  const claimed = await claim(m, deps, msgRun, def);
   if (!claimed) return;
   const run = claimed.run;
   const n = run.attempt;
