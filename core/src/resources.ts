@@ -4,6 +4,7 @@ import type { NatsHandle } from "./connection.js";
 import {
   CACHE_BUCKET,
   IDEMPOTENCY_BUCKET,
+  LIMITS_BUCKET,
   RECORD_HISTORY,
   RUN_SUBJECT_PREFIX,
   RUNS_BUCKET,
@@ -23,6 +24,7 @@ export interface Resources {
   runs: KV;
   idempotency: KV;
   cache: KV;
+  limits: KV;
 }
 
 const nanos = (ms: number): number => ms * 1_000_000;
@@ -90,7 +92,14 @@ export async function ensureResources(h: NatsHandle, options: ResourceOptions = 
     ttl: opts.retentionMs,
     allow_direct: true,
   });
-  return { runs, idempotency, cache };
+  const limits = await kvm.create(LIMITS_BUCKET, {
+    history: 1,
+    storage: StorageType.File,
+    replicas: opts.replicas,
+    ttl: 86_400_000,
+    allow_direct: true,
+  });
+  return { runs, idempotency, cache, limits };
 }
 
 export { AckPolicy, DeliverPolicy };

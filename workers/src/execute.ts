@@ -10,6 +10,7 @@ import { failureOf } from "./failure.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { decideRetry } from "./retry.js";
 import { RunLog } from "./runlog.js";
+import type { RateLimiter } from "./ratelimit.js";
 
 const tracer = trace.getTracer("@taskwire/worker");
 
@@ -20,6 +21,8 @@ export interface ExecDeps {
   store: RunStore;
   /** The taskwire_cache bucket: completed runs with a cache key fill it. */
   cache: KV;
+  /** Shared rate-limit windows. */
+  rateLimiter: RateLimiter;
   options: ResolvedWorkerOptions;
   log: Logger;
   /** Registers the abort function of a running run (for cancel notices); returns an unregister function. */
@@ -68,13 +71,25 @@ async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun, def: TaskDefinit
   let known: StoredRun | undefined = m.info.deliveryCount === 1 && msgRun.revision > 0 ? { run: msgRun, revision: msgRun.revision } : undefined;
   if (!known) {
     known = await store.get(msgRun.id);
-    if (!known) {
-      // The broker writes the record and publishes the message in
-      // parallel; the message can arrive first. It carries the record, so
-      // create it from there (the broker's identical create then finds it).
-      await store.create({ ...msgRun, revision: 0 });
-      known = await store.get(msgRun.id);
+  }
+  if (!known) {
+    // The broker writes the record and publishes the message in parallel;
+    // the message can arrive first. It carries the record, so create it
+    // from there (the broker's identical create then finds it).
+    await store.create({ ...msgRun, revision: 0 });
+    known = await store.get(msgRun.id);
+  }
+  let admittedAt: Date | undefined;
+  const rl = def.options.rateLimit;
+  if (rl && known && !isTerminal(known.run.state) && !known.run.cancelRequested && known.run.state !== RunState.RUN_STATE_RUNNING) {
+    // Over the task's rate limit: back to the queue until a place frees up.
+    const d = await deps.rateLimiter.acquire(known.run.task, known.run.options?.concurrencyKey ?? "", rl);
+    if ("waitMs" in d) {
+      m.nak(d.waitMs);
+      return undefined;
     }
+    // The start is the moment the limiter admitted it.
+    admittedAt = new Date(d.grantedAt);
   }
   let settle: (() => void) | undefined;
   const res = await store.transition(
@@ -129,10 +144,10 @@ async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun, def: TaskDefinit
           state: RunState.RUN_STATE_RUNNING,
           attempt: n,
           options: withTaskDefaults(run.options, def),
-          attempts: [...run.attempts, { number: n, workerId: options.workerId, startedAt: t, finishedAt: undefined, outcome: AttemptOutcome.ATTEMPT_OUTCOME_RUNNING, error: undefined }],
+          attempts: [...run.attempts, { number: n, workerId: options.workerId, startedAt: admittedAt ?? t, finishedAt: undefined, outcome: AttemptOutcome.ATTEMPT_OUTCOME_RUNNING, error: undefined }],
           lastEvent: EventType.EVENT_TYPE_STARTED,
           workerId: options.workerId,
-          startedAt: run.startedAt ?? t,
+          startedAt: run.startedAt ?? admittedAt ?? t,
           nextAttemptAt: undefined,
           updatedAt: t,
         },

@@ -11,6 +11,7 @@ import { executeRun } from "./execute.js";
 import { Heartbeats } from "./heartbeat.js";
 import { resolveOptions, type ResolvedWorkerOptions, type WorkerOptions } from "./options.js";
 import { Slots } from "./slots.js";
+import { RateLimiter } from "./ratelimit.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- task argument and result types vary per definition
 export type AnyTask = TaskDefinition<any[], any>;
@@ -34,6 +35,7 @@ export class Worker {
   #nats: NatsHandle | undefined;
   #store: RunStore | undefined;
   #cache: KV | undefined;
+  #rateLimiter: RateLimiter | undefined;
   #slots: Slots;
   #heartbeats: Heartbeats | undefined;
   #streams: ConsumerMessages[] = [];
@@ -50,6 +52,10 @@ export class Worker {
     this.tasks = new Map();
     for (const t of tasks) {
       if (!isTaskDefinition(t)) throw new Error(`not a task definition: ${String(t)}; make tasks with task(name, fn)`);
+      const rl = t.options.rateLimit;
+      if (rl && !(Number.isInteger(rl.limit) && rl.limit >= 1 && rl.limit <= 1000 && rl.intervalMs >= 1 && rl.intervalMs <= 86_400_000)) {
+        throw new Error(`task "${t.taskName}": rateLimit needs limit 1–1000 and intervalMs 1–86400000, got ${JSON.stringify(rl)}`);
+      }
       if (this.tasks.has(t.taskName)) throw new Error(`task "${t.taskName}" is defined twice`);
       this.tasks.set(t.taskName, t);
     }
@@ -71,7 +77,8 @@ export class Worker {
     const o = this.options;
     const nats = await NatsHandle.connect({ servers: o.natsUrl.split(","), name: `taskwire-worker ${o.workerId}` });
     this.#nats = nats;
-    const { runs, cache } = await ensureResources(nats);
+    const { runs, cache, limits } = await ensureResources(nats);
+    this.#rateLimiter = new RateLimiter(limits);
     this.#store = new RunStore(runs);
     this.#cache = cache;
     this.#heartbeats = new Heartbeats(o.heartbeatMs);
@@ -121,13 +128,15 @@ export class Worker {
   async #execute(m: JsMsg, def: AnyTask): Promise<void> {
     const store = this.#store;
     const cache = this.#cache;
-    if (!store || !cache) return;
+    const rateLimiter = this.#rateLimiter;
+    if (!store || !cache || !rateLimiter) return;
     this.stats.started++;
     this.stats.running++;
     try {
       await executeRun(m, def, {
         store,
         cache,
+        rateLimiter,
         options: this.options,
         log: this.log,
         registerAbort: (id, abort) => {

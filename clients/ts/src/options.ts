@@ -43,6 +43,14 @@ export interface TaskOptions extends RetryOptions {
    * workers serving the task). Not a per-call option. @default unlimited
    */
   concurrencyLimit?: number;
+  /**
+   * At most `limit` starts of this task in any `intervalMs` window, across
+   * all workers (a sliding window kept in NATS KV). With `perKey`, the
+   * window is per the run's `concurrencyKey` (e.g. per customer). A run over
+   * the limit waits in the queue. Enforced by the workers; not a per-call
+   * option. @default unlimited
+   */
+  rateLimit?: { limit: number; intervalMs: number; perKey?: boolean };
 }
 
 /** Per-call options of `applyAsync` and `Client.submit`. */
