@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
+import type { ObjectStore } from "@nats-io/obj";
 import { type Context, SpanKind, trace } from "@opentelemetry/api";
 import { status as Status } from "@grpc/grpc-js";
 import { CacheEntry, EventType, RunState, type TaskRun } from "@taskwire/client/gen";
@@ -45,6 +46,7 @@ export class Runs {
     runsKv: KV,
     readonly idempotency: KV,
     readonly cache: KV,
+    readonly results: ObjectStore,
   ) {
     this.store = new RunStore(runsKv);
   }
@@ -98,6 +100,7 @@ export class Runs {
       lastEvent: EventType.EVENT_TYPE_SUBMITTED,
       traceParent: "",
       logs: [],
+      resultRef: "",
     };
     const hit = deduplicated ? undefined : await this.#cacheHit(v, now);
     if (hit) {
@@ -218,6 +221,17 @@ export class Runs {
     const s = await this.store.get(id);
     if (!s) throw new BrokerError(Status.NOT_FOUND, `run ${id} not found: it never existed or its record expired after the retention period`);
     return s.run;
+  }
+
+  /**
+   * The record with a large result read back from the Object Store, so
+   * callers of GetStatus (every client's result()) never see the reference.
+   */
+  async withResult(run: TaskRun): Promise<TaskRun> {
+    if (!run.resultRef || (run.result && run.result.data.length > 0)) return run;
+    const data = await this.results.getBlob(run.resultRef);
+    if (!data) throw new BrokerError(Status.NOT_FOUND, `the result of run ${run.id} expired from the result store (retention period)`);
+    return { ...run, result: { contentType: run.result?.contentType || "application/json", data: Buffer.from(data) } };
   }
 
   /** Waits until the run is terminal or `timeoutMs` passes; returns the latest record either way. */

@@ -74,8 +74,8 @@ export class Broker {
   }
 
   async #start(nats: NatsHandle): Promise<void> {
-    const { runs: runsKv, idempotency, cache } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
-    const runs = new Runs(nats, runsKv, idempotency, cache);
+    const { runs: runsKv, idempotency, cache, results } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
+    const runs = new Runs(nats, runsKv, idempotency, cache, results);
     this.#events = new EventStreamer(runs, this.log);
     const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
     nats.onChange((connected) => {

@@ -103,9 +103,9 @@ export function createService(runs: Runs, events: EventStreamer, log: Logger, ma
         if (req.waitTimeoutMs > 0) {
           const ac = new AbortController();
           call.on("cancelled", () => ac.abort());
-          return { run: await runs.waitTerminal(req.runId, req.waitTimeoutMs, ac.signal) };
+          return { run: await runs.withResult(await runs.waitTerminal(req.runId, req.waitTimeoutMs, ac.signal)) };
         }
-        return { run: await runs.get(req.runId) };
+        return { run: await runs.withResult(await runs.get(req.runId)) };
       }),
     ),
     cancel: track(

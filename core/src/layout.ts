@@ -22,6 +22,8 @@ export const RUNS_BUCKET_STREAM = `KV_${RUNS_BUCKET}`;
 export const IDEMPOTENCY_BUCKET = "taskwire_idempotency";
 /** KV bucket of cached results: key = sha256(task, cache key), value = CacheEntry. */
 export const CACHE_BUCKET = "taskwire_cache";
+/** Object Store of results above the inline limit: object name = run id. */
+export const RESULTS_STORE = "taskwire_results";
 /** KV bucket of rate-limit windows: key = rate.<hash(task[, key])>, value = recent start times. */
 export const LIMITS_BUCKET = "taskwire_limits";
 /** Core-NATS subject a broker publishes on to abort a running run: `taskwire.cancel.<run id>`. */

@@ -1,10 +1,12 @@
 import { type KV, Kvm } from "@nats-io/kv";
+import { Objm, type ObjectStore } from "@nats-io/obj";
 import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { NatsHandle } from "./connection.js";
 import {
   CACHE_BUCKET,
   IDEMPOTENCY_BUCKET,
   LIMITS_BUCKET,
+  RESULTS_STORE,
   RECORD_HISTORY,
   RUN_SUBJECT_PREFIX,
   RUNS_BUCKET,
@@ -25,6 +27,7 @@ export interface Resources {
   idempotency: KV;
   cache: KV;
   limits: KV;
+  results: ObjectStore;
 }
 
 const nanos = (ms: number): number => ms * 1_000_000;
@@ -99,7 +102,8 @@ export async function ensureResources(h: NatsHandle, options: ResourceOptions = 
     ttl: 86_400_000,
     allow_direct: true,
   });
-  return { runs, idempotency, cache, limits };
+  const results = await new Objm(h.js).create(RESULTS_STORE, { storage: StorageType.File, replicas: opts.replicas, ttl: nanos(opts.retentionMs) });
+  return { runs, idempotency, cache, limits, results };
 }
 
 export { AckPolicy, DeliverPolicy };

@@ -40,6 +40,7 @@ describe("task semantics (real nats-server)", function () {
     await new Promise<void>((r) => context().signal.addEventListener("abort", () => r(), { once: true }));
     return "never";
   }, { timeoutMs: 150, retries: 1, retryDelaysMs: [50] });
+  const big = task(`${name}-big`, async (n: number) => "y".repeat(n));
   const late = task(`${name}-late`, async () => {
     count("late");
     return 1;
@@ -50,7 +51,7 @@ describe("task semantics (real nats-server)", function () {
     broker = await startBroker(nats.url);
     client = new Client({ address: broker.address });
     workers.push(
-      await startWorker(nats.url, [square, fragile, sleepy, backoff, politely, slowpoke], {
+      await startWorker(nats.url, [square, fragile, sleepy, backoff, politely, slowpoke, big], {
         concurrency: 8,
         onCompletion: (o) => void completions.push(o),
         onFailure: (o) => void failures.push(o),
@@ -134,6 +135,27 @@ describe("task semantics (real nats-server)", function () {
       assert.equal(st.state, RunState.RUN_STATE_FAILED);
       assert.deepEqual(st.attempts.map((a) => a.outcome), [AttemptOutcome.ATTEMPT_OUTCOME_TIMED_OUT, AttemptOutcome.ATTEMPT_OUTCOME_TIMED_OUT]);
       assert.equal(st.error?.type, "TimeoutError");
+    });
+  });
+
+  describe("results", function () {
+    it("keeps large results in the Object Store, transparently to result()", async function () {
+      const run = await big.using(client).delay(300_000);
+      assert.equal((await run.result({ timeoutMs: 10_000 })).length, 300_000);
+      const listed = (await client.listRuns({ task: big.taskName })).runs.find((r) => r.id === run.id);
+      assert.equal(listed?.resultRef, run.id, "the record holds a reference, not the data");
+      assert.equal(listed?.result?.data.length, 0);
+      const small = await big.using(client).delay(10);
+      await small.result({ timeoutMs: 10_000 });
+      assert.equal((await small.status()).resultRef, "", "small results stay inline");
+    });
+
+    it("fails a run whose result is over the limit, with a clear error", async function () {
+      const run = await big.using(client).delay(4 * 1024 * 1024);
+      const st = await run.wait({ timeoutMs: 10_000 });
+      assert.equal(st.state, RunState.RUN_STATE_FAILED);
+      assert.equal(st.error?.type, "ResultTooLarge");
+      assert.match(st.error?.message ?? "", /TASKWIRE_MAX_RESULT_BYTES/);
     });
   });
 

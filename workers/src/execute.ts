@@ -1,5 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import type { ObjectStore } from "@nats-io/obj";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { decodeArgs, encodeJson, type TaskDefinition, type TaskContext } from "@taskwire/client";
 import { runWithContext, toSubmitOptions } from "@taskwire/client/internal";
@@ -23,6 +24,8 @@ export interface ExecDeps {
   cache: KV;
   /** Shared rate-limit windows. */
   rateLimiter: RateLimiter;
+  /** Object Store for results above the inline limit. */
+  results: ObjectStore;
   options: ResolvedWorkerOptions;
   log: Logger;
   /** Registers the abort function of a running run (for cancel notices); returns an unregister function. */
@@ -275,7 +278,18 @@ export async function executeRun(m: JsMsg, def: TaskDefinition<unknown[], unknow
       await runLog.flush();
       // Fill the cache before recording COMPLETED, so a submit that sees the
       // run completed also finds its result cached.
-      if (outcome.kind === "ok") await fillCache(deps, run, outcome.value, options.maxResultBytes);
+      if (outcome.kind === "ok") await fillCache(deps, run, outcome.value, options.inlineResultBytes);
+      // A large result goes to the Object Store first; the record then
+      // carries its name. Written before the record, so a COMPLETED record
+      // never points at a missing object.
+      let resultRef = "";
+      if (outcome.kind === "ok") {
+        const bytes = tryEncode(outcome.value);
+        if (bytes && bytes.data.length > options.inlineResultBytes && bytes.data.length <= options.maxResultBytes) {
+          await deps.results.putBlob({ name: run.id }, bytes.data);
+          resultRef = run.id;
+        }
+      }
       const t = now();
       type Decided = "completed" | "failed" | "retry" | "cancelled" | "stale";
       let decided = "stale" as Decided;
@@ -304,7 +318,7 @@ export async function executeRun(m: JsMsg, def: TaskDefinition<unknown[], unknow
             decided = "completed";
             resultValue = outcome.value;
             return {
-              write: { ...cur, state: RunState.RUN_STATE_COMPLETED, result: payload, error: undefined, lastEvent: EventType.EVENT_TYPE_COMPLETED, finishedAt: t, updatedAt: t, attempts: withAttempt(cur, n, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, finishedAt: t }) },
+              write: { ...cur, state: RunState.RUN_STATE_COMPLETED, result: resultRef ? { contentType: payload.contentType, data: Buffer.alloc(0) } : payload, resultRef, error: undefined, lastEvent: EventType.EVENT_TYPE_COMPLETED, finishedAt: t, updatedAt: t, attempts: withAttempt(cur, n, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, finishedAt: t }) },
             };
           }
         }
@@ -349,6 +363,14 @@ export async function executeRun(m: JsMsg, def: TaskDefinition<unknown[], unknow
 }
 
 /** Stores a completed run's result under its cache key; a failure here only costs a future cache miss. */
+function tryEncode(value: unknown): ReturnType<typeof encodeJson> | undefined {
+  try {
+    return encodeJson(value);
+  } catch {
+    return undefined;
+  }
+}
+
 async function fillCache(deps: ExecDeps, run: TaskRun, value: unknown, maxBytes: number): Promise<void> {
   const o = run.options;
   if (!o || o.cacheTtlMs <= 0 || !o.cacheKey) return;

@@ -16,8 +16,14 @@ export interface WorkerOptions {
   heartbeatMs?: number;
   /** On stop, how long in-flight runs may finish before their signals abort, in ms. @default 30_000 (TASKWIRE_SHUTDOWN_GRACE_MS) */
   shutdownGraceMs?: number;
-  /** Largest result stored inline, in bytes; a larger result fails the run (ResultTooLarge). @default 524_288 (TASKWIRE_MAX_RESULT_BYTES) */
+  /**
+   * Largest result accepted, in bytes; a larger one fails the run
+   * (ResultTooLarge, not retried). The default stays below gRPC's usual 4 MiB
+   * receive limit so every client can read it. @default 3_145_728 (3 MiB) (TASKWIRE_MAX_RESULT_BYTES)
+   */
   maxResultBytes?: number;
+  /** Results above this size go to the Object Store instead of the run record, in bytes. @default 65_536 (TASKWIRE_INLINE_RESULT_BYTES) */
+  inlineResultBytes?: number;
   /** A crashed attempt (worker died) is retried this many times beyond the task's retry policy. @default 10 */
   maxCrashRetries?: number;
   /** Install SIGTERM/SIGINT handlers that stop the worker gracefully (serve() only). @default true */
@@ -58,7 +64,8 @@ export function resolveOptions(o: WorkerOptions, workerId: string): ResolvedWork
     natsUrl: o.natsUrl ?? process.env.TASKWIRE_NATS_URL ?? "nats://127.0.0.1:4222",
     heartbeatMs,
     shutdownGraceMs: o.shutdownGraceMs ?? envNum("TASKWIRE_SHUTDOWN_GRACE_MS", 30_000),
-    maxResultBytes: o.maxResultBytes ?? envNum("TASKWIRE_MAX_RESULT_BYTES", 524_288),
+    maxResultBytes: o.maxResultBytes ?? envNum("TASKWIRE_MAX_RESULT_BYTES", 3_145_728),
+    inlineResultBytes: o.inlineResultBytes ?? envNum("TASKWIRE_INLINE_RESULT_BYTES", 65_536),
     maxCrashRetries: o.maxCrashRetries ?? 10,
     handleSignals: o.handleSignals ?? true,
     workerId: o.workerId ?? workerId,

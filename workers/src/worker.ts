@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
+import type { ObjectStore } from "@nats-io/obj";
 import { isTaskDefinition, type TaskDefinition } from "@taskwire/client";
 import { CANCEL_SUBJECT_PREFIX, ensureResources, NatsHandle, RUNS_STREAM, RunStore } from "@taskwire/core";
 import { pino, type Logger } from "pino";
@@ -36,6 +37,7 @@ export class Worker {
   #store: RunStore | undefined;
   #cache: KV | undefined;
   #rateLimiter: RateLimiter | undefined;
+  #results: ObjectStore | undefined;
   #slots: Slots;
   #heartbeats: Heartbeats | undefined;
   #streams: ConsumerMessages[] = [];
@@ -77,7 +79,8 @@ export class Worker {
     const o = this.options;
     const nats = await NatsHandle.connect({ servers: o.natsUrl.split(","), name: `taskwire-worker ${o.workerId}` });
     this.#nats = nats;
-    const { runs, cache, limits } = await ensureResources(nats);
+    const { runs, cache, limits, results } = await ensureResources(nats);
+    this.#results = results;
     this.#rateLimiter = new RateLimiter(limits);
     this.#store = new RunStore(runs);
     this.#cache = cache;
@@ -129,7 +132,8 @@ export class Worker {
     const store = this.#store;
     const cache = this.#cache;
     const rateLimiter = this.#rateLimiter;
-    if (!store || !cache || !rateLimiter) return;
+    const results = this.#results;
+    if (!store || !cache || !rateLimiter || !results) return;
     this.stats.started++;
     this.stats.running++;
     try {
@@ -137,6 +141,7 @@ export class Worker {
         store,
         cache,
         rateLimiter,
+        results,
         options: this.options,
         log: this.log,
         registerAbort: (id, abort) => {

@@ -888,7 +888,11 @@ type TaskRun struct {
 	// W3C traceparent of the broker's publish span, for the worker's span.
 	TraceParent string `protobuf:"bytes,23,opt,name=trace_parent,json=traceParent,proto3" json:"trace_parent,omitempty"`
 	// Log lines of the run, oldest first, bounded (the newest are kept).
-	Logs          []*LogLine `protobuf:"bytes,24,rep,name=logs,proto3" json:"logs,omitempty"`
+	Logs []*LogLine `protobuf:"bytes,24,rep,name=logs,proto3" json:"logs,omitempty"`
+	// Set when the result is too large to keep inline: the name of the object
+	// in the taskwire_results Object Store. GetStatus fills `result` from it;
+	// ListRuns and StreamEvents carry only the reference.
+	ResultRef     string `protobuf:"bytes,25,opt,name=result_ref,json=resultRef,proto3" json:"result_ref,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1089,6 +1093,13 @@ func (x *TaskRun) GetLogs() []*LogLine {
 		return x.Logs
 	}
 	return nil
+}
+
+func (x *TaskRun) GetResultRef() string {
+	if x != nil {
+		return x.ResultRef
+	}
+	return ""
 }
 
 // RunEvent is one change of one run.
@@ -1384,7 +1395,7 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\tR\x05level\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\x9a\b\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xb9\b\n" +
 	"\aTaskRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\tR\x04task\x12+\n" +
@@ -1415,7 +1426,9 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\n" +
 	"last_event\x18\x16 \x01(\x0e2\x16.taskwire.v1.EventTypeR\tlastEvent\x12!\n" +
 	"\ftrace_parent\x18\x17 \x01(\tR\vtraceParent\x12(\n" +
-	"\x04logs\x18\x18 \x03(\v2\x14.taskwire.v1.LogLineR\x04logs\"\xc0\x02\n" +
+	"\x04logs\x18\x18 \x03(\v2\x14.taskwire.v1.LogLineR\x04logs\x12\x1d\n" +
+	"\n" +
+	"result_ref\x18\x19 \x01(\tR\tresultRef\"\xc0\x02\n" +
 	"\bRunEvent\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x12\n" +

@@ -445,6 +445,12 @@ export interface TaskRun {
   traceParent: string;
   /** Log lines of the run, oldest first, bounded (the newest are kept). */
   logs: LogLine[];
+  /**
+   * Set when the result is too large to keep inline: the name of the object
+   * in the taskwire_results Object Store. GetStatus fills `result` from it;
+   * ListRuns and StreamEvents carry only the reference.
+   */
+  resultRef: string;
 }
 
 /** RunEvent is one change of one run. */
@@ -1750,6 +1756,7 @@ function createBaseTaskRun(): TaskRun {
     lastEvent: 0,
     traceParent: "",
     logs: [],
+    resultRef: "",
   };
 }
 
@@ -1826,6 +1833,9 @@ export const TaskRun: MessageFns<TaskRun> = {
     }
     for (const v of message.logs) {
       LogLine.encode(v!, writer.uint32(194).fork()).join();
+    }
+    if (message.resultRef !== "") {
+      writer.uint32(202).string(message.resultRef);
     }
     return writer;
   },
@@ -2035,6 +2045,14 @@ export const TaskRun: MessageFns<TaskRun> = {
             message.logs.push(LogLine.decode(reader, reader.uint32()));
             continue;
           }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.resultRef = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2117,6 +2135,11 @@ export const TaskRun: MessageFns<TaskRun> = {
       logs: globalThis.Array.isArray(object?.logs)
         ? object.logs.map((e: any) => LogLine.fromJSON(e))
         : [],
+      resultRef: isSet(object.resultRef)
+        ? globalThis.String(object.resultRef)
+        : isSet(object.result_ref)
+        ? globalThis.String(object.result_ref)
+        : "",
     };
   },
 
@@ -2194,6 +2217,9 @@ export const TaskRun: MessageFns<TaskRun> = {
     if (message.logs?.length) {
       obj.logs = message.logs.map((e) => LogLine.toJSON(e));
     }
+    if (message.resultRef !== "") {
+      obj.resultRef = message.resultRef;
+    }
     return obj;
   },
 
@@ -2234,6 +2260,7 @@ export const TaskRun: MessageFns<TaskRun> = {
     message.lastEvent = object.lastEvent ?? 0;
     message.traceParent = object.traceParent ?? "";
     message.logs = object.logs?.map((e) => LogLine.fromPartial(e)) || [];
+    message.resultRef = object.resultRef ?? "";
     return message;
   },
 };
