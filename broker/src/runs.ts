@@ -13,6 +13,7 @@ import {
   isTerminal,
   type NatsHandle,
   newRunId,
+  priorityLevel,
   recordSubject,
   RunStore,
   runSubject,
@@ -112,7 +113,7 @@ export class Runs {
       run.revision = revision;
       return { run, deduplicated: false };
     }
-    const subject = delayed ? scheduledSubject(id) : runSubject(v.queue, v.task);
+    const subject = delayed ? scheduledSubject(id) : runSubject(v.queue, v.task, priorityLevel(v.options.priority));
     return tracer.startActiveSpan(
       `publish ${subject}`,
       {
@@ -192,7 +193,7 @@ export class Runs {
     const h = natsHeaders();
     injectHeaders(ctx, h);
     // A distinct msgID per retry, so JetStream's dedupe does not swallow it.
-    await this.nats.js.publish(runSubject(run.queue, run.task), encodeRunMessage(run), { msgID: `${run.id}:retry:${run.attempts.length}`, headers: h });
+    await this.nats.js.publish(runSubject(run.queue, run.task, priorityLevel(run.options?.priority ?? 0)), encodeRunMessage(run), { msgID: `${run.id}:retry:${run.attempts.length}`, headers: h });
     return run;
   }
 

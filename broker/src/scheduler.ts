@@ -1,7 +1,7 @@
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, JetStreamApiError, type JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { EventType, RunState } from "@taskwire/client/gen";
-import { decodeRunMessage, encodeRunMessage, isTerminal, type NatsHandle, type RunStore, runSubject, SCHEDULED_STREAM, SCHEDULER_CONSUMER } from "@taskwire/core";
+import { decodeRunMessage, encodeRunMessage, isTerminal, type NatsHandle, priorityLevel, type RunStore, runSubject, SCHEDULED_STREAM, SCHEDULER_CONSUMER } from "@taskwire/core";
 import type { Logger } from "pino";
 
 /** Longest single wait of a delayed run before the scheduler looks at it again, in ms. */
@@ -89,7 +89,7 @@ export class Scheduler {
       const tp = m.headers?.get("traceparent");
       if (tp) h.set("traceparent", tp);
       // msgID makes a second release (after a crash between here and the ack) a no-op.
-      await this.nats.js.publish(runSubject(run.queue, run.task), encodeRunMessage({ ...run, revision: res.stored.revision }), { msgID: run.id, headers: h });
+      await this.nats.js.publish(runSubject(run.queue, run.task, priorityLevel(run.options?.priority ?? 0)), encodeRunMessage({ ...run, revision: res.stored.revision }), { msgID: run.id, headers: h });
     }
     m.ack();
   }

@@ -38,8 +38,21 @@ export const TASK_NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
 export const QUEUE_NAME_RE = /^[a-z0-9-]{1,64}$/;
 export const DEFAULT_QUEUE = "default";
 
-export function runSubject(queue: string, task: string): string {
-  return `${RUN_SUBJECT_PREFIX}.${queue}.${task}`;
+/**
+ * Priority levels. SubmitOptions.priority > 0 is high, < 0 low, 0 normal.
+ * Normal runs keep the plain subject; high and low ones get a suffix, so
+ * each level has its own consumer and a worker can take the highest first.
+ */
+export type PriorityLevel = "high" | "normal" | "low";
+export const PRIORITY_LEVELS: readonly PriorityLevel[] = ["high", "normal", "low"];
+
+export function priorityLevel(priority: number): PriorityLevel {
+  return priority > 0 ? "high" : priority < 0 ? "low" : "normal";
+}
+
+export function runSubject(queue: string, task: string, level: PriorityLevel = "normal"): string {
+  const base = `${RUN_SUBJECT_PREFIX}.${queue}.${task}`;
+  return level === "normal" ? base : `${base}.${level}`;
 }
 
 export function scheduledSubject(runId: string): string {
@@ -62,8 +75,10 @@ export const ALL_RECORDS_SUBJECT = `$KV.${RUNS_BUCKET}.>`;
  * names cannot contain "_", so the first "_" after the prefix separates
  * queue and task unambiguously.
  */
-export function taskConsumerName(queue: string, task: string): string {
-  return `tw_${queue}_${task}`;
+export function taskConsumerName(queue: string, task: string, level: PriorityLevel = "normal"): string {
+  // The prefix differs per level before the first "_", so names stay unambiguous.
+  const prefix = level === "normal" ? "tw" : level === "high" ? "twh" : "twl";
+  return `${prefix}_${queue}_${task}`;
 }
 
 /** KV key of a cache entry: a hash, so any cache key (any characters, any length) is a valid KV key. */

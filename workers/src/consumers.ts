@@ -1,5 +1,5 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream";
-import { type NatsHandle, RUNS_STREAM, runSubject, taskConsumerName } from "@taskwire/core";
+import { type NatsHandle, type PriorityLevel, RUNS_STREAM, runSubject, taskConsumerName } from "@taskwire/core";
 import type { Logger } from "pino";
 
 const nanos = (ms: number): number => ms * 1_000_000;
@@ -13,11 +13,11 @@ const nanos = (ms: number): number => ms * 1_000_000;
  * unsettled across all workers, so it is a global limit that no number of
  * workers can exceed.
  */
-export async function ensureTaskConsumer(nats: NatsHandle, queue: string, task: string, heartbeatMs: number, concurrencyLimit: number, log: Logger): Promise<string> {
-  const name = taskConsumerName(queue, task);
+export async function ensureTaskConsumer(nats: NatsHandle, queue: string, task: string, level: PriorityLevel, heartbeatMs: number, concurrencyLimit: number, log: Logger): Promise<string> {
+  const name = taskConsumerName(queue, task, level);
   const config = {
     durable_name: name,
-    filter_subject: runSubject(queue, task),
+    filter_subject: runSubject(queue, task, level),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(2 * heartbeatMs),

@@ -5,7 +5,7 @@ import type { Subscription } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import { isTaskDefinition, type TaskDefinition } from "@taskwire/client";
-import { CANCEL_SUBJECT_PREFIX, ensureResources, NatsHandle, RUNS_STREAM, RunStore } from "@taskwire/core";
+import { CANCEL_SUBJECT_PREFIX, ensureResources, NatsHandle, PRIORITY_LEVELS, type PriorityLevel, RUNS_STREAM, RunStore } from "@taskwire/core";
 import { pino, type Logger } from "pino";
 import { ensureTaskConsumer } from "./consumers.js";
 import { executeRun } from "./execute.js";
@@ -16,6 +16,19 @@ import { RateLimiter } from "./ratelimit.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- task argument and result types vary per definition
 export type AnyTask = TaskDefinition<any[], any>;
+
+/** A consume loop's count of messages waiting in the buffers, and how to wake it. */
+interface Source {
+  count: number;
+  wake: (() => void) | undefined;
+}
+
+/** A delivered message waiting for a slot. */
+interface Held {
+  m: JsMsg;
+  def: AnyTask;
+  src: Source;
+}
 
 /** Counters a worker keeps about itself. */
 export interface WorkerStats {
@@ -43,6 +56,9 @@ export class Worker {
   #streams: ConsumerMessages[] = [];
   #loops: Promise<void>[] = [];
   #running = new Set<Promise<void>>();
+  readonly #buffers: Record<PriorityLevel, Held[]> = { high: [], normal: [], low: [] };
+  readonly #sources = new Set<Source>();
+  #arrived: (() => void) | undefined;
   #aborts = new Map<string, (reason: string) => void>();
   #cancelSub: Subscription | undefined;
   #stopping: Promise<void> | undefined;
@@ -94,31 +110,75 @@ export class Worker {
     });
     for (const queue of o.queues) {
       for (const [name, def] of this.tasks) {
-        const consumerName = await ensureTaskConsumer(nats, queue, name, o.heartbeatMs, def.options.concurrencyLimit ?? 0, this.log);
-        const consumer = await nats.js.consumers.get(RUNS_STREAM, consumerName);
-        // Pull no more than we can start soon: messages held here count
-        // against ack_wait and are heartbeated until they start.
-        const messages = await consumer.consume({ max_messages: o.concurrency, expires: 5_000 });
-        this.#streams.push(messages);
-        this.#loops.push(this.#pull(messages, def));
+        for (const level of PRIORITY_LEVELS) {
+          const consumerName = await ensureTaskConsumer(nats, queue, name, level, o.heartbeatMs, def.options.concurrencyLimit ?? 0, this.log);
+          const consumer = await nats.js.consumers.get(RUNS_STREAM, consumerName);
+          // Pull no more than we can start soon: messages held here count
+          // against ack_wait and are heartbeated until they start.
+          const messages = await consumer.consume({ max_messages: o.concurrency, expires: 5_000 });
+          this.#streams.push(messages);
+          this.#loops.push(this.#pull(messages, def, level));
+        }
       }
     }
+    this.#loops.push(this.#dispatch());
     this.log.info({ tasks: [...this.tasks.keys()], queues: o.queues, concurrency: o.concurrency, heartbeatMs: o.heartbeatMs }, "taskwire worker started");
   }
 
-  async #pull(messages: ConsumerMessages, def: AnyTask): Promise<void> {
+  /**
+   * Moves delivered messages into the buffer of their priority level. Each
+   * consumer may have at most `concurrency` messages waiting here; beyond
+   * that it stops reading, so nats.js stops pulling.
+   */
+  async #pull(messages: ConsumerMessages, def: AnyTask, level: PriorityLevel): Promise<void> {
     const hb = this.#heartbeats;
     if (!hb) return;
-    for await (const m of messages) {
-      hb.hold(m);
-      await this.#slots.acquire();
-      if (this.#stopping) {
-        // Pulled but not started: hand it back for another worker now.
-        this.#slots.release();
-        hb.release(m);
-        m.nak();
-        continue;
+    const src: Source = { count: 0, wake: undefined };
+    this.#sources.add(src);
+    try {
+      for await (const m of messages) {
+        hb.hold(m);
+        this.#buffers[level].push({ m, def, src });
+        src.count++;
+        this.#arrived?.();
+        while (src.count >= this.options.concurrency && !this.#stopping) await new Promise<void>((r) => (src.wake = r));
       }
+    } finally {
+      this.#sources.delete(src);
+    }
+  }
+
+  /** The buffered message of the highest priority level, waiting for one if none is buffered. */
+  async #next(): Promise<Held | undefined> {
+    for (;;) {
+      for (const level of PRIORITY_LEVELS) {
+        const item = this.#buffers[level].shift();
+        if (item) {
+          item.src.count--;
+          const wake = item.src.wake;
+          item.src.wake = undefined;
+          wake?.();
+          return item;
+        }
+      }
+      if (this.#stopping) return undefined;
+      await new Promise<void>((r) => (this.#arrived = r));
+      this.#arrived = undefined;
+    }
+  }
+
+  /** Starts buffered runs as slots free up, highest priority first. */
+  async #dispatch(): Promise<void> {
+    const hb = this.#heartbeats;
+    if (!hb) return;
+    for (;;) {
+      await this.#slots.acquire();
+      const item = await this.#next();
+      if (!item) {
+        this.#slots.release();
+        return;
+      }
+      const { m, def } = item;
       const p = this.#execute(m, def).finally(() => {
         hb.release(m);
         this.#slots.release();
@@ -172,6 +232,15 @@ export class Worker {
   async #stop(): Promise<void> {
     this.log.info({ running: this.#running.size }, "worker stopping: no new runs; waiting for in-flight runs");
     await Promise.all(this.#streams.map((s) => s.close().catch(() => undefined)));
+    // Pulled but not started: hand them back for other workers now.
+    for (const level of PRIORITY_LEVELS) {
+      for (const { m } of this.#buffers[level].splice(0)) {
+        this.#heartbeats?.release(m);
+        m.nak();
+      }
+    }
+    for (const src of this.#sources) src.wake?.();
+    this.#arrived?.();
     const all = Promise.all([...this.#running]);
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), this.options.shutdownGraceMs)));
