@@ -118,7 +118,7 @@ func TestConformanceScenariosParse(t *testing.T) {
 }
 
 var knownOps = []string{"submit", "submit_raw", "submit_batch", "get_status", "wait", "wait_state",
-	"expect_status", "cancel", "expect_same_id", "expect_events", "expect_resume", "stream_events", "expect_listed"}
+	"expect_status", "cancel", "retry", "expect_same_id", "expect_events", "expect_resume", "stream_events", "expect_listed"}
 
 func decodeStep(raw json.RawMessage) (*step, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -458,6 +458,10 @@ func (r *runner) do(st *step) {
 
 	case "cancel":
 		_, err := r.c.Cancel(r.ctx(0), r.runID(st))
+		r.checkError(st, err)
+
+	case "retry":
+		_, err := r.c.Retry(r.ctx(0), r.runID(st))
 		r.checkError(st, err)
 
 	case "expect_same_id":

@@ -262,6 +262,25 @@ func (f *fakeBroker) Cancel(ctx context.Context, req *taskwirev1.CancelRequest) 
 	return &taskwirev1.CancelResponse{Run: proto.Clone(run).(*Run)}, nil
 }
 
+func (f *fakeBroker) Retry(ctx context.Context, req *taskwirev1.RetryRequest) (*taskwirev1.RetryResponse, error) {
+	f.record(ctx, req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	run, ok := f.runs[req.GetRunId()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "run %s not found", req.GetRunId())
+	}
+	if run.State != StateFailed && run.State != StateCancelled {
+		return nil, status.Errorf(codes.FailedPrecondition, "run %s is %s", run.Id, run.State)
+	}
+	run.State = StatePending
+	f.appendEvent(run, EventResubmitted)
+	if f.simulate {
+		go f.execute(run.Id)
+	}
+	return &taskwirev1.RetryResponse{Run: proto.Clone(run).(*Run)}, nil
+}
+
 func (f *fakeBroker) ListRuns(ctx context.Context, req *taskwirev1.ListRunsRequest) (*taskwirev1.ListRunsResponse, error) {
 	f.record(ctx, req)
 	f.mu.Lock()

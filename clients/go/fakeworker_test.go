@@ -17,6 +17,7 @@ func (f *fakeBroker) execute(id string) {
 	run := f.runs[id]
 	task, argsData := run.Task, run.Args.GetData()
 	retry := run.GetOptions().GetRetry()
+	done := int32(len(run.Attempts)) // a retried run continues its attempt numbering
 	f.mu.Unlock()
 	var args []any
 	json.Unmarshal(argsData, &args)
@@ -28,7 +29,7 @@ func (f *fakeBroker) execute(id string) {
 		}
 		return 0
 	}
-	for attempt := int32(1); ; attempt++ {
+	for attempt := done + 1; ; attempt++ {
 		if f.isCancelled(id) {
 			return
 		}

@@ -107,6 +107,18 @@ func (c *Client) Cancel(ctx context.Context, runID string, opts ...CancelOption)
 	return resp.GetRun(), nil
 }
 
+// Retry queues a FAILED or CANCELLED run again as a new attempt of the same
+// run (same id, attempt history kept; one attempt, the retry policy's budget
+// is not replenished). Dead letters are [Client.ListRuns] with States
+// [StateFailed]. Any other state is FAILED_PRECONDITION ([ErrFailedPrecondition]).
+func (c *Client) Retry(ctx context.Context, runID string) (*Run, error) {
+	resp, err := c.api.Retry(ctx, &taskwirev1.RetryRequest{RunId: runID})
+	if err != nil {
+		return nil, convertError(ctx, err)
+	}
+	return resp.GetRun(), nil
+}
+
 // ListFilter selects and pages runs for [Client.ListRuns]. The zero value
 // lists all runs, newest first, 50 per page.
 type ListFilter struct {

@@ -84,6 +84,8 @@ const (
 	EventExpired = taskwirev1.EventType_EVENT_TYPE_EXPIRED
 	// EventReleased: a scheduled run became due and was queued (SCHEDULED → PENDING).
 	EventReleased = taskwirev1.EventType_EVENT_TYPE_RELEASED
+	// EventResubmitted: a FAILED or CANCELLED run was queued again by [Client.Retry].
+	EventResubmitted = taskwirev1.EventType_EVENT_TYPE_RESUBMITTED
 )
 
 // IsTerminal reports whether s is a final state (COMPLETED, FAILED or

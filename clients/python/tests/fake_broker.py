@@ -307,6 +307,19 @@ class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
             self._emit(run, types_pb2.EVENT_TYPE_CANCELLED)
             return taskwire_pb2.CancelResponse(run=run)
 
+    def Retry(self, request, context):  # noqa: N802
+        self._enter("Retry", request, context)
+        with self.cond:
+            run = self._run(request.run_id, context)
+            if run.state not in (types_pb2.RUN_STATE_FAILED, types_pb2.RUN_STATE_CANCELLED):
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"run {run.id} is not FAILED or CANCELLED")
+            run.state = types_pb2.RUN_STATE_PENDING
+            run.ClearField("finished_at")
+            self._emit(run, types_pb2.EVENT_TYPE_RESUBMITTED)
+            if run.task in self.tasks:
+                threading.Thread(target=self._execute, args=(run.id,), daemon=True).start()
+            return taskwire_pb2.RetryResponse(run=run)
+
     def ListRuns(self, request, context):  # noqa: N802
         self._enter("ListRuns", request, context)
         size = request.page_size or 50

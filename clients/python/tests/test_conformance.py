@@ -232,6 +232,10 @@ class Runner:
         run_id = self.run_id(step)
         self.expect(step, lambda: self.client.cancel(run_id))
 
+    def op_retry(self, step: dict[str, Any]) -> None:
+        run_id = self.run_id(step)
+        self.expect(step, lambda: self.client.retry(run_id))
+
     def op_expect_same_id(self, step: dict[str, Any]) -> None:
         ids = {name: self.vars.get(name) for name in step["runs"]}
         if len(set(ids.values())) != 1 or None in ids.values():

@@ -102,6 +102,10 @@ async function play(client: Client, s: Scenario): Promise<void> {
         if (step.expect_error) await expectError(client.cancel(id(step)), step);
         else await client.cancel(id(step));
         break;
+      case "retry":
+        if (step.expect_error) await expectError(client.retry(id(step)), step);
+        else await client.retry(id(step));
+        break;
       case "expect_same_id": {
         const ids = (step.runs as string[]).map((n) => vars.get(n));
         assert.equal(new Set(ids).size, 1, ids.join(" vs "));

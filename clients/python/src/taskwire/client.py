@@ -247,6 +247,17 @@ class Client:
         )
         return Run(resp.run)
 
+    def retry(self, run_id: str, *, rpc_timeout: float | None = None) -> Run:
+        """Queue a FAILED or CANCELLED run again as a new attempt of the same run
+        (same id, history kept; one attempt). Dead letters are
+        ``list_runs(states=[RunState.FAILED])``. Other states raise
+        :class:`FailedPreconditionError`."""
+        request = taskwire_pb2.RetryRequest(run_id=run_id)
+        resp: taskwire_pb2.RetryResponse = self._unary(
+            self.stub.Retry, request, self._deadline(rpc_timeout)
+        )
+        return Run(resp.run)
+
     def list_runs(
         self,
         *,

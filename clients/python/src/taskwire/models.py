@@ -83,6 +83,7 @@ class EventType(enum.IntEnum):
     LOG = 12
     EXPIRED = 13
     RELEASED = 14
+    RESUBMITTED = 15
 
     @property
     def proto_name(self) -> str:
