@@ -48,6 +48,7 @@ export class Runs {
     readonly idempotency: KV,
     readonly cache: KV,
     readonly results: ObjectStore,
+    readonly maxPayloadBytes: number,
   ) {
     this.store = new RunStore(runsKv);
   }

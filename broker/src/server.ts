@@ -13,6 +13,7 @@ import { EventStreamer } from "./events.js";
 import { createLogger } from "./logger.js";
 import { Runs } from "./runs.js";
 import { Scheduler } from "./scheduler.js";
+import { CronSchedules } from "./cron.js";
 import { createService } from "./service.js";
 
 const SERVICE_NAME = "taskwire.v1.TaskService";
@@ -40,6 +41,7 @@ export class Broker {
   #nats: NatsHandle | undefined;
   #events: EventStreamer | undefined;
   #scheduler: Scheduler | undefined;
+  #cron!: CronSchedules;
   #inflight = { count: 0 };
   #port = 0;
 
@@ -74,8 +76,9 @@ export class Broker {
   }
 
   async #start(nats: NatsHandle): Promise<void> {
-    const { runs: runsKv, idempotency, cache, results } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
-    const runs = new Runs(nats, runsKv, idempotency, cache, results);
+    const { runs: runsKv, idempotency, cache, results, schedules } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
+    const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes);
+    this.#cron = new CronSchedules(schedules, runs, this.log);
     this.#events = new EventStreamer(runs, this.log);
     const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
     nats.onChange((connected) => {
@@ -90,7 +93,7 @@ export class Broker {
       "grpc.keepalive_time_ms": 60_000,
       "grpc.keepalive_permit_without_calls": 1,
     });
-    server.addService(TaskServiceService, createService(runs, this.#events, this.log, this.config.maxPayloadBytes, this.#inflight));
+    server.addService(TaskServiceService, createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight));
     health.addToServer(server);
     const dir = protoDir();
     if (dir) {
@@ -110,6 +113,7 @@ export class Broker {
     if (this.config.scheduler) {
       this.#scheduler = new Scheduler(nats, runs.store, this.log);
       await this.#scheduler.start();
+      await this.#cron.start();
     }
     this.log.info({ listen: this.address, nats: this.config.natsUrl }, "taskwire broker listening");
   }
@@ -135,6 +139,7 @@ export class Broker {
         resolve();
       });
     });
+    this.#cron?.stop();
     await this.#scheduler?.stop();
     await this.#nats?.close();
     this.log.info("taskwire broker stopped");

@@ -1,6 +1,14 @@
 import type { handleServerStreamingCall, handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
 import { context as otContext, type Context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type {
+  CreateScheduleRequest,
+  CreateScheduleResponse,
+  DeleteScheduleRequest,
+  DeleteScheduleResponse,
+  ListSchedulesRequest,
+  ListSchedulesResponse,
+  PauseScheduleRequest,
+  PauseScheduleResponse,
   CancelRequest,
   CancelResponse,
   GetStatusRequest,
@@ -21,6 +29,7 @@ import { propagator } from "@taskwire/core";
 import type { Logger } from "pino";
 import { BrokerError, toServiceError } from "./errors.js";
 import type { EventStreamer } from "./events.js";
+import type { CronSchedules } from "./cron.js";
 import type { Runs } from "./runs.js";
 import { validateGetStatus, validateRunId, validateSubmit, validateTaskName } from "./validate.js";
 import { status as Status } from "@grpc/grpc-js";
@@ -72,7 +81,7 @@ function unary<Req, Res>(method: string, log: Logger, fn: (req: Req, ctx: Contex
   };
 }
 
-export function createService(runs: Runs, events: EventStreamer, log: Logger, maxPayloadBytes: number, inflight: { count: number }): TaskServiceServer {
+export function createService(runs: Runs, events: EventStreamer, cron: CronSchedules, log: Logger, maxPayloadBytes: number, inflight: { count: number }): TaskServiceServer {
   const track = <Req, Res>(h: handleUnaryCall<Req, Res>): handleUnaryCall<Req, Res> => (call, cb) => {
     inflight.count++;
     h(call, (err, res) => {
@@ -128,6 +137,19 @@ export function createService(runs: Runs, events: EventStreamer, log: Logger, ma
       unary<RetryRequest, RetryResponse>("Retry", log, async (req, ctx) => {
         validateRunId(req.runId);
         return { run: await runs.retry(req.runId, ctx) };
+      }),
+    ),
+    createSchedule: track(
+      unary<CreateScheduleRequest, CreateScheduleResponse>("CreateSchedule", log, async (req) => ({ schedule: await cron.create(req.schedule) })),
+    ),
+    listSchedules: track(unary<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", log, async () => ({ schedules: await cron.list() }))),
+    pauseSchedule: track(
+      unary<PauseScheduleRequest, PauseScheduleResponse>("PauseSchedule", log, async (req) => ({ schedule: await cron.pause(req.name, req.paused) })),
+    ),
+    deleteSchedule: track(
+      unary<DeleteScheduleRequest, DeleteScheduleResponse>("DeleteSchedule", log, async (req) => {
+        await cron.delete(req.name);
+        return {};
       }),
     ),
     streamEvents: ((call: ServerWritableStream<StreamEventsRequest, StreamEventsResponse>) => {

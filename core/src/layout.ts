@@ -24,6 +24,8 @@ export const IDEMPOTENCY_BUCKET = "taskwire_idempotency";
 export const CACHE_BUCKET = "taskwire_cache";
 /** Object Store of results above the inline limit: object name = run id. */
 export const RESULTS_STORE = "taskwire_results";
+/** KV bucket of cron schedules: key = schedule name, value = Schedule. */
+export const SCHEDULES_BUCKET = "taskwire_schedules";
 /** KV bucket of rate-limit windows: key = rate.<hash(task[, key])>, value = recent start times. */
 export const LIMITS_BUCKET = "taskwire_limits";
 /** Core-NATS subject a broker publishes on to abort a running run: `taskwire.cancel.<run id>`. */

@@ -7,6 +7,7 @@ import {
   IDEMPOTENCY_BUCKET,
   LIMITS_BUCKET,
   RESULTS_STORE,
+  SCHEDULES_BUCKET,
   RECORD_HISTORY,
   RUN_SUBJECT_PREFIX,
   RUNS_BUCKET,
@@ -28,6 +29,7 @@ export interface Resources {
   cache: KV;
   limits: KV;
   results: ObjectStore;
+  schedules: KV;
 }
 
 const nanos = (ms: number): number => ms * 1_000_000;
@@ -103,7 +105,8 @@ export async function ensureResources(h: NatsHandle, options: ResourceOptions = 
     allow_direct: true,
   });
   const results = await new Objm(h.js).create(RESULTS_STORE, { storage: StorageType.File, replicas: opts.replicas, ttl: nanos(opts.retentionMs) });
-  return { runs, idempotency, cache, limits, results };
+  const schedules = await kvm.create(SCHEDULES_BUCKET, { history: 1, storage: StorageType.File, replicas: opts.replicas, allow_direct: true });
+  return { runs, idempotency, cache, limits, results, schedules };
 }
 
 export { AckPolicy, DeliverPolicy };

@@ -10,6 +10,15 @@ import {
 import { context as otContext, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import {
+  type CreateScheduleRequest,
+  type CreateScheduleResponse,
+  type DeleteScheduleRequest,
+  type DeleteScheduleResponse,
+  type ListSchedulesRequest,
+  type ListSchedulesResponse,
+  type PauseScheduleRequest,
+  type PauseScheduleResponse,
+  Schedule,
   CancelRequest,
   type CancelResponse,
   GetStatusRequest,
@@ -192,6 +201,39 @@ export class Client {
     const res = await this.#unary<RetryRequest, RetryResponse>("Retry", this.#raw.retry, RetryRequest.fromPartial({ runId }));
     if (!res.run) throw new TaskwireError(13, "broker answered Retry without a run");
     return res.run;
+  }
+
+  /**
+   * Creates or replaces the cron schedule `name`: at every time matching
+   * `cron` (5 fields, or 6 with seconds first) in `timezone` (default UTC),
+   * submits a run of `task` with `args` and `options`.
+   */
+  async createSchedule(s: { name: string; cron: string; timezone?: string; task: string; args?: readonly unknown[]; options?: ApplyOptions; paused?: boolean }): Promise<Schedule> {
+    const schedule = Schedule.fromPartial({
+      name: s.name,
+      cron: s.cron,
+      timezone: s.timezone ?? "",
+      paused: s.paused ?? false,
+      run: { task: s.task, args: encodeArgs(s.args ?? []), options: toSubmitOptions(s.options ?? {}) },
+    });
+    const res = await this.#unary<CreateScheduleRequest, CreateScheduleResponse>("CreateSchedule", this.#raw.createSchedule, { schedule });
+    if (!res.schedule) throw new TaskwireError(13, "broker answered CreateSchedule without a schedule");
+    return res.schedule;
+  }
+
+  async listSchedules(): Promise<Schedule[]> {
+    return (await this.#unary<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", this.#raw.listSchedules, {})).schedules;
+  }
+
+  /** Pauses (or with `paused = false` resumes) a schedule. */
+  async pauseSchedule(name: string, paused = true): Promise<Schedule> {
+    const res = await this.#unary<PauseScheduleRequest, PauseScheduleResponse>("PauseSchedule", this.#raw.pauseSchedule, { name, paused });
+    if (!res.schedule) throw new TaskwireError(13, "broker answered PauseSchedule without a schedule");
+    return res.schedule;
+  }
+
+  async deleteSchedule(name: string): Promise<void> {
+    await this.#unary<DeleteScheduleRequest, DeleteScheduleResponse>("DeleteSchedule", this.#raw.deleteSchedule, { name });
   }
 
   async listRuns(opts: ListRunsOptions = {}): Promise<ListRunsResponse> {

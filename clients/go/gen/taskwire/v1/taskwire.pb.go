@@ -28,6 +28,469 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Schedule submits `run` at every time matching `cron`.
+type Schedule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1–128 characters of [A-Za-z0-9_-]; the schedule's key.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Cron expression: 5 fields (minute hour day-of-month month day-of-week) or
+	// 6 with seconds first. E.g. "0 9 * * 1-5", "*/10 * * * * *".
+	Cron string `protobuf:"bytes,2,opt,name=cron,proto3" json:"cron,omitempty"`
+	// IANA time zone the expression is read in. Default "UTC".
+	Timezone string `protobuf:"bytes,3,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	// The run to submit at each fire. Its idempotency_key is set by the
+	// broker ("schedule:<name>:<fire time>").
+	Run    *SubmitRequest `protobuf:"bytes,4,opt,name=run,proto3" json:"run,omitempty"`
+	Paused bool           `protobuf:"varint,5,opt,name=paused,proto3" json:"paused,omitempty"`
+	// Output only.
+	NextFireAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=next_fire_at,json=nextFireAt,proto3" json:"next_fire_at,omitempty"`
+	// Output only.
+	LastFiredAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_fired_at,json=lastFiredAt,proto3" json:"last_fired_at,omitempty"`
+	// Output only: the run submitted by the last fire.
+	LastRunId string `protobuf:"bytes,8,opt,name=last_run_id,json=lastRunId,proto3" json:"last_run_id,omitempty"`
+	// Output only.
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Schedule) Reset() {
+	*x = Schedule{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Schedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Schedule) ProtoMessage() {}
+
+func (x *Schedule) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
+func (*Schedule) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Schedule) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Schedule) GetCron() string {
+	if x != nil {
+		return x.Cron
+	}
+	return ""
+}
+
+func (x *Schedule) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *Schedule) GetRun() *SubmitRequest {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+func (x *Schedule) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *Schedule) GetNextFireAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextFireAt
+	}
+	return nil
+}
+
+func (x *Schedule) GetLastFiredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFiredAt
+	}
+	return nil
+}
+
+func (x *Schedule) GetLastRunId() string {
+	if x != nil {
+		return x.LastRunId
+	}
+	return ""
+}
+
+func (x *Schedule) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type CreateScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateScheduleRequest) Reset() {
+	*x = CreateScheduleRequest{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateScheduleRequest) ProtoMessage() {}
+
+func (x *CreateScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateScheduleRequest.ProtoReflect.Descriptor instead.
+func (*CreateScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateScheduleRequest) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+type CreateScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateScheduleResponse) Reset() {
+	*x = CreateScheduleResponse{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateScheduleResponse) ProtoMessage() {}
+
+func (x *CreateScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateScheduleResponse.ProtoReflect.Descriptor instead.
+func (*CreateScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateScheduleResponse) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+type ListSchedulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchedulesRequest) Reset() {
+	*x = ListSchedulesRequest{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchedulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchedulesRequest) ProtoMessage() {}
+
+func (x *ListSchedulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchedulesRequest.ProtoReflect.Descriptor instead.
+func (*ListSchedulesRequest) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{3}
+}
+
+type ListSchedulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedules     []*Schedule            `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchedulesResponse) Reset() {
+	*x = ListSchedulesResponse{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchedulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchedulesResponse) ProtoMessage() {}
+
+func (x *ListSchedulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchedulesResponse.ProtoReflect.Descriptor instead.
+func (*ListSchedulesResponse) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListSchedulesResponse) GetSchedules() []*Schedule {
+	if x != nil {
+		return x.Schedules
+	}
+	return nil
+}
+
+type PauseScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Paused        bool                   `protobuf:"varint,2,opt,name=paused,proto3" json:"paused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseScheduleRequest) Reset() {
+	*x = PauseScheduleRequest{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseScheduleRequest) ProtoMessage() {}
+
+func (x *PauseScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseScheduleRequest.ProtoReflect.Descriptor instead.
+func (*PauseScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PauseScheduleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PauseScheduleRequest) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+type PauseScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseScheduleResponse) Reset() {
+	*x = PauseScheduleResponse{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseScheduleResponse) ProtoMessage() {}
+
+func (x *PauseScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseScheduleResponse.ProtoReflect.Descriptor instead.
+func (*PauseScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PauseScheduleResponse) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+type DeleteScheduleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteScheduleRequest) Reset() {
+	*x = DeleteScheduleRequest{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteScheduleRequest) ProtoMessage() {}
+
+func (x *DeleteScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteScheduleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DeleteScheduleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteScheduleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteScheduleResponse) Reset() {
+	*x = DeleteScheduleResponse{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteScheduleResponse) ProtoMessage() {}
+
+func (x *DeleteScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteScheduleResponse.ProtoReflect.Descriptor instead.
+func (*DeleteScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{8}
+}
+
 type RetryRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
@@ -37,7 +500,7 @@ type RetryRequest struct {
 
 func (x *RetryRequest) Reset() {
 	*x = RetryRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[0]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +512,7 @@ func (x *RetryRequest) String() string {
 func (*RetryRequest) ProtoMessage() {}
 
 func (x *RetryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[0]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +525,7 @@ func (x *RetryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryRequest.ProtoReflect.Descriptor instead.
 func (*RetryRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{0}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RetryRequest) GetRunId() string {
@@ -81,7 +544,7 @@ type RetryResponse struct {
 
 func (x *RetryResponse) Reset() {
 	*x = RetryResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[1]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -93,7 +556,7 @@ func (x *RetryResponse) String() string {
 func (*RetryResponse) ProtoMessage() {}
 
 func (x *RetryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[1]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -106,7 +569,7 @@ func (x *RetryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryResponse.ProtoReflect.Descriptor instead.
 func (*RetryResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{1}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RetryResponse) GetRun() *TaskRun {
@@ -131,7 +594,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[2]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -143,7 +606,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[2]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -156,7 +619,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{2}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SubmitRequest) GetTask() string {
@@ -191,7 +654,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[3]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -203,7 +666,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[3]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -216,7 +679,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{3}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubmitResponse) GetRun() *TaskRun {
@@ -243,7 +706,7 @@ type SubmitBatchRequest struct {
 
 func (x *SubmitBatchRequest) Reset() {
 	*x = SubmitBatchRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[4]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -255,7 +718,7 @@ func (x *SubmitBatchRequest) String() string {
 func (*SubmitBatchRequest) ProtoMessage() {}
 
 func (x *SubmitBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[4]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -268,7 +731,7 @@ func (x *SubmitBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitBatchRequest.ProtoReflect.Descriptor instead.
 func (*SubmitBatchRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{4}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitBatchRequest) GetRuns() []*SubmitRequest {
@@ -288,7 +751,7 @@ type SubmitBatchResponse struct {
 
 func (x *SubmitBatchResponse) Reset() {
 	*x = SubmitBatchResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[5]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -300,7 +763,7 @@ func (x *SubmitBatchResponse) String() string {
 func (*SubmitBatchResponse) ProtoMessage() {}
 
 func (x *SubmitBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[5]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -313,7 +776,7 @@ func (x *SubmitBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitBatchResponse.ProtoReflect.Descriptor instead.
 func (*SubmitBatchResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{5}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubmitBatchResponse) GetRuns() []*SubmitResponse {
@@ -335,7 +798,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[6]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +810,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[6]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +823,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{6}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetStatusRequest) GetRunId() string {
@@ -386,7 +849,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[7]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +861,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[7]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +874,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{7}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetStatusResponse) GetRun() *TaskRun {
@@ -445,7 +908,7 @@ type StreamEventsRequest struct {
 
 func (x *StreamEventsRequest) Reset() {
 	*x = StreamEventsRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[8]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +920,7 @@ func (x *StreamEventsRequest) String() string {
 func (*StreamEventsRequest) ProtoMessage() {}
 
 func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[8]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +933,7 @@ func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsRequest.ProtoReflect.Descriptor instead.
 func (*StreamEventsRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{8}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StreamEventsRequest) GetRunIds() []string {
@@ -528,7 +991,7 @@ type StreamEventsResponse struct {
 
 func (x *StreamEventsResponse) Reset() {
 	*x = StreamEventsResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[9]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +1003,7 @@ func (x *StreamEventsResponse) String() string {
 func (*StreamEventsResponse) ProtoMessage() {}
 
 func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[9]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +1016,7 @@ func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsResponse.ProtoReflect.Descriptor instead.
 func (*StreamEventsResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{9}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StreamEventsResponse) GetKind() isStreamEventsResponse_Kind {
@@ -609,7 +1072,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[10]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +1084,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[10]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +1097,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{10}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -662,7 +1125,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[11]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +1137,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[11]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +1150,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{11}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CancelRequest) GetRunId() string {
@@ -713,7 +1176,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[12]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +1188,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[12]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +1201,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{12}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CancelResponse) GetRun() *TaskRun {
@@ -766,7 +1229,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[13]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +1241,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[13]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +1254,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{13}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListRunsRequest) GetTask() string {
@@ -841,7 +1304,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +1316,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +1329,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{14}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListRunsResponse) GetRuns() []*TaskRun {
@@ -887,7 +1350,34 @@ var File_taskwire_v1_taskwire_proto protoreflect.FileDescriptor
 
 const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\n" +
-	"\x1ataskwire/v1/taskwire.proto\x12\vtaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"%\n" +
+	"\x1ataskwire/v1/taskwire.proto\x12\vtaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\xed\x02\n" +
+	"\bSchedule\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04cron\x18\x02 \x01(\tR\x04cron\x12\x1a\n" +
+	"\btimezone\x18\x03 \x01(\tR\btimezone\x12,\n" +
+	"\x03run\x18\x04 \x01(\v2\x1a.taskwire.v1.SubmitRequestR\x03run\x12\x16\n" +
+	"\x06paused\x18\x05 \x01(\bR\x06paused\x12<\n" +
+	"\fnext_fire_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"nextFireAt\x12>\n" +
+	"\rlast_fired_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vlastFiredAt\x12\x1e\n" +
+	"\vlast_run_id\x18\b \x01(\tR\tlastRunId\x129\n" +
+	"\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"J\n" +
+	"\x15CreateScheduleRequest\x121\n" +
+	"\bschedule\x18\x01 \x01(\v2\x15.taskwire.v1.ScheduleR\bschedule\"K\n" +
+	"\x16CreateScheduleResponse\x121\n" +
+	"\bschedule\x18\x01 \x01(\v2\x15.taskwire.v1.ScheduleR\bschedule\"\x16\n" +
+	"\x14ListSchedulesRequest\"L\n" +
+	"\x15ListSchedulesResponse\x123\n" +
+	"\tschedules\x18\x01 \x03(\v2\x15.taskwire.v1.ScheduleR\tschedules\"B\n" +
+	"\x14PauseScheduleRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06paused\x18\x02 \x01(\bR\x06paused\"J\n" +
+	"\x15PauseScheduleResponse\x121\n" +
+	"\bschedule\x18\x01 \x01(\v2\x15.taskwire.v1.ScheduleR\bschedule\"+\n" +
+	"\x15DeleteScheduleRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x18\n" +
+	"\x16DeleteScheduleResponse\"%\n" +
 	"\fRetryRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\"7\n" +
 	"\rRetryResponse\x12&\n" +
@@ -936,7 +1426,7 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\x05queue\x18\x05 \x01(\tR\x05queue\"d\n" +
 	"\x10ListRunsResponse\x12(\n" +
 	"\x04runs\x18\x01 \x03(\v2\x14.taskwire.v1.TaskRunR\x04runs\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x91\x04\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xf7\x06\n" +
 	"\vTaskService\x12A\n" +
 	"\x06Submit\x12\x1a.taskwire.v1.SubmitRequest\x1a\x1b.taskwire.v1.SubmitResponse\x12P\n" +
 	"\vSubmitBatch\x12\x1f.taskwire.v1.SubmitBatchRequest\x1a .taskwire.v1.SubmitBatchResponse\x12J\n" +
@@ -944,7 +1434,11 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\fStreamEvents\x12 .taskwire.v1.StreamEventsRequest\x1a!.taskwire.v1.StreamEventsResponse0\x01\x12A\n" +
 	"\x06Cancel\x12\x1a.taskwire.v1.CancelRequest\x1a\x1b.taskwire.v1.CancelResponse\x12G\n" +
 	"\bListRuns\x12\x1c.taskwire.v1.ListRunsRequest\x1a\x1d.taskwire.v1.ListRunsResponse\x12>\n" +
-	"\x05Retry\x12\x19.taskwire.v1.RetryRequest\x1a\x1a.taskwire.v1.RetryResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3"
+	"\x05Retry\x12\x19.taskwire.v1.RetryRequest\x1a\x1a.taskwire.v1.RetryResponse\x12Y\n" +
+	"\x0eCreateSchedule\x12\".taskwire.v1.CreateScheduleRequest\x1a#.taskwire.v1.CreateScheduleResponse\x12V\n" +
+	"\rListSchedules\x12!.taskwire.v1.ListSchedulesRequest\x1a\".taskwire.v1.ListSchedulesResponse\x12V\n" +
+	"\rPauseSchedule\x12!.taskwire.v1.PauseScheduleRequest\x1a\".taskwire.v1.PauseScheduleResponse\x12Y\n" +
+	"\x0eDeleteSchedule\x12\".taskwire.v1.DeleteScheduleRequest\x1a#.taskwire.v1.DeleteScheduleResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3"
 
 var (
 	file_taskwire_v1_taskwire_proto_rawDescOnce sync.Once
@@ -958,64 +1452,89 @@ func file_taskwire_v1_taskwire_proto_rawDescGZIP() []byte {
 	return file_taskwire_v1_taskwire_proto_rawDescData
 }
 
-var file_taskwire_v1_taskwire_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_taskwire_v1_taskwire_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_taskwire_v1_taskwire_proto_goTypes = []any{
-	(*RetryRequest)(nil),          // 0: taskwire.v1.RetryRequest
-	(*RetryResponse)(nil),         // 1: taskwire.v1.RetryResponse
-	(*SubmitRequest)(nil),         // 2: taskwire.v1.SubmitRequest
-	(*SubmitResponse)(nil),        // 3: taskwire.v1.SubmitResponse
-	(*SubmitBatchRequest)(nil),    // 4: taskwire.v1.SubmitBatchRequest
-	(*SubmitBatchResponse)(nil),   // 5: taskwire.v1.SubmitBatchResponse
-	(*GetStatusRequest)(nil),      // 6: taskwire.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 7: taskwire.v1.GetStatusResponse
-	(*StreamEventsRequest)(nil),   // 8: taskwire.v1.StreamEventsRequest
-	(*StreamEventsResponse)(nil),  // 9: taskwire.v1.StreamEventsResponse
-	(*Heartbeat)(nil),             // 10: taskwire.v1.Heartbeat
-	(*CancelRequest)(nil),         // 11: taskwire.v1.CancelRequest
-	(*CancelResponse)(nil),        // 12: taskwire.v1.CancelResponse
-	(*ListRunsRequest)(nil),       // 13: taskwire.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),      // 14: taskwire.v1.ListRunsResponse
-	(*TaskRun)(nil),               // 15: taskwire.v1.TaskRun
-	(*Payload)(nil),               // 16: taskwire.v1.Payload
-	(*SubmitOptions)(nil),         // 17: taskwire.v1.SubmitOptions
-	(RunState)(0),                 // 18: taskwire.v1.RunState
-	(*RunEvent)(nil),              // 19: taskwire.v1.RunEvent
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*Schedule)(nil),               // 0: taskwire.v1.Schedule
+	(*CreateScheduleRequest)(nil),  // 1: taskwire.v1.CreateScheduleRequest
+	(*CreateScheduleResponse)(nil), // 2: taskwire.v1.CreateScheduleResponse
+	(*ListSchedulesRequest)(nil),   // 3: taskwire.v1.ListSchedulesRequest
+	(*ListSchedulesResponse)(nil),  // 4: taskwire.v1.ListSchedulesResponse
+	(*PauseScheduleRequest)(nil),   // 5: taskwire.v1.PauseScheduleRequest
+	(*PauseScheduleResponse)(nil),  // 6: taskwire.v1.PauseScheduleResponse
+	(*DeleteScheduleRequest)(nil),  // 7: taskwire.v1.DeleteScheduleRequest
+	(*DeleteScheduleResponse)(nil), // 8: taskwire.v1.DeleteScheduleResponse
+	(*RetryRequest)(nil),           // 9: taskwire.v1.RetryRequest
+	(*RetryResponse)(nil),          // 10: taskwire.v1.RetryResponse
+	(*SubmitRequest)(nil),          // 11: taskwire.v1.SubmitRequest
+	(*SubmitResponse)(nil),         // 12: taskwire.v1.SubmitResponse
+	(*SubmitBatchRequest)(nil),     // 13: taskwire.v1.SubmitBatchRequest
+	(*SubmitBatchResponse)(nil),    // 14: taskwire.v1.SubmitBatchResponse
+	(*GetStatusRequest)(nil),       // 15: taskwire.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),      // 16: taskwire.v1.GetStatusResponse
+	(*StreamEventsRequest)(nil),    // 17: taskwire.v1.StreamEventsRequest
+	(*StreamEventsResponse)(nil),   // 18: taskwire.v1.StreamEventsResponse
+	(*Heartbeat)(nil),              // 19: taskwire.v1.Heartbeat
+	(*CancelRequest)(nil),          // 20: taskwire.v1.CancelRequest
+	(*CancelResponse)(nil),         // 21: taskwire.v1.CancelResponse
+	(*ListRunsRequest)(nil),        // 22: taskwire.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),       // 23: taskwire.v1.ListRunsResponse
+	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
+	(*TaskRun)(nil),                // 25: taskwire.v1.TaskRun
+	(*Payload)(nil),                // 26: taskwire.v1.Payload
+	(*SubmitOptions)(nil),          // 27: taskwire.v1.SubmitOptions
+	(RunState)(0),                  // 28: taskwire.v1.RunState
+	(*RunEvent)(nil),               // 29: taskwire.v1.RunEvent
 }
 var file_taskwire_v1_taskwire_proto_depIdxs = []int32{
-	15, // 0: taskwire.v1.RetryResponse.run:type_name -> taskwire.v1.TaskRun
-	16, // 1: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
-	17, // 2: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
-	15, // 3: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
-	2,  // 4: taskwire.v1.SubmitBatchRequest.runs:type_name -> taskwire.v1.SubmitRequest
-	3,  // 5: taskwire.v1.SubmitBatchResponse.runs:type_name -> taskwire.v1.SubmitResponse
-	15, // 6: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
-	18, // 7: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
-	19, // 8: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
-	10, // 9: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
-	20, // 10: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	15, // 11: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
-	18, // 12: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
-	15, // 13: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
-	2,  // 14: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
-	4,  // 15: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
-	6,  // 16: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
-	8,  // 17: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
-	11, // 18: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
-	13, // 19: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
-	0,  // 20: taskwire.v1.TaskService.Retry:input_type -> taskwire.v1.RetryRequest
-	3,  // 21: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
-	5,  // 22: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
-	7,  // 23: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
-	9,  // 24: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
-	12, // 25: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
-	14, // 26: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
-	1,  // 27: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	11, // 0: taskwire.v1.Schedule.run:type_name -> taskwire.v1.SubmitRequest
+	24, // 1: taskwire.v1.Schedule.next_fire_at:type_name -> google.protobuf.Timestamp
+	24, // 2: taskwire.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
+	24, // 3: taskwire.v1.Schedule.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 4: taskwire.v1.CreateScheduleRequest.schedule:type_name -> taskwire.v1.Schedule
+	0,  // 5: taskwire.v1.CreateScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
+	0,  // 6: taskwire.v1.ListSchedulesResponse.schedules:type_name -> taskwire.v1.Schedule
+	0,  // 7: taskwire.v1.PauseScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
+	25, // 8: taskwire.v1.RetryResponse.run:type_name -> taskwire.v1.TaskRun
+	26, // 9: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
+	27, // 10: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
+	25, // 11: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
+	11, // 12: taskwire.v1.SubmitBatchRequest.runs:type_name -> taskwire.v1.SubmitRequest
+	12, // 13: taskwire.v1.SubmitBatchResponse.runs:type_name -> taskwire.v1.SubmitResponse
+	25, // 14: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
+	28, // 15: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
+	29, // 16: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
+	19, // 17: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
+	24, // 18: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	25, // 19: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
+	28, // 20: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
+	25, // 21: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
+	11, // 22: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
+	13, // 23: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
+	15, // 24: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
+	17, // 25: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
+	20, // 26: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
+	22, // 27: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
+	9,  // 28: taskwire.v1.TaskService.Retry:input_type -> taskwire.v1.RetryRequest
+	1,  // 29: taskwire.v1.TaskService.CreateSchedule:input_type -> taskwire.v1.CreateScheduleRequest
+	3,  // 30: taskwire.v1.TaskService.ListSchedules:input_type -> taskwire.v1.ListSchedulesRequest
+	5,  // 31: taskwire.v1.TaskService.PauseSchedule:input_type -> taskwire.v1.PauseScheduleRequest
+	7,  // 32: taskwire.v1.TaskService.DeleteSchedule:input_type -> taskwire.v1.DeleteScheduleRequest
+	12, // 33: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
+	14, // 34: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
+	16, // 35: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
+	18, // 36: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
+	21, // 37: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
+	23, // 38: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
+	10, // 39: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
+	2,  // 40: taskwire.v1.TaskService.CreateSchedule:output_type -> taskwire.v1.CreateScheduleResponse
+	4,  // 41: taskwire.v1.TaskService.ListSchedules:output_type -> taskwire.v1.ListSchedulesResponse
+	6,  // 42: taskwire.v1.TaskService.PauseSchedule:output_type -> taskwire.v1.PauseScheduleResponse
+	8,  // 43: taskwire.v1.TaskService.DeleteSchedule:output_type -> taskwire.v1.DeleteScheduleResponse
+	33, // [33:44] is the sub-list for method output_type
+	22, // [22:33] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_taskwire_v1_taskwire_proto_init() }
@@ -1024,7 +1543,7 @@ func file_taskwire_v1_taskwire_proto_init() {
 		return
 	}
 	file_taskwire_v1_types_proto_init()
-	file_taskwire_v1_taskwire_proto_msgTypes[9].OneofWrappers = []any{
+	file_taskwire_v1_taskwire_proto_msgTypes[18].OneofWrappers = []any{
 		(*StreamEventsResponse_Event)(nil),
 		(*StreamEventsResponse_Heartbeat)(nil),
 	}
@@ -1034,7 +1553,7 @@ func file_taskwire_v1_taskwire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_taskwire_v1_taskwire_proto_rawDesc), len(file_taskwire_v1_taskwire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,13 +25,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TaskService_Submit_FullMethodName       = "/taskwire.v1.TaskService/Submit"
-	TaskService_SubmitBatch_FullMethodName  = "/taskwire.v1.TaskService/SubmitBatch"
-	TaskService_GetStatus_FullMethodName    = "/taskwire.v1.TaskService/GetStatus"
-	TaskService_StreamEvents_FullMethodName = "/taskwire.v1.TaskService/StreamEvents"
-	TaskService_Cancel_FullMethodName       = "/taskwire.v1.TaskService/Cancel"
-	TaskService_ListRuns_FullMethodName     = "/taskwire.v1.TaskService/ListRuns"
-	TaskService_Retry_FullMethodName        = "/taskwire.v1.TaskService/Retry"
+	TaskService_Submit_FullMethodName         = "/taskwire.v1.TaskService/Submit"
+	TaskService_SubmitBatch_FullMethodName    = "/taskwire.v1.TaskService/SubmitBatch"
+	TaskService_GetStatus_FullMethodName      = "/taskwire.v1.TaskService/GetStatus"
+	TaskService_StreamEvents_FullMethodName   = "/taskwire.v1.TaskService/StreamEvents"
+	TaskService_Cancel_FullMethodName         = "/taskwire.v1.TaskService/Cancel"
+	TaskService_ListRuns_FullMethodName       = "/taskwire.v1.TaskService/ListRuns"
+	TaskService_Retry_FullMethodName          = "/taskwire.v1.TaskService/Retry"
+	TaskService_CreateSchedule_FullMethodName = "/taskwire.v1.TaskService/CreateSchedule"
+	TaskService_ListSchedules_FullMethodName  = "/taskwire.v1.TaskService/ListSchedules"
+	TaskService_PauseSchedule_FullMethodName  = "/taskwire.v1.TaskService/PauseSchedule"
+	TaskService_DeleteSchedule_FullMethodName = "/taskwire.v1.TaskService/DeleteSchedule"
 )
 
 // TaskServiceClient is the client API for TaskService service.
@@ -72,6 +76,17 @@ type TaskServiceClient interface {
 	// one attempt; its retry policy's budget is not replenished. Retrying a
 	// run that is not FAILED or CANCELLED is FAILED_PRECONDITION.
 	Retry(ctx context.Context, in *RetryRequest, opts ...grpc.CallOption) (*RetryResponse, error)
+	// CreateSchedule creates or replaces a cron schedule (keyed by name).
+	// Schedules live in NATS: they survive broker restarts, and with several
+	// brokers each fire submits exactly one run.
+	CreateSchedule(ctx context.Context, in *CreateScheduleRequest, opts ...grpc.CallOption) (*CreateScheduleResponse, error)
+	// ListSchedules lists every schedule, by name.
+	ListSchedules(ctx context.Context, in *ListSchedulesRequest, opts ...grpc.CallOption) (*ListSchedulesResponse, error)
+	// PauseSchedule pauses (paused = true) or resumes a schedule. A resumed
+	// schedule fires next at its next cron time after now.
+	PauseSchedule(ctx context.Context, in *PauseScheduleRequest, opts ...grpc.CallOption) (*PauseScheduleResponse, error)
+	// DeleteSchedule deletes a schedule; runs it already submitted go on.
+	DeleteSchedule(ctx context.Context, in *DeleteScheduleRequest, opts ...grpc.CallOption) (*DeleteScheduleResponse, error)
 }
 
 type taskServiceClient struct {
@@ -161,6 +176,46 @@ func (c *taskServiceClient) Retry(ctx context.Context, in *RetryRequest, opts ..
 	return out, nil
 }
 
+func (c *taskServiceClient) CreateSchedule(ctx context.Context, in *CreateScheduleRequest, opts ...grpc.CallOption) (*CreateScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateScheduleResponse)
+	err := c.cc.Invoke(ctx, TaskService_CreateSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) ListSchedules(ctx context.Context, in *ListSchedulesRequest, opts ...grpc.CallOption) (*ListSchedulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSchedulesResponse)
+	err := c.cc.Invoke(ctx, TaskService_ListSchedules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) PauseSchedule(ctx context.Context, in *PauseScheduleRequest, opts ...grpc.CallOption) (*PauseScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PauseScheduleResponse)
+	err := c.cc.Invoke(ctx, TaskService_PauseSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) DeleteSchedule(ctx context.Context, in *DeleteScheduleRequest, opts ...grpc.CallOption) (*DeleteScheduleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteScheduleResponse)
+	err := c.cc.Invoke(ctx, TaskService_DeleteSchedule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TaskServiceServer is the server API for TaskService service.
 // All implementations must embed UnimplementedTaskServiceServer
 // for forward compatibility.
@@ -199,6 +254,17 @@ type TaskServiceServer interface {
 	// one attempt; its retry policy's budget is not replenished. Retrying a
 	// run that is not FAILED or CANCELLED is FAILED_PRECONDITION.
 	Retry(context.Context, *RetryRequest) (*RetryResponse, error)
+	// CreateSchedule creates or replaces a cron schedule (keyed by name).
+	// Schedules live in NATS: they survive broker restarts, and with several
+	// brokers each fire submits exactly one run.
+	CreateSchedule(context.Context, *CreateScheduleRequest) (*CreateScheduleResponse, error)
+	// ListSchedules lists every schedule, by name.
+	ListSchedules(context.Context, *ListSchedulesRequest) (*ListSchedulesResponse, error)
+	// PauseSchedule pauses (paused = true) or resumes a schedule. A resumed
+	// schedule fires next at its next cron time after now.
+	PauseSchedule(context.Context, *PauseScheduleRequest) (*PauseScheduleResponse, error)
+	// DeleteSchedule deletes a schedule; runs it already submitted go on.
+	DeleteSchedule(context.Context, *DeleteScheduleRequest) (*DeleteScheduleResponse, error)
 	mustEmbedUnimplementedTaskServiceServer()
 }
 
@@ -229,6 +295,18 @@ func (UnimplementedTaskServiceServer) ListRuns(context.Context, *ListRunsRequest
 }
 func (UnimplementedTaskServiceServer) Retry(context.Context, *RetryRequest) (*RetryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Retry not implemented")
+}
+func (UnimplementedTaskServiceServer) CreateSchedule(context.Context, *CreateScheduleRequest) (*CreateScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateSchedule not implemented")
+}
+func (UnimplementedTaskServiceServer) ListSchedules(context.Context, *ListSchedulesRequest) (*ListSchedulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSchedules not implemented")
+}
+func (UnimplementedTaskServiceServer) PauseSchedule(context.Context, *PauseScheduleRequest) (*PauseScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseSchedule not implemented")
+}
+func (UnimplementedTaskServiceServer) DeleteSchedule(context.Context, *DeleteScheduleRequest) (*DeleteScheduleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteSchedule not implemented")
 }
 func (UnimplementedTaskServiceServer) mustEmbedUnimplementedTaskServiceServer() {}
 func (UnimplementedTaskServiceServer) testEmbeddedByValue()                     {}
@@ -370,6 +448,78 @@ func _TaskService_Retry_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskService_CreateSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).CreateSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_CreateSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).CreateSchedule(ctx, req.(*CreateScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_ListSchedules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSchedulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ListSchedules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_ListSchedules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ListSchedules(ctx, req.(*ListSchedulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_PauseSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).PauseSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_PauseSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).PauseSchedule(ctx, req.(*PauseScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_DeleteSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteScheduleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).DeleteSchedule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_DeleteSchedule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).DeleteSchedule(ctx, req.(*DeleteScheduleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TaskService_ServiceDesc is the grpc.ServiceDesc for TaskService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -400,6 +550,22 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Retry",
 			Handler:    _TaskService_Retry_Handler,
+		},
+		{
+			MethodName: "CreateSchedule",
+			Handler:    _TaskService_CreateSchedule_Handler,
+		},
+		{
+			MethodName: "ListSchedules",
+			Handler:    _TaskService_ListSchedules_Handler,
+		},
+		{
+			MethodName: "PauseSchedule",
+			Handler:    _TaskService_PauseSchedule_Handler,
+		},
+		{
+			MethodName: "DeleteSchedule",
+			Handler:    _TaskService_DeleteSchedule_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

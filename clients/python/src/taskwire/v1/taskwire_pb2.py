@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from taskwire.v1 import types_pb2 as taskwire_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ataskwire/v1/taskwire.proto\x12\x0btaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\x1e\n\x0cRetryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"2\n\rRetryResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"n\n\rSubmitRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\"\n\x04\x61rgs\x18\x02 \x01(\x0b\x32\x14.taskwire.v1.Payload\x12+\n\x07options\x18\x03 \x01(\x0b\x32\x1a.taskwire.v1.SubmitOptions\"I\n\x0eSubmitResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\">\n\x12SubmitBatchRequest\x12(\n\x04runs\x18\x01 \x03(\x0b\x32\x1a.taskwire.v1.SubmitRequest\"@\n\x13SubmitBatchResponse\x12)\n\x04runs\x18\x01 \x03(\x0b\x32\x1b.taskwire.v1.SubmitResponse\";\n\x10GetStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x17\n\x0fwait_timeout_ms\x18\x02 \x01(\x03\"6\n\x11GetStatusResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"\xa9\x01\n\x13StreamEventsRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\r\n\x05tasks\x18\x02 \x03(\t\x12%\n\x06states\x18\x03 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x14\n\x0c\x61\x66ter_cursor\x18\x04 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x05 \x01(\x03\x12\x16\n\x0euntil_terminal\x18\x06 \x01(\x08\"s\n\x14StreamEventsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.RunEventH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.taskwire.v1.HeartbeatH\x00\x42\x06\n\x04kind\"E\n\tHeartbeat\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"/\n\rCancelRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x0e\x43\x61ncelResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"|\n\x0fListRunsRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12%\n\x06states\x18\x02 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\"O\n\x10ListRunsResponse\x12\"\n\x04runs\x18\x01 \x03(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x91\x04\n\x0bTaskService\x12\x41\n\x06Submit\x12\x1a.taskwire.v1.SubmitRequest\x1a\x1b.taskwire.v1.SubmitResponse\x12P\n\x0bSubmitBatch\x12\x1f.taskwire.v1.SubmitBatchRequest\x1a .taskwire.v1.SubmitBatchResponse\x12J\n\tGetStatus\x12\x1d.taskwire.v1.GetStatusRequest\x1a\x1e.taskwire.v1.GetStatusResponse\x12U\n\x0cStreamEvents\x12 .taskwire.v1.StreamEventsRequest\x1a!.taskwire.v1.StreamEventsResponse0\x01\x12\x41\n\x06\x43\x61ncel\x12\x1a.taskwire.v1.CancelRequest\x1a\x1b.taskwire.v1.CancelResponse\x12G\n\x08ListRuns\x12\x1c.taskwire.v1.ListRunsRequest\x1a\x1d.taskwire.v1.ListRunsResponse\x12>\n\x05Retry\x12\x19.taskwire.v1.RetryRequest\x1a\x1a.taskwire.v1.RetryResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ataskwire/v1/taskwire.proto\x12\x0btaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\x9b\x02\n\x08Schedule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63ron\x18\x02 \x01(\t\x12\x10\n\x08timezone\x18\x03 \x01(\t\x12\'\n\x03run\x18\x04 \x01(\x0b\x32\x1a.taskwire.v1.SubmitRequest\x12\x0e\n\x06paused\x18\x05 \x01(\x08\x12\x30\n\x0cnext_fire_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_fired_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0blast_run_id\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\x15\x43reateScheduleRequest\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.Schedule\"A\n\x16\x43reateScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.Schedule\"\x16\n\x14ListSchedulesRequest\"A\n\x15ListSchedulesResponse\x12(\n\tschedules\x18\x01 \x03(\x0b\x32\x15.taskwire.v1.Schedule\"4\n\x14PauseScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06paused\x18\x02 \x01(\x08\"@\n\x15PauseScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.Schedule\"%\n\x15\x44\x65leteScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteScheduleResponse\"\x1e\n\x0cRetryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"2\n\rRetryResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"n\n\rSubmitRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\"\n\x04\x61rgs\x18\x02 \x01(\x0b\x32\x14.taskwire.v1.Payload\x12+\n\x07options\x18\x03 \x01(\x0b\x32\x1a.taskwire.v1.SubmitOptions\"I\n\x0eSubmitResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\">\n\x12SubmitBatchRequest\x12(\n\x04runs\x18\x01 \x03(\x0b\x32\x1a.taskwire.v1.SubmitRequest\"@\n\x13SubmitBatchResponse\x12)\n\x04runs\x18\x01 \x03(\x0b\x32\x1b.taskwire.v1.SubmitResponse\";\n\x10GetStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x17\n\x0fwait_timeout_ms\x18\x02 \x01(\x03\"6\n\x11GetStatusResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"\xa9\x01\n\x13StreamEventsRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\r\n\x05tasks\x18\x02 \x03(\t\x12%\n\x06states\x18\x03 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x14\n\x0c\x61\x66ter_cursor\x18\x04 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x05 \x01(\x03\x12\x16\n\x0euntil_terminal\x18\x06 \x01(\x08\"s\n\x14StreamEventsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.RunEventH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.taskwire.v1.HeartbeatH\x00\x42\x06\n\x04kind\"E\n\tHeartbeat\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"/\n\rCancelRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x0e\x43\x61ncelResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"|\n\x0fListRunsRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12%\n\x06states\x18\x02 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\"O\n\x10ListRunsResponse\x12\"\n\x04runs\x18\x01 \x03(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf7\x06\n\x0bTaskService\x12\x41\n\x06Submit\x12\x1a.taskwire.v1.SubmitRequest\x1a\x1b.taskwire.v1.SubmitResponse\x12P\n\x0bSubmitBatch\x12\x1f.taskwire.v1.SubmitBatchRequest\x1a .taskwire.v1.SubmitBatchResponse\x12J\n\tGetStatus\x12\x1d.taskwire.v1.GetStatusRequest\x1a\x1e.taskwire.v1.GetStatusResponse\x12U\n\x0cStreamEvents\x12 .taskwire.v1.StreamEventsRequest\x1a!.taskwire.v1.StreamEventsResponse0\x01\x12\x41\n\x06\x43\x61ncel\x12\x1a.taskwire.v1.CancelRequest\x1a\x1b.taskwire.v1.CancelResponse\x12G\n\x08ListRuns\x12\x1c.taskwire.v1.ListRunsRequest\x1a\x1d.taskwire.v1.ListRunsResponse\x12>\n\x05Retry\x12\x19.taskwire.v1.RetryRequest\x1a\x1a.taskwire.v1.RetryResponse\x12Y\n\x0e\x43reateSchedule\x12\".taskwire.v1.CreateScheduleRequest\x1a#.taskwire.v1.CreateScheduleResponse\x12V\n\rListSchedules\x12!.taskwire.v1.ListSchedulesRequest\x1a\".taskwire.v1.ListSchedulesResponse\x12V\n\rPauseSchedule\x12!.taskwire.v1.PauseScheduleRequest\x1a\".taskwire.v1.PauseScheduleResponse\x12Y\n\x0e\x44\x65leteSchedule\x12\".taskwire.v1.DeleteScheduleRequest\x1a#.taskwire.v1.DeleteScheduleResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,36 +34,54 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskwire.v1.taskwire_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1'
-  _globals['_RETRYREQUEST']._serialized_start=101
-  _globals['_RETRYREQUEST']._serialized_end=131
-  _globals['_RETRYRESPONSE']._serialized_start=133
-  _globals['_RETRYRESPONSE']._serialized_end=183
-  _globals['_SUBMITREQUEST']._serialized_start=185
-  _globals['_SUBMITREQUEST']._serialized_end=295
-  _globals['_SUBMITRESPONSE']._serialized_start=297
-  _globals['_SUBMITRESPONSE']._serialized_end=370
-  _globals['_SUBMITBATCHREQUEST']._serialized_start=372
-  _globals['_SUBMITBATCHREQUEST']._serialized_end=434
-  _globals['_SUBMITBATCHRESPONSE']._serialized_start=436
-  _globals['_SUBMITBATCHRESPONSE']._serialized_end=500
-  _globals['_GETSTATUSREQUEST']._serialized_start=502
-  _globals['_GETSTATUSREQUEST']._serialized_end=561
-  _globals['_GETSTATUSRESPONSE']._serialized_start=563
-  _globals['_GETSTATUSRESPONSE']._serialized_end=617
-  _globals['_STREAMEVENTSREQUEST']._serialized_start=620
-  _globals['_STREAMEVENTSREQUEST']._serialized_end=789
-  _globals['_STREAMEVENTSRESPONSE']._serialized_start=791
-  _globals['_STREAMEVENTSRESPONSE']._serialized_end=906
-  _globals['_HEARTBEAT']._serialized_start=908
-  _globals['_HEARTBEAT']._serialized_end=977
-  _globals['_CANCELREQUEST']._serialized_start=979
-  _globals['_CANCELREQUEST']._serialized_end=1026
-  _globals['_CANCELRESPONSE']._serialized_start=1028
-  _globals['_CANCELRESPONSE']._serialized_end=1079
-  _globals['_LISTRUNSREQUEST']._serialized_start=1081
-  _globals['_LISTRUNSREQUEST']._serialized_end=1205
-  _globals['_LISTRUNSRESPONSE']._serialized_start=1207
-  _globals['_LISTRUNSRESPONSE']._serialized_end=1286
-  _globals['_TASKSERVICE']._serialized_start=1289
-  _globals['_TASKSERVICE']._serialized_end=1818
+  _globals['_SCHEDULE']._serialized_start=102
+  _globals['_SCHEDULE']._serialized_end=385
+  _globals['_CREATESCHEDULEREQUEST']._serialized_start=387
+  _globals['_CREATESCHEDULEREQUEST']._serialized_end=451
+  _globals['_CREATESCHEDULERESPONSE']._serialized_start=453
+  _globals['_CREATESCHEDULERESPONSE']._serialized_end=518
+  _globals['_LISTSCHEDULESREQUEST']._serialized_start=520
+  _globals['_LISTSCHEDULESREQUEST']._serialized_end=542
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=544
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=609
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_start=611
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_end=663
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_start=665
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_end=729
+  _globals['_DELETESCHEDULEREQUEST']._serialized_start=731
+  _globals['_DELETESCHEDULEREQUEST']._serialized_end=768
+  _globals['_DELETESCHEDULERESPONSE']._serialized_start=770
+  _globals['_DELETESCHEDULERESPONSE']._serialized_end=794
+  _globals['_RETRYREQUEST']._serialized_start=796
+  _globals['_RETRYREQUEST']._serialized_end=826
+  _globals['_RETRYRESPONSE']._serialized_start=828
+  _globals['_RETRYRESPONSE']._serialized_end=878
+  _globals['_SUBMITREQUEST']._serialized_start=880
+  _globals['_SUBMITREQUEST']._serialized_end=990
+  _globals['_SUBMITRESPONSE']._serialized_start=992
+  _globals['_SUBMITRESPONSE']._serialized_end=1065
+  _globals['_SUBMITBATCHREQUEST']._serialized_start=1067
+  _globals['_SUBMITBATCHREQUEST']._serialized_end=1129
+  _globals['_SUBMITBATCHRESPONSE']._serialized_start=1131
+  _globals['_SUBMITBATCHRESPONSE']._serialized_end=1195
+  _globals['_GETSTATUSREQUEST']._serialized_start=1197
+  _globals['_GETSTATUSREQUEST']._serialized_end=1256
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1258
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1312
+  _globals['_STREAMEVENTSREQUEST']._serialized_start=1315
+  _globals['_STREAMEVENTSREQUEST']._serialized_end=1484
+  _globals['_STREAMEVENTSRESPONSE']._serialized_start=1486
+  _globals['_STREAMEVENTSRESPONSE']._serialized_end=1601
+  _globals['_HEARTBEAT']._serialized_start=1603
+  _globals['_HEARTBEAT']._serialized_end=1672
+  _globals['_CANCELREQUEST']._serialized_start=1674
+  _globals['_CANCELREQUEST']._serialized_end=1721
+  _globals['_CANCELRESPONSE']._serialized_start=1723
+  _globals['_CANCELRESPONSE']._serialized_end=1774
+  _globals['_LISTRUNSREQUEST']._serialized_start=1776
+  _globals['_LISTRUNSREQUEST']._serialized_end=1900
+  _globals['_LISTRUNSRESPONSE']._serialized_start=1902
+  _globals['_LISTRUNSRESPONSE']._serialized_end=1981
+  _globals['_TASKSERVICE']._serialized_start=1984
+  _globals['_TASKSERVICE']._serialized_end=2871
 # @@protoc_insertion_point(module_scope)

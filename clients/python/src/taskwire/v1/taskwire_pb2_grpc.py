@@ -74,6 +74,26 @@ class TaskServiceStub:
                 request_serializer=taskwire_dot_v1_dot_taskwire__pb2.RetryRequest.SerializeToString,
                 response_deserializer=taskwire_dot_v1_dot_taskwire__pb2.RetryResponse.FromString,
                 _registered_method=True)
+        self.CreateSchedule = channel.unary_unary(
+                '/taskwire.v1.TaskService/CreateSchedule',
+                request_serializer=taskwire_dot_v1_dot_taskwire__pb2.CreateScheduleRequest.SerializeToString,
+                response_deserializer=taskwire_dot_v1_dot_taskwire__pb2.CreateScheduleResponse.FromString,
+                _registered_method=True)
+        self.ListSchedules = channel.unary_unary(
+                '/taskwire.v1.TaskService/ListSchedules',
+                request_serializer=taskwire_dot_v1_dot_taskwire__pb2.ListSchedulesRequest.SerializeToString,
+                response_deserializer=taskwire_dot_v1_dot_taskwire__pb2.ListSchedulesResponse.FromString,
+                _registered_method=True)
+        self.PauseSchedule = channel.unary_unary(
+                '/taskwire.v1.TaskService/PauseSchedule',
+                request_serializer=taskwire_dot_v1_dot_taskwire__pb2.PauseScheduleRequest.SerializeToString,
+                response_deserializer=taskwire_dot_v1_dot_taskwire__pb2.PauseScheduleResponse.FromString,
+                _registered_method=True)
+        self.DeleteSchedule = channel.unary_unary(
+                '/taskwire.v1.TaskService/DeleteSchedule',
+                request_serializer=taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleRequest.SerializeToString,
+                response_deserializer=taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -147,6 +167,37 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSchedule(self, request, context):
+        """CreateSchedule creates or replaces a cron schedule (keyed by name).
+        Schedules live in NATS: they survive broker restarts, and with several
+        brokers each fire submits exactly one run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchedules(self, request, context):
+        """ListSchedules lists every schedule, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseSchedule(self, request, context):
+        """PauseSchedule pauses (paused = true) or resumes a schedule. A resumed
+        schedule fires next at its next cron time after now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchedule(self, request, context):
+        """DeleteSchedule deletes a schedule; runs it already submitted go on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -184,6 +235,26 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.Retry,
                     request_deserializer=taskwire_dot_v1_dot_taskwire__pb2.RetryRequest.FromString,
                     response_serializer=taskwire_dot_v1_dot_taskwire__pb2.RetryResponse.SerializeToString,
+            ),
+            'CreateSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSchedule,
+                    request_deserializer=taskwire_dot_v1_dot_taskwire__pb2.CreateScheduleRequest.FromString,
+                    response_serializer=taskwire_dot_v1_dot_taskwire__pb2.CreateScheduleResponse.SerializeToString,
+            ),
+            'ListSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchedules,
+                    request_deserializer=taskwire_dot_v1_dot_taskwire__pb2.ListSchedulesRequest.FromString,
+                    response_serializer=taskwire_dot_v1_dot_taskwire__pb2.ListSchedulesResponse.SerializeToString,
+            ),
+            'PauseSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseSchedule,
+                    request_deserializer=taskwire_dot_v1_dot_taskwire__pb2.PauseScheduleRequest.FromString,
+                    response_serializer=taskwire_dot_v1_dot_taskwire__pb2.PauseScheduleResponse.SerializeToString,
+            ),
+            'DeleteSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSchedule,
+                    request_deserializer=taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleRequest.FromString,
+                    response_serializer=taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -380,6 +451,114 @@ class TaskService:
             '/taskwire.v1.TaskService/Retry',
             taskwire_dot_v1_dot_taskwire__pb2.RetryRequest.SerializeToString,
             taskwire_dot_v1_dot_taskwire__pb2.RetryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskwire.v1.TaskService/CreateSchedule',
+            taskwire_dot_v1_dot_taskwire__pb2.CreateScheduleRequest.SerializeToString,
+            taskwire_dot_v1_dot_taskwire__pb2.CreateScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskwire.v1.TaskService/ListSchedules',
+            taskwire_dot_v1_dot_taskwire__pb2.ListSchedulesRequest.SerializeToString,
+            taskwire_dot_v1_dot_taskwire__pb2.ListSchedulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskwire.v1.TaskService/PauseSchedule',
+            taskwire_dot_v1_dot_taskwire__pb2.PauseScheduleRequest.SerializeToString,
+            taskwire_dot_v1_dot_taskwire__pb2.PauseScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskwire.v1.TaskService/DeleteSchedule',
+            taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleRequest.SerializeToString,
+            taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleResponse.FromString,
             options,
             channel_credentials,
             insecure,

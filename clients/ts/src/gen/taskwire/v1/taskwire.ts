@@ -31,6 +31,68 @@ import { Payload, RunEvent, RunState, runStateFromJSON, runStateToJSON, SubmitOp
  * may grow, never renumber.
  */
 
+/** Schedule submits `run` at every time matching `cron`. */
+export interface Schedule {
+  /** 1–128 characters of [A-Za-z0-9_-]; the schedule's key. */
+  name: string;
+  /**
+   * Cron expression: 5 fields (minute hour day-of-month month day-of-week) or
+   * 6 with seconds first. E.g. "0 9 * * 1-5", "* /10 * * * * *".
+   */
+  cron: string;
+  /** IANA time zone the expression is read in. Default "UTC". */
+  timezone: string;
+  /**
+   * The run to submit at each fire. Its idempotency_key is set by the
+   * broker ("schedule:<name>:<fire time>").
+   */
+  run: SubmitRequest | undefined;
+  paused: boolean;
+  /** Output only. */
+  nextFireAt:
+    | Date
+    | undefined;
+  /** Output only. */
+  lastFiredAt:
+    | Date
+    | undefined;
+  /** Output only: the run submitted by the last fire. */
+  lastRunId: string;
+  /** Output only. */
+  createdAt: Date | undefined;
+}
+
+export interface CreateScheduleRequest {
+  schedule: Schedule | undefined;
+}
+
+export interface CreateScheduleResponse {
+  schedule: Schedule | undefined;
+}
+
+export interface ListSchedulesRequest {
+}
+
+export interface ListSchedulesResponse {
+  schedules: Schedule[];
+}
+
+export interface PauseScheduleRequest {
+  name: string;
+  paused: boolean;
+}
+
+export interface PauseScheduleResponse {
+  schedule: Schedule | undefined;
+}
+
+export interface DeleteScheduleRequest {
+  name: string;
+}
+
+export interface DeleteScheduleResponse {
+}
+
 export interface RetryRequest {
   runId: string;
 }
@@ -150,6 +212,763 @@ export interface ListRunsResponse {
   /** Empty on the last page. */
   nextPageToken: string;
 }
+
+function createBaseSchedule(): Schedule {
+  return {
+    name: "",
+    cron: "",
+    timezone: "",
+    run: undefined,
+    paused: false,
+    nextFireAt: undefined,
+    lastFiredAt: undefined,
+    lastRunId: "",
+    createdAt: undefined,
+  };
+}
+
+export const Schedule: MessageFns<Schedule> = {
+  encode(message: Schedule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.cron !== "") {
+      writer.uint32(18).string(message.cron);
+    }
+    if (message.timezone !== "") {
+      writer.uint32(26).string(message.timezone);
+    }
+    if (message.run !== undefined) {
+      SubmitRequest.encode(message.run, writer.uint32(34).fork()).join();
+    }
+    if (message.paused !== false) {
+      writer.uint32(40).bool(message.paused);
+    }
+    if (message.nextFireAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.nextFireAt), writer.uint32(50).fork()).join();
+    }
+    if (message.lastFiredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastFiredAt), writer.uint32(58).fork()).join();
+    }
+    if (message.lastRunId !== "") {
+      writer.uint32(66).string(message.lastRunId);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Schedule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSchedule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cron = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.timezone = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.run = SubmitRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.paused = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.nextFireAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastFiredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lastRunId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Schedule {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      cron: isSet(object.cron) ? globalThis.String(object.cron) : "",
+      timezone: isSet(object.timezone) ? globalThis.String(object.timezone) : "",
+      run: isSet(object.run) ? SubmitRequest.fromJSON(object.run) : undefined,
+      paused: isSet(object.paused) ? globalThis.Boolean(object.paused) : false,
+      nextFireAt: isSet(object.nextFireAt)
+        ? fromJsonTimestamp(object.nextFireAt)
+        : isSet(object.next_fire_at)
+        ? fromJsonTimestamp(object.next_fire_at)
+        : undefined,
+      lastFiredAt: isSet(object.lastFiredAt)
+        ? fromJsonTimestamp(object.lastFiredAt)
+        : isSet(object.last_fired_at)
+        ? fromJsonTimestamp(object.last_fired_at)
+        : undefined,
+      lastRunId: isSet(object.lastRunId)
+        ? globalThis.String(object.lastRunId)
+        : isSet(object.last_run_id)
+        ? globalThis.String(object.last_run_id)
+        : "",
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Schedule): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.cron !== "") {
+      obj.cron = message.cron;
+    }
+    if (message.timezone !== "") {
+      obj.timezone = message.timezone;
+    }
+    if (message.run !== undefined) {
+      obj.run = SubmitRequest.toJSON(message.run);
+    }
+    if (message.paused !== false) {
+      obj.paused = message.paused;
+    }
+    if (message.nextFireAt !== undefined) {
+      obj.nextFireAt = message.nextFireAt.toISOString();
+    }
+    if (message.lastFiredAt !== undefined) {
+      obj.lastFiredAt = message.lastFiredAt.toISOString();
+    }
+    if (message.lastRunId !== "") {
+      obj.lastRunId = message.lastRunId;
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Schedule>, I>>(base?: I): Schedule {
+    return Schedule.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Schedule>, I>>(object: I): Schedule {
+    const message = createBaseSchedule();
+    message.name = object.name ?? "";
+    message.cron = object.cron ?? "";
+    message.timezone = object.timezone ?? "";
+    message.run = (object.run !== undefined && object.run !== null) ? SubmitRequest.fromPartial(object.run) : undefined;
+    message.paused = object.paused ?? false;
+    message.nextFireAt = object.nextFireAt ?? undefined;
+    message.lastFiredAt = object.lastFiredAt ?? undefined;
+    message.lastRunId = object.lastRunId ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreateScheduleRequest(): CreateScheduleRequest {
+  return { schedule: undefined };
+}
+
+export const CreateScheduleRequest: MessageFns<CreateScheduleRequest> = {
+  encode(message: CreateScheduleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.schedule !== undefined) {
+      Schedule.encode(message.schedule, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateScheduleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateScheduleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.schedule = Schedule.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateScheduleRequest {
+    return { schedule: isSet(object.schedule) ? Schedule.fromJSON(object.schedule) : undefined };
+  },
+
+  toJSON(message: CreateScheduleRequest): unknown {
+    const obj: any = {};
+    if (message.schedule !== undefined) {
+      obj.schedule = Schedule.toJSON(message.schedule);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateScheduleRequest>, I>>(base?: I): CreateScheduleRequest {
+    return CreateScheduleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateScheduleRequest>, I>>(object: I): CreateScheduleRequest {
+    const message = createBaseCreateScheduleRequest();
+    message.schedule = (object.schedule !== undefined && object.schedule !== null)
+      ? Schedule.fromPartial(object.schedule)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateScheduleResponse(): CreateScheduleResponse {
+  return { schedule: undefined };
+}
+
+export const CreateScheduleResponse: MessageFns<CreateScheduleResponse> = {
+  encode(message: CreateScheduleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.schedule !== undefined) {
+      Schedule.encode(message.schedule, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateScheduleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateScheduleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.schedule = Schedule.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateScheduleResponse {
+    return { schedule: isSet(object.schedule) ? Schedule.fromJSON(object.schedule) : undefined };
+  },
+
+  toJSON(message: CreateScheduleResponse): unknown {
+    const obj: any = {};
+    if (message.schedule !== undefined) {
+      obj.schedule = Schedule.toJSON(message.schedule);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateScheduleResponse>, I>>(base?: I): CreateScheduleResponse {
+    return CreateScheduleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateScheduleResponse>, I>>(object: I): CreateScheduleResponse {
+    const message = createBaseCreateScheduleResponse();
+    message.schedule = (object.schedule !== undefined && object.schedule !== null)
+      ? Schedule.fromPartial(object.schedule)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListSchedulesRequest(): ListSchedulesRequest {
+  return {};
+}
+
+export const ListSchedulesRequest: MessageFns<ListSchedulesRequest> = {
+  encode(_: ListSchedulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSchedulesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSchedulesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListSchedulesRequest {
+    return {};
+  },
+
+  toJSON(_: ListSchedulesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListSchedulesRequest>, I>>(base?: I): ListSchedulesRequest {
+    return ListSchedulesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSchedulesRequest>, I>>(_: I): ListSchedulesRequest {
+    const message = createBaseListSchedulesRequest();
+    return message;
+  },
+};
+
+function createBaseListSchedulesResponse(): ListSchedulesResponse {
+  return { schedules: [] };
+}
+
+export const ListSchedulesResponse: MessageFns<ListSchedulesResponse> = {
+  encode(message: ListSchedulesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.schedules) {
+      Schedule.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSchedulesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSchedulesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.schedules.push(Schedule.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSchedulesResponse {
+    return {
+      schedules: globalThis.Array.isArray(object?.schedules)
+        ? object.schedules.map((e: any) => Schedule.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListSchedulesResponse): unknown {
+    const obj: any = {};
+    if (message.schedules?.length) {
+      obj.schedules = message.schedules.map((e) => Schedule.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListSchedulesResponse>, I>>(base?: I): ListSchedulesResponse {
+    return ListSchedulesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSchedulesResponse>, I>>(object: I): ListSchedulesResponse {
+    const message = createBaseListSchedulesResponse();
+    message.schedules = object.schedules?.map((e) => Schedule.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePauseScheduleRequest(): PauseScheduleRequest {
+  return { name: "", paused: false };
+}
+
+export const PauseScheduleRequest: MessageFns<PauseScheduleRequest> = {
+  encode(message: PauseScheduleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.paused !== false) {
+      writer.uint32(16).bool(message.paused);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseScheduleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseScheduleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.paused = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseScheduleRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      paused: isSet(object.paused) ? globalThis.Boolean(object.paused) : false,
+    };
+  },
+
+  toJSON(message: PauseScheduleRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.paused !== false) {
+      obj.paused = message.paused;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseScheduleRequest>, I>>(base?: I): PauseScheduleRequest {
+    return PauseScheduleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseScheduleRequest>, I>>(object: I): PauseScheduleRequest {
+    const message = createBasePauseScheduleRequest();
+    message.name = object.name ?? "";
+    message.paused = object.paused ?? false;
+    return message;
+  },
+};
+
+function createBasePauseScheduleResponse(): PauseScheduleResponse {
+  return { schedule: undefined };
+}
+
+export const PauseScheduleResponse: MessageFns<PauseScheduleResponse> = {
+  encode(message: PauseScheduleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.schedule !== undefined) {
+      Schedule.encode(message.schedule, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PauseScheduleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePauseScheduleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.schedule = Schedule.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PauseScheduleResponse {
+    return { schedule: isSet(object.schedule) ? Schedule.fromJSON(object.schedule) : undefined };
+  },
+
+  toJSON(message: PauseScheduleResponse): unknown {
+    const obj: any = {};
+    if (message.schedule !== undefined) {
+      obj.schedule = Schedule.toJSON(message.schedule);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PauseScheduleResponse>, I>>(base?: I): PauseScheduleResponse {
+    return PauseScheduleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PauseScheduleResponse>, I>>(object: I): PauseScheduleResponse {
+    const message = createBasePauseScheduleResponse();
+    message.schedule = (object.schedule !== undefined && object.schedule !== null)
+      ? Schedule.fromPartial(object.schedule)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteScheduleRequest(): DeleteScheduleRequest {
+  return { name: "" };
+}
+
+export const DeleteScheduleRequest: MessageFns<DeleteScheduleRequest> = {
+  encode(message: DeleteScheduleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteScheduleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteScheduleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteScheduleRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: DeleteScheduleRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteScheduleRequest>, I>>(base?: I): DeleteScheduleRequest {
+    return DeleteScheduleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteScheduleRequest>, I>>(object: I): DeleteScheduleRequest {
+    const message = createBaseDeleteScheduleRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteScheduleResponse(): DeleteScheduleResponse {
+  return {};
+}
+
+export const DeleteScheduleResponse: MessageFns<DeleteScheduleResponse> = {
+  encode(_: DeleteScheduleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteScheduleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteScheduleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteScheduleResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteScheduleResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteScheduleResponse>, I>>(base?: I): DeleteScheduleResponse {
+    return DeleteScheduleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteScheduleResponse>, I>>(_: I): DeleteScheduleResponse {
+    const message = createBaseDeleteScheduleResponse();
+    return message;
+  },
+};
 
 function createBaseRetryRequest(): RetryRequest {
   return { runId: "" };
@@ -1638,6 +2457,59 @@ export const TaskServiceService = {
     responseSerialize: (value: RetryResponse): Buffer => Buffer.from(RetryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RetryResponse => RetryResponse.decode(value),
   },
+  /**
+   * CreateSchedule creates or replaces a cron schedule (keyed by name).
+   * Schedules live in NATS: they survive broker restarts, and with several
+   * brokers each fire submits exactly one run.
+   */
+  createSchedule: {
+    path: "/taskwire.v1.TaskService/CreateSchedule" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateScheduleRequest): Buffer =>
+      Buffer.from(CreateScheduleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateScheduleRequest => CreateScheduleRequest.decode(value),
+    responseSerialize: (value: CreateScheduleResponse): Buffer =>
+      Buffer.from(CreateScheduleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateScheduleResponse => CreateScheduleResponse.decode(value),
+  },
+  /** ListSchedules lists every schedule, by name. */
+  listSchedules: {
+    path: "/taskwire.v1.TaskService/ListSchedules" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSchedulesRequest): Buffer => Buffer.from(ListSchedulesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSchedulesRequest => ListSchedulesRequest.decode(value),
+    responseSerialize: (value: ListSchedulesResponse): Buffer =>
+      Buffer.from(ListSchedulesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListSchedulesResponse => ListSchedulesResponse.decode(value),
+  },
+  /**
+   * PauseSchedule pauses (paused = true) or resumes a schedule. A resumed
+   * schedule fires next at its next cron time after now.
+   */
+  pauseSchedule: {
+    path: "/taskwire.v1.TaskService/PauseSchedule" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PauseScheduleRequest): Buffer => Buffer.from(PauseScheduleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PauseScheduleRequest => PauseScheduleRequest.decode(value),
+    responseSerialize: (value: PauseScheduleResponse): Buffer =>
+      Buffer.from(PauseScheduleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseScheduleResponse => PauseScheduleResponse.decode(value),
+  },
+  /** DeleteSchedule deletes a schedule; runs it already submitted go on. */
+  deleteSchedule: {
+    path: "/taskwire.v1.TaskService/DeleteSchedule" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteScheduleRequest): Buffer =>
+      Buffer.from(DeleteScheduleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteScheduleRequest => DeleteScheduleRequest.decode(value),
+    responseSerialize: (value: DeleteScheduleResponse): Buffer =>
+      Buffer.from(DeleteScheduleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteScheduleResponse => DeleteScheduleResponse.decode(value),
+  },
 } as const;
 
 export interface TaskServiceServer extends UntypedServiceImplementation {
@@ -1683,6 +2555,21 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
    * run that is not FAILED or CANCELLED is FAILED_PRECONDITION.
    */
   retry: handleUnaryCall<RetryRequest, RetryResponse>;
+  /**
+   * CreateSchedule creates or replaces a cron schedule (keyed by name).
+   * Schedules live in NATS: they survive broker restarts, and with several
+   * brokers each fire submits exactly one run.
+   */
+  createSchedule: handleUnaryCall<CreateScheduleRequest, CreateScheduleResponse>;
+  /** ListSchedules lists every schedule, by name. */
+  listSchedules: handleUnaryCall<ListSchedulesRequest, ListSchedulesResponse>;
+  /**
+   * PauseSchedule pauses (paused = true) or resumes a schedule. A resumed
+   * schedule fires next at its next cron time after now.
+   */
+  pauseSchedule: handleUnaryCall<PauseScheduleRequest, PauseScheduleResponse>;
+  /** DeleteSchedule deletes a schedule; runs it already submitted go on. */
+  deleteSchedule: handleUnaryCall<DeleteScheduleRequest, DeleteScheduleResponse>;
 }
 
 export interface TaskServiceClient extends Client {
@@ -1819,6 +2706,77 @@ export interface TaskServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RetryResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateSchedule creates or replaces a cron schedule (keyed by name).
+   * Schedules live in NATS: they survive broker restarts, and with several
+   * brokers each fire submits exactly one run.
+   */
+  createSchedule(
+    request: CreateScheduleRequest,
+    callback: (error: ServiceError | null, response: CreateScheduleResponse) => void,
+  ): ClientUnaryCall;
+  createSchedule(
+    request: CreateScheduleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateScheduleResponse) => void,
+  ): ClientUnaryCall;
+  createSchedule(
+    request: CreateScheduleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateScheduleResponse) => void,
+  ): ClientUnaryCall;
+  /** ListSchedules lists every schedule, by name. */
+  listSchedules(
+    request: ListSchedulesRequest,
+    callback: (error: ServiceError | null, response: ListSchedulesResponse) => void,
+  ): ClientUnaryCall;
+  listSchedules(
+    request: ListSchedulesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListSchedulesResponse) => void,
+  ): ClientUnaryCall;
+  listSchedules(
+    request: ListSchedulesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListSchedulesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * PauseSchedule pauses (paused = true) or resumes a schedule. A resumed
+   * schedule fires next at its next cron time after now.
+   */
+  pauseSchedule(
+    request: PauseScheduleRequest,
+    callback: (error: ServiceError | null, response: PauseScheduleResponse) => void,
+  ): ClientUnaryCall;
+  pauseSchedule(
+    request: PauseScheduleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseScheduleResponse) => void,
+  ): ClientUnaryCall;
+  pauseSchedule(
+    request: PauseScheduleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseScheduleResponse) => void,
+  ): ClientUnaryCall;
+  /** DeleteSchedule deletes a schedule; runs it already submitted go on. */
+  deleteSchedule(
+    request: DeleteScheduleRequest,
+    callback: (error: ServiceError | null, response: DeleteScheduleResponse) => void,
+  ): ClientUnaryCall;
+  deleteSchedule(
+    request: DeleteScheduleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteScheduleResponse) => void,
+  ): ClientUnaryCall;
+  deleteSchedule(
+    request: DeleteScheduleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteScheduleResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,163 @@
+import type { KV, KvWatchEntry } from "@nats-io/kv";
+import { status as Status } from "@grpc/grpc-js";
+import { context as otContext } from "@opentelemetry/api";
+import { Schedule, SubmitRequest } from "@taskwire/client/gen";
+import { isWrongLastSequence } from "@taskwire/core";
+import { CronExpressionParser } from "cron-parser";
+import type { Logger } from "pino";
+import { BrokerError } from "./errors.js";
+import type { Runs } from "./runs.js";
+import { validateSubmit, validateTaskName } from "./validate.js";
+
+/** How often each broker looks for due schedules, in ms. */
+const TICK_MS = 250;
+
+/** The first cron time strictly after `after`; throws INVALID_ARGUMENT for a bad expression or zone. */
+export function nextFire(cron: string, timezone: string, after: Date): Date {
+  try {
+    return CronExpressionParser.parse(cron, { currentDate: after, tz: timezone || "UTC" }).next().toDate();
+  } catch (err) {
+    throw BrokerError.invalid("schedule.cron", `"${cron}" in time zone "${timezone || "UTC"}" is not a valid cron schedule (${err instanceof Error ? err.message : String(err)}); use 5 fields "min hour dom month dow" or 6 with seconds first, and an IANA zone such as "Europe/Paris"`);
+  }
+}
+
+/**
+ * Cron schedules, stored in the taskwire_schedules KV bucket. Every broker
+ * watches the bucket and fires due schedules; no leader is needed, because
+ * a fire (1) submits with the idempotency key "schedule:<name>:<fire time>"
+ * and only then (2) advances next_fire_at with compare-and-set. Two brokers
+ * firing together submit the same run; a broker dying between (1) and (2)
+ * leaves the fire due, and the next attempt resubmits the same run. Each
+ * fire therefore yields exactly one run. Fires missed while no broker ran
+ * collapse into one, at the next tick.
+ */
+export class CronSchedules {
+  readonly #cache = new Map<string, Schedule>();
+  #timer: NodeJS.Timeout | undefined;
+  #watch: AsyncIterable<KvWatchEntry> & { stop(): void } | undefined;
+  #firing = false;
+
+  constructor(
+    readonly kv: KV,
+    readonly runs: Runs,
+    readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const w = await this.kv.watch();
+    this.#watch = w;
+    void (async () => {
+      for await (const e of w) {
+        if (e.operation === "PUT" && e.value.length > 0) this.#cache.set(e.key, Schedule.decode(e.value));
+        else this.#cache.delete(e.key);
+      }
+    })();
+    this.#timer = setInterval(() => void this.#tick(), TICK_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#watch?.stop();
+  }
+
+  async create(input: Schedule | undefined): Promise<Schedule> {
+    this.runs.ensureConnected();
+    if (!input) throw BrokerError.invalid("schedule", "is required");
+    validateTaskName(input.name, "schedule.name");
+    if (!input.cron.trim()) throw BrokerError.invalid("schedule.cron", 'is required, e.g. "0 9 * * 1-5"');
+    if (!input.run) throw BrokerError.invalid("schedule.run", "is required: the task and args to submit at each fire");
+    validateSubmit(input.run, this.runs.maxPayloadBytes, "schedule.run.");
+    const now = new Date();
+    const existing = await this.kv.get(input.name);
+    const created = existing?.operation === "PUT" ? Schedule.decode(existing.value).createdAt : undefined;
+    const s: Schedule = {
+      ...input,
+      timezone: input.timezone || "UTC",
+      nextFireAt: nextFire(input.cron, input.timezone, now),
+      lastFiredAt: undefined,
+      lastRunId: "",
+      createdAt: created ?? now,
+    };
+    await this.kv.put(s.name, Schedule.encode(s).finish());
+    this.#cache.set(s.name, s);
+    return s;
+  }
+
+  async list(): Promise<Schedule[]> {
+    this.runs.ensureConnected();
+    const out: Schedule[] = [];
+    for await (const k of await this.kv.keys()) {
+      const e = await this.kv.get(k);
+      if (e?.operation === "PUT") out.push(Schedule.decode(e.value));
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async pause(name: string, paused: boolean): Promise<Schedule> {
+    this.runs.ensureConnected();
+    validateTaskName(name, "name");
+    for (let i = 0; i < 20; i++) {
+      const e = await this.kv.get(name);
+      if (!e || e.operation !== "PUT") throw new BrokerError(Status.NOT_FOUND, `schedule ${name} not found`);
+      const s = Schedule.decode(e.value);
+      const next: Schedule = { ...s, paused, nextFireAt: paused ? s.nextFireAt : nextFire(s.cron, s.timezone, new Date()) };
+      try {
+        await this.kv.update(name, Schedule.encode(next).finish(), e.revision);
+        return next;
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+    }
+    throw new BrokerError(Status.ABORTED, `schedule ${name} is changing concurrently; retry`);
+  }
+
+  async delete(name: string): Promise<void> {
+    this.runs.ensureConnected();
+    validateTaskName(name, "name");
+    const e = await this.kv.get(name);
+    if (!e || e.operation !== "PUT") throw new BrokerError(Status.NOT_FOUND, `schedule ${name} not found`);
+    await this.kv.delete(name);
+    this.#cache.delete(name);
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#firing || !this.runs.nats.connected) return;
+    this.#firing = true;
+    try {
+      const now = Date.now();
+      for (const s of this.#cache.values()) {
+        if (!s.paused && (s.nextFireAt?.getTime() ?? Infinity) <= now) await this.#fire(s.name);
+      }
+    } catch (err) {
+      this.log.warn({ err }, "schedule tick failed; retrying at the next tick");
+    } finally {
+      this.#firing = false;
+    }
+  }
+
+  async #fire(name: string): Promise<void> {
+    const e = await this.kv.get(name);
+    if (!e || e.operation !== "PUT") return;
+    const s = Schedule.decode(e.value);
+    const due = s.nextFireAt;
+    if (s.paused || !due || due.getTime() > Date.now() || !s.run) return;
+    const req: SubmitRequest = SubmitRequest.fromPartial({
+      ...s.run,
+      options: {
+        ...s.run.options,
+        idempotencyKey: `schedule:${s.name}:${due.toISOString()}`,
+        labels: { ...s.run.options?.labels, "taskwire.schedule": s.name },
+      },
+    });
+    const { run } = await this.runs.submit(validateSubmit(req, this.runs.maxPayloadBytes), otContext.active());
+    const next: Schedule = { ...s, lastFiredAt: due, lastRunId: run.id, nextFireAt: nextFire(s.cron, s.timezone, new Date(Math.max(Date.now(), due.getTime()))) };
+    try {
+      await this.kv.update(name, Schedule.encode(next).finish(), e.revision);
+      this.#cache.set(name, next);
+      this.log.info({ schedule: name, runId: run.id, fireAt: due.toISOString() }, "schedule fired");
+    } catch (err) {
+      // Another broker advanced it first (it submitted the same run).
+      if (!isWrongLastSequence(err)) throw err;
+    }
+  }
+}
