@@ -42,4 +42,18 @@ describe("concurrency limit per task across three worker processes", function ()
     assert.equal(peak, 2, "the limit is used, not undershot");
     assert.ok(new Set(pids).size >= 2, "more than one worker took part");
   });
+
+  it("runs at most 2 at once per concurrency key, keys independent of each other", async function () {
+    const items = ["acme", "globex", "acme", "globex"].flatMap((key) => Array.from({ length: 4 }, () => ({ task: "e2e-per-customer", args: [150], options: { concurrencyKey: key } })));
+    const handles = await client.submitBatch(items);
+    await waitAll(handles, { timeoutMs: 30_000 });
+    const runs = await Promise.all(handles.map((h) => h.status()));
+    for (const key of ["acme", "globex"]) {
+      const mine = runs.filter((r) => r.options?.concurrencyKey === key);
+      const peak = maxOverlap(mine);
+      assert.ok(peak <= 2, `${key}: ${peak} at once with a per-key limit of 2`);
+      assert.equal(peak, 2, `${key}: the limit is used`);
+    }
+    assert.ok(maxOverlap(runs) >= 3, "two keys run side by side");
+  });
 });

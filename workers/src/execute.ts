@@ -12,6 +12,7 @@ import type { ResolvedWorkerOptions } from "./options.js";
 import { decideRetry } from "./retry.js";
 import { RunLog } from "./runlog.js";
 import type { RateLimiter } from "./ratelimit.js";
+import type { KeySlots } from "./keylimit.js";
 
 const tracer = trace.getTracer("@taskwire/worker");
 
@@ -26,6 +27,8 @@ export interface ExecDeps {
   rateLimiter: RateLimiter;
   /** Object Store for results above the inline limit. */
   results: ObjectStore;
+  /** Per-key concurrency slots. */
+  keySlots: KeySlots;
   options: ResolvedWorkerOptions;
   log: Logger;
   /** Registers the abort function of a running run (for cancel notices); returns an unregister function. */
@@ -67,7 +70,7 @@ function withTaskDefaults(o: TaskRun["options"], def: TaskDefinition<unknown[], 
   };
 }
 
-async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun, def: TaskDefinition<unknown[], unknown>): Promise<StoredRun | undefined> {
+async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun, def: TaskDefinition<unknown[], unknown>): Promise<{ stored: StoredRun; keyHeld: boolean } | undefined> {
   const { store, options } = deps;
   // When the message carries the record's revision (released by the
   // scheduler), try the CAS against it on first delivery and skip a read.
@@ -94,6 +97,20 @@ async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun, def: TaskDefinit
     // The start is the moment the limiter admitted it.
     admittedAt = new Date(d.grantedAt);
   }
+  // Per-key concurrency: at most N runs of the task at once per key.
+  const keyLimit = def.options.keyConcurrencyLimit ?? 0;
+  const limitKey = known?.run.options?.concurrencyKey ?? "";
+  let keyHeld = false;
+  if (keyLimit > 0 && limitKey && known && !isTerminal(known.run.state) && !known.run.cancelRequested) {
+    keyHeld = await deps.keySlots.acquire(known.run.task, limitKey, known.run.id, keyLimit);
+    if (!keyHeld) {
+      m.nak(Math.min(250, options.heartbeatMs));
+      return undefined;
+    }
+  }
+  const giveBack = async (): Promise<void> => {
+    if (keyHeld && known) await deps.keySlots.release(known.run.task, limitKey, known.run.id);
+  };
   let settle: (() => void) | undefined;
   const res = await store.transition(
     msgRun.id,
@@ -160,18 +177,23 @@ async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun, def: TaskDefinit
   );
   if (!res) {
     // No record: it expired (retention) or was never written. Nothing to run.
+    await giveBack();
     m.term();
     return undefined;
   }
   if (settle) {
+    await giveBack();
     settle();
     return undefined;
   }
   if (res.stored.run.state === RunState.RUN_STATE_PENDING) {
-    // We just recorded a crash; now claim it for a new attempt.
-    return claim(m, deps, { ...res.stored.run, revision: 0 }, def);
+    // We just recorded a crash; now claim it for a new attempt (the key
+    // slot, if any, is ours already and is taken again idempotently).
+    const again = await claim(m, deps, { ...res.stored.run, revision: 0 }, def);
+    if (!again) await giveBack();
+    return again;
   }
-  return res.stored;
+  return { stored: res.stored, keyHeld };
 }
 
 /** Executes the task function with timeout and cancellation; never throws. */
@@ -243,15 +265,30 @@ async function invoke(def: TaskDefinition<unknown[], unknown>, run: TaskRun, dep
  * anywhere in between, the message is redelivered and the run resumes.
  */
 export async function executeRun(m: JsMsg, def: TaskDefinition<unknown[], unknown>, deps: ExecDeps): Promise<void> {
-  const { store, log, options } = deps;
+  const { log, options } = deps;
   const msgRun = decodeRunMessage(m.data);
   if (!msgRun) {
     log.error({ seq: m.seq, subject: m.subject }, "undecodable run message; terminating it");
     m.term();
     return;
   }
-  const claimed = await claim(m, deps, msgRun, def);
-  if (!claimed) return;
+  const claim_ = await claim(m, deps, msgRun, def);
+  if (!claim_) return;
+  const claimed = claim_.stored;
+  const run = claimed.run;
+  const limitKey = run.options?.concurrencyKey ?? "";
+  // Keep the key slot's lease alive while the run executes.
+  const renew = claim_.keyHeld ? setInterval(() => void deps.keySlots.renew(run.task, limitKey, run.id).catch(() => undefined), options.heartbeatMs) : undefined;
+  try {
+    await runClaimed(m, def, deps, claimed);
+  } finally {
+    clearInterval(renew);
+    if (claim_.keyHeld) await deps.keySlots.release(run.task, limitKey, run.id).catch((err: unknown) => log.warn({ err, runId: run.id }, "could not release a key slot; its lease lapses by itself"));
+  }
+}
+
+async function runClaimed(m: JsMsg, def: TaskDefinition<unknown[], unknown>, deps: ExecDeps, claimed: StoredRun): Promise<void> {
+  const { store, log, options } = deps;
   const run = claimed.run;
   const n = run.attempt;
   const parent = m.headers ? extractHeaders(m.headers) : extractTraceParent(run.traceParent);

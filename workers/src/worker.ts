@@ -13,6 +13,7 @@ import { Heartbeats } from "./heartbeat.js";
 import { resolveOptions, type ResolvedWorkerOptions, type WorkerOptions } from "./options.js";
 import { Slots } from "./slots.js";
 import { RateLimiter } from "./ratelimit.js";
+import { KeySlots } from "./keylimit.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- task argument and result types vary per definition
 export type AnyTask = TaskDefinition<any[], any>;
@@ -51,6 +52,7 @@ export class Worker {
   #cache: KV | undefined;
   #rateLimiter: RateLimiter | undefined;
   #results: ObjectStore | undefined;
+  #keySlots: KeySlots | undefined;
   #slots: Slots;
   #heartbeats: Heartbeats | undefined;
   #streams: ConsumerMessages[] = [];
@@ -98,6 +100,7 @@ export class Worker {
     const { runs, cache, limits, results } = await ensureResources(nats);
     this.#results = results;
     this.#rateLimiter = new RateLimiter(limits);
+    this.#keySlots = new KeySlots(limits, 2 * o.heartbeatMs);
     this.#store = new RunStore(runs);
     this.#cache = cache;
     this.#heartbeats = new Heartbeats(o.heartbeatMs);
@@ -193,7 +196,8 @@ export class Worker {
     const cache = this.#cache;
     const rateLimiter = this.#rateLimiter;
     const results = this.#results;
-    if (!store || !cache || !rateLimiter || !results) return;
+    const keySlots = this.#keySlots;
+    if (!store || !cache || !rateLimiter || !results || !keySlots) return;
     this.stats.started++;
     this.stats.running++;
     try {
@@ -202,6 +206,7 @@ export class Worker {
         cache,
         rateLimiter,
         results,
+        keySlots,
         options: this.options,
         log: this.log,
         registerAbort: (id, abort) => {

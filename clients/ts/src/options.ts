@@ -51,6 +51,14 @@ export interface TaskOptions extends RetryOptions {
    * option. @default unlimited
    */
   rateLimit?: { limit: number; intervalMs: number; perKey?: boolean };
+  /**
+   * Most runs of this task executing at once per `concurrencyKey` (e.g. at
+   * most 2 per customer), across all workers. Slots are leases in NATS KV,
+   * renewed by the heartbeat, so a dead worker's slots free up within 2 ×
+   * its heartbeat interval. Runs without a key are not limited. Enforced by
+   * the workers; not a per-call option. @default unlimited
+   */
+  keyConcurrencyLimit?: number;
 }
 
 /** Per-call options of `applyAsync` and `Client.submit`. */
