@@ -76,7 +76,11 @@ export class Runs {
       }
     }
     const now = new Date();
-    const delayed = v.dueAt > now.getTime() + SCHEDULE_THRESHOLD_MS;
+    // A run that waits for other runs is held by the scheduler like a delayed one.
+    const delayed = v.dueAt > now.getTime() + SCHEDULE_THRESHOLD_MS || v.options.waitFor.length > 0;
+    for (const [i, dep] of v.options.waitFor.entries()) {
+      if (!(await this.store.get(dep))) throw new BrokerError(Status.NOT_FOUND, `options.wait_for[${i}]: run ${dep} not found; a run can only wait for existing runs`);
+    }
     const run: TaskRun = {
       id,
       task: v.task,

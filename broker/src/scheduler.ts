@@ -6,6 +6,8 @@ import type { Logger } from "pino";
 
 /** Longest single wait of a delayed run before the scheduler looks at it again, in ms. */
 const MAX_NAK_MS = 30_000;
+/** How often a run waiting for other runs looks at them again, in ms. */
+const DEPENDENCY_POLL_MS = 250;
 
 /**
  * Releases delayed runs when they are due. Every broker runs one; they share
@@ -74,6 +76,26 @@ export class Scheduler {
     if (stored.run.state === RunState.RUN_STATE_SCHEDULED && wait > 0) {
       m.nak(Math.min(wait, MAX_NAK_MS));
       return;
+    }
+    const deps = stored.run.options?.waitFor ?? [];
+    if (stored.run.state === RunState.RUN_STATE_SCHEDULED && deps.length > 0) {
+      const states = await Promise.all(deps.map(async (id) => (await this.store.get(id))?.run.state));
+      // An expired dependency counts as failed: it can never complete now.
+      const failed = deps.filter((_, i) => states[i] === undefined || states[i] === RunState.RUN_STATE_FAILED || states[i] === RunState.RUN_STATE_CANCELLED);
+      if (failed.length > 0 && !stored.run.options?.runIfDependenciesFail) {
+        const t = new Date();
+        await this.store.transition(stored.run.id, (run) =>
+          run.state === RunState.RUN_STATE_SCHEDULED
+            ? { write: { ...run, state: RunState.RUN_STATE_FAILED, lastEvent: EventType.EVENT_TYPE_FAILED, finishedAt: t, updatedAt: t, error: { type: "DependencyFailed", message: `run(s) it waits for did not complete: ${failed.join(", ")}`, stack: "", retryable: false } } }
+            : { skip: true },
+        );
+        m.ack();
+        return;
+      }
+      if (states.some((s) => s !== undefined && !isTerminal(s))) {
+        m.nak(DEPENDENCY_POLL_MS);
+        return;
+      }
     }
     const res = await this.store.transition(
       msgRun.id,

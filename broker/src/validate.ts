@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type GetStatusRequest, type RetryPolicy, type StreamEventsRequest, type SubmitOptions, type SubmitRequest, type Payload } from "@taskwire/client/gen";
+import { type GetStatusRequest, type RetryPolicy, type StreamEventsRequest, SubmitOptions, type SubmitRequest, type Payload } from "@taskwire/client/gen";
 import { DEFAULT_QUEUE, isRunId, QUEUE_NAME_RE, TASK_NAME_RE } from "@taskwire/core";
 import { status as Status } from "@grpc/grpc-js";
 import { BrokerError } from "./errors.js";
@@ -61,10 +61,7 @@ export function validatePayload(p: Payload | undefined, field: string, maxBytes:
 export function validateSubmit(req: SubmitRequest, maxPayloadBytes: number, prefix = ""): ValidSubmit {
   validateTaskName(req.task, `${prefix}task`);
   const args = validatePayload(req.args, `${prefix}args`, maxPayloadBytes);
-  const o: SubmitOptions = req.options ?? {
-    idempotencyKey: "", queue: "", priority: 0, retry: undefined, timeoutMs: 0, scheduledAt: undefined, delayMs: 0,
-    labels: {}, cacheKey: "", cacheTtlMs: 0, refreshCache: false, concurrencyKey: "", scheduleToStartTimeoutMs: 0,
-  };
+  const o: SubmitOptions = req.options ?? SubmitOptions.fromPartial({});
   const f = `${prefix}options`;
   const queue = o.queue || DEFAULT_QUEUE;
   if (!QUEUE_NAME_RE.test(queue)) throw invalid(`${f}.queue`, `"${queue.slice(0, 80)}" is not a valid queue name: use 1–64 characters of a-z, 0-9 and "-"`);
@@ -83,6 +80,8 @@ export function validateSubmit(req: SubmitRequest, maxPayloadBytes: number, pref
     if (!k || k.length > 64) throw invalid(`${f}.labels`, `key "${k.slice(0, 80)}" must be 1–64 characters`);
     if (v.length > 256) throw invalid(`${f}.labels[${k}]`, `value is ${v.length} characters; the limit is 256`);
   }
+  if (o.waitFor.length > 100) throw invalid(`${f}.wait_for`, `has ${o.waitFor.length} run ids; the limit is 100`);
+  o.waitFor.forEach((id, i) => validateRunId(id, `${f}.wait_for[${i}]`));
   const now = Date.now();
   const dueAt = o.scheduledAt ? o.scheduledAt.getTime() : now + o.delayMs;
   if (!Number.isFinite(dueAt)) throw invalid(`${f}.scheduled_at`, "is not a valid time");

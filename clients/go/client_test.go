@@ -712,6 +712,7 @@ func TestOptionsFromProtoRoundTrip(t *testing.T) {
 		TimeoutMs: 5, ScheduledAt: timestamppb.New(time.Unix(2000000000, 123000000)), DelayMs: 6,
 		Labels: map[string]string{"x": "y"}, CacheKey: "c", CacheTtlMs: 7, RefreshCache: true,
 		ConcurrencyKey: "ck", ScheduleToStartTimeoutMs: 8,
+		WaitFor: []string{"01890000-0000-7000-8000-000000000000"}, RunIfDependenciesFail: true,
 	}
 	// Every field must be set above, or the check proves nothing.
 	fields := full.ProtoReflect().Descriptor().Fields()

@@ -311,6 +311,12 @@ func optionsFromProto(o *taskwirev1.SubmitOptions) []SubmitOption {
 	if o.ConcurrencyKey != "" {
 		opts = append(opts, WithConcurrencyKey(o.ConcurrencyKey))
 	}
+	if len(o.WaitFor) > 0 {
+		opts = append(opts, WithWaitFor(o.WaitFor...))
+	}
+	if o.RunIfDependenciesFail {
+		opts = append(opts, WithRunIfDependenciesFail())
+	}
 	if o.ScheduleToStartTimeoutMs != 0 {
 		opts = append(opts, WithScheduleToStartTimeout(ms(o.ScheduleToStartTimeoutMs)))
 	}

@@ -242,6 +242,20 @@ func WithScheduleToStartTimeout(d time.Duration) SubmitOption {
 	return func(c *submitConfig) { c.opts.ScheduleToStartTimeoutMs = durationMs(d) }
 }
 
+// WithWaitFor makes the run wait for other runs (at most 100 ids): it stays
+// SCHEDULED until they are all terminal and starts if they all COMPLETED; if
+// one failed or was cancelled it fails at once (type "DependencyFailed")
+// unless [WithRunIfDependenciesFail] is given.
+func WithWaitFor(runIDs ...string) SubmitOption {
+	return func(c *submitConfig) { c.opts.WaitFor = append(c.opts.WaitFor, runIDs...) }
+}
+
+// WithRunIfDependenciesFail starts the run even when a run it waits for
+// failed or was cancelled.
+func WithRunIfDependenciesFail() SubmitOption {
+	return func(c *submitConfig) { c.opts.RunIfDependenciesFail = true }
+}
+
 // WithSubmitOptions merges raw proto options (proto.Merge: set fields
 // override, lists append, maps merge) at this point of the option list. For
 // fields this package does not wrap yet.

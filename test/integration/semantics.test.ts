@@ -205,6 +205,29 @@ describe("task semantics (real nats-server)", function () {
       assert.deepEqual(order, [100, 350, 600]);
     });
 
+    it("starts a run only after the runs it waits for complete", async function () {
+      const deps = await sleepy.using(client).map([[300], [500]]);
+      const after = await square.using(client).applyAsync([5], { waitFor: deps });
+      assert.equal((await after.status()).state, RunState.RUN_STATE_SCHEDULED);
+      assert.equal(await after.result({ timeoutMs: 10_000 }), 25);
+      const depEnds = await Promise.all(deps.map(async (d) => (await d.status()).finishedAt?.getTime() ?? 0));
+      const started = (await after.status()).startedAt?.getTime() ?? 0;
+      assert.ok(started >= Math.max(...depEnds), "started after every dependency finished");
+    });
+
+    it("fails a waiting run when a dependency fails, unless told to run anyway", async function () {
+      fixed = false;
+      const bad = await fragile.using(client).delay();
+      const blocked = await square.using(client).applyAsync([6], { waitFor: [bad.id] });
+      const st = await blocked.wait({ timeoutMs: 10_000 });
+      assert.equal(st.state, RunState.RUN_STATE_FAILED);
+      assert.equal(st.error?.type, "DependencyFailed");
+      assert.equal(st.attempts.length, 0, "never executed");
+      const anyway = await square.using(client).applyAsync([6], { waitFor: [bad.id], runIfDependenciesFail: true });
+      assert.equal(await anyway.result({ timeoutMs: 10_000 }), 36);
+      await assert.rejects(square.using(client).applyAsync([1], { waitFor: ["01890000-0000-7000-8000-000000000000"] }), (e: unknown) => e instanceof TaskwireError && e.code === Status.NOT_FOUND && /wait_for\[0\]/.test(e.message));
+    });
+
     it("calls onCompletion and onFailure after the outcome is recorded", async function () {
       const ok = await square.using(client).delay(3);
       await ok.result({ timeoutMs: 10_000 });

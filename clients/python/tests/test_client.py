@@ -45,6 +45,8 @@ def test_submit_maps_every_option(client: taskwire.Client, fake: FakeBroker) -> 
         refresh_cache=True,
         concurrency_key="user-1",
         schedule_to_start_timeout_ms=9000,
+        wait_for=["01890000-0000-7000-8000-000000000000"],
+        run_if_dependencies_fail=True,
     )
     req: taskwire_pb2.SubmitRequest = fake.last("Submit").request
     assert req.task == "add"
@@ -67,6 +69,10 @@ def test_submit_maps_every_option(client: taskwire.Client, fake: FakeBroker) -> 
     assert o.refresh_cache is True
     assert o.concurrency_key == "user-1"
     assert o.schedule_to_start_timeout_ms == 9000
+    assert list(o.wait_for) == ["01890000-0000-7000-8000-000000000000"]
+    assert o.run_if_dependencies_fail is True
+    # Every SubmitOptions field is covered above.
+    assert {f.name for f in types_pb2.SubmitOptions.DESCRIPTOR.fields} - {f.name for f, _ in o.ListFields()} == {"delay_ms"}
     assert handle.run is not None and handle.run.state == taskwire.RunState.SCHEDULED
     assert handle.run.labels == {"team": "core", "n": "1"}
 

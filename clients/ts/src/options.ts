@@ -75,6 +75,15 @@ export interface ApplyOptions extends TaskOptions {
   refreshCache?: boolean;
   /** Key counted against the task's per-key concurrency limit (e.g. a customer id). */
   concurrencyKey?: string;
+  /**
+   * Runs (ids or handles) this run waits for: it stays SCHEDULED until they
+   * are all terminal and starts if they all COMPLETED; if one failed or was
+   * cancelled it fails at once ("DependencyFailed") unless
+   * `runIfDependenciesFail` is set.
+   */
+  waitFor?: ReadonlyArray<string | { id: string }>;
+  /** Start even when a run in `waitFor` failed or was cancelled. @default false */
+  runIfDependenciesFail?: boolean;
 }
 
 function retryPolicy(o: RetryOptions): RetryPolicy | undefined {
@@ -107,5 +116,7 @@ export function toSubmitOptions(o: ApplyOptions): SubmitOptions {
     refreshCache: o.refreshCache ?? false,
     concurrencyKey: o.concurrencyKey ?? "",
     scheduleToStartTimeoutMs: o.scheduleToStartTimeoutMs ?? 0,
+    waitFor: (o.waitFor ?? []).map((d) => (typeof d === "string" ? d : d.id)),
+    runIfDependenciesFail: o.runIfDependenciesFail ?? false,
   };
 }

@@ -81,6 +81,8 @@ def submit_options(
     refresh_cache: bool = False,
     concurrency_key: str | None = None,
     schedule_to_start_timeout_ms: int | timedelta | None = None,
+    wait_for: Iterable[Any] | None = None,
+    run_if_dependencies_fail: bool = False,
 ) -> types_pb2.SubmitOptions:
     """Build ``taskwire.v1.SubmitOptions``; ``None`` leaves a field at its broker default.
 
@@ -98,7 +100,10 @@ def submit_options(
         refresh_cache=bool(refresh_cache),
         concurrency_key=concurrency_key or "",
         schedule_to_start_timeout_ms=_ms("schedule_to_start_timeout_ms", schedule_to_start_timeout_ms),
+        run_if_dependencies_fail=bool(run_if_dependencies_fail),
     )
+    # wait_for takes run ids or anything with an ``id`` (a RunHandle).
+    opts.wait_for.extend(d if isinstance(d, str) else str(getattr(d, "id")) for d in (wait_for or ()))
     if retry is not None:
         opts.retry.CopyFrom(RetryPolicy.from_value(retry).to_proto())
     if scheduled_at is not None:

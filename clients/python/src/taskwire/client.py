@@ -134,6 +134,8 @@ class Client:
         refresh_cache: bool = False,
         concurrency_key: str | None = None,
         schedule_to_start_timeout_ms: int | timedelta | None = None,
+        wait_for: Iterable[Any] | None = None,
+        run_if_dependencies_fail: bool = False,
         rpc_timeout: float | None = None,
     ) -> RunHandle:
         """Submit one run of ``task`` with positional ``args`` (JSON-encoded).
@@ -161,6 +163,8 @@ class Client:
                 refresh_cache=refresh_cache,
                 concurrency_key=concurrency_key,
                 schedule_to_start_timeout_ms=schedule_to_start_timeout_ms,
+                wait_for=wait_for,
+                run_if_dependencies_fail=run_if_dependencies_fail,
             ),
         )
         resp: taskwire_pb2.SubmitResponse = self._unary(

@@ -334,8 +334,14 @@ type SubmitOptions struct {
 	// A run not started within this many milliseconds of becoming due expires
 	// (FAILED with type "ScheduleToStartTimeout"). 0 = never.
 	ScheduleToStartTimeoutMs int64 `protobuf:"varint,13,opt,name=schedule_to_start_timeout_ms,json=scheduleToStartTimeoutMs,proto3" json:"schedule_to_start_timeout_ms,omitempty"`
-	unknownFields            protoimpl.UnknownFields
-	sizeCache                protoimpl.SizeCache
+	// Run ids this run waits for (at most 100): it stays SCHEDULED until all
+	// of them are terminal, then starts if all COMPLETED. If one ends FAILED or
+	// CANCELLED, this run fails at once (type "DependencyFailed") unless
+	// run_if_dependencies_fail is set, in which case it starts anyway.
+	WaitFor               []string `protobuf:"bytes,14,rep,name=wait_for,json=waitFor,proto3" json:"wait_for,omitempty"`
+	RunIfDependenciesFail bool     `protobuf:"varint,15,opt,name=run_if_dependencies_fail,json=runIfDependenciesFail,proto3" json:"run_if_dependencies_fail,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *SubmitOptions) Reset() {
@@ -457,6 +463,20 @@ func (x *SubmitOptions) GetScheduleToStartTimeoutMs() int64 {
 		return x.ScheduleToStartTimeoutMs
 	}
 	return 0
+}
+
+func (x *SubmitOptions) GetWaitFor() []string {
+	if x != nil {
+		return x.WaitFor
+	}
+	return nil
+}
+
+func (x *SubmitOptions) GetRunIfDependenciesFail() bool {
+	if x != nil {
+		return x.RunIfDependenciesFail
+	}
+	return false
 }
 
 type RetryPolicy struct {
@@ -1342,7 +1362,7 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\x17taskwire/v1/types.proto\x12\vtaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n" +
 	"\aPayload\x12!\n" +
 	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"\xdb\x04\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xaf\x05\n" +
 	"\rSubmitOptions\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x14\n" +
 	"\x05queue\x18\x02 \x01(\tR\x05queue\x12\x1a\n" +
@@ -1359,7 +1379,9 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"cacheTtlMs\x12#\n" +
 	"\rrefresh_cache\x18\v \x01(\bR\frefreshCache\x12'\n" +
 	"\x0fconcurrency_key\x18\f \x01(\tR\x0econcurrencyKey\x12>\n" +
-	"\x1cschedule_to_start_timeout_ms\x18\r \x01(\x03R\x18scheduleToStartTimeoutMs\x1a9\n" +
+	"\x1cschedule_to_start_timeout_ms\x18\r \x01(\x03R\x18scheduleToStartTimeoutMs\x12\x19\n" +
+	"\bwait_for\x18\x0e \x03(\tR\awaitFor\x127\n" +
+	"\x18run_if_dependencies_fail\x18\x0f \x01(\bR\x15runIfDependenciesFail\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9f\x02\n" +

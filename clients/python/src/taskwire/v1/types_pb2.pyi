@@ -90,7 +90,7 @@ class Payload(_message.Message):
     def __init__(self, content_type: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class SubmitOptions(_message.Message):
-    __slots__ = ("idempotency_key", "queue", "priority", "retry", "timeout_ms", "scheduled_at", "delay_ms", "labels", "cache_key", "cache_ttl_ms", "refresh_cache", "concurrency_key", "schedule_to_start_timeout_ms")
+    __slots__ = ("idempotency_key", "queue", "priority", "retry", "timeout_ms", "scheduled_at", "delay_ms", "labels", "cache_key", "cache_ttl_ms", "refresh_cache", "concurrency_key", "schedule_to_start_timeout_ms", "wait_for", "run_if_dependencies_fail")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +111,8 @@ class SubmitOptions(_message.Message):
     REFRESH_CACHE_FIELD_NUMBER: _ClassVar[int]
     CONCURRENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_TO_START_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_FIELD_NUMBER: _ClassVar[int]
+    RUN_IF_DEPENDENCIES_FAIL_FIELD_NUMBER: _ClassVar[int]
     idempotency_key: str
     queue: str
     priority: int
@@ -124,7 +126,9 @@ class SubmitOptions(_message.Message):
     refresh_cache: bool
     concurrency_key: str
     schedule_to_start_timeout_ms: int
-    def __init__(self, idempotency_key: _Optional[str] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout_ms: _Optional[int] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delay_ms: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., cache_key: _Optional[str] = ..., cache_ttl_ms: _Optional[int] = ..., refresh_cache: _Optional[bool] = ..., concurrency_key: _Optional[str] = ..., schedule_to_start_timeout_ms: _Optional[int] = ...) -> None: ...
+    wait_for: _containers.RepeatedScalarFieldContainer[str]
+    run_if_dependencies_fail: bool
+    def __init__(self, idempotency_key: _Optional[str] = ..., queue: _Optional[str] = ..., priority: _Optional[int] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., timeout_ms: _Optional[int] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delay_ms: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., cache_key: _Optional[str] = ..., cache_ttl_ms: _Optional[int] = ..., refresh_cache: _Optional[bool] = ..., concurrency_key: _Optional[str] = ..., schedule_to_start_timeout_ms: _Optional[int] = ..., wait_for: _Optional[_Iterable[str]] = ..., run_if_dependencies_fail: _Optional[bool] = ...) -> None: ...
 
 class RetryPolicy(_message.Message):
     __slots__ = ("max_retries", "initial_delay_ms", "backoff_multiplier", "max_delay_ms", "jitter", "delays_ms", "retry_on", "never_retry_on")

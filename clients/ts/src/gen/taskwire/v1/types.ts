@@ -320,6 +320,14 @@ export interface SubmitOptions {
    * (FAILED with type "ScheduleToStartTimeout"). 0 = never.
    */
   scheduleToStartTimeoutMs: number;
+  /**
+   * Run ids this run waits for (at most 100): it stays SCHEDULED until all
+   * of them are terminal, then starts if all COMPLETED. If one ends FAILED or
+   * CANCELLED, this run fails at once (type "DependencyFailed") unless
+   * run_if_dependencies_fail is set, in which case it starts anyway.
+   */
+  waitFor: string[];
+  runIfDependenciesFail: boolean;
 }
 
 export interface SubmitOptions_LabelsEntry {
@@ -603,6 +611,8 @@ function createBaseSubmitOptions(): SubmitOptions {
     refreshCache: false,
     concurrencyKey: "",
     scheduleToStartTimeoutMs: 0,
+    waitFor: [],
+    runIfDependenciesFail: false,
   };
 }
 
@@ -646,6 +656,12 @@ export const SubmitOptions: MessageFns<SubmitOptions> = {
     }
     if (message.scheduleToStartTimeoutMs !== 0) {
       writer.uint32(104).int64(message.scheduleToStartTimeoutMs);
+    }
+    for (const v of message.waitFor) {
+      writer.uint32(114).string(v!);
+    }
+    if (message.runIfDependenciesFail !== false) {
+      writer.uint32(120).bool(message.runIfDependenciesFail);
     }
     return writer;
   },
@@ -770,6 +786,22 @@ export const SubmitOptions: MessageFns<SubmitOptions> = {
             message.scheduleToStartTimeoutMs = longToNumber(reader.int64());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.waitFor.push(reader.string());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.runIfDependenciesFail = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -846,6 +878,16 @@ export const SubmitOptions: MessageFns<SubmitOptions> = {
         : isSet(object.schedule_to_start_timeout_ms)
         ? globalThis.Number(object.schedule_to_start_timeout_ms)
         : 0,
+      waitFor: globalThis.Array.isArray(object?.waitFor)
+        ? object.waitFor.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.wait_for)
+        ? object.wait_for.map((e: any) => globalThis.String(e))
+        : [],
+      runIfDependenciesFail: isSet(object.runIfDependenciesFail)
+        ? globalThis.Boolean(object.runIfDependenciesFail)
+        : isSet(object.run_if_dependencies_fail)
+        ? globalThis.Boolean(object.run_if_dependencies_fail)
+        : false,
     };
   },
 
@@ -896,6 +938,12 @@ export const SubmitOptions: MessageFns<SubmitOptions> = {
     if (message.scheduleToStartTimeoutMs !== 0) {
       obj.scheduleToStartTimeoutMs = Math.round(message.scheduleToStartTimeoutMs);
     }
+    if (message.waitFor?.length) {
+      obj.waitFor = message.waitFor;
+    }
+    if (message.runIfDependenciesFail !== false) {
+      obj.runIfDependenciesFail = message.runIfDependenciesFail;
+    }
     return obj;
   },
 
@@ -927,6 +975,8 @@ export const SubmitOptions: MessageFns<SubmitOptions> = {
     message.refreshCache = object.refreshCache ?? false;
     message.concurrencyKey = object.concurrencyKey ?? "";
     message.scheduleToStartTimeoutMs = object.scheduleToStartTimeoutMs ?? 0;
+    message.waitFor = object.waitFor?.map((e) => e) || [];
+    message.runIfDependenciesFail = object.runIfDependenciesFail ?? false;
     return message;
   },
 };
