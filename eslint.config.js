@@ -1,7 +1,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/gen/**", "node_modules/**", "clients/python/**", "clients/go/**", "**/*.js", "bench/results/**"] },
+  { ignores: ["**/dist/**", "**/gen/**", "node_modules/**", "clients/python/**", "clients/go/**", "**/*.js", "**/*.mjs", "bench/results/**"] },
   ...tseslint.configs.recommended,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

@@ -1,3 +1,4 @@
+import { Worker as Thread } from "node:worker_threads";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
@@ -239,6 +240,15 @@ async function invoke(def: TaskDefinition<unknown[], unknown>, run: TaskRun, dep
       finish({ kind: "error", err: Object.assign(new Error(`cannot decode args: ${err instanceof Error ? err.message : String(err)}`), { name: "BadArguments", retryable: false }) });
       return;
     }
+    if (def.options.isolation === "thread") {
+      runInThread(def, run, args, runLog, ac.signal, (o) => {
+        // A thread that ended on its own after an abort: report the abort.
+        const reason: unknown = ac.signal.reason;
+        if (ac.signal.aborted && o.kind !== "ok") finish(reason instanceof Error && reason.name === "TimeoutError" ? { kind: "timeout" } : { kind: "cancelled", reason: reason instanceof Error ? reason.message : "" });
+        else finish(o);
+      });
+      return;
+    }
     Promise.resolve()
       .then(() => runWithContext(ctx, () => def.fn(...args)))
       .then(
@@ -256,6 +266,50 @@ async function invoke(def: TaskDefinition<unknown[], unknown>, run: TaskRun, dep
         },
       );
   });
+}
+
+/**
+ * Runs one attempt in a worker thread. The thread sees its own AbortSignal
+ * (aborted by a message); if it does not end within ABORT_GRACE_MS of the
+ * abort, it is terminated — the hard stop that inline mode cannot give.
+ */
+function runInThread(def: TaskDefinition<unknown[], unknown>, run: TaskRun, args: unknown[], runLog: RunLog, signal: AbortSignal, done: (o: Outcome) => void): void {
+  const entry = new URL(import.meta.url.endsWith(".ts") ? "./thread-boot.mjs" : "./thread-entry.js", import.meta.url);
+  if (!def.moduleUrl) {
+    done({ kind: "error", err: Object.assign(new Error(`task "${run.task}" has isolation "thread" but its module is unknown; define it with task() in a module file`), { name: "IsolationError", retryable: false }) });
+    return;
+  }
+  const thread = new Thread(entry, { workerData: { moduleUrl: def.moduleUrl, taskName: run.task, args, runId: run.id, attempt: run.attempt }, execArgv: process.execArgv });
+  let ended = false;
+  const end = (o: Outcome): void => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(kill);
+    void thread.terminate();
+    done(o);
+  };
+  let kill: NodeJS.Timeout | undefined;
+  signal.addEventListener(
+    "abort",
+    () => {
+      thread.postMessage({ type: "abort", reason: signal.reason instanceof Error ? signal.reason.message : "aborted" });
+      kill = setTimeout(() => end({ kind: "error", err: new Error("terminated") }), ABORT_GRACE_MS);
+    },
+    { once: true },
+  );
+  type FromThread =
+    | { type: "ok"; value: unknown }
+    | { type: "error"; error: { name: string; message: string; stack: string; retryable?: boolean; delayMs?: number } }
+    | { type: "log"; level: string; message: string }
+    | { type: "progress"; fraction: number; message: string };
+  thread.on("message", (m: FromThread) => {
+    if (m.type === "log") runLog.line(m.level, m.message);
+    else if (m.type === "progress") runLog.progress(m.fraction, m.message);
+    else if (m.type === "ok") end({ kind: "ok", value: m.value });
+    else end({ kind: "error", err: Object.assign(new Error(m.error.message), m.error, { name: m.error.name, stack: m.error.stack }) });
+  });
+  thread.on("error", (err) => end({ kind: "error", err }));
+  thread.on("exit", (code) => end({ kind: "error", err: new Error(`task thread exited with code ${code} before finishing`) }));
 }
 
 /**

@@ -59,6 +59,16 @@ export interface TaskOptions extends RetryOptions {
    * the workers; not a per-call option. @default unlimited
    */
   keyConcurrencyLimit?: number;
+  /**
+   * Where an attempt runs. "inline" (default): in the worker's event loop; a
+   * timeout or cancel aborts the signal, and a function that ignores it keeps
+   * running in the background after its attempt is recorded. "thread": in a
+   * worker thread that is terminated when the signal is not obeyed within
+   * 2 s — a hard stop, also for CPU-bound code, at the cost of a thread start
+   * (~30 ms) per attempt. The task must be exported from its module.
+   * @default "inline"
+   */
+  isolation?: "inline" | "thread";
 }
 
 /** Per-call options of `applyAsync` and `Client.submit`. */

@@ -19,6 +19,8 @@ export interface TaskDefinition<A extends unknown[], R> {
   readonly [TASK_BRAND]: true;
   /** The task's name, as workers and other languages know it. */
   readonly taskName: string;
+  /** URL of the module that called task() (where thread isolation imports it from), when known. */
+  readonly moduleUrl: string | undefined;
   readonly fn: TaskFn<A, R>;
   readonly options: Readonly<TaskOptions>;
   /** Submits a run with these arguments and the task's default options. */
@@ -67,6 +69,7 @@ export function task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>, opt
   const def = Object.assign(direct, {
     [TASK_BRAND]: true as const,
     taskName: name,
+    moduleUrl: callerModuleUrl(),
     fn,
     options: Object.freeze({ ...options }),
     delay: (...args: A) => clientOf().submit<Awaited<R>>(name, args, options),
@@ -76,6 +79,18 @@ export function task<A extends unknown[], R>(name: string, fn: TaskFn<A, R>, opt
     using: (c: Client) => task(name, fn, options, c),
   });
   return def;
+}
+
+/** The file URL of the module that called task(), from the call stack. */
+function callerModuleUrl(): string | undefined {
+  const stack = new Error().stack?.split("\n") ?? [];
+  for (const line of stack.slice(1)) {
+    const m = /(file:\/\/[^\s)]+?):\d+:\d+\)?$/.exec(line.trim()) ?? /\(?(\/[^\s()]+?):\d+:\d+\)?$/.exec(line.trim());
+    const loc = m?.[1];
+    if (!loc || /[\\/]clients[\\/]ts[\\/](src|dist)[\\/]task\.[jt]s$/.test(loc) || /node_modules[\\/]@taskwire[\\/]client[\\/]/.test(loc)) continue;
+    return loc.startsWith("file://") ? loc : `file://${loc}`;
+  }
+  return undefined;
 }
 
 export function isTaskDefinition(v: unknown): v is TaskDefinition<unknown[], unknown> {
