@@ -8,6 +8,7 @@ import { CacheEntry, EventType, RunState, type TaskRun } from "@taskwire/client/
 import {
   cacheEntryKey,
   cancelSubject,
+  expirySubject,
   encodeRunMessage,
   injectHeaders,
   isTerminal,
@@ -153,7 +154,13 @@ export class Runs {
           // before we answer. If the publish wins, a worker may see the
           // message first; it creates the record from the message (the
           // message carries it), and our create then finds it there.
-          const [revision] = await Promise.all([this.store.create(run), this.#publish(subject, run, spanCtx)]);
+          const [revision] = await Promise.all([
+            this.store.create(run),
+            this.#publish(subject, run, spanCtx),
+            // With a schedule-to-start timeout, a deadline message lets the
+            // scheduler expire the run on time even if no worker ever sees it.
+            v.options.scheduleToStartTimeoutMs > 0 ? this.#publish(expirySubject(id), run, spanCtx, `${id}:expire`) : undefined,
+          ]);
           if (revision === undefined) {
             const current = await this.store.get(id);
             if (!current) throw new BrokerError(Status.ABORTED, "run record vanished concurrently; retry the call");
@@ -202,11 +209,11 @@ export class Runs {
     return run;
   }
 
-  async #publish(subject: string, run: TaskRun, ctx: Context): Promise<void> {
+  async #publish(subject: string, run: TaskRun, ctx: Context, msgID = run.id): Promise<void> {
     const h = natsHeaders();
     injectHeaders(ctx, h);
     // msgID = run id: a retried publish within the dedupe window is stored once.
-    await this.nats.js.publish(subject, encodeRunMessage(run), { msgID: run.id, headers: h });
+    await this.nats.js.publish(subject, encodeRunMessage(run), { msgID, headers: h });
   }
 
   /**

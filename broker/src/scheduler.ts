@@ -1,6 +1,6 @@
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, JetStreamApiError, type JsMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { EventType, RunState } from "@taskwire/client/gen";
+import { EventType, RunState, type TaskRun } from "@taskwire/client/gen";
 import { decodeRunMessage, encodeRunMessage, isTerminal, type NatsHandle, priorityLevel, type RunStore, runSubject, SCHEDULED_STREAM, SCHEDULER_CONSUMER } from "@taskwire/core";
 import type { Logger } from "pino";
 
@@ -71,6 +71,10 @@ export class Scheduler {
       m.ack();
       return;
     }
+    if (m.subject.endsWith(".expire")) {
+      await this.#expire(m, stored.run);
+      return;
+    }
     const due = stored.run.scheduledAt?.getTime() ?? 0;
     const wait = due - Date.now();
     if (stored.run.state === RunState.RUN_STATE_SCHEDULED && wait > 0) {
@@ -113,6 +117,37 @@ export class Scheduler {
       // msgID makes a second release (after a crash between here and the ack) a no-op.
       await this.nats.js.publish(runSubject(run.queue, run.task, priorityLevel(run.options?.priority ?? 0)), encodeRunMessage({ ...run, revision: res.stored.revision }), { msgID: run.id, headers: h });
     }
+    m.ack();
+  }
+
+  /** A run's schedule-to-start deadline: expire it if it has not started by then. */
+  async #expire(m: JsMsg, run: TaskRun): Promise<void> {
+    const sts = run.options?.scheduleToStartTimeoutMs ?? 0;
+    const deadline = (run.scheduledAt?.getTime() ?? run.createdAt?.getTime() ?? 0) + sts;
+    if (run.attempt > 0 || sts <= 0) {
+      m.ack(); // it started (or has no deadline): nothing to do
+      return;
+    }
+    const left = deadline - Date.now();
+    if (left > 0) {
+      m.nak(Math.min(left, MAX_NAK_MS));
+      return;
+    }
+    const t = new Date();
+    await this.store.transition(run.id, (cur) =>
+      cur.attempt === 0 && (cur.state === RunState.RUN_STATE_PENDING || cur.state === RunState.RUN_STATE_SCHEDULED)
+        ? {
+            write: {
+              ...cur,
+              state: RunState.RUN_STATE_FAILED,
+              lastEvent: EventType.EVENT_TYPE_EXPIRED,
+              finishedAt: t,
+              updatedAt: t,
+              error: { type: "ScheduleToStartTimeout", message: `not started within ${sts} ms of becoming due`, stack: "", retryable: false },
+            },
+          }
+        : { skip: true },
+    );
     m.ack();
   }
 

@@ -61,6 +61,11 @@ export function scheduledSubject(runId: string): string {
   return `${SCHEDULED_SUBJECT_PREFIX}.${runId}`;
 }
 
+/** The schedule-to-start deadline of a run: the scheduler expires it then if it has not started. */
+export function expirySubject(runId: string): string {
+  return `${SCHEDULED_SUBJECT_PREFIX}.${runId}.expire`;
+}
+
 export function cancelSubject(runId: string): string {
   return `${CANCEL_SUBJECT_PREFIX}.${runId}`;
 }

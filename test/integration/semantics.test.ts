@@ -195,6 +195,25 @@ describe("task semantics (real nats-server)", function () {
         await w.stop();
       }
     });
+
+    it("expires on time even when no worker serves the task", async function () {
+      const orphan = await client.submit(uniq("nobody-serves"), [], { scheduleToStartTimeoutMs: 200 });
+      const st = await orphan.wait({ timeoutMs: 10_000 });
+      assert.equal(st.state, RunState.RUN_STATE_FAILED);
+      assert.equal(st.error?.type, "ScheduleToStartTimeout");
+      const late2 = (st.finishedAt?.getTime() ?? 0) - (st.createdAt?.getTime() ?? 0);
+      assert.ok(late2 >= 190 && late2 < 3_000, `expired ${late2} ms after submit`);
+    });
+
+    it("(keeps serving after expiries)", async function () {
+      const w = await startWorker(nats.url, [late]);
+      try {
+        const ok = await late.using(client).applyAsync([], { scheduleToStartTimeoutMs: 5_000 });
+        assert.equal(await ok.result({ timeoutMs: 10_000 }), 1);
+      } finally {
+        await w.stop();
+      }
+    });
   });
 
   describe("fan-out / fan-in and hooks", function () {
