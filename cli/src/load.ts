@@ -24,7 +24,7 @@ export async function loadTaskModules(paths: readonly string[]): Promise<AnyTask
     const mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
     const values = Object.values(mod).flatMap((v) => (Array.isArray(v) ? (v as unknown[]) : [v]));
     for (const v of values) {
-      if (isTaskDefinition(v)) found.set(v.taskName, v as AnyTask);
+      if (isTaskDefinition(v)) found.set(v.taskName, v);
     }
   }
   if (found.size === 0) throw new Error(`no task definitions exported by ${paths.join(", ")}; export tasks made with task() from @taskwire/client`);

@@ -3,7 +3,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { decodeArgs, encodeJson, type TaskDefinition, type TaskContext } from "@taskwire/client";
+import { decodeArgs, encodeJson, type AnyTaskDefinition, type TaskContext } from "@taskwire/client";
 import { runWithContext, toSubmitOptions } from "@taskwire/client/internal";
 import { AttemptOutcome, CacheEntry, EventType, type Failure, RunState, type TaskRun } from "@taskwire/client/gen";
 import { cacheEntryKey, decodeRunMessage, extractHeaders, extractTraceParent, isTerminal, type RunStore, type StoredRun } from "@taskwire/core";
@@ -59,7 +59,7 @@ function withAttempt(run: TaskRun, n: number, patch: Partial<TaskRun["attempts"]
  * (another language, `Client.submit`) still gets the retries and timeout the
  * task's author declared; per-call options win.
  */
-function withTaskDefaults(o: TaskRun["options"], def: TaskDefinition<unknown[], unknown>): TaskRun["options"] {
+function withTaskDefaults(o: TaskRun["options"], def: AnyTaskDefinition): TaskRun["options"] {
   const d = def.options;
   const base = toSubmitOptions(d);
   if (!o) return base;
@@ -71,7 +71,7 @@ function withTaskDefaults(o: TaskRun["options"], def: TaskDefinition<unknown[], 
   };
 }
 
-async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun, def: TaskDefinition<unknown[], unknown>): Promise<{ stored: StoredRun; keyHeld: boolean } | undefined> {
+async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun, def: AnyTaskDefinition): Promise<{ stored: StoredRun; keyHeld: boolean } | undefined> {
   const { store, options } = deps;
   // When the message carries the record's revision (released by the
   // scheduler), try the CAS against it on first delivery and skip a read.
@@ -198,7 +198,7 @@ async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun, def: TaskDefinit
 }
 
 /** Executes the task function with timeout and cancellation; never throws. */
-async function invoke(def: TaskDefinition<unknown[], unknown>, run: TaskRun, deps: ExecDeps, runLog: RunLog): Promise<Outcome> {
+async function invoke(def: AnyTaskDefinition, run: TaskRun, deps: ExecDeps, runLog: RunLog): Promise<Outcome> {
   const ac = new AbortController();
   let settled = false;
   return new Promise<Outcome>((resolve) => {
@@ -250,7 +250,7 @@ async function invoke(def: TaskDefinition<unknown[], unknown>, run: TaskRun, dep
       return;
     }
     Promise.resolve()
-      .then(() => runWithContext(ctx, () => def.fn(...args)))
+      .then(() => runWithContext(ctx, () => (def.fn as (...a: unknown[]) => unknown)(...args)))
       .then(
         (value) => {
           if (ac.signal.aborted) {
@@ -273,7 +273,7 @@ async function invoke(def: TaskDefinition<unknown[], unknown>, run: TaskRun, dep
  * (aborted by a message); if it does not end within ABORT_GRACE_MS of the
  * abort, it is terminated — the hard stop that inline mode cannot give.
  */
-function runInThread(def: TaskDefinition<unknown[], unknown>, run: TaskRun, args: unknown[], runLog: RunLog, signal: AbortSignal, done: (o: Outcome) => void): void {
+function runInThread(def: AnyTaskDefinition, run: TaskRun, args: unknown[], runLog: RunLog, signal: AbortSignal, done: (o: Outcome) => void): void {
   const entry = new URL(import.meta.url.endsWith(".ts") ? "./thread-boot.mjs" : "./thread-entry.js", import.meta.url);
   if (!def.moduleUrl) {
     done({ kind: "error", err: Object.assign(new Error(`task "${run.task}" has isolation "thread" but its module is unknown; define it with task() in a module file`), { name: "IsolationError", retryable: false }) });
@@ -318,7 +318,7 @@ function runInThread(def: TaskDefinition<unknown[], unknown>, run: TaskRun, args
  * terminal state, nak with the backoff for a retry. If this process dies
  * anywhere in between, the message is redelivered and the run resumes.
  */
-export async function executeRun(m: JsMsg, def: TaskDefinition<unknown[], unknown>, deps: ExecDeps): Promise<void> {
+export async function executeRun(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps): Promise<void> {
   const { log, options } = deps;
   const msgRun = decodeRunMessage(m.data);
   if (!msgRun) {
@@ -341,7 +341,7 @@ export async function executeRun(m: JsMsg, def: TaskDefinition<unknown[], unknow
   }
 }
 
-async function runClaimed(m: JsMsg, def: TaskDefinition<unknown[], unknown>, deps: ExecDeps, claimed: StoredRun): Promise<void> {
+async function runClaimed(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed: StoredRun): Promise<void> {
   const { store, log, options } = deps;
   const run = claimed.run;
   const n = run.attempt;

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     },
     progress: (fraction, message) => port?.postMessage({ type: "progress", fraction, message: message ?? "" }),
   };
-  const value: unknown = await runWithContext(ctx, () => def.fn(...input.args));
+  const value: unknown = await runWithContext(ctx, () => (def.fn as (...a: unknown[]) => unknown)(...input.args));
   port?.postMessage({ type: "ok", value });
 }
 

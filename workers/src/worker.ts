@@ -4,7 +4,7 @@ import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
-import { isTaskDefinition, type TaskDefinition } from "@taskwire/client";
+import { isTaskDefinition, type AnyTaskDefinition } from "@taskwire/client";
 import { CANCEL_SUBJECT_PREFIX, ensureResources, NatsHandle, PRIORITY_LEVELS, type PriorityLevel, RUNS_STREAM, RunStore } from "@taskwire/core";
 import { pino, type Logger } from "pino";
 import { ensureTaskConsumer } from "./consumers.js";
@@ -15,8 +15,8 @@ import { Slots } from "./slots.js";
 import { RateLimiter } from "./ratelimit.js";
 import { KeySlots } from "./keylimit.js";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- task argument and result types vary per definition
-export type AnyTask = TaskDefinition<any[], any>;
+/** Any task definition, whatever its argument and result types. */
+export type AnyTask = AnyTaskDefinition;
 
 /** A consume loop's count of messages waiting in the buffers, and how to wake it. */
 interface Source {

@@ -1,5 +1,5 @@
 // Public surface of @taskwire/client: an allow-list.
-export { task, isTaskDefinition, type TaskDefinition, type TaskFn } from "./task.js";
+export { task, isTaskDefinition, type TaskDefinition, type AnyTaskDefinition, type TaskFn } from "./task.js";
 export { Client, getDefaultClient, setDefaultClient, type ClientConfig, type ListRunsOptions, type StreamEventsOptions, type SubmitOutcome } from "./client.js";
 export { RunHandle, waitAll, asCompleted, isTerminalState } from "./handle.js";
 export { context, type TaskContext, type TaskLogger } from "./context.js";

@@ -7,6 +7,20 @@ import type { ApplyOptions, TaskOptions } from "./options.js";
 /** The function a task runs. Arguments and result must be JSON-serialisable. */
 export type TaskFn<A extends unknown[], R> = (...args: A) => R | Promise<R>;
 
+/**
+ * What a worker needs of any task definition, whatever its argument and
+ * result types: every `TaskDefinition<A, R>` is one. (`fn` takes `never` so
+ * that a function of any parameters fits; the worker calls it with the
+ * decoded arguments.)
+ */
+export interface AnyTaskDefinition {
+  readonly [TASK_BRAND]: true;
+  readonly taskName: string;
+  readonly fn: (...args: never) => unknown;
+  readonly options: Readonly<TaskOptions>;
+  readonly moduleUrl: string | undefined;
+}
+
 /** Brand shared across copies of this module, so a worker recognises definitions from any copy. */
 export const TASK_BRAND = Symbol.for("taskwire.task");
 
@@ -93,6 +107,6 @@ function callerModuleUrl(): string | undefined {
   return undefined;
 }
 
-export function isTaskDefinition(v: unknown): v is TaskDefinition<unknown[], unknown> {
+export function isTaskDefinition(v: unknown): v is AnyTaskDefinition {
   return typeof v === "function" && (v as Partial<Record<typeof TASK_BRAND, unknown>>)[TASK_BRAND] === true;
 }
