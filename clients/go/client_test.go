@@ -789,3 +789,34 @@ func TestStreamEventsResumesAfterCleanShutdownEnd(t *testing.T) {
 		}
 	}
 }
+
+func TestSchedulesRoundTrip(t *testing.T) {
+	env := startFake(t)
+	ctx := testCtx(t)
+	s, err := env.client.CreateSchedule(ctx, ScheduleSpec{Name: "nightly", Cron: "0 2 * * *", Timezone: "Europe/Paris", Task: "add", Args: JSONArgs(1, 2), Options: []SubmitOption{WithQueue("batch")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := lastRequest[*taskwirev1.CreateScheduleRequest](env.fake).GetSchedule()
+	if req.GetCron() != "0 2 * * *" || req.GetTimezone() != "Europe/Paris" || req.GetRun().GetTask() != "add" || req.GetRun().GetOptions().GetQueue() != "batch" || string(req.GetRun().GetArgs().GetData()) != "[1,2]" {
+		t.Fatalf("request %v", req)
+	}
+	if s.GetName() != "nightly" {
+		t.Fatal(s)
+	}
+	if list, err := env.client.ListSchedules(ctx); err != nil || len(list) != 1 {
+		t.Fatal(list, err)
+	}
+	if p, err := env.client.PauseSchedule(ctx, "nightly"); err != nil || !p.GetPaused() {
+		t.Fatal(p, err)
+	}
+	if r, err := env.client.ResumeSchedule(ctx, "nightly"); err != nil || r.GetPaused() {
+		t.Fatal(r, err)
+	}
+	if err := env.client.DeleteSchedule(ctx, "nightly"); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.client.DeleteSchedule(ctx, "nightly"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"slices"
@@ -27,16 +28,17 @@ import (
 type fakeBroker struct {
 	taskwirev1.UnimplementedTaskServiceServer
 
-	mu       sync.Mutex
-	changed  chan struct{} // closed and replaced on every new event
-	runs     map[string]*Run
-	order    []string // run ids, oldest first
-	events   []*Event
-	idem     map[string]string
-	nextID   int
-	maxArgs  int // bytes; Submit over it is RESOURCE_EXHAUSTED
-	requests []proto.Message
-	md       []metadata.MD
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced on every new event
+	runs      map[string]*Run
+	schedules map[string]*Schedule
+	order     []string // run ids, oldest first
+	events    []*Event
+	idem      map[string]string
+	nextID    int
+	maxArgs   int // bytes; Submit over it is RESOURCE_EXHAUSTED
+	requests  []proto.Message
+	md        []metadata.MD
 
 	// Fault injection.
 	dropStreamsAfter   int // end this many streams with UNAVAILABLE ...
@@ -57,11 +59,12 @@ var runIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 
 func newFakeBroker() *fakeBroker {
 	return &fakeBroker{
-		changed: make(chan struct{}),
-		runs:    map[string]*Run{},
-		idem:    map[string]string{},
-		maxArgs: 1 << 16,
-		hung:    make(chan struct{}, 16),
+		changed:   make(chan struct{}),
+		runs:      map[string]*Run{},
+		schedules: map[string]*Schedule{},
+		idem:      map[string]string{},
+		maxArgs:   1 << 16,
+		hung:      make(chan struct{}, 16),
 	}
 }
 
@@ -260,6 +263,50 @@ func (f *fakeBroker) Cancel(ctx context.Context, req *taskwirev1.CancelRequest) 
 		f.appendEvent(run, EventCancelled)
 	}
 	return &taskwirev1.CancelResponse{Run: proto.Clone(run).(*Run)}, nil
+}
+
+// Schedules are stored only; the fake does not fire them.
+func (f *fakeBroker) CreateSchedule(ctx context.Context, req *taskwirev1.CreateScheduleRequest) (*taskwirev1.CreateScheduleResponse, error) {
+	f.record(ctx, req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := proto.Clone(req.GetSchedule()).(*Schedule)
+	f.schedules[s.Name] = s
+	return &taskwirev1.CreateScheduleResponse{Schedule: proto.Clone(s).(*Schedule)}, nil
+}
+
+func (f *fakeBroker) ListSchedules(ctx context.Context, req *taskwirev1.ListSchedulesRequest) (*taskwirev1.ListSchedulesResponse, error) {
+	f.record(ctx, req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := &taskwirev1.ListSchedulesResponse{}
+	for _, name := range slices.Sorted(maps.Keys(f.schedules)) {
+		out.Schedules = append(out.Schedules, proto.Clone(f.schedules[name]).(*Schedule))
+	}
+	return out, nil
+}
+
+func (f *fakeBroker) PauseSchedule(ctx context.Context, req *taskwirev1.PauseScheduleRequest) (*taskwirev1.PauseScheduleResponse, error) {
+	f.record(ctx, req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.schedules[req.GetName()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "schedule %s not found", req.GetName())
+	}
+	s.Paused = req.GetPaused()
+	return &taskwirev1.PauseScheduleResponse{Schedule: proto.Clone(s).(*Schedule)}, nil
+}
+
+func (f *fakeBroker) DeleteSchedule(ctx context.Context, req *taskwirev1.DeleteScheduleRequest) (*taskwirev1.DeleteScheduleResponse, error) {
+	f.record(ctx, req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.schedules[req.GetName()]; !ok {
+		return nil, status.Errorf(codes.NotFound, "schedule %s not found", req.GetName())
+	}
+	delete(f.schedules, req.GetName())
+	return &taskwirev1.DeleteScheduleResponse{}, nil
 }
 
 func (f *fakeBroker) Retry(ctx context.Context, req *taskwirev1.RetryRequest) (*taskwirev1.RetryResponse, error) {

@@ -52,6 +52,7 @@ class FakeState:
 class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
     def __init__(self) -> None:
         self.state = FakeState()
+        self.schedules: dict[str, taskwire_pb2.Schedule] = {}
         self.cond = threading.Condition()
         self.calls: list[Call] = []
         self.fail_next: dict[str, tuple[grpc.StatusCode, str]] = {}
@@ -306,6 +307,37 @@ class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
             run.finished_at.CopyFrom(_now())
             self._emit(run, types_pb2.EVENT_TYPE_CANCELLED)
             return taskwire_pb2.CancelResponse(run=run)
+
+    # Schedules: stored only (the fake does not fire them).
+    def CreateSchedule(self, request, context):  # noqa: N802
+        self._enter("CreateSchedule", request, context)
+        with self.cond:
+            sched = taskwire_pb2.Schedule()
+            sched.CopyFrom(request.schedule)
+            sched.timezone = sched.timezone or "UTC"
+            self.schedules[sched.name] = sched
+            return taskwire_pb2.CreateScheduleResponse(schedule=sched)
+
+    def ListSchedules(self, request, context):  # noqa: N802
+        self._enter("ListSchedules", request, context)
+        with self.cond:
+            return taskwire_pb2.ListSchedulesResponse(schedules=[self.schedules[k] for k in sorted(self.schedules)])
+
+    def PauseSchedule(self, request, context):  # noqa: N802
+        self._enter("PauseSchedule", request, context)
+        with self.cond:
+            sched = self.schedules.get(request.name)
+            if sched is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"schedule {request.name} not found")
+            sched.paused = request.paused
+            return taskwire_pb2.PauseScheduleResponse(schedule=sched)
+
+    def DeleteSchedule(self, request, context):  # noqa: N802
+        self._enter("DeleteSchedule", request, context)
+        with self.cond:
+            if self.schedules.pop(request.name, None) is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"schedule {request.name} not found")
+            return taskwire_pb2.DeleteScheduleResponse()
 
     def Retry(self, request, context):  # noqa: N802
         self._enter("Retry", request, context)

@@ -567,3 +567,20 @@ def test_payload_helpers() -> None:
     assert taskwire.decode_payload(types_pb2.Payload(content_type="application/json; charset=utf-8", data=b"2")) == 2
     assert taskwire.decode_payload(types_pb2.Payload()) is None
     assert taskwire.encode_value({"x": None}).data == b'{"x":null}'
+
+
+def test_schedules_round_trip(client: taskwire.Client, fake: FakeBroker) -> None:
+    s = client.create_schedule("nightly", "0 2 * * *", "add", 1, 2, timezone="Europe/Paris", queue="batch")
+    req: taskwire_pb2.CreateScheduleRequest = fake.last("CreateSchedule").request
+    assert req.schedule.name == "nightly" and req.schedule.cron == "0 2 * * *"
+    assert req.schedule.timezone == "Europe/Paris"
+    assert req.schedule.run.task == "add" and json.loads(req.schedule.run.args.data) == [1, 2]
+    assert req.schedule.run.options.queue == "batch"
+    assert s.name == "nightly"
+    assert [x.name for x in client.list_schedules()] == ["nightly"]
+    assert client.pause_schedule("nightly").paused is True
+    assert client.resume_schedule("nightly").paused is False
+    client.delete_schedule("nightly")
+    assert client.list_schedules() == []
+    with pytest.raises(taskwire.NotFoundError):
+        client.delete_schedule("nightly")

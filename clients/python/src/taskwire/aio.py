@@ -200,6 +200,43 @@ class AsyncClient:
         )
         return Run(resp.run)
 
+    async def create_schedule(
+        self,
+        name: str,
+        cron: str,
+        task: str,
+        *args: Any,
+        timezone: str = "UTC",
+        paused: bool = False,
+        rpc_timeout: float | None = None,
+        **options: Any,
+    ) -> taskwire_pb2.Schedule:
+        """See :meth:`taskwire.Client.create_schedule`."""
+        run = _common.submit_request(task, args, None, options)
+        schedule = taskwire_pb2.Schedule(name=name, cron=cron, timezone=timezone, paused=paused, run=run)
+        resp: taskwire_pb2.CreateScheduleResponse = await self._unary(
+            self.stub.CreateSchedule, taskwire_pb2.CreateScheduleRequest(schedule=schedule), self._deadline(rpc_timeout)
+        )
+        return resp.schedule
+
+    async def list_schedules(self, *, rpc_timeout: float | None = None) -> list[taskwire_pb2.Schedule]:
+        resp: taskwire_pb2.ListSchedulesResponse = await self._unary(
+            self.stub.ListSchedules, taskwire_pb2.ListSchedulesRequest(), self._deadline(rpc_timeout)
+        )
+        return list(resp.schedules)
+
+    async def pause_schedule(self, name: str, paused: bool = True, *, rpc_timeout: float | None = None) -> taskwire_pb2.Schedule:
+        resp: taskwire_pb2.PauseScheduleResponse = await self._unary(
+            self.stub.PauseSchedule, taskwire_pb2.PauseScheduleRequest(name=name, paused=paused), self._deadline(rpc_timeout)
+        )
+        return resp.schedule
+
+    async def resume_schedule(self, name: str, *, rpc_timeout: float | None = None) -> taskwire_pb2.Schedule:
+        return await self.pause_schedule(name, False, rpc_timeout=rpc_timeout)
+
+    async def delete_schedule(self, name: str, *, rpc_timeout: float | None = None) -> None:
+        await self._unary(self.stub.DeleteSchedule, taskwire_pb2.DeleteScheduleRequest(name=name), self._deadline(rpc_timeout))
+
     async def list_runs(
         self,
         *,

@@ -262,6 +262,50 @@ class Client:
         )
         return Run(resp.run)
 
+    # -- cron schedules ----------------------------------------------------
+
+    def create_schedule(
+        self,
+        name: str,
+        cron: str,
+        task: str,
+        *args: Any,
+        timezone: str = "UTC",
+        paused: bool = False,
+        rpc_timeout: float | None = None,
+        **options: Any,
+    ) -> taskwire_pb2.Schedule:
+        """Create or replace the cron schedule ``name``: at every time matching
+        ``cron`` (5 fields, or 6 with seconds first) in ``timezone``, submit a
+        run of ``task`` with ``args`` and the submit ``options`` (as for
+        :meth:`submit`). Each fire submits exactly one run, whatever the number
+        of brokers."""
+        run = _common.submit_request(task, args, None, options)
+        schedule = taskwire_pb2.Schedule(name=name, cron=cron, timezone=timezone, paused=paused, run=run)
+        resp: taskwire_pb2.CreateScheduleResponse = self._unary(
+            self.stub.CreateSchedule, taskwire_pb2.CreateScheduleRequest(schedule=schedule), self._deadline(rpc_timeout)
+        )
+        return resp.schedule
+
+    def list_schedules(self, *, rpc_timeout: float | None = None) -> list[taskwire_pb2.Schedule]:
+        resp: taskwire_pb2.ListSchedulesResponse = self._unary(
+            self.stub.ListSchedules, taskwire_pb2.ListSchedulesRequest(), self._deadline(rpc_timeout)
+        )
+        return list(resp.schedules)
+
+    def pause_schedule(self, name: str, paused: bool = True, *, rpc_timeout: float | None = None) -> taskwire_pb2.Schedule:
+        """Pause (or with ``paused=False`` resume) a schedule."""
+        resp: taskwire_pb2.PauseScheduleResponse = self._unary(
+            self.stub.PauseSchedule, taskwire_pb2.PauseScheduleRequest(name=name, paused=paused), self._deadline(rpc_timeout)
+        )
+        return resp.schedule
+
+    def resume_schedule(self, name: str, *, rpc_timeout: float | None = None) -> taskwire_pb2.Schedule:
+        return self.pause_schedule(name, False, rpc_timeout=rpc_timeout)
+
+    def delete_schedule(self, name: str, *, rpc_timeout: float | None = None) -> None:
+        self._unary(self.stub.DeleteSchedule, taskwire_pb2.DeleteScheduleRequest(name=name), self._deadline(rpc_timeout))
+
     def list_runs(
         self,
         *,
