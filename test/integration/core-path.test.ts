@@ -118,6 +118,16 @@ describe("core path (real nats-server, in-process broker and worker)", function 
     assert.deepEqual(resumed, all.slice(2).map((e) => e.cursor));
   });
 
+  it("sends heartbeats with a cursor on an idle stream", async function () {
+    const stream = client.openEventStream({ tasks: [uniq("idle")], heartbeatIntervalMs: 150 });
+    const got = await new Promise<{ time?: Date; cursor: string }>((resolve, reject) => {
+      stream.on("data", (m: { heartbeat?: { time?: Date; cursor: string } }) => m.heartbeat && resolve(m.heartbeat));
+      stream.on("error", reject);
+    });
+    stream.cancel();
+    assert.ok(got.time instanceof Date);
+  });
+
   it("follows live events of a task", async function () {
     const ac = new AbortController();
     const seen: string[] = [];
