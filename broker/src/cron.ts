@@ -86,7 +86,10 @@ export class CronSchedules {
   async list(): Promise<Schedule[]> {
     this.runs.ensureConnected();
     const out: Schedule[] = [];
-    for await (const k of await this.kv.keys()) {
+    // keys() may repeat a key written during the listing (fires update them).
+    const names = new Set<string>();
+    for await (const k of await this.kv.keys()) names.add(k);
+    for (const k of names) {
       const e = await this.kv.get(k);
       if (e?.operation === "PUT") out.push(Schedule.decode(e.value));
     }

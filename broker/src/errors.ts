@@ -22,7 +22,9 @@ export class BrokerError extends Error {
 }
 
 function looksLikeNatsOutage(err: Error): boolean {
-  return /timeout|TIMEOUT|disconnect|closed|CONNECTION|no responders|503/.test(`${err.name} ${err.message} ${(err as { code?: unknown }).code ?? ""}`);
+  // "jetstream is not enabled" is how nats.js reports a publish nobody
+  // answered: JetStream down, or the stream missing.
+  return /timeout|TIMEOUT|disconnect|closed|CONNECTION|no responders|503|jetstream is not enabled/i.test(`${err.name} ${err.message} ${(err as { code?: unknown }).code ?? ""}`);
 }
 
 /** Normalises any error thrown inside a handler into a gRPC ServiceError. */

@@ -154,13 +154,22 @@ export class Runs {
           // before we answer. If the publish wins, a worker may see the
           // message first; it creates the record from the message (the
           // message carries it), and our create then finds it there.
-          const [revision] = await Promise.all([
+          const [created, published, expiry] = await Promise.allSettled([
             this.store.create(run),
             this.#publish(subject, run, spanCtx),
             // With a schedule-to-start timeout, a deadline message lets the
             // scheduler expire the run on time even if no worker ever sees it.
             v.options.scheduleToStartTimeoutMs > 0 ? this.#publish(expirySubject(id), run, spanCtx, `${id}:expire`) : undefined,
           ]);
+          if (published.status === "rejected" || expiry.status === "rejected") {
+            // The caller gets an error, so the run must not look queued: mark
+            // a record we wrote as FAILED, never run (best effort; NATS may
+            // be down for both).
+            if (created.status === "fulfilled" && created.value !== undefined) await this.#markNotQueued(id).catch(() => undefined);
+            throw published.status === "rejected" ? published.reason : (expiry as PromiseRejectedResult).reason;
+          }
+          if (created.status === "rejected") throw created.reason;
+          const revision = created.value;
           if (revision === undefined) {
             const current = await this.store.get(id);
             if (!current) throw new BrokerError(Status.ABORTED, "run record vanished concurrently; retry the call");
@@ -172,6 +181,15 @@ export class Runs {
           span.end();
         }
       },
+    );
+  }
+
+  async #markNotQueued(id: string): Promise<void> {
+    const t = new Date();
+    await this.store.transition(id, (run) =>
+      run.state === RunState.RUN_STATE_PENDING || run.state === RunState.RUN_STATE_SCHEDULED
+        ? { write: { ...run, state: RunState.RUN_STATE_FAILED, lastEvent: EventType.EVENT_TYPE_FAILED, finishedAt: t, updatedAt: t, error: { type: "SubmitFailed", message: "the run could not be queued (NATS error) and never ran; the caller got an error — submit it again", stack: "", retryable: false } } }
+        : { skip: true },
     );
   }
 
@@ -321,10 +339,13 @@ export class Runs {
    */
   async list(filter: { task: string; queue: string; states: RunState[] }, pageSize: number, pageToken: string): Promise<{ runs: TaskRun[]; next: string }> {
     this.ensureConnected();
-    const keys: string[] = [];
+    // kv.keys() can yield a key twice when that key is written while the
+    // listing runs (runs change state all the time), so deduplicate.
+    const seen = new Set<string>();
     for await (const k of await this.store.kv.keys()) {
-      if (!pageToken || k < pageToken) keys.push(k);
+      if (!pageToken || k < pageToken) seen.add(k);
     }
+    const keys = [...seen];
     keys.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
     const states = new Set(filter.states);
     const out: TaskRun[] = [];

@@ -223,6 +223,17 @@ describe("core path (real nats-server, in-process broker and worker)", function 
     assert.ok(failed.runs.length > 0 && failed.runs.every((r) => r.state === RunState.RUN_STATE_FAILED));
   });
 
+  it("lists each run once even while runs change state during the listing", async function () {
+    const handles = await add.using(client).map(Array.from({ length: 300 }, (_, i) => [i, 1] as [number, number]));
+    const done = waitAll(handles, { timeoutMs: 30_000 });
+    for (let i = 0; i < 5; i++) {
+      const page = await client.listRuns({ pageSize: 1000 });
+      const ids = page.runs.map((r) => r.id);
+      assert.equal(new Set(ids).size, ids.length, "no run listed twice");
+    }
+    await done;
+  });
+
   it("rebuilds a handle from a run id in another client", async function () {
     const run = await add.using(client).delay(7, 8);
     const other = new Client({ address: broker.address });
