@@ -2,7 +2,7 @@ import type { KV, KvWatchEntry } from "@nats-io/kv";
 import { status as Status } from "@grpc/grpc-js";
 import { context as otContext } from "@opentelemetry/api";
 import { Schedule, SubmitRequest } from "@taskwire/client/gen";
-import { isWrongLastSequence } from "@taskwire/core";
+import { isWrongLastSequence, listKeys } from "@taskwire/core";
 import { CronExpressionParser } from "cron-parser";
 import type { Logger } from "pino";
 import { BrokerError } from "./errors.js";
@@ -86,10 +86,7 @@ export class CronSchedules {
   async list(): Promise<Schedule[]> {
     this.runs.ensureConnected();
     const out: Schedule[] = [];
-    // keys() may repeat a key written during the listing (fires update them).
-    const names = new Set<string>();
-    for await (const k of await this.kv.keys()) names.add(k);
-    for (const k of names) {
+    for (const k of await listKeys(this.kv)) {
       const e = await this.kv.get(k);
       if (e?.operation === "PUT") out.push(Schedule.decode(e.value));
     }

@@ -1,5 +1,4 @@
 import { Metadata, type ServiceError, status as Status } from "@grpc/grpc-js";
-import { CoreError } from "@taskwire/core";
 
 /** An error the broker answers with; mapped to a gRPC status once, at the edge. */
 export class BrokerError extends Error {
@@ -31,8 +30,6 @@ function looksLikeNatsOutage(err: Error): boolean {
 export function toServiceError(err: unknown): Partial<ServiceError> {
   let e: BrokerError;
   if (err instanceof BrokerError) e = err;
-  else if (err instanceof CoreError && err.code === "not_found") e = new BrokerError(Status.NOT_FOUND, err.message, { cause: err });
-  else if (err instanceof CoreError && err.code === "unavailable") e = BrokerError.unavailable(err.message);
   else if (err instanceof Error && looksLikeNatsOutage(err)) e = BrokerError.unavailable(err.message);
   else e = new BrokerError(Status.INTERNAL, `internal error: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   return { code: e.code, details: e.message, message: e.message, metadata: new Metadata() };

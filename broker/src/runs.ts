@@ -9,6 +9,7 @@ import {
   cacheEntryKey,
   cancelSubject,
   expirySubject,
+  listKeys,
   encodeRunMessage,
   injectHeaders,
   isTerminal,
@@ -79,9 +80,9 @@ export class Runs {
     const now = new Date();
     // A run that waits for other runs is held by the scheduler like a delayed one.
     const delayed = v.dueAt > now.getTime() + SCHEDULE_THRESHOLD_MS || v.options.waitFor.length > 0;
-    for (const [i, dep] of v.options.waitFor.entries()) {
-      if (!(await this.store.get(dep))) throw new BrokerError(Status.NOT_FOUND, `options.wait_for[${i}]: run ${dep} not found; a run can only wait for existing runs`);
-    }
+    const deps = await Promise.all(v.options.waitFor.map((dep) => this.store.get(dep)));
+    const missing = deps.findIndex((d) => !d);
+    if (missing >= 0) throw new BrokerError(Status.NOT_FOUND, `options.wait_for[${missing}]: run ${v.options.waitFor[missing]} not found; a run can only wait for existing runs`);
     const run: TaskRun = {
       id,
       task: v.task,
@@ -339,13 +340,7 @@ export class Runs {
    */
   async list(filter: { task: string; queue: string; states: RunState[] }, pageSize: number, pageToken: string): Promise<{ runs: TaskRun[]; next: string }> {
     this.ensureConnected();
-    // kv.keys() can yield a key twice when that key is written while the
-    // listing runs (runs change state all the time), so deduplicate.
-    const seen = new Set<string>();
-    for await (const k of await this.store.kv.keys()) {
-      if (!pageToken || k < pageToken) seen.add(k);
-    }
-    const keys = [...seen];
+    const keys = (await listKeys(this.store.kv)).filter((k) => !pageToken || k < pageToken);
     keys.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
     const states = new Set(filter.states);
     const out: TaskRun[] = [];

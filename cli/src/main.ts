@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { Broker } from "@taskwire/broker";
 import { Client, RunHandle, RunState, Status, TaskwireError, isTerminalState, type ApplyOptions } from "@taskwire/client";
 import { SubmitRequest } from "@taskwire/client/gen";
+import { toSubmitOptions } from "@taskwire/client/internal";
 import { serve } from "@taskwire/worker";
 import { runDev } from "./dev.js";
 import { eventText, runJson, runText, stateName, table } from "./format.js";
@@ -99,7 +100,6 @@ program
   .action(async (task: string, o: { args: string; wait?: boolean; timeoutMs: number; idempotencyKey?: string; delayMs?: number; queue?: string; retries?: number; retryDelayMs?: number; runTimeoutMs?: number; json?: boolean; cacheTtlMs?: number; cacheKey?: string }) => {
     const c = client();
     const opts: ApplyOptions = { cacheTtlMs: o.cacheTtlMs, cacheKey: o.cacheKey, idempotencyKey: o.idempotencyKey, delayMs: o.delayMs, queue: o.queue, retries: o.retries, retryDelaysMs: o.retryDelayMs !== undefined ? [o.retryDelayMs] : undefined, timeoutMs: o.runTimeoutMs };
-    const { toSubmitOptions } = await import("@taskwire/client/internal");
     // Args go to the broker as typed, so it validates them (and says what is wrong).
     const out = await c.submitRaw(SubmitRequest.fromPartial({ task, args: { contentType: "application/json", data: Buffer.from(o.args, "utf8") }, options: toSubmitOptions(opts) }));
     if (!o.wait) {

@@ -10,15 +10,3 @@ export function isWrongLastSequence(err: unknown): boolean {
   }
   return err instanceof Error && /wrong last sequence/i.test(err.message);
 }
-
-/** Error raised by core operations; `code` is a stable machine-readable kind. */
-export class CoreError extends Error {
-  override readonly name = "CoreError";
-  constructor(
-    readonly code: "not_found" | "conflict" | "unavailable" | "invalid",
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}

@@ -6,3 +6,4 @@ export { ensureResources, type ResourceOptions, type Resources } from "./resourc
 export { RunStore, type StoredRun, type Decision } from "./store.js";
 export * from "./tracing.js";
 export * from "./ids.js";
+export { listKeys, updateJson } from "./kv.js";

@@ -1,6 +1,6 @@
 import { type KV, Kvm } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
-import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { NatsHandle } from "./connection.js";
 import {
   CACHE_BUCKET,
@@ -109,4 +109,3 @@ export async function ensureResources(h: NatsHandle, options: ResourceOptions = 
   return { runs, idempotency, cache, limits, results, schedules };
 }
 
-export { AckPolicy, DeliverPolicy };

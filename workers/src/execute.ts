@@ -5,7 +5,7 @@ import type { ObjectStore } from "@nats-io/obj";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { decodeArgs, encodeJson, type AnyTaskDefinition, type TaskContext } from "@taskwire/client";
 import { runWithContext, toSubmitOptions } from "@taskwire/client/internal";
-import { AttemptOutcome, CacheEntry, EventType, type Failure, RunState, type TaskRun } from "@taskwire/client/gen";
+import { AttemptOutcome, CacheEntry, EventType, type Failure, type Payload, RunState, type SubmitOptions, type TaskRun } from "@taskwire/client/gen";
 import { cacheEntryKey, decodeRunMessage, extractHeaders, extractTraceParent, isTerminal, type RunStore, type StoredRun } from "@taskwire/core";
 import type { Logger } from "pino";
 import { failureOf } from "./failure.js";
@@ -53,6 +53,8 @@ function withAttempt(run: TaskRun, n: number, patch: Partial<TaskRun["attempts"]
  * compare-and-set, or settles the message when the run needs no execution.
  * Returns the claimed record, or undefined when the message was settled.
  */
+const taskDefaults = new WeakMap<AnyTaskDefinition, SubmitOptions>();
+
 /**
  * The run's options with the task definition's defaults filled in where the
  * submitter left them unset. A submitter that knows only the task's name
@@ -60,8 +62,9 @@ function withAttempt(run: TaskRun, n: number, patch: Partial<TaskRun["attempts"]
  * task's author declared; per-call options win.
  */
 function withTaskDefaults(o: TaskRun["options"], def: AnyTaskDefinition): TaskRun["options"] {
-  const d = def.options;
-  const base = toSubmitOptions(d);
+  // The definition's options never change: map them to proto options once.
+  let base = taskDefaults.get(def);
+  if (!base) taskDefaults.set(def, (base = toSubmitOptions(def.options)));
   if (!o) return base;
   return {
     ...o,
@@ -367,19 +370,28 @@ async function runClaimed(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, clai
       const runLog = new RunLog(store, run.id, n, log);
       const outcome = await invoke(def, run, deps, runLog);
       await runLog.flush();
+      // Encode the result once; the cache, the Object Store and the record
+      // all use these bytes.
+      let encoded: Payload | undefined;
+      let encodeError: string | undefined;
+      if (outcome.kind === "ok") {
+        try {
+          encoded = encodeJson(outcome.value);
+        } catch (err) {
+          encodeError = err instanceof Error ? err.message : String(err);
+        }
+      }
+      const fits = encoded !== undefined && encoded.data.length <= options.maxResultBytes;
       // Fill the cache before recording COMPLETED, so a submit that sees the
       // run completed also finds its result cached.
-      if (outcome.kind === "ok") await fillCache(deps, run, outcome.value, options.inlineResultBytes);
+      if (encoded && fits) await fillCache(deps, run, encoded, options.inlineResultBytes);
       // A large result goes to the Object Store first; the record then
       // carries its name. Written before the record, so a COMPLETED record
       // never points at a missing object.
       let resultRef = "";
-      if (outcome.kind === "ok") {
-        const bytes = tryEncode(outcome.value);
-        if (bytes && bytes.data.length > options.inlineResultBytes && bytes.data.length <= options.maxResultBytes) {
-          await deps.results.putBlob({ name: run.id }, bytes.data);
-          resultRef = run.id;
-        }
+      if (encoded && fits && encoded.data.length > options.inlineResultBytes) {
+        await deps.results.putBlob({ name: run.id }, encoded.data);
+        resultRef = run.id;
       }
       const t = now();
       type Decided = "completed" | "failed" | "retry" | "cancelled" | "stale";
@@ -395,21 +407,15 @@ async function runClaimed(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, clai
           return { skip: true };
         }
         if (outcome.kind === "ok") {
-          let payload;
-          try {
-            payload = encodeJson(outcome.value);
-          } catch (err) {
-            payload = undefined;
-            failure = { type: "ResultNotSerializable", message: `result is not JSON-serialisable: ${err instanceof Error ? err.message : String(err)}`, stack: "", retryable: false };
-          }
-          if (payload && payload.data.length > options.maxResultBytes) {
-            failure = { type: "ResultTooLarge", message: `result is ${payload.data.length} bytes, over the worker's limit of ${options.maxResultBytes} (TASKWIRE_MAX_RESULT_BYTES); store large results elsewhere and return a reference`, stack: "", retryable: false };
-          }
-          if (payload && !failure) {
+          if (encodeError !== undefined) {
+            failure = { type: "ResultNotSerializable", message: `result is not JSON-serialisable: ${encodeError}`, stack: "", retryable: false };
+          } else if (encoded && !fits) {
+            failure = { type: "ResultTooLarge", message: `result is ${encoded.data.length} bytes, over the worker's limit of ${options.maxResultBytes} (TASKWIRE_MAX_RESULT_BYTES); store large results elsewhere and return a reference`, stack: "", retryable: false };
+          } else if (encoded) {
             decided = "completed";
             resultValue = outcome.value;
             return {
-              write: { ...cur, state: RunState.RUN_STATE_COMPLETED, result: resultRef ? { contentType: payload.contentType, data: Buffer.alloc(0) } : payload, resultRef, error: undefined, lastEvent: EventType.EVENT_TYPE_COMPLETED, finishedAt: t, updatedAt: t, attempts: withAttempt(cur, n, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, finishedAt: t }) },
+              write: { ...cur, state: RunState.RUN_STATE_COMPLETED, result: resultRef ? { contentType: encoded.contentType, data: Buffer.alloc(0) } : encoded, resultRef, error: undefined, lastEvent: EventType.EVENT_TYPE_COMPLETED, finishedAt: t, updatedAt: t, attempts: withAttempt(cur, n, { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, finishedAt: t }) },
             };
           }
         }
@@ -453,22 +459,12 @@ async function runClaimed(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, clai
   );
 }
 
-/** Stores a completed run's result under its cache key; a failure here only costs a future cache miss. */
-function tryEncode(value: unknown): ReturnType<typeof encodeJson> | undefined {
-  try {
-    return encodeJson(value);
-  } catch {
-    return undefined;
-  }
-}
-
-async function fillCache(deps: ExecDeps, run: TaskRun, value: unknown, maxBytes: number): Promise<void> {
+/** Stores a completed run's encoded result under its cache key; a failure here only costs a future cache miss. */
+async function fillCache(deps: ExecDeps, run: TaskRun, result: Payload, maxBytes: number): Promise<void> {
   const o = run.options;
-  if (!o || o.cacheTtlMs <= 0 || !o.cacheKey) return;
+  if (!o || o.cacheTtlMs <= 0 || !o.cacheKey || result.data.length > maxBytes) return;
   const now = new Date();
   try {
-    const result = encodeJson(value);
-    if (result.data.length > maxBytes) return;
     await deps.cache.put(cacheEntryKey(run.task, o.cacheKey), CacheEntry.encode({ runId: run.id, result, completedAt: now, expiresAt: new Date(now.getTime() + o.cacheTtlMs) }).finish());
   } catch (err) {
     deps.log.warn({ err, runId: run.id }, "could not store the result in the cache");

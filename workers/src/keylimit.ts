@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { KV } from "@nats-io/kv";
-import { isWrongLastSequence } from "@taskwire/core";
+import { updateJson } from "@taskwire/core";
 
 interface Lease {
   run: string;
@@ -27,28 +27,17 @@ export class KeySlots {
     return `conc.${createHash("sha256").update(task).update("\0").update(concurrencyKey).digest("hex").slice(0, 40)}`;
   }
 
-  async #update(key: string, change: (leases: Lease[], now: number) => Lease[] | undefined): Promise<boolean> {
-    for (let i = 0; i < 50; i++) {
+  /** Applies `change` to the live (unexpired) leases of the key. */
+  #update(task: string, concurrencyKey: string, change: (live: Lease[], now: number) => Lease[] | undefined): Promise<boolean> {
+    return updateJson<Lease[]>(this.kv, KeySlots.key(task, concurrencyKey), (current) => {
       const now = Date.now();
-      const e = await this.kv.get(key);
-      const current: Lease[] = e && e.operation === "PUT" && e.value.length > 0 ? (JSON.parse(e.string()) as Lease[]) : [];
-      const next = change(current.filter((l) => l.until > now), now);
-      if (!next) return false;
-      const value = new TextEncoder().encode(JSON.stringify(next));
-      try {
-        if (e) await this.kv.update(key, value, e.revision);
-        else await this.kv.create(key, value);
-        return true;
-      } catch (err) {
-        if (!isWrongLastSequence(err)) throw err;
-      }
-    }
-    return false;
+      return change((current ?? []).filter((l) => l.until > now), now);
+    });
   }
 
   /** Takes a slot for `runId`; false when `limit` runs already hold one. */
   acquire(task: string, concurrencyKey: string, runId: string, limit: number): Promise<boolean> {
-    return this.#update(KeySlots.key(task, concurrencyKey), (leases, now) => {
+    return this.#update(task, concurrencyKey, (leases, now) => {
       const others = leases.filter((l) => l.run !== runId);
       if (others.length >= limit) return undefined;
       return [...others, { run: runId, until: now + this.leaseMs }];
@@ -57,10 +46,10 @@ export class KeySlots {
 
   /** Extends the lease of `runId` (called with the worker's heartbeat). */
   async renew(task: string, concurrencyKey: string, runId: string): Promise<void> {
-    await this.#update(KeySlots.key(task, concurrencyKey), (leases, now) => leases.map((l) => (l.run === runId ? { ...l, until: now + this.leaseMs } : l)));
+    await this.#update(task, concurrencyKey, (leases, now) => leases.map((l) => (l.run === runId ? { ...l, until: now + this.leaseMs } : l)));
   }
 
   async release(task: string, concurrencyKey: string, runId: string): Promise<void> {
-    await this.#update(KeySlots.key(task, concurrencyKey), (leases) => leases.filter((l) => l.run !== runId));
+    await this.#update(task, concurrencyKey, (leases) => leases.filter((l) => l.run !== runId));
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { KV } from "@nats-io/kv";
-import { isWrongLastSequence } from "@taskwire/core";
+import { updateJson } from "@taskwire/core";
 
 export interface RateLimit {
   limit: number;
@@ -26,27 +26,18 @@ export class RateLimiter {
   }
 
   async acquire(task: string, limitKey: string, rl: RateLimit): Promise<RateDecision> {
-    const key = RateLimiter.key(task, rl.perKey ? limitKey : "");
-    for (let i = 0; i < 50; i++) {
+    let decision: RateDecision = { waitMs: 50 };
+    const wrote = await updateJson<number[]>(this.kv, RateLimiter.key(task, rl.perKey ? limitKey : ""), (starts) => {
       const now = Date.now();
-      const e = await this.kv.get(key);
-      const starts: number[] = e && e.operation === "PUT" && e.value.length > 0 ? (JSON.parse(e.string()) as number[]) : [];
-      const recent = starts.filter((t) => t > now - rl.intervalMs);
+      const recent = (starts ?? []).filter((t) => t > now - rl.intervalMs);
       if (recent.length >= rl.limit) {
-        const oldest = Math.min(...recent);
-        return { waitMs: Math.max(1, oldest + rl.intervalMs - now) };
+        decision = { waitMs: Math.max(1, Math.min(...recent) + rl.intervalMs - now) };
+        return undefined;
       }
-      recent.push(now);
-      const value = new TextEncoder().encode(JSON.stringify(recent.slice(-rl.limit)));
-      try {
-        if (e) await this.kv.update(key, value, e.revision);
-        else await this.kv.create(key, value);
-        return { grantedAt: now };
-      } catch (err) {
-        if (!isWrongLastSequence(err)) throw err;
-        // Another worker took a place first: look again.
-      }
-    }
-    return { waitMs: 50 };
+      decision = { grantedAt: now };
+      return [...recent, now].slice(-rl.limit);
+    });
+    // A grant counts only if it was written; after too many lost races, ask again later.
+    return "grantedAt" in decision && !wrote ? { waitMs: 50 } : decision;
   }
 }
