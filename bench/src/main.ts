@@ -205,7 +205,7 @@ function runLatencies(records: TaskRun[], sent: Map<string, Sent>): { dispatch: 
 
 // ---------------------------------------------------------------- phases
 
-async function ceilings(nats: Nats): Promise<{ pub: number; consume: number; kvPub: number; kvPubNoTraces: number; echo1: { rate: number; lat: Pcts }; echo64: { rate: number; lat: Pcts } }> {
+async function ceilings(nats: Nats): Promise<{ pub: number; consume: number; kvPub: number; kvPubNoTraces: number; echo1: { rate: number; lat: Pcts }; echo64: { rate: number; lat: Pcts }; echoOpen: Pcts }> {
   log(`ceilings: raw JetStream publish/consume of ${S.rawN} messages`);
   const nc = await connect({ servers: nats.url, name: "bench-raw" });
   const js = jetstream(nc);
@@ -285,9 +285,14 @@ async function ceilings(nats: Nats): Promise<{ pub: number; consume: number; kvP
       };
       const echo1 = await echo(1);
       const echo64 = await echo(CONC);
-      log(`  grpc echo c1 ${round(echo1.rate, 0)}/s, c64 ${round(echo64.rate, 0)}/s`);
+      // The same open-loop generator and rate as Submit's: the latency
+      // floor of one grpc-js hop (plus the generator's own timer jitter and
+      // GC) on this machine.
+      const ol = await openLoop(S.openRate, S.openMs, call);
+      const echoOpen = pcts(ol.lat);
+      log(`  grpc echo c1 ${round(echo1.rate, 0)}/s, c64 ${round(echo64.rate, 0)}/s; open loop ${S.openRate}/s p50 ${round(echoOpen.p50)} p99 ${round(echoOpen.p99)} p999 ${round(echoOpen.p999)} ms`);
       client.close();
-      return { pub, consume, kvPub, kvPubNoTraces, echo1, echo64 };
+      return { pub, consume, kvPub, kvPubNoTraces, echo1, echo64, echoOpen };
     } finally {
       await srv.stop();
     }
@@ -640,6 +645,7 @@ async function main(): Promise<void> {
     row({ section: "ceiling", metric: "raw grpc-js unary echo, concurrency 1", unit: "call/s", taskwire: ceil.echo1.rate });
     row({ section: "ceiling", metric: "raw grpc-js unary echo, concurrency 64", unit: "call/s", taskwire: ceil.echo64.rate });
     latRows("ceiling", "raw grpc-js echo c64 latency", ceil.echo64.lat);
+    latRows("ceiling", `raw grpc-js echo open loop ${S.openRate}/s latency`, ceil.echoOpen, undefined, {}, true);
 
     broker = await startBroker(nats.url);
     const sub = (await submitPhases(broker.client, jsm, broker.child.proc.pid!, nats.child.proc.pid!)) as {
@@ -653,7 +659,7 @@ async function main(): Promise<void> {
     row({ section: "submit", metric: "Submit throughput, concurrency 64", unit: "call/s", taskwire: sub.c64.rate, peer: "grpc echo c64", peerValue: ceil.echo64.rate, target: "≥ 0.8× echo", met: sub.c64.rate >= 0.8 * ceil.echo64.rate });
     row({ section: "submit", metric: "Submit throughput c64 vs its NATS work alone", unit: "call/s", taskwire: sub.c64.rate, peer: "raw KV create+publish", peerValue: ceil.kvPub });
     latRows("submit", "Submit c64 latency", sub.c64.lat, { name: "grpc echo c64", p: ceil.echo64.lat });
-    latRows("submit", `Submit open loop ${S.openRate}/s latency`, sub.open.lat, undefined, { p99: 2 }, true);
+    latRows("submit", `Submit open loop ${S.openRate}/s latency`, sub.open.lat, { name: `grpc echo open loop ${S.openRate}/s`, p: ceil.echoOpen }, { p99: 2 }, true);
     row({ section: "submit", metric: "broker CPU per Submit (c64)", unit: "ms", taskwire: sub.c64.brokerCpuMsPerSubmit });
     for (const [k, v] of Object.entries(sub.c64.coresBusy)) row({ section: "submit", metric: `cores busy during Submit c64: ${k}`, unit: "", taskwire: v });
     extra.submit = sub;

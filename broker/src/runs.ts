@@ -52,7 +52,7 @@ export class Runs {
     readonly results: ObjectStore,
     readonly maxPayloadBytes: number,
   ) {
-    this.store = new RunStore(runsKv);
+    this.store = new RunStore(runsKv, nats.wire);
   }
 
   ensureConnected(): void {
@@ -224,7 +224,7 @@ export class Runs {
     const h = natsHeaders();
     injectHeaders(ctx, h);
     // A distinct msgID per retry, so JetStream's dedupe does not swallow it.
-    await this.nats.js.publish(runSubject(run.queue, run.task, priorityLevel(run.options?.priority ?? 0)), encodeRunMessage(run), { msgID: `${run.id}:retry:${run.attempts.length}`, headers: h });
+    await this.nats.wire.publish(runSubject(run.queue, run.task, priorityLevel(run.options?.priority ?? 0)), encodeRunMessage(run), { msgID: `${run.id}:retry:${run.attempts.length}`, headers: h });
     return run;
   }
 
@@ -232,7 +232,7 @@ export class Runs {
     const h = natsHeaders();
     injectHeaders(ctx, h);
     // msgID = run id: a retried publish within the dedupe window is stored once.
-    await this.nats.js.publish(subject, encodeRunMessage(run), { msgID, headers: h });
+    await this.nats.wire.publish(subject, encodeRunMessage(run), { msgID, headers: h });
   }
 
   /**

@@ -115,7 +115,7 @@ export class Scheduler {
       const tp = m.headers?.get("traceparent");
       if (tp) h.set("traceparent", tp);
       // msgID makes a second release (after a crash between here and the ack) a no-op.
-      await this.nats.js.publish(runSubject(run.queue, run.task, priorityLevel(run.options?.priority ?? 0)), encodeRunMessage({ ...run, revision: res.stored.revision }), { msgID: run.id, headers: h });
+      await this.nats.wire.publish(runSubject(run.queue, run.task, priorityLevel(run.options?.priority ?? 0)), encodeRunMessage({ ...run, revision: res.stored.revision }), { msgID: run.id, headers: h });
     }
     m.ack();
   }

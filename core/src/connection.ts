@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { JsWire } from "./wire.js";
 
 export interface NatsOptions {
   /** Server URL(s). @default "nats://127.0.0.1:4222" (env TASKWIRE_NATS_URL) */
@@ -18,12 +19,16 @@ export interface NatsOptions {
 export class NatsHandle {
   #connected = true;
   readonly #listeners = new Set<(connected: boolean) => void>();
+  /** The hot path's JetStream requests (publish, KV compare-and-set, direct get) without nats.js's per-request overhead. */
+  readonly wire: JsWire;
 
   private constructor(
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
+    timeoutMs: number,
   ) {
+    this.wire = new JsWire(nc, timeoutMs);
     void this.#watchStatus();
   }
 
@@ -44,7 +49,7 @@ export class NatsHandle {
     const timeout = opts.requestTimeoutMs ?? 5_000;
     const js = jetstream(nc, { timeout });
     const jsm = await jetstreamManager(nc, { timeout });
-    return new NatsHandle(nc, js, jsm);
+    return new NatsHandle(nc, js, jsm, timeout);
   }
 
   get connected(): boolean {
@@ -70,11 +75,13 @@ export class NatsHandle {
   }
 
   async close(): Promise<void> {
-    if (this.nc.isClosed()) return;
+    if (this.nc.isClosed()) return this.wire.close();
     try {
       await this.nc.drain();
     } catch {
       await this.nc.close();
+    } finally {
+      this.wire.close();
     }
   }
 }

@@ -7,3 +7,4 @@ export { RunStore, type StoredRun, type Decision } from "./store.js";
 export * from "./tracing.js";
 export * from "./ids.js";
 export { listKeys, updateJson } from "./kv.js";
+export { JsWire, type PubAck, type StoredMsg, type PublishOptions } from "./wire.js";

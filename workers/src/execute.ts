@@ -86,8 +86,8 @@ async function claim(m: JsMsg, deps: ExecDeps, msgRun: TaskRun, def: AnyTaskDefi
     // The broker writes the record and publishes the message in parallel;
     // the message can arrive first. It carries the record, so create it
     // from there (the broker's identical create then finds it).
-    await store.create({ ...msgRun, revision: 0 });
-    known = await store.get(msgRun.id);
+    const revision = await store.create({ ...msgRun, revision: 0 });
+    known = revision !== undefined ? { run: { ...msgRun, revision }, revision } : await store.get(msgRun.id);
   }
   let admittedAt: Date | undefined;
   const rl = def.options.rateLimit;

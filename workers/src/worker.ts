@@ -101,7 +101,7 @@ export class Worker {
     this.#results = results;
     this.#rateLimiter = new RateLimiter(limits);
     this.#keySlots = new KeySlots(limits, 2 * o.heartbeatMs);
-    this.#store = new RunStore(runs);
+    this.#store = new RunStore(runs, nats.wire);
     this.#cache = cache;
     this.#heartbeats = new Heartbeats(o.heartbeatMs);
     // One subscription for all cancel notices; each names its run.

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { TimeoutError } from "@nats-io/transport-node";
+import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
+import { ensureResources, isWrongLastSequence, JsWire, NatsHandle, RUNS_BUCKET, RUNS_BUCKET_STREAM } from "@taskwire/core";
+import { startNats, uniq } from "../helpers/env.js";
+
+describe("JsWire (the hot path's JetStream requests)", function () {
+  let nats: Awaited<ReturnType<typeof startNats>>;
+  let h: NatsHandle;
+
+  before(async function () {
+    nats = await startNats();
+    h = await NatsHandle.connect({ servers: nats.url });
+    await ensureResources(h);
+  });
+  after(async function () {
+    await h?.close();
+    await nats?.cleanup();
+  });
+
+  const key = (id: string): string => `$KV.${RUNS_BUCKET}.${id}`;
+
+  it("writes KV records with compare-and-set that the KV client reads back", async function () {
+    const id = uniq("k");
+    const first = await h.wire.publish(key(id), new TextEncoder().encode("one"), { expectedLastSubjectSeq: 0 });
+    assert.equal(first.stream, RUNS_BUCKET_STREAM);
+    const second = await h.wire.publish(key(id), new TextEncoder().encode("two"), { expectedLastSubjectSeq: first.seq });
+    assert.ok(second.seq > first.seq);
+    const kv = (await ensureResources(h)).runs;
+    const e = await kv.get(id);
+    assert.equal(e?.string(), "two");
+    assert.equal(e?.revision, second.seq);
+    const got = await h.wire.getLast(RUNS_BUCKET_STREAM, key(id));
+    assert.equal(new TextDecoder().decode(got?.data), "two");
+    assert.equal(got?.seq, second.seq);
+  });
+
+  it("rejects a lost compare-and-set with the JetStream API error isWrongLastSequence knows", async function () {
+    const id = uniq("k");
+    const a = await h.wire.publish(key(id), new Uint8Array([1]), { expectedLastSubjectSeq: 0 });
+    await h.wire.publish(key(id), new Uint8Array([2]), { expectedLastSubjectSeq: a.seq });
+    const stale = h.wire.publish(key(id), new Uint8Array([3]), { expectedLastSubjectSeq: a.seq });
+    await assert.rejects(stale, (e: unknown) => e instanceof JetStreamApiError && isWrongLastSequence(e));
+    await assert.rejects(h.wire.publish(key(id), new Uint8Array([4]), { expectedLastSubjectSeq: 0 }), (e: unknown) => isWrongLastSequence(e));
+    assert.equal(h.wire.pending, 0);
+  });
+
+  it("dedupes by message id and reads a missing key as undefined", async function () {
+    const id = uniq("k");
+    const a = await h.wire.publish(key(id), new Uint8Array([1]), { msgID: id });
+    const b = await h.wire.publish(key(id), new Uint8Array([1]), { msgID: id });
+    assert.equal(a.duplicate, false);
+    assert.equal(b.duplicate, true);
+    assert.equal(b.seq, a.seq);
+    assert.equal(await h.wire.getLast(RUNS_BUCKET_STREAM, key(uniq("missing"))), undefined);
+  });
+
+  it("answers no responders when no stream takes the subject, and times out when nobody replies", async function () {
+    await assert.rejects(h.wire.publish(`nowhere.${uniq()}`, new Uint8Array([1])), (e: unknown) => e instanceof JetStreamError && /no responders/.test(e.message));
+    // A subscriber that never answers: the request times out after the
+    // configured timeout, and its entry is gone.
+    const short = new JsWire(h.nc, 300);
+    const subject = `silent.${uniq()}`;
+    const sub = h.nc.subscribe(subject, { callback: () => undefined });
+    await h.nc.flush();
+    const t0 = Date.now();
+    await assert.rejects(short.publish(subject, new Uint8Array([1])), (e: unknown) => e instanceof TimeoutError);
+    const took = Date.now() - t0;
+    assert.ok(took >= 290 && took < 2_000, `timed out after ${took} ms`);
+    assert.equal(short.pending, 0);
+    sub.unsubscribe();
+    short.close();
+  });
+});
