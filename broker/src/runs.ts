@@ -10,7 +10,9 @@ import {
   cancelSubject,
   expirySubject,
   listKeys,
+  encodeRun,
   encodeRunMessage,
+  wrapRunMessage,
   injectHeaders,
   isTerminal,
   type NatsHandle,
@@ -155,9 +157,11 @@ export class Runs {
           // before we answer. If the publish wins, a worker may see the
           // message first; it creates the record from the message (the
           // message carries it), and our create then finds it there.
+          // One encoding serves the record and the message.
+          const encoded = encodeRun(run);
           const [created, published, expiry] = await Promise.allSettled([
-            this.store.create(run),
-            this.#publish(subject, run, spanCtx),
+            this.store.createEncoded(id, encoded),
+            this.#publishEncoded(subject, wrapRunMessage(encoded), spanCtx, id),
             // With a schedule-to-start timeout, a deadline message lets the
             // scheduler expire the run on time even if no worker ever sees it.
             v.options.scheduleToStartTimeoutMs > 0 ? this.#publish(expirySubject(id), run, spanCtx, `${id}:expire`) : undefined,
@@ -228,11 +232,15 @@ export class Runs {
     return run;
   }
 
-  async #publish(subject: string, run: TaskRun, ctx: Context, msgID = run.id): Promise<void> {
+  #publish(subject: string, run: TaskRun, ctx: Context, msgID = run.id): Promise<void> {
+    return this.#publishEncoded(subject, encodeRunMessage(run), ctx, msgID);
+  }
+
+  async #publishEncoded(subject: string, message: Uint8Array, ctx: Context, msgID: string): Promise<void> {
     const h = natsHeaders();
     injectHeaders(ctx, h);
     // msgID = run id: a retried publish within the dedupe window is stored once.
-    await this.nats.wire.publish(subject, encodeRunMessage(run), { msgID, headers: h });
+    await this.nats.wire.publish(subject, message, { msgID, headers: h });
   }
 
   /**

@@ -51,9 +51,14 @@ export class RunStore {
   }
 
   /** Creates the record; returns undefined when the key already exists. */
-  async create(run: TaskRun): Promise<number | undefined> {
+  create(run: TaskRun): Promise<number | undefined> {
+    return this.createEncoded(run.id, encodeRun({ ...run, revision: 0 }));
+  }
+
+  /** `create` for a record already encoded with `encodeRun` (at revision 0). */
+  async createEncoded(id: string, data: Uint8Array): Promise<number | undefined> {
     try {
-      return await this.#write(run.id, encodeRun({ ...run, revision: 0 }), 0);
+      return await this.#write(id, data, 0);
     } catch (err) {
       if (isWrongLastSequence(err)) return undefined;
       throw err;
