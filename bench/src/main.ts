@@ -113,7 +113,9 @@ async function startBroker(natsUrl: string, name = "broker"): Promise<{ child: C
     if (child.proc.exitCode !== null) throw new Error(`broker exited: ${child.output()}`);
     return portOpen(port);
   }, "broker port", 60_000);
-  const client = new Client({ address });
+  // Unary Submits for the Submit phases (what the echo ceiling compares):
+  // no coalescing. The e2e phase adds a default client next to it.
+  const client = new Client({ address, coalesceSubmits: false });
   // Ready when it answers from NATS (NOT_FOUND for an unknown run).
   await waitFor(async () => {
     try {
@@ -423,8 +425,21 @@ async function costPhase(nats: Nats, client: Client, jsm: JetStreamManager): Pro
   return per;
 }
 
-async function taskwireE2E(client: Client, js: JetStreamClient, jsm: JetStreamManager, pids: Record<string, number>): Promise<Record<string, unknown>> {
-  log(`e2e: ${S.e2eN} no-op runs, Submit concurrency ${CONC}, worker concurrency ${CONC}`);
+/**
+ * The e2e phases: a burst of N runs submitted by `client` at c64 (the
+ * default SDK, which coalesces a turn's Submits into one SubmitBatch call),
+ * the same burst with `unary` (one Submit call per run), and the paced run
+ * with `unary`.
+ */
+async function taskwireE2E(client: Client, unary: Client, js: JetStreamClient, jsm: JetStreamManager, pids: Record<string, number>): Promise<Record<string, unknown>> {
+  const burstUnary = await e2eBurst(unary, "unary Submit calls", js, jsm, pids);
+  const burst = await e2eBurst(client, "default client (coalesced Submits)", js, jsm, pids);
+  const paced = await e2ePaced(unary, js, jsm);
+  return { ...burst, unary: burstUnary, paced };
+}
+
+async function e2eBurst(client: Client, how: string, js: JetStreamClient, jsm: JetStreamManager, pids: Record<string, number>): Promise<Record<string, unknown>> {
+  log(`e2e: ${S.e2eN} no-op runs, Submit concurrency ${CONC} (${how}), worker concurrency ${CONC}`);
   await purge(jsm);
   const sent = new Map<string, Sent>();
   const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuSeconds(p)]));
@@ -443,6 +458,20 @@ async function taskwireE2E(client: Client, js: JetStreamClient, jsm: JetStreamMa
   const completedRate = (l.completed / (l.lastFinish - l.firstStart)) * 1000;
   log(`  submitted ${round(submitRate, 0)}/s, completed ${l.completed}/${s.done} at ${round(completedRate, 0)}/s (drain seen after ${round(wallMs, 0)} ms); dispatch p50 ${round(l.dispatch.p50)} p99 ${round(l.dispatch.p99)}; e2e p50 ${round(l.e2e.p50)} p99 ${round(l.e2e.p99)} ms; CPU ms/run ${JSON.stringify(Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round(v, 3)])))}`);
   await purge(jsm);
+  return {
+    submitRate,
+    completed: l.completed,
+    submitted: s.done,
+    completedRate,
+    dispatch: l.dispatch,
+    e2e: l.e2e,
+    negativeDispatch: l.negativeDispatch,
+    cpuMsPerRun: cpu,
+    dispatchFromAnswer: l.dispatchFromAnswer,
+  };
+}
+
+async function e2ePaced(client: Client, js: JetStreamClient, jsm: JetStreamManager): Promise<Record<string, unknown>> {
 
   log(`e2e: paced at ${S.pacedRate}/s for ${S.pacedMs} ms (latency at a steady rate)`);
   const sentP = new Map<string, Sent>();
@@ -455,18 +484,7 @@ async function taskwireE2E(client: Client, js: JetStreamClient, jsm: JetStreamMa
   const lp = runLatencies(await readRecords(js, jsm), sentP);
   log(`  completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms (${lp.negativeDispatch} runs started before the client saw Submit's answer)`);
   await purge(jsm);
-  return {
-    submitRate,
-    completed: l.completed,
-    submitted: s.done,
-    completedRate,
-    dispatch: l.dispatch,
-    e2e: l.e2e,
-    negativeDispatch: l.negativeDispatch,
-    cpuMsPerRun: cpu,
-    paced: { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, dispatchFromReceipt: lp.dispatchFromReceipt, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch },
-    dispatchFromAnswer: l.dispatchFromAnswer,
-  };
+  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, dispatchFromReceipt: lp.dispatchFromReceipt, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch };
 }
 
 /** Worker-side throughput alone: N runs preloaded with no worker, then one worker (c64) drains them. */
@@ -682,16 +700,13 @@ async function main(): Promise<void> {
     worker = await startWorker(nats, jsm);
     const cost = await costPhase(nats, broker.client, jsm);
     extra.costPerRun = cost;
-    const e2e = (await taskwireE2E(broker.client, js, jsm, { broker: broker.child.proc.pid!, worker: worker.proc.pid!, natsServer: nats.child.proc.pid! })) as {
-      submitRate: number;
-      completedRate: number;
-      completed: number;
-      submitted: number;
-      dispatch: Pcts;
-      e2e: Pcts;
-      cpuMsPerRun: Record<string, number>;
+    const coalescing = new Client({ address: broker.client.address });
+    type Burst = { submitRate: number; completedRate: number; completed: number; submitted: number; dispatch: Pcts; e2e: Pcts; cpuMsPerRun: Record<string, number> };
+    const e2e = (await taskwireE2E(coalescing, broker.client, js, jsm, { broker: broker.child.proc.pid!, worker: worker.proc.pid!, natsServer: nats.child.proc.pid! })) as Burst & {
+      unary: Burst;
       paced: { dispatch: Pcts; e2e: Pcts; completed: number; sent: number };
     };
+    coalescing.close();
     extra.e2e = e2e;
     await worker.stop();
     worker = undefined;
@@ -709,6 +724,8 @@ async function main(): Promise<void> {
     const n = S.e2eN.toLocaleString("en-US");
     row({ section: "e2e", metric: `submit rate while ${n} runs execute (c64)`, unit: "/s", taskwire: e2e.submitRate, peer: "BullMQ add", peerValue: bull?.addRate });
     row({ section: "e2e", metric: `completed per second (${n} no-op, worker c64)`, unit: "/s", taskwire: e2e.completedRate, peer: "BullMQ", peerValue: bull?.completedRate, target: "≥ 1.0× BullMQ", met: bull ? e2e.completedRate >= bull.completedRate : undefined });
+    row({ section: "e2e", metric: `  same, one Submit call per run (coalesceSubmits: false)`, unit: "/s", taskwire: e2e.unary.completedRate, peer: "BullMQ", peerValue: bull?.completedRate });
+    row({ section: "e2e", metric: `  submit rate, one Submit call per run`, unit: "/s", taskwire: e2e.unary.submitRate, peer: "BullMQ add", peerValue: bull?.addRate });
     row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate });
     row({ section: "e2e", metric: "completed per second vs consume+ack ceiling", unit: "/s", taskwire: e2e.completedRate, peer: "raw JS consume+ack", peerValue: ceil.consume });
     latRows("e2e", `dispatch latency (from Submit call), ${n} burst`, e2e.dispatch, bull ? { name: "BullMQ", p: bull.dispatch } : undefined);
@@ -717,6 +734,7 @@ async function main(): Promise<void> {
     latRows("e2e", `dispatch latency (broker receipt → start, ≥ accepted → start), paced ${S.pacedRate}/s`, (e2e.paced as unknown as { dispatchFromReceipt: Pcts }).dispatchFromReceipt, undefined, { p50: 2, p99: 10 });
     latRows("e2e", `dispatch latency (from Submit answer, lower bound), paced ${S.pacedRate}/s`, (e2e.paced as unknown as { dispatchFromAnswer: Pcts }).dispatchFromAnswer);
     latRows("e2e", `end-to-end latency, paced ${S.pacedRate}/s`, e2e.paced.e2e, bull ? { name: "BullMQ", p: bull.paced.e2e } : undefined);
+    for (const [k, v] of Object.entries(e2e.unary.cpuMsPerRun)) row({ section: "e2e", metric: `CPU per run, one Submit call per run: ${k}`, unit: "ms", taskwire: v });
     for (const [k, v] of Object.entries(e2e.cpuMsPerRun)) row({ section: "e2e", metric: `CPU per run: ${k}`, unit: "ms", taskwire: v, peer: k === "worker" ? "BullMQ worker" : k === "natsServer" ? "redis-server" : undefined, peerValue: k === "worker" ? bull?.cpuMsPerJob.worker : k === "natsServer" ? bull?.cpuMsPerJob.redis : undefined });
 
     row({ section: "memory", metric: "broker RSS, idle", unit: "MiB", taskwire: mem.idleMiB });

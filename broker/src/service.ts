@@ -100,10 +100,29 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
       unary<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", log, async (req, ctx) => {
         if (req.runs.length === 0) throw BrokerError.invalid("runs", "is empty: send 1–1000 runs");
         if (req.runs.length > 1000) throw BrokerError.invalid("runs", `has ${req.runs.length} runs; the limit is 1000 per call`);
+        if (req.independent) {
+          // Each item exactly as its own Submit: its own validation (field
+          // names without the runs[i] prefix, as the caller wrote them),
+          // its own outcome.
+          const settled = await Promise.allSettled(req.runs.map((r) => runs.submit(validateSubmit(r, maxPayloadBytes), ctx)));
+          const out: SubmitBatchResponse = { runs: [], statuses: [] };
+          for (const s of settled) {
+            if (s.status === "fulfilled") {
+              out.runs.push(s.value);
+              out.statuses.push({ code: Status.OK, message: "" });
+            } else {
+              const se = toServiceError(s.reason);
+              if (se.code === Status.INTERNAL || se.code === Status.UNAVAILABLE) log.warn({ err: s.reason, method: "SubmitBatch" }, se.details);
+              out.runs.push({ run: undefined, deduplicated: false });
+              out.statuses.push({ code: se.code ?? Status.INTERNAL, message: se.details ?? "" });
+            }
+          }
+          return out;
+        }
         // All or nothing: every item is validated before any is enqueued.
         const valid = req.runs.map((r, i) => validateSubmit(r, maxPayloadBytes, `runs[${i}].`));
         const out = await Promise.all(valid.map((v) => runs.submit(v, ctx)));
-        return { runs: out };
+        return { runs: out, statuses: [] };
       }),
     ),
     getStatus: track(

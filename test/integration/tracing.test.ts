@@ -67,4 +67,24 @@ describe("tracing: one submit is one trace across client, broker and worker", fu
     assert.equal(consumer.attributes["messaging.system"], "nats");
     assert.equal(producer.attributes["messaging.destination.name"], `taskwire.run.default.${add.taskName}`);
   });
+
+  it("does not coalesce Submits made inside traces: concurrent submits keep their own trace", async function () {
+    const app = trace.getTracer("test-app");
+    const inRoot = (name: string, x: number) =>
+      app.startActiveSpan(name, async (root) => {
+        try {
+          return { run: await add.using(client).delay(x, x), traceId: root.spanContext().traceId };
+        } finally {
+          root.end();
+        }
+      });
+    const both = await Promise.all([inRoot("request A", 1), inRoot("request B", 2)]);
+    assert.notEqual(both[0].traceId, both[1].traceId);
+    for (const { run, traceId } of both) {
+      await run.result({ timeoutMs: 10_000 });
+      const consumer = await waitFor(() => exporter.getFinishedSpans().find((s) => s.kind === SpanKind.CONSUMER && s.attributes["taskwire.run_id"] === run.id), "worker span");
+      assert.equal(consumer.spanContext().traceId, traceId, "each run joins its own caller's trace");
+    }
+    assert.ok(!exporter.getFinishedSpans().some((s) => s.name === "taskwire.v1.TaskService/SubmitBatch"), "no SubmitBatch call");
+  });
 });

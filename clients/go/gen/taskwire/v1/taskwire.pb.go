@@ -699,7 +699,14 @@ func (x *SubmitResponse) GetDeduplicated() bool {
 type SubmitBatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 1–1000 runs.
-	Runs          []*SubmitRequest `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
+	Runs []*SubmitRequest `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
+	// false (default): all or nothing — one invalid item fails the call with
+	// INVALID_ARGUMENT naming it ("runs[3].task ...") and nothing is enqueued.
+	// true: every item is validated and enqueued exactly as a Submit of its
+	// own would be; the call succeeds and `errors` says, per item, whether it
+	// was accepted. Clients use this to send concurrent Submits in one call
+	// (the TS client coalesces them; see its `coalesceSubmits` option).
+	Independent   bool `protobuf:"varint,2,opt,name=independent,proto3" json:"independent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -741,17 +748,83 @@ func (x *SubmitBatchRequest) GetRuns() []*SubmitRequest {
 	return nil
 }
 
+func (x *SubmitBatchRequest) GetIndependent() bool {
+	if x != nil {
+		return x.Independent
+	}
+	return false
+}
+
+// The outcome of one item of an independent SubmitBatch.
+type SubmitBatchItemStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gRPC status code the item would have got as a single Submit: 0 (OK)
+	// when its run is in SubmitBatchResponse.runs at the same index.
+	Code int32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// What was wrong and how to fix it (empty when code is 0).
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitBatchItemStatus) Reset() {
+	*x = SubmitBatchItemStatus{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitBatchItemStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitBatchItemStatus) ProtoMessage() {}
+
+func (x *SubmitBatchItemStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitBatchItemStatus.ProtoReflect.Descriptor instead.
+func (*SubmitBatchItemStatus) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SubmitBatchItemStatus) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *SubmitBatchItemStatus) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type SubmitBatchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// One entry per request item, in request order.
-	Runs          []*SubmitResponse `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
+	// One entry per request item, in request order. With independent = true,
+	// an item that failed has an empty entry (no run) here.
+	Runs []*SubmitResponse `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
+	// independent = true only: one entry per request item, in request order.
+	Statuses      []*SubmitBatchItemStatus `protobuf:"bytes,2,rep,name=statuses,proto3" json:"statuses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitBatchResponse) Reset() {
 	*x = SubmitBatchResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +836,7 @@ func (x *SubmitBatchResponse) String() string {
 func (*SubmitBatchResponse) ProtoMessage() {}
 
 func (x *SubmitBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,12 +849,19 @@ func (x *SubmitBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitBatchResponse.ProtoReflect.Descriptor instead.
 func (*SubmitBatchResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{14}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubmitBatchResponse) GetRuns() []*SubmitResponse {
 	if x != nil {
 		return x.Runs
+	}
+	return nil
+}
+
+func (x *SubmitBatchResponse) GetStatuses() []*SubmitBatchItemStatus {
+	if x != nil {
+		return x.Statuses
 	}
 	return nil
 }
@@ -798,7 +878,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[15]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +890,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[15]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +903,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{15}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetStatusRequest) GetRunId() string {
@@ -849,7 +929,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[16]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +941,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[16]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +954,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{16}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetStatusResponse) GetRun() *TaskRun {
@@ -908,7 +988,7 @@ type StreamEventsRequest struct {
 
 func (x *StreamEventsRequest) Reset() {
 	*x = StreamEventsRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[17]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1000,7 @@ func (x *StreamEventsRequest) String() string {
 func (*StreamEventsRequest) ProtoMessage() {}
 
 func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[17]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1013,7 @@ func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsRequest.ProtoReflect.Descriptor instead.
 func (*StreamEventsRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{17}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StreamEventsRequest) GetRunIds() []string {
@@ -991,7 +1071,7 @@ type StreamEventsResponse struct {
 
 func (x *StreamEventsResponse) Reset() {
 	*x = StreamEventsResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[18]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1083,7 @@ func (x *StreamEventsResponse) String() string {
 func (*StreamEventsResponse) ProtoMessage() {}
 
 func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[18]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1096,7 @@ func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsResponse.ProtoReflect.Descriptor instead.
 func (*StreamEventsResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{18}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StreamEventsResponse) GetKind() isStreamEventsResponse_Kind {
@@ -1072,7 +1152,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[19]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1164,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[19]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1177,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{19}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -1125,7 +1205,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[20]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1217,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[20]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1230,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{20}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CancelRequest) GetRunId() string {
@@ -1176,7 +1256,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[21]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1188,7 +1268,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[21]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1201,7 +1281,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{21}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CancelResponse) GetRun() *TaskRun {
@@ -1229,7 +1309,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[22]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1321,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[22]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1334,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{22}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListRunsRequest) GetTask() string {
@@ -1304,7 +1384,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[23]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1396,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[23]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1409,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{23}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListRunsResponse) GetRuns() []*TaskRun {
@@ -1388,11 +1468,16 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\aoptions\x18\x03 \x01(\v2\x1a.taskwire.v1.SubmitOptionsR\aoptions\"\\\n" +
 	"\x0eSubmitResponse\x12&\n" +
 	"\x03run\x18\x01 \x01(\v2\x14.taskwire.v1.TaskRunR\x03run\x12\"\n" +
-	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated\"D\n" +
+	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated\"f\n" +
 	"\x12SubmitBatchRequest\x12.\n" +
-	"\x04runs\x18\x01 \x03(\v2\x1a.taskwire.v1.SubmitRequestR\x04runs\"F\n" +
+	"\x04runs\x18\x01 \x03(\v2\x1a.taskwire.v1.SubmitRequestR\x04runs\x12 \n" +
+	"\vindependent\x18\x02 \x01(\bR\vindependent\"E\n" +
+	"\x15SubmitBatchItemStatus\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x86\x01\n" +
 	"\x13SubmitBatchResponse\x12/\n" +
-	"\x04runs\x18\x01 \x03(\v2\x1b.taskwire.v1.SubmitResponseR\x04runs\"Q\n" +
+	"\x04runs\x18\x01 \x03(\v2\x1b.taskwire.v1.SubmitResponseR\x04runs\x12>\n" +
+	"\bstatuses\x18\x02 \x03(\v2\".taskwire.v1.SubmitBatchItemStatusR\bstatuses\"Q\n" +
 	"\x10GetStatusRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12&\n" +
 	"\x0fwait_timeout_ms\x18\x02 \x01(\x03R\rwaitTimeoutMs\";\n" +
@@ -1452,7 +1537,7 @@ func file_taskwire_v1_taskwire_proto_rawDescGZIP() []byte {
 	return file_taskwire_v1_taskwire_proto_rawDescData
 }
 
-var file_taskwire_v1_taskwire_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_taskwire_v1_taskwire_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_taskwire_v1_taskwire_proto_goTypes = []any{
 	(*Schedule)(nil),               // 0: taskwire.v1.Schedule
 	(*CreateScheduleRequest)(nil),  // 1: taskwire.v1.CreateScheduleRequest
@@ -1468,73 +1553,75 @@ var file_taskwire_v1_taskwire_proto_goTypes = []any{
 	(*SubmitRequest)(nil),          // 11: taskwire.v1.SubmitRequest
 	(*SubmitResponse)(nil),         // 12: taskwire.v1.SubmitResponse
 	(*SubmitBatchRequest)(nil),     // 13: taskwire.v1.SubmitBatchRequest
-	(*SubmitBatchResponse)(nil),    // 14: taskwire.v1.SubmitBatchResponse
-	(*GetStatusRequest)(nil),       // 15: taskwire.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),      // 16: taskwire.v1.GetStatusResponse
-	(*StreamEventsRequest)(nil),    // 17: taskwire.v1.StreamEventsRequest
-	(*StreamEventsResponse)(nil),   // 18: taskwire.v1.StreamEventsResponse
-	(*Heartbeat)(nil),              // 19: taskwire.v1.Heartbeat
-	(*CancelRequest)(nil),          // 20: taskwire.v1.CancelRequest
-	(*CancelResponse)(nil),         // 21: taskwire.v1.CancelResponse
-	(*ListRunsRequest)(nil),        // 22: taskwire.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),       // 23: taskwire.v1.ListRunsResponse
-	(*timestamppb.Timestamp)(nil),  // 24: google.protobuf.Timestamp
-	(*TaskRun)(nil),                // 25: taskwire.v1.TaskRun
-	(*Payload)(nil),                // 26: taskwire.v1.Payload
-	(*SubmitOptions)(nil),          // 27: taskwire.v1.SubmitOptions
-	(RunState)(0),                  // 28: taskwire.v1.RunState
-	(*RunEvent)(nil),               // 29: taskwire.v1.RunEvent
+	(*SubmitBatchItemStatus)(nil),  // 14: taskwire.v1.SubmitBatchItemStatus
+	(*SubmitBatchResponse)(nil),    // 15: taskwire.v1.SubmitBatchResponse
+	(*GetStatusRequest)(nil),       // 16: taskwire.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),      // 17: taskwire.v1.GetStatusResponse
+	(*StreamEventsRequest)(nil),    // 18: taskwire.v1.StreamEventsRequest
+	(*StreamEventsResponse)(nil),   // 19: taskwire.v1.StreamEventsResponse
+	(*Heartbeat)(nil),              // 20: taskwire.v1.Heartbeat
+	(*CancelRequest)(nil),          // 21: taskwire.v1.CancelRequest
+	(*CancelResponse)(nil),         // 22: taskwire.v1.CancelResponse
+	(*ListRunsRequest)(nil),        // 23: taskwire.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),       // 24: taskwire.v1.ListRunsResponse
+	(*timestamppb.Timestamp)(nil),  // 25: google.protobuf.Timestamp
+	(*TaskRun)(nil),                // 26: taskwire.v1.TaskRun
+	(*Payload)(nil),                // 27: taskwire.v1.Payload
+	(*SubmitOptions)(nil),          // 28: taskwire.v1.SubmitOptions
+	(RunState)(0),                  // 29: taskwire.v1.RunState
+	(*RunEvent)(nil),               // 30: taskwire.v1.RunEvent
 }
 var file_taskwire_v1_taskwire_proto_depIdxs = []int32{
 	11, // 0: taskwire.v1.Schedule.run:type_name -> taskwire.v1.SubmitRequest
-	24, // 1: taskwire.v1.Schedule.next_fire_at:type_name -> google.protobuf.Timestamp
-	24, // 2: taskwire.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
-	24, // 3: taskwire.v1.Schedule.created_at:type_name -> google.protobuf.Timestamp
+	25, // 1: taskwire.v1.Schedule.next_fire_at:type_name -> google.protobuf.Timestamp
+	25, // 2: taskwire.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
+	25, // 3: taskwire.v1.Schedule.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: taskwire.v1.CreateScheduleRequest.schedule:type_name -> taskwire.v1.Schedule
 	0,  // 5: taskwire.v1.CreateScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
 	0,  // 6: taskwire.v1.ListSchedulesResponse.schedules:type_name -> taskwire.v1.Schedule
 	0,  // 7: taskwire.v1.PauseScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
-	25, // 8: taskwire.v1.RetryResponse.run:type_name -> taskwire.v1.TaskRun
-	26, // 9: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
-	27, // 10: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
-	25, // 11: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
+	26, // 8: taskwire.v1.RetryResponse.run:type_name -> taskwire.v1.TaskRun
+	27, // 9: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
+	28, // 10: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
+	26, // 11: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
 	11, // 12: taskwire.v1.SubmitBatchRequest.runs:type_name -> taskwire.v1.SubmitRequest
 	12, // 13: taskwire.v1.SubmitBatchResponse.runs:type_name -> taskwire.v1.SubmitResponse
-	25, // 14: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
-	28, // 15: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
-	29, // 16: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
-	19, // 17: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
-	24, // 18: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	25, // 19: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
-	28, // 20: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
-	25, // 21: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
-	11, // 22: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
-	13, // 23: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
-	15, // 24: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
-	17, // 25: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
-	20, // 26: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
-	22, // 27: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
-	9,  // 28: taskwire.v1.TaskService.Retry:input_type -> taskwire.v1.RetryRequest
-	1,  // 29: taskwire.v1.TaskService.CreateSchedule:input_type -> taskwire.v1.CreateScheduleRequest
-	3,  // 30: taskwire.v1.TaskService.ListSchedules:input_type -> taskwire.v1.ListSchedulesRequest
-	5,  // 31: taskwire.v1.TaskService.PauseSchedule:input_type -> taskwire.v1.PauseScheduleRequest
-	7,  // 32: taskwire.v1.TaskService.DeleteSchedule:input_type -> taskwire.v1.DeleteScheduleRequest
-	12, // 33: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
-	14, // 34: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
-	16, // 35: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
-	18, // 36: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
-	21, // 37: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
-	23, // 38: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
-	10, // 39: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
-	2,  // 40: taskwire.v1.TaskService.CreateSchedule:output_type -> taskwire.v1.CreateScheduleResponse
-	4,  // 41: taskwire.v1.TaskService.ListSchedules:output_type -> taskwire.v1.ListSchedulesResponse
-	6,  // 42: taskwire.v1.TaskService.PauseSchedule:output_type -> taskwire.v1.PauseScheduleResponse
-	8,  // 43: taskwire.v1.TaskService.DeleteSchedule:output_type -> taskwire.v1.DeleteScheduleResponse
-	33, // [33:44] is the sub-list for method output_type
-	22, // [22:33] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	14, // 14: taskwire.v1.SubmitBatchResponse.statuses:type_name -> taskwire.v1.SubmitBatchItemStatus
+	26, // 15: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
+	29, // 16: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
+	30, // 17: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
+	20, // 18: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
+	25, // 19: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	26, // 20: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
+	29, // 21: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
+	26, // 22: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
+	11, // 23: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
+	13, // 24: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
+	16, // 25: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
+	18, // 26: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
+	21, // 27: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
+	23, // 28: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
+	9,  // 29: taskwire.v1.TaskService.Retry:input_type -> taskwire.v1.RetryRequest
+	1,  // 30: taskwire.v1.TaskService.CreateSchedule:input_type -> taskwire.v1.CreateScheduleRequest
+	3,  // 31: taskwire.v1.TaskService.ListSchedules:input_type -> taskwire.v1.ListSchedulesRequest
+	5,  // 32: taskwire.v1.TaskService.PauseSchedule:input_type -> taskwire.v1.PauseScheduleRequest
+	7,  // 33: taskwire.v1.TaskService.DeleteSchedule:input_type -> taskwire.v1.DeleteScheduleRequest
+	12, // 34: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
+	15, // 35: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
+	17, // 36: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
+	19, // 37: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
+	22, // 38: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
+	24, // 39: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
+	10, // 40: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
+	2,  // 41: taskwire.v1.TaskService.CreateSchedule:output_type -> taskwire.v1.CreateScheduleResponse
+	4,  // 42: taskwire.v1.TaskService.ListSchedules:output_type -> taskwire.v1.ListSchedulesResponse
+	6,  // 43: taskwire.v1.TaskService.PauseSchedule:output_type -> taskwire.v1.PauseScheduleResponse
+	8,  // 44: taskwire.v1.TaskService.DeleteSchedule:output_type -> taskwire.v1.DeleteScheduleResponse
+	34, // [34:45] is the sub-list for method output_type
+	23, // [23:34] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_taskwire_v1_taskwire_proto_init() }
@@ -1543,7 +1630,7 @@ func file_taskwire_v1_taskwire_proto_init() {
 		return
 	}
 	file_taskwire_v1_types_proto_init()
-	file_taskwire_v1_taskwire_proto_msgTypes[18].OneofWrappers = []any{
+	file_taskwire_v1_taskwire_proto_msgTypes[19].OneofWrappers = []any{
 		(*StreamEventsResponse_Event)(nil),
 		(*StreamEventsResponse_Heartbeat)(nil),
 	}
@@ -1553,7 +1640,7 @@ func file_taskwire_v1_taskwire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_taskwire_v1_taskwire_proto_rawDesc), len(file_taskwire_v1_taskwire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

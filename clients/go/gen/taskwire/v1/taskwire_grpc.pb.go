@@ -52,7 +52,9 @@ type TaskServiceClient interface {
 	// or SCHEDULED when it is due later).
 	Submit(ctx context.Context, in *SubmitRequest, opts ...grpc.CallOption) (*SubmitResponse, error)
 	// SubmitBatch validates every item first (all or nothing), then enqueues
-	// them; the response lists the runs in request order.
+	// them; the response lists the runs in request order. With independent =
+	// true each item is handled as its own Submit and fails or succeeds on its
+	// own (see SubmitBatchRequest.independent).
 	SubmitBatch(ctx context.Context, in *SubmitBatchRequest, opts ...grpc.CallOption) (*SubmitBatchResponse, error)
 	// GetStatus returns a run's record; with wait_timeout_ms > 0 it first waits
 	// until the run is terminal or the timeout elapses.
@@ -230,7 +232,9 @@ type TaskServiceServer interface {
 	// or SCHEDULED when it is due later).
 	Submit(context.Context, *SubmitRequest) (*SubmitResponse, error)
 	// SubmitBatch validates every item first (all or nothing), then enqueues
-	// them; the response lists the runs in request order.
+	// them; the response lists the runs in request order. With independent =
+	// true each item is handled as its own Submit and fails or succeeds on its
+	// own (see SubmitBatchRequest.independent).
 	SubmitBatch(context.Context, *SubmitBatchRequest) (*SubmitBatchResponse, error)
 	// GetStatus returns a run's record; with wait_timeout_ms > 0 it first waits
 	// until the run is terminal or the timeout elapses.

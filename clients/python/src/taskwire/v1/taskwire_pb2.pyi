@@ -109,16 +109,28 @@ class SubmitResponse(_message.Message):
     def __init__(self, run: _Optional[_Union[_types_pb2.TaskRun, _Mapping]] = ..., deduplicated: _Optional[bool] = ...) -> None: ...
 
 class SubmitBatchRequest(_message.Message):
-    __slots__ = ("runs",)
+    __slots__ = ("runs", "independent")
     RUNS_FIELD_NUMBER: _ClassVar[int]
+    INDEPENDENT_FIELD_NUMBER: _ClassVar[int]
     runs: _containers.RepeatedCompositeFieldContainer[SubmitRequest]
-    def __init__(self, runs: _Optional[_Iterable[_Union[SubmitRequest, _Mapping]]] = ...) -> None: ...
+    independent: bool
+    def __init__(self, runs: _Optional[_Iterable[_Union[SubmitRequest, _Mapping]]] = ..., independent: _Optional[bool] = ...) -> None: ...
+
+class SubmitBatchItemStatus(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class SubmitBatchResponse(_message.Message):
-    __slots__ = ("runs",)
+    __slots__ = ("runs", "statuses")
     RUNS_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
     runs: _containers.RepeatedCompositeFieldContainer[SubmitResponse]
-    def __init__(self, runs: _Optional[_Iterable[_Union[SubmitResponse, _Mapping]]] = ...) -> None: ...
+    statuses: _containers.RepeatedCompositeFieldContainer[SubmitBatchItemStatus]
+    def __init__(self, runs: _Optional[_Iterable[_Union[SubmitResponse, _Mapping]]] = ..., statuses: _Optional[_Iterable[_Union[SubmitBatchItemStatus, _Mapping]]] = ...) -> None: ...
 
 class GetStatusRequest(_message.Message):
     __slots__ = ("run_id", "wait_timeout_ms")

@@ -114,7 +114,9 @@ class TaskServiceServicer:
 
     def SubmitBatch(self, request, context):
         """SubmitBatch validates every item first (all or nothing), then enqueues
-        them; the response lists the runs in request order.
+        them; the response lists the runs in request order. With independent =
+        true each item is handled as its own Submit and fails or succeeds on its
+        own (see SubmitBatchRequest.independent).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

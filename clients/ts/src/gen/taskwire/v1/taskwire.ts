@@ -124,11 +124,36 @@ export interface SubmitResponse {
 export interface SubmitBatchRequest {
   /** 1–1000 runs. */
   runs: SubmitRequest[];
+  /**
+   * false (default): all or nothing — one invalid item fails the call with
+   * INVALID_ARGUMENT naming it ("runs[3].task ...") and nothing is enqueued.
+   * true: every item is validated and enqueued exactly as a Submit of its
+   * own would be; the call succeeds and `errors` says, per item, whether it
+   * was accepted. Clients use this to send concurrent Submits in one call
+   * (the TS client coalesces them; see its `coalesceSubmits` option).
+   */
+  independent: boolean;
+}
+
+/** The outcome of one item of an independent SubmitBatch. */
+export interface SubmitBatchItemStatus {
+  /**
+   * The gRPC status code the item would have got as a single Submit: 0 (OK)
+   * when its run is in SubmitBatchResponse.runs at the same index.
+   */
+  code: number;
+  /** What was wrong and how to fix it (empty when code is 0). */
+  message: string;
 }
 
 export interface SubmitBatchResponse {
-  /** One entry per request item, in request order. */
+  /**
+   * One entry per request item, in request order. With independent = true,
+   * an item that failed has an empty entry (no run) here.
+   */
   runs: SubmitResponse[];
+  /** independent = true only: one entry per request item, in request order. */
+  statuses: SubmitBatchItemStatus[];
 }
 
 export interface GetStatusRequest {
@@ -1299,13 +1324,16 @@ export const SubmitResponse: MessageFns<SubmitResponse> = {
 };
 
 function createBaseSubmitBatchRequest(): SubmitBatchRequest {
-  return { runs: [] };
+  return { runs: [], independent: false };
 }
 
 export const SubmitBatchRequest: MessageFns<SubmitBatchRequest> = {
   encode(message: SubmitBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.runs) {
       SubmitRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.independent !== false) {
+      writer.uint32(16).bool(message.independent);
     }
     return writer;
   },
@@ -1331,6 +1359,14 @@ export const SubmitBatchRequest: MessageFns<SubmitBatchRequest> = {
             message.runs.push(SubmitRequest.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.independent = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1346,6 +1382,7 @@ export const SubmitBatchRequest: MessageFns<SubmitBatchRequest> = {
   fromJSON(object: any): SubmitBatchRequest {
     return {
       runs: globalThis.Array.isArray(object?.runs) ? object.runs.map((e: any) => SubmitRequest.fromJSON(e)) : [],
+      independent: isSet(object.independent) ? globalThis.Boolean(object.independent) : false,
     };
   },
 
@@ -1353,6 +1390,9 @@ export const SubmitBatchRequest: MessageFns<SubmitBatchRequest> = {
     const obj: any = {};
     if (message.runs?.length) {
       obj.runs = message.runs.map((e) => SubmitRequest.toJSON(e));
+    }
+    if (message.independent !== false) {
+      obj.independent = message.independent;
     }
     return obj;
   },
@@ -1363,18 +1403,107 @@ export const SubmitBatchRequest: MessageFns<SubmitBatchRequest> = {
   fromPartial<I extends Exact<DeepPartial<SubmitBatchRequest>, I>>(object: I): SubmitBatchRequest {
     const message = createBaseSubmitBatchRequest();
     message.runs = object.runs?.map((e) => SubmitRequest.fromPartial(e)) || [];
+    message.independent = object.independent ?? false;
+    return message;
+  },
+};
+
+function createBaseSubmitBatchItemStatus(): SubmitBatchItemStatus {
+  return { code: 0, message: "" };
+}
+
+export const SubmitBatchItemStatus: MessageFns<SubmitBatchItemStatus> = {
+  encode(message: SubmitBatchItemStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitBatchItemStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitBatchItemStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitBatchItemStatus {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: SubmitBatchItemStatus): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitBatchItemStatus>, I>>(base?: I): SubmitBatchItemStatus {
+    return SubmitBatchItemStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitBatchItemStatus>, I>>(object: I): SubmitBatchItemStatus {
+    const message = createBaseSubmitBatchItemStatus();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
     return message;
   },
 };
 
 function createBaseSubmitBatchResponse(): SubmitBatchResponse {
-  return { runs: [] };
+  return { runs: [], statuses: [] };
 }
 
 export const SubmitBatchResponse: MessageFns<SubmitBatchResponse> = {
   encode(message: SubmitBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.runs) {
       SubmitResponse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.statuses) {
+      SubmitBatchItemStatus.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1400,6 +1529,14 @@ export const SubmitBatchResponse: MessageFns<SubmitBatchResponse> = {
             message.runs.push(SubmitResponse.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.statuses.push(SubmitBatchItemStatus.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1415,6 +1552,9 @@ export const SubmitBatchResponse: MessageFns<SubmitBatchResponse> = {
   fromJSON(object: any): SubmitBatchResponse {
     return {
       runs: globalThis.Array.isArray(object?.runs) ? object.runs.map((e: any) => SubmitResponse.fromJSON(e)) : [],
+      statuses: globalThis.Array.isArray(object?.statuses)
+        ? object.statuses.map((e: any) => SubmitBatchItemStatus.fromJSON(e))
+        : [],
     };
   },
 
@@ -1422,6 +1562,9 @@ export const SubmitBatchResponse: MessageFns<SubmitBatchResponse> = {
     const obj: any = {};
     if (message.runs?.length) {
       obj.runs = message.runs.map((e) => SubmitResponse.toJSON(e));
+    }
+    if (message.statuses?.length) {
+      obj.statuses = message.statuses.map((e) => SubmitBatchItemStatus.toJSON(e));
     }
     return obj;
   },
@@ -1432,6 +1575,7 @@ export const SubmitBatchResponse: MessageFns<SubmitBatchResponse> = {
   fromPartial<I extends Exact<DeepPartial<SubmitBatchResponse>, I>>(object: I): SubmitBatchResponse {
     const message = createBaseSubmitBatchResponse();
     message.runs = object.runs?.map((e) => SubmitResponse.fromPartial(e)) || [];
+    message.statuses = object.statuses?.map((e) => SubmitBatchItemStatus.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2373,7 +2517,9 @@ export const TaskServiceService = {
   },
   /**
    * SubmitBatch validates every item first (all or nothing), then enqueues
-   * them; the response lists the runs in request order.
+   * them; the response lists the runs in request order. With independent =
+   * true each item is handled as its own Submit and fails or succeeds on its
+   * own (see SubmitBatchRequest.independent).
    */
   submitBatch: {
     path: "/taskwire.v1.TaskService/SubmitBatch" as const,
@@ -2520,7 +2666,9 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
   submit: handleUnaryCall<SubmitRequest, SubmitResponse>;
   /**
    * SubmitBatch validates every item first (all or nothing), then enqueues
-   * them; the response lists the runs in request order.
+   * them; the response lists the runs in request order. With independent =
+   * true each item is handled as its own Submit and fails or succeeds on its
+   * own (see SubmitBatchRequest.independent).
    */
   submitBatch: handleUnaryCall<SubmitBatchRequest, SubmitBatchResponse>;
   /**
@@ -2594,7 +2742,9 @@ export interface TaskServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * SubmitBatch validates every item first (all or nothing), then enqueues
-   * them; the response lists the runs in request order.
+   * them; the response lists the runs in request order. With independent =
+   * true each item is handled as its own Submit and fails or succeeds on its
+   * own (see SubmitBatchRequest.independent).
    */
   submitBatch(
     request: SubmitBatchRequest,
