@@ -26,5 +26,8 @@ command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || [ -n "${TAS
 export PATH="$PATH:/usr/sbin"
 
 [ -d node_modules/bullmq ] && [ -d node_modules/tsx ] || npm ci
+# The broker and worker run from the compiled packages (dist/), as they are
+# deployed; the build is incremental (seconds when nothing changed).
+npm run --silent build
 
 exec node --conditions=taskwire-source --import tsx bench/src/main.ts "$@"

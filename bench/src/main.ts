@@ -34,6 +34,7 @@ import {
   round,
   rssMiB,
   sleep,
+  startChild,
   startTsChild,
   stopAllChildren,
   waitFor,
@@ -54,7 +55,8 @@ const S = QUICK
   : { rawN: 100_000, closedMs: 10_000, openRate: 1_000, openMs: 20_000, batchSize: 100, batchConc: 4, batchMs: 10_000, e2eN: 50_000, pacedRate: 1_000, pacedMs: 15_000, memN: 100_000, costN: 2_000 };
 
 const PROF_DIR = join(BENCH, "results", "profiles", new Date().toISOString().replace(/[:.]/g, "-"));
-const CLI = join(REPO, "cli/src/main.ts");
+/** The compiled CLI (bench/run.sh builds it): broker and worker run as deployed, not through tsx. */
+const CLI = join(REPO, "cli/dist/main.js");
 
 function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -107,7 +109,7 @@ function latRows(section: string, what: string, p: Pcts, peer?: { name: string; 
 async function startBroker(natsUrl: string, name = "broker"): Promise<{ child: Child; address: string; client: Client }> {
   const port = await freePort();
   const flags = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${name}.cpuprofile`] : [];
-  const child = startTsChild(name, CLI, ["broker", "--listen", `127.0.0.1:${port}`, "--nats", natsUrl], { TASKWIRE_LOG_LEVEL: "warn" }, flags);
+  const child = startChild(name, process.execPath, [...flags, CLI, "broker", "--listen", `127.0.0.1:${port}`, "--nats", natsUrl], { TASKWIRE_LOG_LEVEL: "warn" });
   const address = `127.0.0.1:${port}`;
   await waitFor(async () => {
     if (child.proc.exitCode !== null) throw new Error(`broker exited: ${child.output()}`);
@@ -132,7 +134,7 @@ async function startBroker(natsUrl: string, name = "broker"): Promise<{ child: C
 
 async function startWorker(nats: Nats, jsm: JetStreamManager, name = "worker"): Promise<Child> {
   const flags = PROFILE ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${name}.cpuprofile`] : [];
-  const child = startTsChild(name, CLI, ["worker", join(BENCH, "src/tasks.ts"), "--concurrency", String(CONC), "--nats", nats.url], { TASKWIRE_LOG_LEVEL: "warn" }, flags);
+  const child = startChild(name, process.execPath, [...flags, CLI, "worker", join(BENCH, "src/tasks.ts"), "--concurrency", String(CONC), "--nats", nats.url], { TASKWIRE_LOG_LEVEL: "warn" });
   await waitFor(async () => {
     if (child.proc.exitCode !== null) throw new Error(`worker exited: ${child.output()}`);
     const ci = await jsm.consumers.info(RUNS_STREAM, taskConsumerName("default", TASK));
