@@ -280,7 +280,7 @@ async function ceilings(nats: Nats): Promise<{ pub: number; consume: number; kvP
       const port = Number((await waitFor(() => /port (\d+)/.exec(srv.output())?.[1], "echo server", 60_000, 50)));
       const def = loadSync(join(BENCH, "src/echo.proto"));
       const pkg = loadPackageDefinition(def) as unknown as { bench: { Echo: new (addr: string, creds: ReturnType<typeof credentials.createInsecure>, opts: object) => GrpcClient & { Echo: (req: unknown, cb: (e: ServiceError | null, r: unknown) => void) => void } } };
-      const client = new pkg.bench.Echo(`127.0.0.1:${port}`, credentials.createInsecure(), { "grpc.keepalive_time_ms": 30_000 });
+      const client = new pkg.bench.Echo(`127.0.0.1:${port}`, credentials.createInsecure(), { "grpc.keepalive_time_ms": 30_000, "grpc.enable_channelz": 0 });
       const req = { data: Buffer.alloc(SUBMIT_BYTES, 1) };
       const call = (): Promise<void> => new Promise((res, rej) => client.Echo(req, (e) => (e ? rej(e) : res())));
       await closedLoop(CONC, 2_000, 5_000, call); // warm-up

@@ -12,6 +12,7 @@ import {
   listKeys,
   encodeRun,
   encodeRunMessage,
+  withRevision,
   wrapRunMessage,
   injectHeaders,
   isTerminal,
@@ -37,6 +38,8 @@ const DEDUPE_WINDOW_MS = 110_000;
 export interface SubmitResult {
   run: TaskRun;
   deduplicated: boolean;
+  /** `run` already encoded (TaskRun bytes), when Submit has them: the answer reuses them instead of encoding the run again. */
+  encodedRun?: Uint8Array;
 }
 
 /**
@@ -181,7 +184,7 @@ export class Runs {
             return { run: current.run, deduplicated };
           }
           run.revision = revision;
-          return { run, deduplicated };
+          return { run, deduplicated, encodedRun: withRevision(encoded, revision) };
         } finally {
           span.end();
         }

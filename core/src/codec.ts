@@ -18,19 +18,56 @@ export function encodeRunMessage(run: TaskRun): Uint8Array {
  * encodes a run once for both its record and its message.
  */
 export function wrapRunMessage(encodedRun: Uint8Array): Uint8Array {
-  let n = encodedRun.length;
-  let lenBytes = 1;
-  for (let v = n; v >= 0x80; v >>>= 7) lenBytes++;
-  const out = new Uint8Array(1 + lenBytes + n);
+  return lengthDelimited(encodedRun, 0);
+}
+
+/** Field 1 (tag 0x0a) holding `bytes`, with `extra` spare bytes at the end. */
+function lengthDelimited(bytes: Uint8Array, extra: number): Uint8Array {
+  const len = varint(bytes.length);
+  const out = new Uint8Array(1 + len.length + bytes.length + extra);
   out[0] = 0x0a; // field 1, wire type 2
-  let i = 1;
-  while (n >= 0x80) {
-    out[i++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  out[i++] = n;
-  out.set(encodedRun, i);
+  out.set(len, 1);
+  out.set(bytes, 1 + len.length);
   return out;
+}
+
+/** A non-negative integer (up to 2^53) as a protobuf varint. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return out;
+}
+
+/** TaskRun.revision is field 21, a varint: its tag. */
+const REVISION_TAG = varint((21 << 3) | 0);
+
+/**
+ * An encoded TaskRun whose revision was 0 (so the field is absent) with the
+ * revision set: the field appended at the end, which every protobuf
+ * decoder reads as the field's value (fields may come in any order).
+ */
+export function withRevision(encodedRun: Uint8Array, revision: number): Uint8Array {
+  const v = varint(revision);
+  const out = new Uint8Array(encodedRun.length + REVISION_TAG.length + v.length);
+  out.set(encodedRun, 0);
+  out.set(REVISION_TAG, encodedRun.length);
+  out.set(v, encodedRun.length + REVISION_TAG.length);
+  return out;
+}
+
+/**
+ * SubmitResponse bytes around an already-encoded TaskRun (field 1) and
+ * `deduplicated` (field 2, a bool, omitted when false) — so the broker does
+ * not encode a run a second time to answer Submit.
+ */
+export function encodeSubmitResponse(encodedRun: Uint8Array, deduplicated: boolean): Buffer {
+  const out = lengthDelimited(encodedRun, deduplicated ? 2 : 0);
+  if (deduplicated) out.set([0x10, 0x01], out.length - 2);
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
 export function decodeRunMessage(data: Uint8Array): TaskRun | undefined {

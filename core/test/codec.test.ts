@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { TaskRun } from "@taskwire/client/gen";
-import { decodeRunMessage, encodeRun, encodeRunMessage, wrapRunMessage } from "../src/codec.js";
+import { SubmitResponse, TaskRun } from "@taskwire/client/gen";
+import { decodeRun, decodeRunMessage, encodeRun, encodeRunMessage, encodeSubmitResponse, withRevision, wrapRunMessage } from "../src/codec.js";
 
 describe("codec", function () {
   it("wrapRunMessage(encodeRun(run)) is byte for byte encodeRunMessage(run), for every length-prefix size", function () {
@@ -11,6 +11,21 @@ describe("codec", function () {
       const wrapped = wrapRunMessage(encodeRun(run));
       assert.deepEqual(Buffer.from(wrapped), Buffer.from(encodeRunMessage(run)), `size ${size}`);
       assert.equal(decodeRunMessage(wrapped)?.id, run.id);
+    }
+  });
+
+  it("withRevision and encodeSubmitResponse decode to what the generated encoders give", function () {
+    for (const revision of [1, 127, 128, 300, 2 ** 31 + 5, 2 ** 40 + 3]) {
+      const run = TaskRun.fromPartial({ id: "r", task: "t", args: { contentType: "application/json", data: Buffer.from("[1,2]") }, attempt: 2, createdAt: new Date(1_700_000_000_123) });
+      const encoded = withRevision(encodeRun(run), revision);
+      const expected = { ...run, revision };
+      assert.deepEqual(decodeRun(encoded), TaskRun.decode(TaskRun.encode(expected).finish()), `revision ${revision}`);
+      for (const deduplicated of [false, true]) {
+        const got = SubmitResponse.decode(encodeSubmitResponse(encoded, deduplicated));
+        assert.deepEqual(got, SubmitResponse.decode(SubmitResponse.encode({ run: expected, deduplicated }).finish()));
+        assert.equal(got.run?.revision, revision);
+        assert.equal(got.deduplicated, deduplicated);
+      }
     }
   });
 });
