@@ -7,7 +7,7 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
-import { context as otContext, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Attributes, context as otContext, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import {
   type CreateScheduleRequest,
@@ -81,6 +81,7 @@ const tracer = trace.getTracer("@taskwire/client");
 // started upstream still reaches the broker and the worker.
 const w3c = new W3CTraceContextPropagator();
 const SERVICE = "taskwire.v1.TaskService";
+const metadataSetter = { set: (c: Metadata, k: string, v: string): void => c.set(k, v) };
 
 export interface SubmitOutcome {
   run: TaskRun;
@@ -144,11 +145,14 @@ export class Client {
   #metadata(): Metadata {
     const md = new Metadata();
     if (this.#token) md.set("authorization", `Bearer ${this.#token}`);
-    const setter = { set: (c: Metadata, k: string, v: string) => c.set(k, v) };
-    w3c.inject(otContext.active(), md, setter);
-    propagation.inject(otContext.active(), md, setter);
+    const active = otContext.active();
+    w3c.inject(active, md, metadataSetter);
+    propagation.inject(active, md, metadataSetter);
     return md;
   }
+
+  /** The client span's attributes of each method (the same for every call). */
+  readonly #spanAttributes = new Map<string, Attributes>();
 
   #unary<Req, Res>(
     method: string,
@@ -156,9 +160,11 @@ export class Client {
     req: Req,
     extraMs = 0,
   ): Promise<Res> {
+    let attributes = this.#spanAttributes.get(method);
+    if (!attributes) this.#spanAttributes.set(method, (attributes = { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method, "server.address": this.address }));
     return tracer.startActiveSpan(
       `${SERVICE}/${method}`,
-      { kind: SpanKind.CLIENT, attributes: { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method, "server.address": this.address } },
+      { kind: SpanKind.CLIENT, attributes },
       (span) =>
         new Promise<Res>((resolve, reject) => {
           const deadline = new Date(Date.now() + this.#callTimeoutMs + extraMs);
