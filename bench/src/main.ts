@@ -299,7 +299,7 @@ async function ceilings(nats: Nats): Promise<{ pub: number; consume: number; kvP
       // The same open-loop generator and rate as Submit's: the latency
       // floor of one grpc-js hop (plus the generator's own timer jitter and
       // GC) on this machine.
-      const ol = await openLoop(S.openRate, S.openMs, call, true);
+      const ol = await openLoop(S.openRate, S.openMs, call);
       const echoOpen = pcts(ol.lat);
       log(`  grpc echo c1 ${round(echo1.rate, 0)}/s, c64 ${round(echo64.rate, 0)}/s; open loop ${S.openRate}/s p50 ${round(echoOpen.p50)} p99 ${round(echoOpen.p99)} p999 ${round(echoOpen.p999)} ms`);
       client.close();
@@ -350,7 +350,7 @@ async function submitPhases(client: Client, jsm: JetStreamManager, brokerPid: nu
     await purge(jsm);
   }
   log(`submit: open loop at ${S.openRate}/s for ${S.openMs} ms`);
-  const ol = await openLoop(S.openRate, S.openMs, async () => void (await client.submitRaw(submitReq)), true);
+  const ol = await openLoop(S.openRate, S.openMs, async () => void (await client.submitRaw(submitReq)));
   out.open = { lat: pcts(ol.lat), sent: ol.sent, errors: ol.errors, achieved: (ol.lat.length / ol.ms) * 1000 };
   log(`  p50 ${round(pcts(ol.lat).p50)} p99 ${round(pcts(ol.lat).p99)} p99.9 ${round(pcts(ol.lat).p999)} ms, errors ${ol.errors}`);
   await purge(jsm);

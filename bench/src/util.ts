@@ -170,12 +170,13 @@ export async function closedLoop(concurrency: number, count: number, maxMs: numb
  */
 /**
  * Open loop: call i is due at t0 + i/rate and its latency counts from that
- * due time. `precise`: within 2 ms of the next send the generator yields
- * with setImmediate instead of sleeping, so setTimeout's ~1 ms slack is not
- * counted as latency — at the price of up to one busy core, so it is used
- * only where the system under test is lightly loaded (Submit and the echo
- * ceiling), not in the paced end-to-end phases where it would take CPU from
- * the workers.
+ * due time, so neither the system's stalls nor the generator's are hidden.
+ * The generator sleeps between sends (setTimeout, ~1 ms slack, counted as
+ * latency for taskwire and its ceilings alike). `precise` yields with
+ * setImmediate within 2 ms of a send instead, which removes that slack but
+ * keeps one of this machine's two cores busy — taking it from the system
+ * under test, so the bench does not use it (docs/performance.md, "What is
+ * left").
  */
 export async function openLoop(rate: number, durationMs: number, fn: (i: number) => Promise<void>, precise = false): Promise<{ lat: number[]; sent: number; errors: number; ms: number }> {
   const total = Math.floor((rate * durationMs) / 1000);
