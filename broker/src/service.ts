@@ -104,7 +104,8 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
           // Each item exactly as its own Submit: its own validation (field
           // names without the runs[i] prefix, as the caller wrote them),
           // its own outcome.
-          const settled = await Promise.allSettled(req.runs.map((r) => runs.submit(validateSubmit(r, maxPayloadBytes), ctx)));
+          // async: a validation error rejects this item only, never the call.
+          const settled = await Promise.allSettled(req.runs.map(async (r) => runs.submit(validateSubmit(r, maxPayloadBytes), ctx)));
           const out: SubmitBatchResponse = { runs: [], statuses: [] };
           for (const s of settled) {
             if (s.status === "fulfilled") {

@@ -64,6 +64,7 @@ describe("Submit coalescing (SubmitBatch independent)", function () {
         double.using(client).delay(2),
       ]);
       assert.equal(calls.batch, 1);
+      assert.equal(calls.submit, 0, "answered per item, no resubmission one by one");
       assert.equal(settled[0].status, "fulfilled");
       assert.equal(settled[3].status, "fulfilled");
       for (const i of [1, 2]) {
