@@ -66,17 +66,20 @@ function withServerSpan<T>(method: string, md: Metadata, fn: (ctx: Context) => P
   );
 }
 
+/** Maps an error to its gRPC status, logging our faults and outages at warn, the caller's at debug. */
+function loggedServiceError(err: unknown, method: string, log: Logger): ReturnType<typeof toServiceError> {
+  const se = toServiceError(err);
+  if (se.code === Status.INTERNAL || se.code === Status.UNAVAILABLE) log.warn({ err, method }, se.details);
+  else log.debug({ method, code: se.code }, se.details);
+  return se;
+}
+
 /** Adapts an async handler to grpc-js, mapping errors to status codes once. */
 function unary<Req, Res>(method: string, log: Logger, fn: (req: Req, ctx: Context, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
     withServerSpan(method, call.metadata, (ctx) => fn(call.request, ctx, call)).then(
       (res) => cb(null, res),
-      (err: unknown) => {
-        const se = toServiceError(err);
-        if (se.code === Status.INTERNAL || se.code === Status.UNAVAILABLE) log.warn({ err, method }, se.details);
-        else log.debug({ method, code: se.code }, se.details);
-        cb(se);
-      },
+      (err: unknown) => cb(loggedServiceError(err, method, log)),
     );
   };
 }
@@ -112,8 +115,7 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
               out.runs.push(s.value);
               out.statuses.push({ code: Status.OK, message: "" });
             } else {
-              const se = toServiceError(s.reason);
-              if (se.code === Status.INTERNAL || se.code === Status.UNAVAILABLE) log.warn({ err: s.reason, method: "SubmitBatch" }, se.details);
+              const se = loggedServiceError(s.reason, "SubmitBatch", log);
               out.runs.push({ run: undefined, deduplicated: false });
               out.statuses.push({ code: se.code ?? Status.INTERNAL, message: se.details ?? "" });
             }

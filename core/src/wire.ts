@@ -35,6 +35,8 @@ interface Pending {
   deadline: number;
 }
 
+const decoder = new TextDecoder();
+
 /** How often pending requests are checked for their timeout, in ms. */
 const SWEEP_MS = 100;
 
@@ -122,7 +124,7 @@ export class JsWire {
     if (m.headers && m.headers.code === 503) {
       throw new JetStreamError(`no responders for ${subject}: JetStream is not enabled or no stream takes this subject`, { cause: new NoRespondersError(subject) });
     }
-    const v = JSON.parse(new TextDecoder().decode(m.data)) as { stream?: string; seq?: number; duplicate?: boolean; error?: { code: number; err_code: number; description: string } };
+    const v = JSON.parse(decoder.decode(m.data)) as { stream?: string; seq?: number; duplicate?: boolean; error?: { code: number; err_code: number; description: string } };
     if (v.error) throw new JetStreamApiError(v.error);
     if (!v.stream || typeof v.seq !== "number") throw new Error(`invalid JetStream publish ack for ${subject}`);
     return { stream: v.stream, seq: v.seq, duplicate: v.duplicate === true };

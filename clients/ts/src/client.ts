@@ -208,24 +208,24 @@ export class Client {
   #flushSubmits(): void {
     const queued = this.#queued;
     this.#queued = [];
-    let part: QueuedSubmit[] = [];
+    const chunks: QueuedSubmit[][] = [];
     let bytes = 0;
-    const send = (): void => {
-      const items = part;
-      part = [];
-      bytes = 0;
-      if (items.length === 1) {
-        const [only] = items as [QueuedSubmit];
-        this.#submitOne(only.req).then(only.resolve, only.reject);
-      } else if (items.length > 1) void this.#submitCoalesced(items);
-    };
     for (const q of queued) {
       const size = q.req.args?.data.length ?? 0;
-      if (part.length > 0 && (part.length >= COALESCE_MAX_RUNS || bytes + size > COALESCE_MAX_BYTES)) send();
-      part.push(q);
-      bytes += size;
+      const last = chunks.at(-1);
+      if (last && last.length < COALESCE_MAX_RUNS && bytes + size <= COALESCE_MAX_BYTES) {
+        last.push(q);
+        bytes += size;
+      } else {
+        chunks.push([q]);
+        bytes = size;
+      }
     }
-    send();
+    for (const items of chunks) {
+      const [only] = items as [QueuedSubmit];
+      if (items.length === 1) this.#submitOne(only.req).then(only.resolve, only.reject);
+      else void this.#submitCoalesced(items);
+    }
   }
 
   async #submitCoalesced(items: QueuedSubmit[]): Promise<void> {
