@@ -13,8 +13,9 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Client, decodeJson, encodeArgs, RunState, type TaskRun } from "@taskwire/client";
-import { SubmitBatchRequest, SubmitRequest } from "@taskwire/client/gen";
-import { decodeRun, RUNS_BUCKET_STREAM, RUNS_STREAM, taskConsumerName } from "@taskwire/core";
+import { SubmitBatchRequest, SubmitRequest } from "@taskwire/protocol";
+import { RUNS_BUCKET_STREAM, RUNS_STREAM, taskConsumerName } from "@taskwire/core";
+import { decodeRun } from "@taskwire/protocol";
 import { Queue } from "bullmq";
 import { freePort, type Nats, type Redis, startNats, startRedis } from "./servers.js";
 import {

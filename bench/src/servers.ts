@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { findNatsServer, freePort } from "../../cli/src/nats-server.js";
+import { findNatsServer, freePort } from "@taskwire/cli";
 import { type Child, portOpen, startChild, tmpName, waitFor } from "./util.js";
 
 export { freePort };

@@ -1,7 +1,7 @@
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import { status as Status } from "@grpc/grpc-js";
 import { context as otContext } from "@opentelemetry/api";
-import { Schedule, SubmitRequest } from "@taskwire/client/gen";
+import { Schedule, SubmitRequest } from "@taskwire/protocol";
 import { isWrongLastSequence, listKeys } from "@taskwire/core";
 import { CronExpressionParser } from "cron-parser";
 import type { Logger } from "pino";

@@ -1,8 +1,9 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { status as Status } from "@grpc/grpc-js";
 import { DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream";
-import { EventType, type RunEvent, type StreamEventsRequest, type StreamEventsResponse, type TaskRun } from "@taskwire/client/gen";
-import { ALL_RECORDS_SUBJECT, decodeRun, isTerminal, recordSubject, RUNS_BUCKET_STREAM, runIdTime } from "@taskwire/core";
+import { EventType, type RunEvent, type StreamEventsRequest, type StreamEventsResponse, type TaskRun } from "@taskwire/protocol";
+import { ALL_RECORDS_SUBJECT, recordSubject, RUNS_BUCKET_STREAM, runIdTime } from "@taskwire/core";
+import { decodeRun, isTerminal } from "@taskwire/protocol";
 import type { Logger } from "pino";
 import { BrokerError } from "./errors.js";
 import type { Runs } from "./runs.js";

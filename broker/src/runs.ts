@@ -1,37 +1,29 @@
-import { createHash } from "node:crypto";
-import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import { type Context, SpanKind, trace } from "@opentelemetry/api";
 import { status as Status } from "@grpc/grpc-js";
-import { CacheEntry, EventType, RunState, type TaskRun } from "@taskwire/client/gen";
 import {
-  cacheEntryKey,
-  cancelSubject,
-  expirySubject,
-  listKeys,
+  CacheEntry,
+  cancel,
+  decodeRun,
   encodeRun,
-  encodeRunMessage,
+  isTerminal,
+  newRun,
+  retry,
+  RunState,
+  type Step,
+  submitFailed,
+  type TaskRun,
   withRevision,
   wrapRunMessage,
-  injectHeaders,
-  isTerminal,
-  type NatsHandle,
-  newRunId,
-  priorityLevel,
-  recordSubject,
-  RunStore,
-  runSubject,
-  scheduledSubject,
-  traceParentOf,
-  decodeRun,
-} from "@taskwire/core";
+} from "@taskwire/protocol";
+import { cacheEntryKey, listKeys, type NatsHandle, newRunId, recordSubject, RunStore, traceParentOf } from "@taskwire/core";
 import { BrokerError } from "./errors.js";
+import { IdempotencyKeys } from "./idempotency.js";
+import { effectSubject, Publisher } from "./publisher.js";
 import type { ValidSubmit } from "./validate.js";
 
 const tracer = trace.getTracer("@taskwire/broker");
-/** Runs due within this many ms of now go straight to the queue. */
-const SCHEDULE_THRESHOLD_MS = 20;
 /** JetStream's dedupe window (see core resources); republishing inside it is safe. */
 const DEDUPE_WINDOW_MS = 110_000;
 
@@ -42,22 +34,37 @@ export interface SubmitResult {
   encodedRun?: Uint8Array;
 }
 
+function notFound(id: string): BrokerError {
+  return new BrokerError(Status.NOT_FOUND, `run ${id} not found: it never existed or its record expired after the retention period`);
+}
+
+/** A refused lifecycle step as the caller's error. */
+function refusedError(step: Step): BrokerError | undefined {
+  return step.refused && new BrokerError(Status.FAILED_PRECONDITION, step.refused.message);
+}
+
 /**
  * The broker's operations on runs, independent of gRPC: the service maps
- * requests onto these and errors onto status codes.
+ * requests onto these and errors onto status codes. Every change of a run
+ * is a lifecycle step from @taskwire/protocol, written with compare-and-set;
+ * this class only carries out the steps' effects.
  */
 export class Runs {
   readonly store: RunStore;
+  readonly #publisher: Publisher;
+  readonly #keys: IdempotencyKeys;
 
   constructor(
     readonly nats: NatsHandle,
     runsKv: KV,
-    readonly idempotency: KV,
+    idempotency: KV,
     readonly cache: KV,
     readonly results: ObjectStore,
     readonly maxPayloadBytes: number,
   ) {
     this.store = new RunStore(runsKv, nats.wire);
+    this.#publisher = new Publisher(nats);
+    this.#keys = new IdempotencyKeys(idempotency);
   }
 
   ensureConnected(): void {
@@ -66,66 +73,20 @@ export class Runs {
 
   async submit(v: ValidSubmit, ctx: Context): Promise<SubmitResult> {
     this.ensureConnected();
-    let id = newRunId();
-    let deduplicated = false;
-    if (v.options.idempotencyKey) {
-      // The key maps to a run id for the retention period (not just
-      // JetStream's 2-minute dedupe window). Whoever creates the mapping
-      // first owns the id; later submits reuse it.
-      const key = createHash("sha256").update(v.task).update("\0").update(v.options.idempotencyKey).digest("hex");
-      try {
-        await this.idempotency.create(key, new TextEncoder().encode(id));
-      } catch {
-        const e = await this.idempotency.get(key);
-        if (!e || e.operation !== "PUT") throw new BrokerError(Status.ABORTED, "idempotency key changed concurrently; retry the call");
-        id = e.string();
-        deduplicated = true;
-      }
-    }
+    const { id, deduplicated } = v.options.idempotencyKey ? await this.#keys.claim(v.task, v.options.idempotencyKey, newRunId()) : { id: newRunId(), deduplicated: false };
+    await this.#checkWaitFor(v.options.waitFor);
     const now = new Date();
-    // A run that waits for other runs is held by the scheduler like a delayed one.
-    const delayed = v.dueAt > now.getTime() + SCHEDULE_THRESHOLD_MS || v.options.waitFor.length > 0;
-    const deps = await Promise.all(v.options.waitFor.map((dep) => this.store.get(dep)));
-    const missing = deps.findIndex((d) => !d);
-    if (missing >= 0) throw new BrokerError(Status.NOT_FOUND, `options.wait_for[${missing}]: run ${v.options.waitFor[missing]} not found; a run can only wait for existing runs`);
-    const run: TaskRun = {
-      id,
-      task: v.task,
-      state: delayed ? RunState.RUN_STATE_SCHEDULED : RunState.RUN_STATE_PENDING,
-      args: v.args,
-      result: undefined,
-      error: undefined,
-      attempt: 0,
-      options: v.options,
-      createdAt: now,
-      scheduledAt: new Date(Math.max(v.dueAt, now.getTime())),
-      startedAt: undefined,
-      finishedAt: undefined,
-      updatedAt: now,
-      nextAttemptAt: undefined,
-      attempts: [],
-      cached: false,
-      cancelRequested: false,
-      workerId: "",
-      progress: undefined,
-      queue: v.queue,
-      revision: 0,
-      lastEvent: EventType.EVENT_TYPE_SUBMITTED,
-      traceParent: "",
-      logs: [],
-      resultRef: "",
-    };
-    const hit = deduplicated ? undefined : await this.#cacheHit(v, now);
-    if (hit) {
-      // A cache hit completes at once from the stored result, without a
-      // worker: one record write, no message.
-      Object.assign(run, { state: RunState.RUN_STATE_COMPLETED, result: hit.result, cached: true, lastEvent: EventType.EVENT_TYPE_CACHED, finishedAt: now });
+    const cached = deduplicated ? undefined : await this.#cacheHit(v, now);
+    const step = newRun({ id, task: v.task, queue: v.queue, args: v.args, options: v.options, dueAt: v.dueAt, cached: cached?.result }, now);
+    const run = step.write;
+    if (!run) throw new Error("newRun decided no write");
+    if (cached) {
       const revision = await this.store.create(run);
       if (revision === undefined) throw new BrokerError(Status.ABORTED, "run id collision; retry the call");
-      run.revision = revision;
-      return { run, deduplicated: false };
+      return { run: { ...run, revision }, deduplicated: false };
     }
-    const subject = delayed ? scheduledSubject(id) : runSubject(v.queue, v.task, priorityLevel(v.options.priority));
+    const [first] = step.effects;
+    const subject = (first && effectSubject(first, run)) ?? "";
     return tracer.startActiveSpan(
       `publish ${subject}`,
       {
@@ -149,42 +110,13 @@ export class Runs {
             // Same idempotency key as an earlier submit: answer with that run.
             const existing = await this.store.get(id);
             if (existing) {
-              await this.#republishIfStranded(existing.run, subject, spanCtx);
+              await this.#republishIfStranded(existing.run, step, spanCtx);
               return { run: existing.run, deduplicated: true };
             }
             // The first submitter took the key but died before writing the
             // record: finish its work under the same run id.
           }
-          // The id is ours. Write the record and publish the run in
-          // parallel (one round trip instead of two): both are durable
-          // before we answer. If the publish wins, a worker may see the
-          // message first; it creates the record from the message (the
-          // message carries it), and our create then finds it there.
-          // One encoding serves the record and the message.
-          const encoded = encodeRun(run);
-          const [created, published, expiry] = await Promise.allSettled([
-            this.store.createEncoded(id, encoded),
-            this.#publishEncoded(subject, wrapRunMessage(encoded), spanCtx, id),
-            // With a schedule-to-start timeout, a deadline message lets the
-            // scheduler expire the run on time even if no worker ever sees it.
-            v.options.scheduleToStartTimeoutMs > 0 ? this.#publish(expirySubject(id), run, spanCtx, `${id}:expire`) : undefined,
-          ]);
-          if (published.status === "rejected" || expiry.status === "rejected") {
-            // The caller gets an error, so the run must not look queued: mark
-            // a record we wrote as FAILED, never run (best effort; NATS may
-            // be down for both).
-            if (created.status === "fulfilled" && created.value !== undefined) await this.#markNotQueued(id).catch(() => undefined);
-            throw published.status === "rejected" ? published.reason : (expiry as PromiseRejectedResult).reason;
-          }
-          if (created.status === "rejected") throw created.reason;
-          const revision = created.value;
-          if (revision === undefined) {
-            const current = await this.store.get(id);
-            if (!current) throw new BrokerError(Status.ABORTED, "run record vanished concurrently; retry the call");
-            return { run: current.run, deduplicated };
-          }
-          run.revision = revision;
-          return { run, deduplicated, encodedRun: withRevision(encoded, revision) };
+          return await this.#createAndQueue(run, step, spanCtx, deduplicated);
         } finally {
           span.end();
         }
@@ -192,13 +124,38 @@ export class Runs {
     );
   }
 
-  async #markNotQueued(id: string): Promise<void> {
-    const t = new Date();
-    await this.store.transition(id, (run) =>
-      run.state === RunState.RUN_STATE_PENDING || run.state === RunState.RUN_STATE_SCHEDULED
-        ? { write: { ...run, state: RunState.RUN_STATE_FAILED, lastEvent: EventType.EVENT_TYPE_FAILED, finishedAt: t, updatedAt: t, error: { type: "SubmitFailed", message: "the run could not be queued (NATS error) and never ran; the caller got an error — submit it again", stack: "", retryable: false } } }
-        : { skip: true },
-    );
+  /**
+   * Writes a new run's record and publishes its message(s) in parallel (one
+   * round trip instead of two): both are durable before we answer. If the
+   * publish wins, a worker may see the message first; it creates the record
+   * from the message (the message carries it), and our create then finds it
+   * there. One encoding serves the record and the message.
+   */
+  async #createAndQueue(run: TaskRun, step: Step, ctx: Context, deduplicated: boolean): Promise<SubmitResult> {
+    const encoded = encodeRun(run);
+    const [created, published] = await Promise.allSettled([this.store.createEncoded(run.id, encoded), this.#publisher.publish(step.effects, run, ctx, wrapRunMessage(encoded))]);
+    if (published.status === "rejected") {
+      // The caller gets an error, so the run must not look queued: mark a
+      // record we wrote as FAILED, never run (best effort; NATS may be down
+      // for both).
+      if (created.status === "fulfilled" && created.value !== undefined) await this.store.transition(run.id, (r) => submitFailed(r, new Date())).catch(() => undefined);
+      throw published.reason;
+    }
+    if (created.status === "rejected") throw created.reason;
+    const revision = created.value;
+    if (revision === undefined) {
+      const current = await this.store.get(run.id);
+      if (!current) throw new BrokerError(Status.ABORTED, "run record vanished concurrently; retry the call");
+      return { run: current.run, deduplicated };
+    }
+    run.revision = revision;
+    return { run, deduplicated, encodedRun: withRevision(encoded, revision) };
+  }
+
+  async #checkWaitFor(ids: readonly string[]): Promise<void> {
+    const found = await Promise.all(ids.map((dep) => this.store.get(dep)));
+    const missing = found.findIndex((d) => !d);
+    if (missing >= 0) throw new BrokerError(Status.NOT_FOUND, `options.wait_for[${missing}]: run ${ids[missing]} not found; a run can only wait for existing runs`);
   }
 
   async #cacheHit(v: ValidSubmit, now: Date): Promise<CacheEntry | undefined> {
@@ -214,55 +171,44 @@ export class Runs {
     return entry;
   }
 
-  /** Queues a FAILED or CANCELLED run again as a new attempt of the same run. */
-  async retry(id: string, ctx: Context): Promise<TaskRun> {
-    this.ensureConnected();
-    const now = new Date();
-    const out = await this.store.transition(id, (run) => {
-      if (run.state !== RunState.RUN_STATE_FAILED && run.state !== RunState.RUN_STATE_CANCELLED) {
-        throw new BrokerError(Status.FAILED_PRECONDITION, `run ${id} is ${RunState[run.state]}; only FAILED or CANCELLED runs can be retried`);
-      }
-      return {
-        write: { ...run, state: RunState.RUN_STATE_PENDING, cancelRequested: false, finishedAt: undefined, nextAttemptAt: undefined, lastEvent: EventType.EVENT_TYPE_RESUBMITTED, updatedAt: now },
-      };
-    });
-    if (!out) throw new BrokerError(Status.NOT_FOUND, `run ${id} not found: it never existed or its record expired after the retention period`);
-    const run = out.stored.run;
-    const h = natsHeaders();
-    injectHeaders(ctx, h);
-    // A distinct msgID per retry, so JetStream's dedupe does not swallow it.
-    await this.nats.wire.publish(runSubject(run.queue, run.task, priorityLevel(run.options?.priority ?? 0)), encodeRunMessage(run), { msgID: `${run.id}:retry:${run.attempts.length}`, headers: h });
-    return run;
-  }
-
-  #publish(subject: string, run: TaskRun, ctx: Context, msgID = run.id): Promise<void> {
-    return this.#publishEncoded(subject, encodeRunMessage(run), ctx, msgID);
-  }
-
-  async #publishEncoded(subject: string, message: Uint8Array, ctx: Context, msgID: string): Promise<void> {
-    const h = natsHeaders();
-    injectHeaders(ctx, h);
-    // msgID = run id: a retried publish within the dedupe window is stored once.
-    await this.nats.wire.publish(subject, message, { msgID, headers: h });
-  }
-
   /**
    * A submitter that crashed between writing the record and publishing left
-   * a PENDING record with no message. A retry with the same idempotency key
+   * a record with no message. A retry with the same idempotency key
    * republishes; inside the dedupe window that is a no-op if the first
    * publish did land, so it never queues a run twice.
    */
-  async #republishIfStranded(run: TaskRun, subject: string, ctx: Context): Promise<void> {
+  async #republishIfStranded(run: TaskRun, step: Step, ctx: Context): Promise<void> {
     const young = Date.now() - (run.createdAt?.getTime() ?? 0) < DEDUPE_WINDOW_MS;
     if (young && (run.state === RunState.RUN_STATE_PENDING || run.state === RunState.RUN_STATE_SCHEDULED) && run.attempt === 0) {
-      await this.#publish(subject, run, ctx);
+      await this.#publisher.publish(step.effects, run, ctx);
     }
+  }
+
+  /** Queues a FAILED or CANCELLED run again as a new attempt of the same run. */
+  async retry(id: string, ctx: Context): Promise<TaskRun> {
+    this.ensureConnected();
+    const out = await this.store.transition(id, (run) => retry(run, new Date()));
+    if (!out) throw notFound(id);
+    const refused = refusedError(out.step);
+    if (refused) throw refused;
+    await this.#publisher.publish(out.step.effects, out.stored.run, ctx);
+    return out.stored.run;
+  }
+
+  async cancel(id: string, reason: string, ctx: Context): Promise<TaskRun> {
+    this.ensureConnected();
+    const out = await this.store.transition(id, (run) => cancel(run, { reason }, new Date()));
+    if (!out) throw notFound(id);
+    const refused = refusedError(out.step);
+    if (refused) throw refused;
+    await this.#publisher.publish(out.step.effects, out.stored.run, ctx);
+    return out.stored.run;
   }
 
   async get(id: string): Promise<TaskRun> {
     this.ensureConnected();
     const s = await this.store.get(id);
-    if (!s) throw new BrokerError(Status.NOT_FOUND, `run ${id} not found: it never existed or its record expired after the retention period`);
+    if (!s) throw notFound(id);
     return s.run;
   }
 
@@ -304,44 +250,6 @@ export class Runs {
       sub.unsubscribe();
     }
     return this.get(id);
-  }
-
-  async cancel(id: string, reason: string): Promise<TaskRun> {
-    this.ensureConnected();
-    const now = new Date();
-    let notifyWorker = false;
-    const out = await this.store.transition(id, (run) => {
-      notifyWorker = false;
-      switch (run.state) {
-        case RunState.RUN_STATE_CANCELLED:
-          return { skip: true };
-        case RunState.RUN_STATE_COMPLETED:
-        case RunState.RUN_STATE_FAILED:
-          throw new BrokerError(Status.FAILED_PRECONDITION, `run ${id} already finished as ${RunState[run.state]}; only scheduled, pending, retrying or running runs can be cancelled`);
-        case RunState.RUN_STATE_RUNNING:
-          notifyWorker = true;
-          if (run.cancelRequested) return { skip: true };
-          return { write: { ...run, cancelRequested: true, lastEvent: EventType.EVENT_TYPE_CANCEL_REQUESTED, updatedAt: now } };
-        default:
-          // Not started (or between attempts): cancelled at once. Its queued
-          // message is acked and skipped when a worker sees it.
-          return {
-            write: {
-              ...run,
-              state: RunState.RUN_STATE_CANCELLED,
-              cancelRequested: true,
-              lastEvent: EventType.EVENT_TYPE_CANCELLED,
-              error: { type: "Cancelled", message: reason || "cancelled before it started", stack: "", retryable: false },
-              finishedAt: now,
-              updatedAt: now,
-              nextAttemptAt: undefined,
-            },
-          };
-      }
-    });
-    if (!out) throw new BrokerError(Status.NOT_FOUND, `run ${id} not found: it never existed or its record expired after the retention period`);
-    if (notifyWorker) this.nats.nc.publish(cancelSubject(id), new TextEncoder().encode(reason));
-    return out.stored.run;
   }
 
   /**

@@ -24,7 +24,7 @@ import type {
   SubmitRequest,
   SubmitResponse,
   TaskServiceServer,
-} from "@taskwire/client/gen";
+} from "@taskwire/protocol";
 import { propagator } from "@taskwire/core";
 import type { Logger } from "pino";
 import { BrokerError, toServiceError } from "./errors.js";
@@ -140,10 +140,10 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
       }),
     ),
     cancel: track(
-      unary<CancelRequest, CancelResponse>("Cancel", log, async (req) => {
+      unary<CancelRequest, CancelResponse>("Cancel", log, async (req, ctx) => {
         validateRunId(req.runId);
         if (req.reason.length > 1024) throw BrokerError.invalid("reason", `is ${req.reason.length} characters; the limit is 1024`);
-        return { run: await runs.cancel(req.runId, req.reason) };
+        return { run: await runs.cancel(req.runId, req.reason, ctx) };
       }),
     ),
     listRuns: track(

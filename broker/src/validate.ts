@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type GetStatusRequest, type RetryPolicy, type StreamEventsRequest, SubmitOptions, type SubmitRequest, type Payload } from "@taskwire/client/gen";
+import { type GetStatusRequest, type RetryPolicy, type StreamEventsRequest, SubmitOptions, type SubmitRequest, type Payload } from "@taskwire/protocol";
 import { DEFAULT_QUEUE, isRunId, QUEUE_NAME_RE, TASK_NAME_RE } from "@taskwire/core";
 import { status as Status } from "@grpc/grpc-js";
 import { BrokerError } from "./errors.js";

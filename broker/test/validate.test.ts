@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SubmitRequest } from "@taskwire/client/gen";
+import { SubmitRequest } from "@taskwire/protocol";
 import { parseCursor, validateSubmit } from "../src/validate.js";
 
 const json = (v: unknown) => ({ contentType: "application/json", data: Buffer.from(JSON.stringify(v)) });

@@ -1,4 +1,4 @@
-import { AttemptOutcome, EventType, RunState, type RunEvent, type TaskRun } from "@taskwire/client/gen";
+import { AttemptOutcome, EventType, RunState, type RunEvent, type TaskRun } from "@taskwire/protocol";
 
 const short = (s: string, prefix: string): string => s.replace(prefix, "");
 export const stateName = (s: RunState): string => short(RunState[s] ?? String(s), "RUN_STATE_");

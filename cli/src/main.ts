@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { Broker } from "@taskwire/broker";
 import { Client, RunHandle, RunState, Status, TaskwireError, isTerminalState, type ApplyOptions } from "@taskwire/client";
-import { SubmitRequest } from "@taskwire/client/gen";
+import { SubmitRequest } from "@taskwire/protocol";
 import { toSubmitOptions } from "@taskwire/client/internal";
 import { serve } from "@taskwire/worker";
 import { runDev } from "./dev.js";

@@ -33,8 +33,6 @@ export const CANCEL_SUBJECT_PREFIX = "taskwire.cancel";
 
 /** Revisions kept per run record (the NATS maximum); older events age out. */
 export const RECORD_HISTORY = 64;
-/** Log lines kept per run record; older lines are dropped. */
-export const MAX_LOG_LINES = 100;
 
 export const TASK_NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
 export const QUEUE_NAME_RE = /^[a-z0-9-]{1,64}$/;

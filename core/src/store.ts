@@ -1,6 +1,5 @@
 import type { KV } from "@nats-io/kv";
-import { type TaskRun } from "@taskwire/client/gen";
-import { decodeRun, encodeRun } from "./codec.js";
+import { decodeRun, encodeRun, type Step, type TaskRun } from "@taskwire/protocol";
 import { isWrongLastSequence } from "./errors.js";
 import { RUNS_BUCKET, RUNS_BUCKET_STREAM } from "./layout.js";
 import type { JsWire } from "./wire.js";
@@ -11,12 +10,19 @@ export interface StoredRun {
   revision: number;
 }
 
-/** What a transition function decides for the record it is shown. */
-export type Decision =
-  | { write: TaskRun }
-  | { skip: true };
+/** The result of `RunStore.transition`: the record as it now is, and the lifecycle step that was carried out. */
+export interface Transitioned {
+  stored: StoredRun;
+  /** Whether the step's write was made (false when the step wrote nothing or was refused). */
+  written: boolean;
+  /** The step decided from the record that was current when it applied. */
+  step: Step;
+}
 
 const KEY_PREFIX = `$KV.${RUNS_BUCKET}.`;
+
+/** Attempts of one transition before it gives up on a record written by others the whole time. */
+const MAX_CAS_ATTEMPTS = 100;
 
 /**
  * Reads and compare-and-set writes of run records in the runs KV bucket.
@@ -72,31 +78,30 @@ export class RunStore {
   }
 
   /**
-   * Applies `decide` with compare-and-set, re-reading and re-deciding on
-   * every lost race, so concurrent writers (a worker finishing, a broker
-   * cancelling) never overwrite each other. `known` saves the first read
-   * when the caller already holds a recent copy.
+   * Applies a lifecycle decision with compare-and-set: `decide` (one of the
+   * protocol's lifecycle functions) is shown the current record, and its
+   * write is made against that record's revision. On a lost race the record
+   * is read again and decided again, so concurrent writers (a worker
+   * finishing, a broker cancelling) never overwrite each other. `known`
+   * saves the first read when the caller already holds a recent copy.
+   * Resolves undefined when there is no such record.
    */
-  async transition(
-    id: string,
-    decide: (current: TaskRun) => Decision,
-    known?: StoredRun,
-  ): Promise<{ stored: StoredRun; written: boolean } | undefined> {
+  async transition(id: string, decide: (current: TaskRun) => Step, known?: StoredRun): Promise<Transitioned | undefined> {
     let current = known ?? (await this.get(id));
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
       if (!current) return undefined;
-      const d = decide(current.run);
-      if ("skip" in d) return { stored: current, written: false };
-      const next = { ...d.write, revision: 0, updatedAt: d.write.updatedAt ?? new Date() };
+      const step = decide(current.run);
+      if (!step.write) return { stored: current, written: false, step };
+      const next = { ...step.write, revision: 0 };
       try {
         const revision = await this.#write(id, encodeRun(next), current.revision);
         next.revision = revision;
-        return { stored: { run: next, revision }, written: true };
+        return { stored: { run: next, revision }, written: true, step };
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
         current = await this.get(id);
       }
     }
-    throw new Error(`run ${id}: gave up after 100 conflicting writes`);
+    throw new Error(`run ${id}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes`);
   }
 }

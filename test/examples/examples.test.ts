@@ -6,14 +6,14 @@ import type { Broker } from "@taskwire/broker";
 import type { Worker } from "@taskwire/worker";
 import { startBroker, startNats, startWorker, waitFor, type Proc } from "../helpers/env.js";
 import { spawnCliWorker } from "../helpers/procs.js";
-import * as direct from "../../examples/01-direct-call/main.js";
-import * as submitter from "../../examples/02-workers/submit.js";
-import * as http from "../../examples/03-http-app/app.js";
-import * as reportTasks from "../../examples/03-http-app/tasks.js";
-import * as signup from "../../examples/04-signup-fanout/app.js";
-import * as signupTasks from "../../examples/04-signup-fanout/tasks.js";
-import * as quickstart from "../../examples/quickstart/submit.js";
-import * as demoTasks from "../../examples/quickstart/tasks.js";
+import * as direct from "@taskwire/examples/01-direct-call/main.js";
+import * as submitter from "@taskwire/examples/02-workers/submit.js";
+import * as http from "@taskwire/examples/03-http-app/app.js";
+import * as reportTasks from "@taskwire/examples/03-http-app/tasks.js";
+import * as signup from "@taskwire/examples/04-signup-fanout/app.js";
+import * as signupTasks from "@taskwire/examples/04-signup-fanout/tasks.js";
+import * as quickstart from "@taskwire/examples/quickstart/submit.js";
+import * as demoTasks from "@taskwire/examples/quickstart/tasks.js";
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import { Client, RunState, isTerminalState } from "@taskwire/client";
-import { decodeRun, NatsHandle, RUNS_BUCKET_STREAM } from "@taskwire/core";
+import { NatsHandle, RUNS_BUCKET_STREAM } from "@taskwire/core";
+import { decodeRun } from "@taskwire/protocol";
 import { freePort, type Proc, spawnCli, startNats, waitFor } from "../helpers/env.js";
 
 const RUNS = Number(process.env.CHAOS_RUNS ?? 10_000);

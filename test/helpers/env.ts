@@ -7,7 +7,7 @@ import { Broker } from "@taskwire/broker";
 import { Client } from "@taskwire/client";
 import { Worker, type AnyTask, type WorkerOptions } from "@taskwire/worker";
 import { pino } from "pino";
-import { freePort, NatsServer } from "../../cli/src/nats-server.js";
+import { freePort, NatsServer } from "@taskwire/cli";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 export const silent = pino({ level: process.env.TASKWIRE_TEST_LOG ?? "silent" });

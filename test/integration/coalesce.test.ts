@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Client, RunState, Status, task, TaskwireError } from "@taskwire/client";
-import { type SubmitBatchRequest, SubmitRequest } from "@taskwire/client/gen";
+import { type SubmitBatchRequest, SubmitRequest } from "@taskwire/protocol";
 import type { Broker } from "@taskwire/broker";
 import type { Worker } from "@taskwire/worker";
 import { startBroker, startNats, startWorker, uniq } from "../helpers/env.js";

@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { Client } from "@taskwire/client";
 import type { Broker } from "@taskwire/broker";
 import type { Worker } from "@taskwire/worker";
-import * as cfTasks from "../../examples/conformance/tasks.js";
+import * as cfTasks from "@taskwire/examples/conformance/tasks.js";
 import { REPO, startBroker, startNats, startWorker } from "../helpers/env.js";
 
 const run = promisify(execFile);

@@ -1,5 +1,5 @@
-import { EventType, type LogLine, type TaskRun } from "@taskwire/client/gen";
-import { MAX_LOG_LINES, type RunStore } from "@taskwire/core";
+import { appendLog, type LogLine, reportProgress, type Step, type TaskRun } from "@taskwire/protocol";
+import type { RunStore } from "@taskwire/core";
 import type { Logger } from "pino";
 
 /** Log lines written to a run beyond this are only printed locally (they would push the run's early events out of history). */
@@ -27,15 +27,11 @@ export class RunLog {
     readonly log: Logger,
   ) {}
 
-  #enqueue(mutate: (run: TaskRun) => TaskRun | undefined): void {
+  /** Chains one write (a lifecycle step: only while our attempt is the running one). */
+  #enqueue(decide: (run: TaskRun) => Step): void {
     this.#chain = this.#chain.then(async () => {
       try {
-        await this.store.transition(this.runId, (run) => {
-          // Only while our attempt is the running one.
-          if (run.attempt !== this.attempt || run.state !== 3 /* RUNNING */) return { skip: true };
-          const next = mutate(run);
-          return next ? { write: next } : { skip: true };
-        });
+        await this.store.transition(this.runId, decide);
       } catch (err) {
         this.log.warn({ err, runId: this.runId }, "could not record a log line or progress");
       }
@@ -46,7 +42,7 @@ export class RunLog {
     this.log[level === "debug" ? "debug" : level === "warn" ? "warn" : level === "error" ? "error" : "info"]({ runId: this.runId, attempt: this.attempt }, message);
     if (this.#closed || ++this.#writes > MAX_LOG_WRITES) return;
     const entry: LogLine = { time: new Date(), level, message: message.slice(0, 4096), attempt: this.attempt };
-    this.#enqueue((run) => ({ ...run, logs: [...run.logs, entry].slice(-MAX_LOG_LINES), lastEvent: EventType.EVENT_TYPE_LOG, updatedAt: entry.time }));
+    this.#enqueue((run) => appendLog(run, { attempt: this.attempt, line: entry }, new Date()));
   }
 
   progress(fraction: number, message = ""): void {
@@ -63,7 +59,7 @@ export class RunLog {
     const p = this.#progress;
     if (!p) return;
     this.#progress = undefined;
-    this.#enqueue((run) => ({ ...run, progress: p, lastEvent: EventType.EVENT_TYPE_PROGRESS, updatedAt: new Date() }));
+    this.#enqueue((run) => reportProgress(run, { attempt: this.attempt, progress: p }, new Date()));
   }
 
   /** Writes what is pending and stops accepting more. */

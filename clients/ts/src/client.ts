@@ -36,7 +36,7 @@ import {
   type SubmitResponse,
   TaskServiceClient,
   type TaskRun,
-} from "./gen/index.js";
+} from "@taskwire/protocol";
 import { Status, TaskwireError } from "./errors.js";
 import { RunHandle } from "./handle.js";
 import { type ApplyOptions, toSubmitOptions } from "./options.js";
@@ -353,7 +353,7 @@ export class Client {
    * reconnects with the last cursor it saw, so nothing is missed or repeated.
    * Heartbeats are consumed (they advance the cursor) and not yielded.
    */
-  async *events(opts: StreamEventsOptions = {}, signal?: AbortSignal): AsyncGenerator<import("./gen/index.js").RunEvent> {
+  async *events(opts: StreamEventsOptions = {}, signal?: AbortSignal): AsyncGenerator<import("@taskwire/protocol").RunEvent> {
     let cursor = opts.afterCursor ?? "";
     let backoff = 100;
     for (;;) {

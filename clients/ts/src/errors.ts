@@ -1,5 +1,5 @@
 import { type ServiceError, status as Status } from "@grpc/grpc-js";
-import type { Failure } from "./gen/index.js";
+import type { Failure } from "@taskwire/protocol";
 
 export { Status };
 

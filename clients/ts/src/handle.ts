@@ -1,5 +1,5 @@
 import type { Client, StreamEventsOptions } from "./client.js";
-import { RunState, type RunEvent, type TaskRun } from "./gen/index.js";
+import { RunState, type RunEvent, type TaskRun } from "@taskwire/protocol";
 import { ResultTimeoutError, RunCancelledError, RunFailedError, Status, TaskwireError } from "./errors.js";
 import { decodeJson } from "./payload.js";
 

@@ -17,4 +17,4 @@ export {
   isUnavailable,
 } from "./errors.js";
 export { encodeArgs, encodeJson, decodeJson, decodeArgs, JSON_CONTENT_TYPE } from "./payload.js";
-export { RunState, EventType, AttemptOutcome, type Schedule, type TaskRun, type RunEvent, type Failure, type Payload } from "./gen/index.js";
+export { RunState, EventType, AttemptOutcome, type Schedule, type TaskRun, type RunEvent, type Failure, type Payload } from "@taskwire/protocol";

@@ -1,4 +1,4 @@
-import type { RetryPolicy, SubmitOptions } from "./gen/index.js";
+import type { RetryPolicy, SubmitOptions } from "@taskwire/protocol";
 
 /**
  * Retry policy of a task. A task without one does not retry on errors (a

@@ -1,4 +1,4 @@
-import type { Payload } from "./gen/index.js";
+import type { Payload } from "@taskwire/protocol";
 import { Status, TaskwireError } from "./errors.js";
 
 export const JSON_CONTENT_TYPE = "application/json";

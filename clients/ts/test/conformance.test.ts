@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Client, EventType, RunState, Status, TaskwireError, decodeJson, type TaskRun } from "@taskwire/client";
-import { SubmitRequest, SubmitOptions } from "@taskwire/client/gen";
+import { SubmitRequest, SubmitOptions } from "@taskwire/protocol";
 import type { Broker } from "@taskwire/broker";
 import type { Worker } from "@taskwire/worker";
 import * as cfTasks from "../../../examples/conformance/tasks.js";

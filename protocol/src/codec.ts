@@ -1,4 +1,4 @@
-import { RunMessage, RunState, TaskRun } from "@taskwire/client/gen";
+import { RunMessage, TaskRun } from "./gen/index.js";
 
 export function encodeRun(run: TaskRun): Uint8Array {
   return TaskRun.encode(run).finish();
@@ -72,14 +72,4 @@ export function encodeSubmitResponse(encodedRun: Uint8Array, deduplicated: boole
 
 export function decodeRunMessage(data: Uint8Array): TaskRun | undefined {
   return RunMessage.decode(data).run;
-}
-
-const TERMINAL: ReadonlySet<RunState> = new Set([
-  RunState.RUN_STATE_COMPLETED,
-  RunState.RUN_STATE_FAILED,
-  RunState.RUN_STATE_CANCELLED,
-]);
-
-export function isTerminal(state: RunState): boolean {
-  return TERMINAL.has(state);
 }

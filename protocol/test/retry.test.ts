@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AttemptOutcome, type Failure, RetryPolicy, TaskRun } from "@taskwire/client/gen";
+import { AttemptOutcome, type Failure, RetryPolicy, TaskRun } from "@taskwire/protocol";
 import { decideRetry } from "../src/retry.js";
 
 function runWith(policy: Partial<RetryPolicy> | undefined, failedAttempts: number, crashed = 0): TaskRun {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SubmitResponse, TaskRun } from "@taskwire/client/gen";
+import { SubmitResponse, TaskRun } from "@taskwire/protocol";
 import { decodeRun, decodeRunMessage, encodeRun, encodeRunMessage, encodeSubmitResponse, withRevision, wrapRunMessage } from "../src/codec.js";
 
 describe("codec", function () {

@@ -1,4 +1,4 @@
-import { AttemptOutcome, type Failure, type RetryPolicy, type TaskRun } from "@taskwire/client/gen";
+import { AttemptOutcome, type Failure, type RetryPolicy, type TaskRun } from "./gen/index.js";
 
 /** What the engine makes of a failed attempt. */
 export type RetryDecision = { retry: true; delayMs: number } | { retry: false };
@@ -14,14 +14,14 @@ function baseDelay(p: RetryPolicy, retryIndex: number): number {
 /**
  * Decides whether a failed attempt is retried and after how long.
  * Attempts that crashed (worker died) do not use up the policy's retries:
- * they were not the task's fault.
+ * they were not the task's fault. `run.attempts` already records the
+ * attempt that just failed.
  */
 export function decideRetry(run: TaskRun, failure: Failure, retryAfterMs?: number, random: () => number = Math.random): RetryDecision {
   const p = run.options?.retry;
   if (!p || !failure.retryable) return { retry: false };
   if (p.neverRetryOn.includes(failure.type)) return { retry: false };
   if (p.retryOn.length > 0 && !p.retryOn.includes(failure.type)) return { retry: false };
-  // The attempt that just failed is already recorded as FAILED / TIMED_OUT.
   const failed = run.attempts.filter((a) => a.outcome === AttemptOutcome.ATTEMPT_OUTCOME_FAILED || a.outcome === AttemptOutcome.ATTEMPT_OUTCOME_TIMED_OUT).length;
   if (failed > p.maxRetries) return { retry: false };
   if (retryAfterMs !== undefined) return { retry: true, delayMs: Math.max(0, retryAfterMs) };

@@ -1,0 +1,46 @@
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import type { Context } from "@opentelemetry/api";
+import { type Effect, encodeRunMessage, type TaskRun } from "@taskwire/protocol";
+import { cancelSubject, expirySubject, injectHeaders, type NatsHandle, priorityLevel, runSubject, scheduledSubject } from "@taskwire/core";
+
+/** The subject a run's message goes to for an effect that publishes it. */
+export function effectSubject(e: Effect, run: TaskRun): string | undefined {
+  switch (e.type) {
+    case "enqueue":
+      return runSubject(run.queue, run.task, priorityLevel(run.options?.priority ?? 0));
+    case "schedule":
+      return scheduledSubject(run.id);
+    case "scheduleExpiry":
+      return expirySubject(run.id);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Carries out the broker's lifecycle effects on NATS: publishing a run to
+ * its queue or to the scheduled stream (with the caller's trace context in
+ * the headers and the effect's message id, so a repeat within JetStream's
+ * dedupe window is stored once), and cancel notices. Effects that settle a
+ * delivered message (ack, nak) belong to whoever holds the message.
+ */
+export class Publisher {
+  constructor(readonly nats: NatsHandle) {}
+
+  /** Publishes `message` (an encoded RunMessage) for each publishing effect, in parallel. */
+  async publish(effects: readonly Effect[], run: TaskRun, ctx: Context, message?: Uint8Array): Promise<void> {
+    const pending: Promise<unknown>[] = [];
+    for (const e of effects) {
+      const subject = effectSubject(e, run);
+      if (subject && "msgId" in e) pending.push(this.#publish(subject, message ?? encodeRunMessage(run), ctx, e.msgId));
+      else if (e.type === "notifyCancel") this.nats.nc.publish(cancelSubject(run.id), new TextEncoder().encode(e.reason));
+    }
+    await Promise.all(pending);
+  }
+
+  async #publish(subject: string, message: Uint8Array, ctx: Context, msgID: string): Promise<void> {
+    const h = natsHeaders();
+    injectHeaders(ctx, h);
+    await this.nats.wire.publish(subject, message, { msgID, headers: h });
+  }
+}

@@ -1,0 +1,3 @@
+// Public surface of @taskwire/cli besides the `taskwire` command: the
+// embedded nats-server that `taskwire dev` runs, for tests and benchmarks.
+export { NatsServer, findNatsServer, freePort, type NatsServerOptions } from "./nats-server.js";

@@ -1,0 +1,104 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import type { AnyTaskDefinition } from "@taskwire/client";
+import { toSubmitOptions } from "@taskwire/client/internal";
+import { claim, mayStart, RunState, type SubmitOptions, type TaskRun } from "@taskwire/protocol";
+import { settle, type StoredRun } from "@taskwire/core";
+import type { ExecDeps } from "./deps.js";
+
+/** A run this worker now holds as RUNNING, and the key slot it took for it (if any). */
+export interface Claimed {
+  stored: StoredRun;
+  /** The per-key concurrency key whose slot this run holds; "" when none. */
+  slotKey: string;
+}
+
+/** The definition's options never change: mapped to proto options once. */
+const taskDefaults = new WeakMap<AnyTaskDefinition, SubmitOptions>();
+function defaultsOf(def: AnyTaskDefinition): SubmitOptions {
+  let d = taskDefaults.get(def);
+  if (!d) taskDefaults.set(def, (d = toSubmitOptions(def.options)));
+  return d;
+}
+
+/**
+ * The record a delivered message is about. A message released by the
+ * scheduler carries the record's revision: on its first delivery the CAS is
+ * tried against it and a read is saved. The broker writes the record and
+ * publishes the message in parallel, so the message can arrive first; it
+ * carries the record, so the worker creates it from there (the broker's
+ * identical create then finds it).
+ */
+async function currentRecord(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise<StoredRun | undefined> {
+  if (m.info.deliveryCount === 1 && msgRun.revision > 0) return { run: msgRun, revision: msgRun.revision };
+  const known = await deps.store.get(msgRun.id);
+  if (known) return known;
+  const revision = await deps.store.create({ ...msgRun, revision: 0 });
+  return revision !== undefined ? { run: { ...msgRun, revision }, revision } : deps.store.get(msgRun.id);
+}
+
+/**
+ * Claims one delivered run for an attempt. Rate limits and per-key slots
+ * are checked first (a run over them goes back to the queue); then the
+ * lifecycle's `claim` decides, with compare-and-set: start (RUNNING),
+ * settle the message (finished, cancelled, expired, early), or record a
+ * crashed attempt and claim again. Returns the claimed run, or undefined
+ * when the message was settled.
+ */
+export async function claimRun(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, msgRun: TaskRun): Promise<Claimed | undefined> {
+  const { store, options } = deps;
+  let known = await currentRecord(m, deps, msgRun);
+  if (!known) {
+    // No record: it expired (retention) or was never written. Nothing to run.
+    m.term();
+    return undefined;
+  }
+  let admittedAt: Date | undefined;
+  const rl = def.options.rateLimit;
+  /** Takes a place in the task's rate limit; false (and the message back to the queue) when over it. */
+  const admit = async (run: TaskRun): Promise<boolean> => {
+    if (!rl || admittedAt || !mayStart(run) || run.state === RunState.RUN_STATE_RUNNING) return true;
+    const d = await deps.rateLimiter.acquire(run.task, run.options?.concurrencyKey ?? "", rl);
+    if ("waitMs" in d) {
+      m.nak(d.waitMs);
+      return false;
+    }
+    // The start is the moment the limiter admitted it.
+    admittedAt = new Date(d.grantedAt);
+    return true;
+  };
+  if (!(await admit(known.run))) return undefined;
+  // Per-key concurrency: at most N runs of the task at once per key.
+  const keyLimit = def.options.keyConcurrencyLimit ?? 0;
+  const limitKey = known.run.options?.concurrencyKey ?? "";
+  const slotKey = keyLimit > 0 && limitKey && mayStart(known.run) ? limitKey : "";
+  if (slotKey && !(await deps.keySlots.acquire(known.run.task, slotKey, known.run.id, keyLimit))) {
+    m.nak(Math.min(250, options.heartbeatMs));
+    return undefined;
+  }
+  const giveBack = async (): Promise<void> => {
+    if (slotKey) await deps.keySlots.release(msgRun.task, slotKey, msgRun.id);
+  };
+  const input = () => ({ workerId: options.workerId, taskDefaults: defaultsOf(def), admittedAt, maxCrashRetries: options.maxCrashRetries });
+  for (;;) {
+    const out = await store.transition(msgRun.id, (run) => claim(run, input(), new Date()), known);
+    if (!out) {
+      await giveBack();
+      m.term();
+      return undefined;
+    }
+    const kinds = out.step.effects.map((e) => e.type);
+    if (kinds.includes("execute")) return { stored: out.stored, slotKey };
+    if (kinds.includes("claimAgain")) {
+      // We just recorded a crashed attempt; now claim it for a new one
+      // (the key slot, if any, is ours already; the new start counts
+      // against the rate limit).
+      known = out.stored;
+      if (await admit(known.run)) continue;
+      await giveBack();
+      return undefined;
+    }
+    await giveBack();
+    settle(m, out.step.effects);
+    return undefined;
+  }
+}
