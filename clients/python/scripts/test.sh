@@ -17,6 +17,12 @@ if [[ ! -x "$venv/bin/python" ]]; then
   python3 -m venv "$venv"
 fi
 py="$venv/bin/python"
+# The distribution was called "taskwire" before it became "taskwire-client"
+# (that name on PyPI is another project). A venv made before the rename has
+# both owning src/taskwire's files; drop the old one first.
+if "$py" -m pip show --quiet taskwire >/dev/null 2>&1; then
+  "$py" -m pip uninstall --quiet --yes taskwire
+fi
 "$py" -m pip install --quiet --disable-pip-version-check "$pkg[dev]"
 
 cd "$pkg"
