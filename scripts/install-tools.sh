@@ -13,3 +13,10 @@ if [ "$("$bin/buf" --version 2>/dev/null || true)" != "$BUF_VERSION" ]; then
   GOBIN="$bin" go install "github.com/bufbuild/buf/cmd/buf@v$BUF_VERSION"
 fi
 bash clients/go/scripts/install-tools.sh
+# helm (the chart's lint/template checks in test/helm). Built with its version
+# stamped in, as the release binaries are, so `helm version` reports it.
+HELM_VERSION=3.21.4
+if [ "$("$bin/helm" version --template '{{.Version}}' 2>/dev/null || true)" != "v$HELM_VERSION" ]; then
+  echo "installing helm $HELM_VERSION into $bin (compiles from the Go module proxy; takes a minute once)"
+  GOBIN="$bin" go install -ldflags "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+fi
