@@ -1,13 +1,9 @@
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
-import { existsSync } from "node:fs";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import { SubmitResponse, TaskServiceService } from "@taskwire/protocol";
+import { encodeSubmitResponse, protoDir, SubmitResponse, TaskServiceService } from "@taskwire/protocol";
 import { ensureResources, NatsHandle } from "@taskwire/core";
-import { encodeSubmitResponse } from "@taskwire/protocol";
 import type { Logger } from "pino";
 import { type BrokerConfig, configFromEnv } from "./config.js";
 import { EventStreamer } from "./events.js";
@@ -18,18 +14,6 @@ import { CronSchedules } from "./cron.js";
 import { createService } from "./service.js";
 
 const SERVICE_NAME = "taskwire.v1.TaskService";
-
-/** Finds proto/ (for server reflection): TASKWIRE_PROTO_DIR, else the repository's proto/ next to this package. */
-function protoDir(): string | undefined {
-  if (process.env.TASKWIRE_PROTO_DIR) return process.env.TASKWIRE_PROTO_DIR;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, "proto", "taskwire", "v1", "taskwire.proto");
-    if (existsSync(candidate)) return join(dir, "proto");
-    dir = dirname(dir);
-  }
-  return undefined;
-}
 
 /**
  * The generated service definition, with Submit's answer serialised from

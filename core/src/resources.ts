@@ -1,3 +1,4 @@
+import { natsSettings, resolveSettings } from "./config.js";
 import { type KV, Kvm } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
@@ -69,10 +70,8 @@ async function ensureStream(h: NatsHandle, name: string, subjects: string[], ret
  * as they are (an operator may have tuned them).
  */
 export async function ensureResources(h: NatsHandle, options: ResourceOptions = {}): Promise<Resources> {
-  const opts: Required<ResourceOptions> = {
-    replicas: options.replicas ?? Number(process.env.TASKWIRE_REPLICAS ?? 1),
-    retentionMs: options.retentionMs ?? Number(process.env.TASKWIRE_RETENTION_MS ?? 604_800_000),
-  };
+  const fromEnv = resolveSettings({ replicas: natsSettings.replicas, retentionMs: natsSettings.retentionMs }, options);
+  const opts: Required<ResourceOptions> = { replicas: fromEnv.replicas, retentionMs: fromEnv.retentionMs };
   await ensureStream(h, RUNS_STREAM, [`${RUN_SUBJECT_PREFIX}.>`], RetentionPolicy.Workqueue, opts);
   await ensureStream(h, SCHEDULED_STREAM, [`${SCHEDULED_SUBJECT_PREFIX}.>`], RetentionPolicy.Workqueue, opts);
   const kvm = new Kvm(h.js);

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { Client } from "@taskwire/client";
 import type { Broker } from "@taskwire/broker";
 import type { Worker } from "@taskwire/worker";
-import * as cf from "../../examples/conformance/tasks.js";
-import * as demo from "../../examples/quickstart/tasks.js";
+import * as cf from "@taskwire/examples/conformance/tasks.js";
+import * as demo from "@taskwire/examples/quickstart/tasks.js";
 import { spawnCli, startBroker, startNats, startWorker, waitFor } from "../helpers/env.js";
 
 describe("the taskwire CLI", function () {

@@ -1,4 +1,6 @@
+import { int, natsSettings, QUEUE_NAME_RE, resolveSettings, setting } from "@taskwire/core";
 import type { Logger } from "pino";
+import { z } from "zod";
 
 /** Worker settings. Flags and TASKWIRE_* variables of `taskwire worker` map onto these. */
 export interface WorkerOptions {
@@ -24,7 +26,7 @@ export interface WorkerOptions {
   maxResultBytes?: number;
   /** Results above this size go to the Object Store instead of the run record, in bytes. @default 65_536 (TASKWIRE_INLINE_RESULT_BYTES) */
   inlineResultBytes?: number;
-  /** A crashed attempt (worker died) is retried this many times beyond the task's retry policy. @default 10 */
+  /** A crashed attempt (worker died) is retried this many times beyond the task's retry policy. @default 10 (TASKWIRE_MAX_CRASH_RETRIES) */
   maxCrashRetries?: number;
   /** Install SIGTERM/SIGINT handlers that stop the worker gracefully (serve() only). @default true */
   handleSignals?: boolean;
@@ -48,28 +50,51 @@ export interface RunOutcome {
 
 export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, "logger" | "onCompletion" | "onFailure">> & Pick<WorkerOptions, "onCompletion" | "onFailure">;
 
-function envNum(name: string, fallback: number): number {
-  const v = process.env[name];
-  return v ? Number(v) : fallback;
+/** Every worker setting that has a `TASKWIRE_*` variable: its schema and default (see docs/configuration.md). */
+export const workerSettings = {
+  concurrency: setting("TASKWIRE_CONCURRENCY", int("runs", 1, 10_000), 10),
+  queues: setting("TASKWIRE_QUEUES", queueList(), ["default"]),
+  natsUrl: natsSettings.natsUrl,
+  heartbeatMs: setting("TASKWIRE_HEARTBEAT_MS", int("ms", 100, 300_000), 5_000),
+  shutdownGraceMs: setting("TASKWIRE_SHUTDOWN_GRACE_MS", int("ms", 0, 86_400_000), 30_000),
+  maxResultBytes: setting("TASKWIRE_MAX_RESULT_BYTES", int("bytes", 1, 64 * 1024 * 1024), 3_145_728),
+  inlineResultBytes: setting("TASKWIRE_INLINE_RESULT_BYTES", int("bytes", 0, 1024 * 1024), 65_536),
+  maxCrashRetries: setting("TASKWIRE_MAX_CRASH_RETRIES", int("attempts", 0, 1_000), 10),
+  replicas: natsSettings.replicas,
+  retentionMs: natsSettings.retentionMs,
+};
+
+/** Queue names, comma separated (a list from code). */
+function queueList(): z.ZodType<string[], string | string[]> {
+  return z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
+    const names = (typeof v === "string" ? v.split(",") : v).map((q) => q.trim()).filter((q) => q.length > 0);
+    const bad = names.find((q) => !QUEUE_NAME_RE.test(q));
+    if (names.length === 0 || bad !== undefined) {
+      ctx.addIssue({ code: "custom", message: `expected queue names (a-z, 0-9, -; 1–64 characters), comma separated${bad !== undefined ? `; "${bad}" is not one` : ""}` });
+      return z.NEVER;
+    }
+    return names;
+  });
 }
 
-export function resolveOptions(o: WorkerOptions, workerId: string): ResolvedWorkerOptions {
-  const concurrency = o.concurrency ?? envNum("TASKWIRE_CONCURRENCY", 10);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be an integer >= 1, got ${concurrency}`);
-  const heartbeatMs = o.heartbeatMs ?? envNum("TASKWIRE_HEARTBEAT_MS", 5_000);
-  if (!(heartbeatMs >= 100)) throw new Error(`heartbeatMs must be >= 100, got ${heartbeatMs}`);
+/**
+ * The worker's settings: `o` (options from code or flags) over `TASKWIRE_*`
+ * variables over defaults, validated once. Throws a ConfigError naming every
+ * bad setting and its expected form.
+ */
+export function resolveOptions(o: WorkerOptions, workerId: string, env: NodeJS.ProcessEnv = process.env): ResolvedWorkerOptions {
+  const { replicas: _r, retentionMs: _t, ...s } = resolveSettings(workerSettings, o, env);
   return {
-    concurrency,
-    queues: o.queues ?? (process.env.TASKWIRE_QUEUES ? process.env.TASKWIRE_QUEUES.split(",") : ["default"]),
-    natsUrl: o.natsUrl ?? process.env.TASKWIRE_NATS_URL ?? "nats://127.0.0.1:4222",
-    heartbeatMs,
-    shutdownGraceMs: o.shutdownGraceMs ?? envNum("TASKWIRE_SHUTDOWN_GRACE_MS", 30_000),
-    maxResultBytes: o.maxResultBytes ?? envNum("TASKWIRE_MAX_RESULT_BYTES", 3_145_728),
-    inlineResultBytes: o.inlineResultBytes ?? envNum("TASKWIRE_INLINE_RESULT_BYTES", 65_536),
-    maxCrashRetries: o.maxCrashRetries ?? 10,
+    ...s,
     handleSignals: o.handleSignals ?? true,
     workerId: o.workerId ?? workerId,
     onCompletion: o.onCompletion,
     onFailure: o.onFailure,
   };
+}
+
+/** The replica count and retention this worker creates missing streams and buckets with (the same setting as the broker's). */
+export function resourceSettings(env: NodeJS.ProcessEnv = process.env): { replicas: number; retentionMs: number } {
+  const { replicas, retentionMs } = resolveSettings({ replicas: natsSettings.replicas, retentionMs: natsSettings.retentionMs }, {}, env);
+  return { replicas, retentionMs };
 }

@@ -1,14 +1,4 @@
-import {
-  type CallOptions,
-  type ChannelCredentials,
-  type ClientOptions,
-  type ClientReadableStream,
-  credentials as grpcCredentials,
-  Metadata,
-  type ServiceError,
-} from "@grpc/grpc-js";
-import { type Attributes, context as otContext, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { type ChannelCredentials, type ClientOptions, type ClientReadableStream, credentials as grpcCredentials } from "@grpc/grpc-js";
 import {
   type CreateScheduleRequest,
   type CreateScheduleResponse,
@@ -25,22 +15,27 @@ import {
   type GetStatusResponse,
   ListRunsRequest,
   type ListRunsResponse,
+  type RunEvent,
   type RunState,
   RetryRequest,
   type RetryResponse,
-  StreamEventsRequest,
   type StreamEventsResponse,
   SubmitBatchRequest,
   type SubmitBatchResponse,
   SubmitRequest,
-  type SubmitResponse,
   TaskServiceClient,
   type TaskRun,
 } from "@taskwire/protocol";
+import { SubmitCoalescer, type SubmitOutcome } from "./coalescer.js";
 import { Status, TaskwireError } from "./errors.js";
+import { followEvents, openEventStream, type StreamEventsOptions } from "./events.js";
 import { RunHandle } from "./handle.js";
 import { type ApplyOptions, toSubmitOptions } from "./options.js";
 import { encodeArgs } from "./payload.js";
+import { Rpc } from "./rpc.js";
+
+export type { SubmitOutcome } from "./coalescer.js";
+export type { StreamEventsOptions } from "./events.js";
 
 export interface ClientConfig {
   /** Broker address `host:port`. @default env TASKWIRE_ADDRESS, else "localhost:50051" */
@@ -65,29 +60,6 @@ export interface ClientConfig {
   coalesceSubmits?: boolean;
 }
 
-/** A coalesced SubmitBatch carries at most this many runs… */
-const COALESCE_MAX_RUNS = 1000;
-/** …and at most this many argument bytes (well under the broker's 4 MiB message limit). */
-const COALESCE_MAX_BYTES = 1024 * 1024;
-
-interface QueuedSubmit {
-  req: SubmitRequest;
-  resolve(o: SubmitOutcome): void;
-  reject(err: unknown): void;
-}
-
-const tracer = trace.getTracer("@taskwire/client");
-// Always propagate W3C context, even when the app registered no SDK: a trace
-// started upstream still reaches the broker and the worker.
-const w3c = new W3CTraceContextPropagator();
-const SERVICE = "taskwire.v1.TaskService";
-const metadataSetter = { set: (c: Metadata, k: string, v: string): void => c.set(k, v) };
-
-export interface SubmitOutcome {
-  run: TaskRun;
-  deduplicated: boolean;
-}
-
 export interface ListRunsOptions {
   task?: string;
   queue?: string;
@@ -97,15 +69,6 @@ export interface ListRunsOptions {
   pageToken?: string;
 }
 
-export interface StreamEventsOptions {
-  runIds?: string[];
-  tasks?: string[];
-  states?: RunState[];
-  afterCursor?: string;
-  heartbeatIntervalMs?: number;
-  untilTerminal?: boolean;
-}
-
 /**
  * A connection to a taskwire broker. Submit tasks by name (no need to import
  * their code), read runs, follow events, rebuild handles from run ids.
@@ -113,16 +76,11 @@ export interface StreamEventsOptions {
 export class Client {
   readonly address: string;
   readonly #raw: TaskServiceClient;
-  readonly #token: string | undefined;
-  readonly #callTimeoutMs: number;
-  readonly #coalesce: boolean;
-  #queued: QueuedSubmit[] = [];
+  readonly #rpc: Rpc;
+  readonly #submits: SubmitCoalescer;
 
   constructor(config: ClientConfig = {}) {
     this.address = config.address ?? process.env.TASKWIRE_ADDRESS ?? "localhost:50051";
-    this.#token = config.token;
-    this.#callTimeoutMs = config.callTimeoutMs ?? 10_000;
-    this.#coalesce = config.coalesceSubmits ?? true;
     this.#raw = new TaskServiceClient(this.address, config.credentials ?? grpcCredentials.createInsecure(), {
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
       "grpc.max_send_message_length": 64 * 1024 * 1024,
@@ -131,6 +89,8 @@ export class Client {
       "grpc.enable_channelz": 0,
       ...config.channelOptions,
     });
+    this.#rpc = new Rpc(this.#raw, this.address, config.token, config.callTimeoutMs ?? 10_000);
+    this.#submits = new SubmitCoalescer(this.#rpc, config.coalesceSubmits ?? true);
   }
 
   /** The generated grpc-js client, for calls the SDK does not wrap. */
@@ -142,48 +102,6 @@ export class Client {
     this.#raw.close();
   }
 
-  #metadata(): Metadata {
-    const md = new Metadata();
-    if (this.#token) md.set("authorization", `Bearer ${this.#token}`);
-    const active = otContext.active();
-    w3c.inject(active, md, metadataSetter);
-    propagation.inject(active, md, metadataSetter);
-    return md;
-  }
-
-  /** The client span's attributes of each method (the same for every call). */
-  readonly #spanAttributes = new Map<string, Attributes>();
-
-  #unary<Req, Res>(
-    method: string,
-    call: (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown,
-    req: Req,
-    extraMs = 0,
-  ): Promise<Res> {
-    let attributes = this.#spanAttributes.get(method);
-    if (!attributes) this.#spanAttributes.set(method, (attributes = { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method, "server.address": this.address }));
-    return tracer.startActiveSpan(
-      `${SERVICE}/${method}`,
-      { kind: SpanKind.CLIENT, attributes },
-      (span) =>
-        new Promise<Res>((resolve, reject) => {
-          const deadline = new Date(Date.now() + this.#callTimeoutMs + extraMs);
-          call.call(this.#raw, req, this.#metadata(), { deadline }, (err, res) => {
-            if (err) {
-              span.setStatus({ code: SpanStatusCode.ERROR, message: err.details });
-              span.setAttribute("rpc.grpc.status_code", err.code);
-              span.end();
-              reject(TaskwireError.from(err));
-            } else {
-              span.setAttribute("rpc.grpc.status_code", 0);
-              span.end();
-              resolve(res);
-            }
-          });
-        }),
-    );
-  }
-
   /** Submits a run of `task` with positional `args`; returns a handle at once. */
   async submit<R = unknown>(task: string, args: readonly unknown[] = [], options: ApplyOptions = {}): Promise<RunHandle<R>> {
     const out = await this.submitRaw(SubmitRequest.fromPartial({ task, args: encodeArgs(args), options: toSubmitOptions(options) }));
@@ -192,61 +110,7 @@ export class Client {
 
   /** Submit with a request built by hand (raw payloads, proto options). */
   submitRaw(req: SubmitRequest): Promise<SubmitOutcome> {
-    if (!this.#coalesce || trace.getSpanContext(otContext.active()) !== undefined) return this.#submitOne(req);
-    return new Promise<SubmitOutcome>((resolve, reject) => {
-      if (this.#queued.push({ req, resolve, reject }) === 1) setImmediate(() => this.#flushSubmits());
-    });
-  }
-
-  async #submitOne(req: SubmitRequest): Promise<SubmitOutcome> {
-    const res = await this.#unary<SubmitRequest, SubmitResponse>("Submit", this.#raw.submit, req);
-    if (!res.run) throw new TaskwireError(13, "broker answered Submit without a run");
-    return { run: res.run, deduplicated: res.deduplicated };
-  }
-
-  /** Sends the Submits queued during this turn: one alone as Submit, more as independent SubmitBatch calls. */
-  #flushSubmits(): void {
-    const queued = this.#queued;
-    this.#queued = [];
-    const chunks: QueuedSubmit[][] = [];
-    let bytes = 0;
-    for (const q of queued) {
-      const size = q.req.args?.data.length ?? 0;
-      const last = chunks.at(-1);
-      if (last && last.length < COALESCE_MAX_RUNS && bytes + size <= COALESCE_MAX_BYTES) {
-        last.push(q);
-        bytes += size;
-      } else {
-        chunks.push([q]);
-        bytes = size;
-      }
-    }
-    for (const items of chunks) {
-      const [only] = items as [QueuedSubmit];
-      if (items.length === 1) this.#submitOne(only.req).then(only.resolve, only.reject);
-      else void this.#submitCoalesced(items);
-    }
-  }
-
-  async #submitCoalesced(items: QueuedSubmit[]): Promise<void> {
-    let res: SubmitBatchResponse;
-    try {
-      res = await this.#unary<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", this.#raw.submitBatch, { runs: items.map((i) => i.req), independent: true });
-    } catch (err) {
-      if (err instanceof TaskwireError && err.code === Status.INVALID_ARGUMENT) {
-        // A broker that predates `independent` validated all or nothing
-        // and enqueued none: send each on its own for its own answer.
-        for (const i of items) this.#submitOne(i.req).then(i.resolve, i.reject);
-      } else for (const i of items) i.reject(err);
-      return;
-    }
-    items.forEach((item, j) => {
-      const status = res.statuses[j];
-      const run = res.runs[j]?.run;
-      // No statuses: a broker that predates `independent` accepted them all.
-      if ((status === undefined || status.code === Status.OK) && run) item.resolve({ run, deduplicated: res.runs[j]?.deduplicated ?? false });
-      else item.reject(new TaskwireError(status?.code ?? Status.INTERNAL, status?.message || "broker answered SubmitBatch without this run"));
-    });
+    return this.#submits.submit(req);
   }
 
   /** Submits many runs in one call (1–1000); handles come back in request order. */
@@ -254,36 +118,36 @@ export class Client {
     const req = SubmitBatchRequest.fromPartial({
       runs: items.map((i) => ({ task: i.task, args: encodeArgs(i.args ?? []), options: toSubmitOptions(i.options ?? {}) })),
     });
-    const res = await this.#unary<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", this.#raw.submitBatch, req);
+    const res = await this.#rpc.unary<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", this.#raw.submitBatch, req);
     return res.runs.map((r) => {
-      if (!r.run) throw new TaskwireError(13, "broker answered SubmitBatch with an empty item");
+      if (!r.run) throw new TaskwireError(Status.INTERNAL, "broker answered SubmitBatch with an empty item");
       return new RunHandle<R>(this, r.run);
     });
   }
 
   /** The run's current record; with `waitTimeoutMs`, first waits (up to that) for it to be terminal. */
   async getStatus(runId: string, waitTimeoutMs = 0): Promise<TaskRun> {
-    const res = await this.#unary<GetStatusRequest, GetStatusResponse>(
+    const res = await this.#rpc.unary<GetStatusRequest, GetStatusResponse>(
       "GetStatus",
       this.#raw.getStatus,
       GetStatusRequest.fromPartial({ runId, waitTimeoutMs }),
       Math.max(0, waitTimeoutMs),
     );
-    if (!res.run) throw new TaskwireError(13, "broker answered GetStatus without a run");
+    if (!res.run) throw new TaskwireError(Status.INTERNAL, "broker answered GetStatus without a run");
     return res.run;
   }
 
   /** Cancels a run (see TaskService.Cancel for the rules). */
   async cancel(runId: string, reason = ""): Promise<TaskRun> {
-    const res = await this.#unary<CancelRequest, CancelResponse>("Cancel", this.#raw.cancel, CancelRequest.fromPartial({ runId, reason }));
-    if (!res.run) throw new TaskwireError(13, "broker answered Cancel without a run");
+    const res = await this.#rpc.unary<CancelRequest, CancelResponse>("Cancel", this.#raw.cancel, CancelRequest.fromPartial({ runId, reason }));
+    if (!res.run) throw new TaskwireError(Status.INTERNAL, "broker answered Cancel without a run");
     return res.run;
   }
 
   /** Runs a FAILED or CANCELLED run again as a new attempt (see TaskService.Retry). */
   async retry(runId: string): Promise<TaskRun> {
-    const res = await this.#unary<RetryRequest, RetryResponse>("Retry", this.#raw.retry, RetryRequest.fromPartial({ runId }));
-    if (!res.run) throw new TaskwireError(13, "broker answered Retry without a run");
+    const res = await this.#rpc.unary<RetryRequest, RetryResponse>("Retry", this.#raw.retry, RetryRequest.fromPartial({ runId }));
+    if (!res.run) throw new TaskwireError(Status.INTERNAL, "broker answered Retry without a run");
     return res.run;
   }
 
@@ -300,28 +164,28 @@ export class Client {
       paused: s.paused ?? false,
       run: { task: s.task, args: encodeArgs(s.args ?? []), options: toSubmitOptions(s.options ?? {}) },
     });
-    const res = await this.#unary<CreateScheduleRequest, CreateScheduleResponse>("CreateSchedule", this.#raw.createSchedule, { schedule });
-    if (!res.schedule) throw new TaskwireError(13, "broker answered CreateSchedule without a schedule");
+    const res = await this.#rpc.unary<CreateScheduleRequest, CreateScheduleResponse>("CreateSchedule", this.#raw.createSchedule, { schedule });
+    if (!res.schedule) throw new TaskwireError(Status.INTERNAL, "broker answered CreateSchedule without a schedule");
     return res.schedule;
   }
 
   async listSchedules(): Promise<Schedule[]> {
-    return (await this.#unary<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", this.#raw.listSchedules, {})).schedules;
+    return (await this.#rpc.unary<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", this.#raw.listSchedules, {})).schedules;
   }
 
   /** Pauses (or with `paused = false` resumes) a schedule. */
   async pauseSchedule(name: string, paused = true): Promise<Schedule> {
-    const res = await this.#unary<PauseScheduleRequest, PauseScheduleResponse>("PauseSchedule", this.#raw.pauseSchedule, { name, paused });
-    if (!res.schedule) throw new TaskwireError(13, "broker answered PauseSchedule without a schedule");
+    const res = await this.#rpc.unary<PauseScheduleRequest, PauseScheduleResponse>("PauseSchedule", this.#raw.pauseSchedule, { name, paused });
+    if (!res.schedule) throw new TaskwireError(Status.INTERNAL, "broker answered PauseSchedule without a schedule");
     return res.schedule;
   }
 
   async deleteSchedule(name: string): Promise<void> {
-    await this.#unary<DeleteScheduleRequest, DeleteScheduleResponse>("DeleteSchedule", this.#raw.deleteSchedule, { name });
+    await this.#rpc.unary<DeleteScheduleRequest, DeleteScheduleResponse>("DeleteSchedule", this.#raw.deleteSchedule, { name });
   }
 
   async listRuns(opts: ListRunsOptions = {}): Promise<ListRunsResponse> {
-    return this.#unary<ListRunsRequest, ListRunsResponse>(
+    return this.#rpc.unary<ListRunsRequest, ListRunsResponse>(
       "ListRuns",
       this.#raw.listRuns,
       ListRunsRequest.fromPartial({ task: opts.task ?? "", queue: opts.queue ?? "", states: opts.states ?? [], pageSize: opts.pageSize ?? 0, pageToken: opts.pageToken ?? "" }),
@@ -333,19 +197,7 @@ export class Client {
    * reconnects with the last cursor; this is the raw stream.
    */
   openEventStream(opts: StreamEventsOptions = {}, signal?: AbortSignal): ClientReadableStream<StreamEventsResponse> {
-    const stream = this.#raw.streamEvents(
-      StreamEventsRequest.fromPartial({
-        runIds: opts.runIds ?? [],
-        tasks: opts.tasks ?? [],
-        states: opts.states ?? [],
-        afterCursor: opts.afterCursor ?? "",
-        heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 0,
-        untilTerminal: opts.untilTerminal ?? false,
-      }),
-      this.#metadata(),
-    );
-    signal?.addEventListener("abort", () => stream.cancel(), { once: true });
-    return stream;
+    return openEventStream(this.#rpc, opts, signal);
   }
 
   /**
@@ -353,31 +205,8 @@ export class Client {
    * reconnects with the last cursor it saw, so nothing is missed or repeated.
    * Heartbeats are consumed (they advance the cursor) and not yielded.
    */
-  async *events(opts: StreamEventsOptions = {}, signal?: AbortSignal): AsyncGenerator<import("@taskwire/protocol").RunEvent> {
-    let cursor = opts.afterCursor ?? "";
-    let backoff = 100;
-    for (;;) {
-      const stream = this.openEventStream({ ...opts, afterCursor: cursor }, signal);
-      try {
-        for await (const msg of stream as AsyncIterable<StreamEventsResponse>) {
-          backoff = 100;
-          if (msg.event) {
-            cursor = msg.event.cursor;
-            yield msg.event;
-          } else if (msg.heartbeat?.cursor) {
-            cursor = msg.heartbeat.cursor;
-          }
-        }
-        return;
-      } catch (err) {
-        const e = TaskwireError.from(err);
-        if (signal?.aborted || e.code !== 14 /* UNAVAILABLE */) throw e;
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, 5_000);
-      } finally {
-        stream.cancel();
-      }
-    }
+  events(opts: StreamEventsOptions = {}, signal?: AbortSignal): AsyncGenerator<RunEvent> {
+    return followEvents(this.#rpc, opts, signal);
   }
 
   /** A handle for an existing run id (e.g. one stored in your database). */

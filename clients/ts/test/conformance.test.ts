@@ -9,8 +9,8 @@ import { Client, EventType, RunState, Status, TaskwireError, decodeJson, type Ta
 import { SubmitRequest, SubmitOptions } from "@taskwire/protocol";
 import type { Broker } from "@taskwire/broker";
 import type { Worker } from "@taskwire/worker";
-import * as cfTasks from "../../../examples/conformance/tasks.js";
-import { REPO, startBroker, startNats, startWorker } from "../../../test/helpers/env.js";
+import * as cfTasks from "@taskwire/examples/conformance/tasks.js";
+import { REPO, startBroker, startNats, startWorker } from "@taskwire/tests/helpers/env.js";
 
 type Step = Record<string, unknown> & { op: string };
 interface Scenario { name: string; steps: Step[] }

@@ -1,0 +1,95 @@
+import { context as otContext, trace } from "@opentelemetry/api";
+import type { SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse, TaskRun } from "@taskwire/protocol";
+import { Status, TaskwireError } from "./errors.js";
+import type { Rpc } from "./rpc.js";
+
+/** A coalesced SubmitBatch carries at most this many runs… */
+const COALESCE_MAX_RUNS = 1000;
+/** …and at most this many argument bytes (well under the broker's 4 MiB message limit). */
+const COALESCE_MAX_BYTES = 1024 * 1024;
+
+export interface SubmitOutcome {
+  run: TaskRun;
+  deduplicated: boolean;
+}
+
+interface QueuedSubmit {
+  req: SubmitRequest;
+  resolve(o: SubmitOutcome): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Submit coalescing: Submits issued in one event-loop turn travel as one
+ * `SubmitBatch(independent: true)` call, in which the broker validates,
+ * enqueues and answers each item exactly as its own Submit. A lone Submit
+ * is still a plain Submit; Submits inside an active trace are sent alone,
+ * so each keeps its own trace context.
+ */
+export class SubmitCoalescer {
+  #queued: QueuedSubmit[] = [];
+
+  constructor(
+    readonly rpc: Rpc,
+    readonly enabled: boolean,
+  ) {}
+
+  submit(req: SubmitRequest): Promise<SubmitOutcome> {
+    if (!this.enabled || trace.getSpanContext(otContext.active()) !== undefined) return this.submitOne(req);
+    return new Promise<SubmitOutcome>((resolve, reject) => {
+      if (this.#queued.push({ req, resolve, reject }) === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  async submitOne(req: SubmitRequest): Promise<SubmitOutcome> {
+    const raw = this.rpc.raw;
+    const res = await this.rpc.unary<SubmitRequest, SubmitResponse>("Submit", raw.submit, req);
+    if (!res.run) throw new TaskwireError(Status.INTERNAL, "broker answered Submit without a run");
+    return { run: res.run, deduplicated: res.deduplicated };
+  }
+
+  /** Sends the Submits queued during this turn: one alone as Submit, more as independent SubmitBatch calls. */
+  #flush(): void {
+    const queued = this.#queued;
+    this.#queued = [];
+    const chunks: QueuedSubmit[][] = [];
+    let bytes = 0;
+    for (const q of queued) {
+      const size = q.req.args?.data.length ?? 0;
+      const last = chunks.at(-1);
+      if (last && last.length < COALESCE_MAX_RUNS && bytes + size <= COALESCE_MAX_BYTES) {
+        last.push(q);
+        bytes += size;
+      } else {
+        chunks.push([q]);
+        bytes = size;
+      }
+    }
+    for (const items of chunks) {
+      const [only] = items as [QueuedSubmit];
+      if (items.length === 1) this.submitOne(only.req).then(only.resolve, only.reject);
+      else void this.#submitCoalesced(items);
+    }
+  }
+
+  async #submitCoalesced(items: QueuedSubmit[]): Promise<void> {
+    let res: SubmitBatchResponse;
+    try {
+      res = await this.rpc.unary<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", this.rpc.raw.submitBatch, { runs: items.map((i) => i.req), independent: true });
+    } catch (err) {
+      if (err instanceof TaskwireError && err.code === Status.INVALID_ARGUMENT) {
+        // A broker that predates `independent` validated all or nothing
+        // and enqueued none: send each on its own for its own answer.
+        for (const i of items) this.submitOne(i.req).then(i.resolve, i.reject);
+      } else for (const i of items) i.reject(err);
+      return;
+    }
+    items.forEach((item, j) => {
+      const status = res.statuses[j];
+      const run = res.runs[j]?.run;
+      // No statuses: a broker that predates `independent` accepted them all.
+      if ((status === undefined || status.code === Status.OK) && run) item.resolve({ run, deduplicated: res.runs[j]?.deduplicated ?? false });
+      else item.reject(new TaskwireError(status?.code ?? Status.INTERNAL, status?.message || "broker answered SubmitBatch without this run"));
+    });
+  }
+}
