@@ -13,10 +13,21 @@ if [ "$("$bin/buf" --version 2>/dev/null || true)" != "$BUF_VERSION" ]; then
   GOBIN="$bin" go install "github.com/bufbuild/buf/cmd/buf@v$BUF_VERSION"
 fi
 bash clients/go/scripts/install-tools.sh
-# helm (the chart's lint/template checks in test/helm). Built with its version
-# stamped in, as the release binaries are, so `helm version` reports it.
+# helm (the chart's lint/template checks in test/helm). Built with the
+# version stamps of the release binaries: its own version, and the Kubernetes
+# version `helm template` and `helm lint` assume (1.<minor of the k8s.io/client-go
+# it depends on>; without it helm assumes 1.20).
 HELM_VERSION=3.21.4
-if [ "$("$bin/helm" version --template '{{.Version}}' 2>/dev/null || true)" != "v$HELM_VERSION" ]; then
+HELM_KUBE_MINOR=36
+helm_ok() {
+  [ "$("$bin/helm" version --template '{{.Version}}' 2>/dev/null || true)" = "v$HELM_VERSION" ] &&
+    [[ "$(go version -m "$bin/helm" 2>/dev/null || true)" == *"chartutil.k8sVersionMinor=$HELM_KUBE_MINOR"* ]]
+}
+if ! helm_ok; then
   echo "installing helm $HELM_VERSION into $bin (compiles from the Go module proxy; takes a minute once)"
-  GOBIN="$bin" go install -ldflags "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+  ldflags="-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
+  for pkg in chartutil lint/rules; do
+    ldflags+=" -X helm.sh/helm/v3/pkg/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/$pkg.k8sVersionMinor=$HELM_KUBE_MINOR"
+  done
+  GOBIN="$bin" go install -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
 fi
