@@ -222,3 +222,27 @@ export function machineBusySeconds(): number {
   const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
   return (total - idle) / 100;
 }
+
+/** A progress line on stderr (stdout carries the table). */
+export function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/** CPU time (user+sys) of this process (the load generator), in seconds. */
+export function selfCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** `o` with every value rounded to `d` decimals, for log lines. */
+export function roundValues(o: Record<string, number>, d: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v, d)]));
+}
+
+/** Starts counting the CPU time of named processes; `msPer(n)` is each one's CPU ms per operation since, for n operations. */
+export function cpuMeter(pids: Record<string, number>): { msPer(ops: number): Record<string, number> } {
+  const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuSeconds(p)]));
+  return {
+    msPer: (ops) => Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, ((cpuSeconds(p) - cpu0[k]!) * 1000) / ops])),
+  };
+}

@@ -1,0 +1,50 @@
+// Latency at a steady rate (open loop: each call due at t0 + i/rate, its
+// latency counted from that due time): Submit alone with no worker, and
+// whole runs (Submit → started → finished) with a worker.
+import type { Client } from "@taskwire/client";
+import { purge, readRecords, runLatencies, type Sent, submitReq, waitDrained } from "../runs.js";
+import type { Settings } from "../settings.js";
+import type { Broker, Stack } from "../stack.js";
+import { log, openLoop, type Pcts, pcts, round, wallNow } from "../util.js";
+
+export interface SubmitOpenLoop {
+  lat: Pcts;
+  sent: number;
+  errors: number;
+  achieved: number;
+}
+
+/** Submit latency at s.openRate for s.openMs (broker without a worker). */
+export async function submitOpenLoop(s: Settings, stack: Stack, broker: Broker): Promise<SubmitOpenLoop> {
+  log(`submit: open loop at ${s.openRate}/s for ${s.openMs} ms`);
+  const ol = await openLoop(s.openRate, s.openMs, async () => void (await broker.client.submitRaw(submitReq)));
+  log(`  p50 ${round(pcts(ol.lat).p50)} p99 ${round(pcts(ol.lat).p99)} p99.9 ${round(pcts(ol.lat).p999)} ms, errors ${ol.errors}`);
+  await purge(stack.jsm);
+  return { lat: pcts(ol.lat), sent: ol.sent, errors: ol.errors, achieved: (ol.lat.length / ol.ms) * 1000 };
+}
+
+export interface E2EPaced {
+  completed: number;
+  sent: number;
+  dispatch: Pcts;
+  dispatchFromAnswer: Pcts;
+  dispatchFromReceipt: Pcts;
+  e2e: Pcts;
+  negativeDispatch: number;
+}
+
+/** Runs submitted by `client` at s.pacedRate for s.pacedMs, a worker running. */
+export async function e2ePaced(s: Settings, stack: Stack, client: Client): Promise<E2EPaced> {
+  log(`e2e: paced at ${s.pacedRate}/s for ${s.pacedMs} ms (latency at a steady rate)`);
+  const sentP = new Map<string, Sent>();
+  const ol = await openLoop(s.pacedRate, s.pacedMs, async () => {
+    const start = wallNow();
+    const { run } = await client.submitRaw(submitReq);
+    sentP.set(run.id, { start, accepted: wallNow() });
+  });
+  await waitDrained(stack.jsm, 120_000);
+  const lp = runLatencies(await readRecords(stack.js, stack.jsm), sentP);
+  log(`  completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms (${lp.negativeDispatch} runs started before the client saw Submit's answer)`);
+  await purge(stack.jsm);
+  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, dispatchFromReceipt: lp.dispatchFromReceipt, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch };
+}

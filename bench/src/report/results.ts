@@ -1,0 +1,28 @@
+// The bench's output: the table on stdout under a line naming the machine,
+// the targets met, and the same as JSON in bench/results/ (latest.json or
+// latest-quick.json, plus a timestamped copy) with every figure in details.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SUBMIT_BYTES } from "../runs.js";
+import { CONC, type Settings } from "../settings.js";
+import { BENCH, log, PAYLOAD, round } from "../util.js";
+import { type Figures, tableOf } from "./rows.js";
+
+export type Mode = "quick" | "full";
+
+export const RESULTS_DIR = join(BENCH, "results");
+
+export function writeResults(mode: Mode, s: Settings, machine: Record<string, string | number>, started: number, f: Figures): void {
+  const t = tableOf(s, f);
+  const table = t.render();
+  process.stdout.write(`\ntaskwire bench (${mode}), ${machine.nproc} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.natsServer}, ${machine.redis}\n\n${table}\n\n`);
+  process.stdout.write(`${t.targetsLine()}\n`);
+
+  const details = { kvCeiling: f.ceilings.kvCeiling, submit: f.submit, memory: f.memory, costPerRun: f.costPerRun, e2e: f.e2e, drain: f.drain, bullmq: f.bullmq };
+  const result = { date: new Date().toISOString(), mode, durationS: round((Date.now() - started) / 1000, 1), machine, settings: { ...s, concurrency: CONC, payload: PAYLOAD, submitRequestBytes: SUBMIT_BYTES }, rows: t.rows, details, table };
+  const json = JSON.stringify(result, null, 2);
+  const latest = mode === "quick" ? "latest-quick.json" : "latest.json";
+  writeFileSync(join(RESULTS_DIR, latest), json);
+  writeFileSync(join(RESULTS_DIR, `${result.date.replace(/[:.]/g, "-")}-${result.mode}.json`), json);
+  log(`wrote bench/results/${latest} (${result.durationS} s)`);
+}

@@ -1,0 +1,101 @@
+// Which figures the table shows, in which order, next to which ceiling or
+// BullMQ figure, and the targets (docs/performance.md).
+import type { BullmqFigures } from "../phases/bullmq.js";
+import type { E2EBurst } from "../phases/e2e.js";
+import type { GrpcCeiling } from "../phases/grpc-ceiling.js";
+import type { JetStreamCeiling } from "../phases/jetstream-ceiling.js";
+import type { BrokerMemory } from "../phases/memory.js";
+import type { E2EPaced, SubmitOpenLoop } from "../phases/paced.js";
+import type { SubmitThroughput } from "../phases/submit.js";
+import type { Settings } from "../settings.js";
+import { Table } from "./table.js";
+
+/** Everything the phases measured. */
+export interface Figures {
+  ceilings: JetStreamCeiling & GrpcCeiling;
+  submit: SubmitThroughput & { open: SubmitOpenLoop; batch: { rate: number } };
+  memory: BrokerMemory;
+  costPerRun: Record<string, number>;
+  e2e: E2EBurst & { unary: E2EBurst; paced: E2EPaced };
+  drain: { rate: number; completed: number };
+  /** Absent with --skip-bullmq. */
+  bullmq: BullmqFigures | undefined;
+}
+
+export function tableOf(s: Settings, f: Figures): Table {
+  const t = new Table();
+  ceilingRows(t, s, f);
+  submitRows(t, s, f);
+  e2eRows(t, s, f);
+  memoryRows(t, f);
+  costRows(t, f);
+  return t;
+}
+
+function ceilingRows(t: Table, s: Settings, { ceilings: ceil }: Figures): void {
+  t.row({ section: "ceiling", metric: "raw JetStream publish (async, acked, 64 in flight)", unit: "msg/s", taskwire: ceil.pub });
+  t.row({ section: "ceiling", metric: "raw JetStream consume+ack (64 in flight)", unit: "msg/s", taskwire: ceil.consume });
+  t.row({ section: "ceiling", metric: "raw KV create + publish in sequence (Submit's NATS work, 64 in flight)", unit: "op/s", taskwire: ceil.kvPub });
+  t.row({ section: "ceiling", metric: "  same, nats.js noAsyncTraces: true", unit: "op/s", taskwire: ceil.kvPubNoTraces, peer: "default (async traces)", peerValue: ceil.kvPub });
+  t.row({ section: "ceiling", metric: "raw grpc-js unary echo, concurrency 1", unit: "call/s", taskwire: ceil.echo1.rate });
+  t.row({ section: "ceiling", metric: "raw grpc-js unary echo, concurrency 64", unit: "call/s", taskwire: ceil.echo64.rate });
+  t.latencies("ceiling", "raw grpc-js echo c64 latency", ceil.echo64.lat);
+  t.latencies("ceiling", `raw grpc-js echo open loop ${s.openRate}/s latency`, ceil.echoOpen, undefined, {}, true);
+}
+
+function submitRows(t: Table, s: Settings, { ceilings: ceil, submit: sub, bullmq: bull }: Figures): void {
+  t.row({ section: "submit", metric: "Submit throughput, concurrency 1", unit: "call/s", taskwire: sub.c1.rate, peer: "grpc echo c1", peerValue: ceil.echo1.rate });
+  t.latencies("submit", "Submit c1 latency", sub.c1.lat, { name: "grpc echo c1", p: ceil.echo1.lat });
+  t.row({ section: "submit", metric: "Submit throughput, concurrency 64 (TS SDK client)", unit: "call/s", taskwire: sub.c64.rate, peer: "grpc echo c64", peerValue: ceil.echo64.rate });
+  t.row({ section: "submit", metric: "Submit throughput, concurrency 64 (generated stub, as the echo client)", unit: "call/s", taskwire: sub.c64stub.rate, peer: "grpc echo c64", peerValue: ceil.echo64.rate, target: "≥ 0.8× echo", met: sub.c64stub.rate >= 0.8 * ceil.echo64.rate });
+  t.row({ section: "submit", metric: "Submit throughput c64 vs its NATS work alone", unit: "call/s", taskwire: sub.c64.rate, peer: "raw KV create+publish", peerValue: ceil.kvPub });
+  t.latencies("submit", "Submit c64 latency", sub.c64.lat, { name: "grpc echo c64", p: ceil.echo64.lat });
+  t.latencies("submit", `Submit open loop ${s.openRate}/s latency`, sub.open.lat, { name: `grpc echo open loop ${s.openRate}/s`, p: ceil.echoOpen }, { p99: 2 }, true);
+  t.row({ section: "submit", metric: "broker CPU per Submit (c64)", unit: "ms", taskwire: sub.c64.brokerCpuMsPerSubmit, peer: "echo server CPU per call", peerValue: ceil.echo64.serverCpuMsPerCall });
+  for (const [k, v] of Object.entries(sub.c64.coresBusy)) t.row({ section: "submit", metric: `cores busy during Submit c64 (SDK): ${k}`, unit: "", taskwire: v });
+  for (const [k, v] of Object.entries(sub.c64stub.coresBusy)) t.row({ section: "submit", metric: `cores busy during Submit c64 (stub): ${k}`, unit: "", taskwire: v });
+  t.row({ section: "submit", metric: `SubmitBatch (${s.batchSize}/call, ${s.batchConc} in flight)`, unit: "run/s", taskwire: sub.batch.rate, peer: "BullMQ addBulk", peerValue: bull?.bulkRate });
+  t.row({ section: "submit", metric: "SubmitBatch vs JetStream publish", unit: "run/s", taskwire: sub.batch.rate, peer: "raw JS publish", peerValue: ceil.pub });
+}
+
+function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bull }: Figures): void {
+  const n = s.e2eN.toLocaleString("en-US");
+  t.row({ section: "e2e", metric: `submit rate while ${n} runs execute (c64)`, unit: "/s", taskwire: e2e.submitRate, peer: "BullMQ add", peerValue: bull?.addRate });
+  t.row({ section: "e2e", metric: `completed per second (${n} no-op, worker c64)`, unit: "/s", taskwire: e2e.completedRate, peer: "BullMQ", peerValue: bull?.completedRate, target: "≥ 1.0× BullMQ", met: bull ? e2e.completedRate >= bull.completedRate : undefined });
+  t.row({ section: "e2e", metric: `  same, one Submit call per run (coalesceSubmits: false)`, unit: "/s", taskwire: e2e.unary.completedRate, peer: "BullMQ", peerValue: bull?.completedRate });
+  t.row({ section: "e2e", metric: `  submit rate, one Submit call per run`, unit: "/s", taskwire: e2e.unary.submitRate, peer: "BullMQ add", peerValue: bull?.addRate });
+  t.row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate });
+  t.row({ section: "e2e", metric: "completed per second vs consume+ack ceiling", unit: "/s", taskwire: e2e.completedRate, peer: "raw JS consume+ack", peerValue: ceil.consume });
+  t.latencies("e2e", `dispatch latency (from Submit call), ${n} burst`, e2e.dispatch, bull ? { name: "BullMQ", p: bull.dispatch } : undefined);
+  t.latencies("e2e", `end-to-end latency, ${n} burst`, e2e.e2e, bull ? { name: "BullMQ", p: bull.e2e } : undefined);
+  t.latencies("e2e", `dispatch latency (from Submit call), paced ${s.pacedRate}/s`, e2e.paced.dispatch, bull ? { name: "BullMQ", p: bull.paced.dispatch } : undefined);
+  t.latencies("e2e", `dispatch latency (broker receipt → start, ≥ accepted → start), paced ${s.pacedRate}/s`, e2e.paced.dispatchFromReceipt, undefined, { p50: 2, p99: 10 });
+  t.latencies("e2e", `dispatch latency (from Submit answer, lower bound), paced ${s.pacedRate}/s`, e2e.paced.dispatchFromAnswer);
+  t.latencies("e2e", `end-to-end latency, paced ${s.pacedRate}/s`, e2e.paced.e2e, bull ? { name: "BullMQ", p: bull.paced.e2e } : undefined);
+  for (const [k, v] of Object.entries(e2e.unary.cpuMsPerRun)) t.row({ section: "e2e", metric: `CPU per run, one Submit call per run: ${k}`, unit: "ms", taskwire: v });
+  // The worker's CPU next to BullMQ's worker, nats-server's next to redis-server's.
+  const peerOf: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.cpuMsPerJob.worker], natsServer: ["redis-server", bull?.cpuMsPerJob.redis] };
+  for (const [k, v] of Object.entries(e2e.cpuMsPerRun)) t.row({ section: "e2e", metric: `CPU per run: ${k}`, unit: "ms", taskwire: v, peer: peerOf[k]?.[0], peerValue: peerOf[k]?.[1] });
+}
+
+function memoryRows(t: Table, { memory: mem }: Figures): void {
+  t.row({ section: "memory", metric: "broker RSS, idle", unit: "MiB", taskwire: mem.idleMiB });
+  t.row({ section: "memory", metric: `broker RSS, ${mem.queued.toLocaleString("en-US")} runs queued`, unit: "MiB", taskwire: mem.queuedMiB, target: "≤ 200 MB", met: mem.queuedMiB * 1.048576 <= 200 });
+  t.row({ section: "memory", metric: "broker peak RSS (VmHWM) while queueing", unit: "MiB", taskwire: mem.peakMiB });
+}
+
+const COST_LABELS: Record<string, string> = {
+  runPublishes: "TASKWIRE_RUNS publishes",
+  kvWrites: "KV taskwire_runs writes",
+  delivered: "consumer deliveries",
+  acked: "acks (ack floor)",
+  apiTotal: "JetStream API requests",
+  inMsgs: "NATS messages in (server)",
+  outMsgs: "NATS messages out (server)",
+  inBytes: "bytes in (server)",
+  outBytes: "bytes out (server)",
+};
+
+function costRows(t: Table, { costPerRun: cost }: Figures): void {
+  for (const [k, label] of Object.entries(COST_LABELS)) t.row({ section: "cost/run", metric: label, unit: "", taskwire: cost[k] });
+}

@@ -1,0 +1,107 @@
+// Taskwire runs as the phases submit and read them: the one Submit request,
+// emptying the streams between phases, waiting for a drain, reading the run
+// records back, and the latencies they carry.
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { type Client, decodeJson, encodeArgs, RunState, type TaskRun } from "@taskwire/client";
+import { RUNS_BUCKET_STREAM, RUNS_STREAM, taskConsumerName } from "@taskwire/core";
+import { decodeRun, SubmitBatchRequest, SubmitRequest } from "@taskwire/protocol";
+import { TASK } from "./settings.js";
+import { PAYLOAD, type Pcts, pcts, waitFor } from "./util.js";
+
+/** The Submit of every phase: the bench task with the bench payload. */
+export const submitReq = SubmitRequest.fromPartial({ task: TASK, args: encodeArgs([PAYLOAD]) });
+export const SUBMIT_BYTES = SubmitRequest.encode(submitReq).finish().length;
+
+export function batchRequest(size: number): SubmitBatchRequest {
+  return SubmitBatchRequest.fromPartial({ runs: Array.from({ length: size }, () => submitReq) });
+}
+
+/** One SubmitBatch call through the generated stub. */
+export function submitBatch(client: Client, req: SubmitBatchRequest): Promise<void> {
+  return new Promise<void>((res, rej) => client.raw.submitBatch(req, (e) => (e ? rej(e) : res())));
+}
+
+export async function purge(jsm: JetStreamManager): Promise<void> {
+  await jsm.streams.purge(RUNS_STREAM);
+  await jsm.streams.purge(RUNS_BUCKET_STREAM);
+}
+
+/** Waits until every queued run is acked (stream empty, nothing pending), bounded. */
+export async function waitDrained(jsm: JetStreamManager, timeoutMs: number): Promise<void> {
+  await waitFor(async () => {
+    const si = await jsm.streams.info(RUNS_STREAM);
+    if (si.state.messages > 0) return false;
+    const ci = await jsm.consumers.info(RUNS_STREAM, taskConsumerName("default", TASK));
+    return ci.num_ack_pending === 0;
+  }, "runs drained", timeoutMs, 20);
+}
+
+/** Latest record of every run (last revision per key), read with an ordered consumer. */
+export async function readRecords(js: JetStreamClient, jsm: JetStreamManager): Promise<TaskRun[]> {
+  const si = await jsm.streams.info(RUNS_BUCKET_STREAM);
+  const out: TaskRun[] = [];
+  if (si.state.messages === 0) return out;
+  const oc = await js.consumers.get(RUNS_BUCKET_STREAM, { deliver_policy: DeliverPolicy.LastPerSubject });
+  const iter = await oc.consume({ max_messages: 1_000 });
+  const deadline = Date.now() + 120_000;
+  const timer = setTimeout(() => iter.stop(), 120_000);
+  for await (const m of iter) {
+    if (m.data.length > 0) out.push(decodeRun(m.data));
+    if (m.info.pending === 0 || Date.now() > deadline) break;
+  }
+  clearTimeout(timer);
+  iter.stop();
+  return out;
+}
+
+/** When a run (or BullMQ job) was submitted, and when its Submit answered; wall clock ms. */
+export interface Sent {
+  start: number;
+  accepted: number;
+}
+
+export interface RunLatencies {
+  /** Submit call → task started. */
+  dispatch: Pcts;
+  /** Submit answer → task started (a lower bound of accepted → started). */
+  dispatchFromAnswer: Pcts;
+  /** Broker receipt → task started (an upper bound of accepted → started). */
+  dispatchFromReceipt: Pcts;
+  /** Submit call → run finished. */
+  e2e: Pcts;
+  completed: number;
+  firstStart: number;
+  lastFinish: number;
+  /** Runs started before the client saw Submit's answer. */
+  negativeDispatch: number;
+}
+
+/** The latencies of the completed runs among `records` that are in `sent` (the task's result is its start time). */
+export function runLatencies(records: TaskRun[], sent: Map<string, Sent>): RunLatencies {
+  const dispatch: number[] = [];
+  const fromAnswer: number[] = [];
+  const fromReceipt: number[] = [];
+  const e2e: number[] = [];
+  let firstStart = Infinity;
+  let lastFinish = 0;
+  let negative = 0;
+  for (const s of sent.values()) firstStart = Math.min(firstStart, s.start);
+  for (const r of records) {
+    const s = sent.get(r.id);
+    if (!s || r.state !== RunState.RUN_STATE_COMPLETED) continue;
+    const started = decodeJson(r.result) as number;
+    const finished = r.finishedAt?.getTime() ?? NaN;
+    const d = started - s.accepted;
+    if (d < 0) negative++;
+    fromAnswer.push(d);
+    // createdAt is the broker's clock when it began handling the Submit,
+    // truncated to the millisecond: before the run was accepted, so this
+    // is an upper bound of "accepted → started" without the client's half
+    // of the Submit round trip.
+    fromReceipt.push(started - (r.createdAt?.getTime() ?? NaN));
+    dispatch.push(started - s.start);
+    e2e.push(finished - s.start);
+    lastFinish = Math.max(lastFinish, finished);
+  }
+  return { dispatch: pcts(dispatch), dispatchFromAnswer: pcts(fromAnswer), dispatchFromReceipt: pcts(fromReceipt), e2e: pcts(e2e), completed: dispatch.length, firstStart, lastFinish, negativeDispatch: negative };
+}
