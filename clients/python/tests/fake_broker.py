@@ -1,7 +1,8 @@
 """An in-process fake TaskService: real gRPC on 127.0.0.1:0, scripted behaviour.
 
 Tests drive runs with start()/complete()/fail()/cancel_run() and can inject
-errors (fail_next) and latency (delay) per method.
+errors (fail_next: before the method runs; lose_next: after it ran, so its
+answer is lost) and latency (delay) per method.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 import uuid
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import grpc
 from google.protobuf import timestamp_pb2
@@ -25,6 +26,7 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 TERMINAL = {types_pb2.RUN_STATE_COMPLETED, types_pb2.RUN_STATE_FAILED, types_pb2.RUN_STATE_CANCELLED}
 MAX_PAYLOAD = 1_000_000
 SLEEP = object()  # a simulated task result: run until cancelled
+T = TypeVar("T")
 
 
 def _now() -> timestamp_pb2.Timestamp:
@@ -55,7 +57,11 @@ class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
         self.schedules: dict[str, taskwire_pb2.Schedule] = {}
         self.cond = threading.Condition()
         self.calls: list[Call] = []
-        self.fail_next: dict[str, tuple[grpc.StatusCode, str]] = {}
+        # method -> (code, message), or a list of them for the next calls in turn.
+        self.fail_next: dict[str, tuple[grpc.StatusCode, str] | list[tuple[grpc.StatusCode, str]]] = {}
+        # method -> (code, message): the next call does its work, then fails
+        # with this status instead of answering (Submit, Cancel, Retry).
+        self.lose_next: dict[str, tuple[grpc.StatusCode, str]] = {}
         self.delay: dict[str, float] = {}
         # StreamEvents: abort the next stream with UNAVAILABLE after sending n events.
         self.drop_stream_after: int | None = None
@@ -89,8 +95,23 @@ class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
         if method in self.delay:
             time.sleep(self.delay[method])
         if method in self.fail_next:
-            code, msg = self.fail_next.pop(method)
+            entry = self.fail_next[method]
+            if isinstance(entry, list):
+                code, msg = entry.pop(0)
+                if not entry:
+                    del self.fail_next[method]
+            else:
+                code, msg = self.fail_next.pop(method)
             context.abort(code, msg)
+
+    def _leave(self, method: str, context: grpc.ServicerContext, response: T) -> T:
+        if method in self.lose_next:
+            code, msg = self.lose_next.pop(method)
+            context.abort(code, msg)
+        return response
+
+    def count(self, method: str) -> int:
+        return len([c for c in self.calls if c.method == method])
 
     def last(self, method: str) -> Call:
         return [c for c in self.calls if c.method == method][-1]
@@ -268,7 +289,8 @@ class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
     def Submit(self, request, context):  # noqa: N802
         self._enter("Submit", request, context)
         with self.cond:
-            return self._submit(request, context)
+            response = self._submit(request, context)
+        return self._leave("Submit", context, response)
 
     def SubmitBatch(self, request, context):  # noqa: N802
         self._enter("SubmitBatch", request, context)
@@ -306,7 +328,8 @@ class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
             run.error.CopyFrom(types_pb2.Failure(type="Cancelled", message=request.reason or "cancelled"))
             run.finished_at.CopyFrom(_now())
             self._emit(run, types_pb2.EVENT_TYPE_CANCELLED)
-            return taskwire_pb2.CancelResponse(run=run)
+            response = taskwire_pb2.CancelResponse(run=run)
+        return self._leave("Cancel", context, response)
 
     # Schedules: stored only (the fake does not fire them).
     def CreateSchedule(self, request, context):  # noqa: N802
@@ -350,7 +373,8 @@ class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
             self._emit(run, types_pb2.EVENT_TYPE_RESUBMITTED)
             if run.task in self.tasks:
                 threading.Thread(target=self._execute, args=(run.id,), daemon=True).start()
-            return taskwire_pb2.RetryResponse(run=run)
+            response = taskwire_pb2.RetryResponse(run=run)
+        return self._leave("Retry", context, response)
 
     def ListRuns(self, request, context):  # noqa: N802
         self._enter("ListRuns", request, context)

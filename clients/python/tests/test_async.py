@@ -55,9 +55,10 @@ async def test_rpc_errors(aclient: taskwire.AsyncClient, fake: FakeBroker) -> No
     assert info.value.code == grpc.StatusCode.NOT_FOUND and "not found" in info.value.message
     with pytest.raises(taskwire.InvalidArgumentError, match="task"):
         await aclient.submit("bad task!")
-    fake.fail_next["ListRuns"] = (grpc.StatusCode.UNAVAILABLE, "down")
-    with pytest.raises(taskwire.UnavailableError):
+    fake.fail_next["ListRuns"] = [(grpc.StatusCode.UNAVAILABLE, "down")] * 5
+    with pytest.raises(taskwire.UnavailableError) as info2:
         await aclient.list_runs()
+    assert info2.value.attempts == 5 and fake.count("ListRuns") == 5
 
 
 async def test_deadline(fake: FakeBroker) -> None:

@@ -81,7 +81,9 @@ def test_submit_defaults_leave_options_unset(client: taskwire.Client, fake: Fake
     client.submit("noargs")
     req = fake.last("Submit").request
     assert json.loads(req.args.data) == []
-    assert req.options == types_pb2.SubmitOptions()
+    # Only the generated idempotency key is set (see test_call_retry.py).
+    assert req.options == types_pb2.SubmitOptions(idempotency_key=req.options.idempotency_key)
+    assert len(req.options.idempotency_key) == 36
     assert not req.options.HasField("retry")
     assert not req.options.HasField("scheduled_at")
 
@@ -229,9 +231,9 @@ def test_wait_retries_unavailable(client: taskwire.Client, fake: FakeBroker) -> 
         (grpc.StatusCode.ABORTED, taskwire.RpcError),
     ],
 )
-def test_error_mapping(client: taskwire.Client, fake: FakeBroker, code: grpc.StatusCode, cls: type) -> None:
+def test_error_mapping(fake: FakeBroker, code: grpc.StatusCode, cls: type) -> None:
     fake.fail_next["Submit"] = (code, "something about args")
-    with pytest.raises(cls) as info:
+    with taskwire.Client(fake.address, timeout=5, call_retry=None) as client, pytest.raises(cls) as info:
         client.submit("t")
     err = info.value
     assert type(err) is cls
@@ -240,6 +242,7 @@ def test_error_mapping(client: taskwire.Client, fake: FakeBroker, code: grpc.Sta
     assert err.message == "something about args" == err.details
     assert str(err) == f"{code.name}: something about args"
     assert err.retryable == (code == grpc.StatusCode.UNAVAILABLE)
+    assert err.attempts == 1
 
 
 def test_real_broker_errors(client: taskwire.Client, fake: FakeBroker) -> None:

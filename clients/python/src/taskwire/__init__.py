@@ -12,6 +12,7 @@ Async: :class:`taskwire.AsyncClient`. Generated messages: :mod:`taskwire.v1`.
 """
 
 from ._common import BatchInput, BatchItem, call, submit_options
+from ._retry import DEFAULT_CALL_RETRY, CallRetry
 from .aio import AsyncClient, AsyncEventStream, AsyncRunHandle
 from .client import Client, EventStream, RunHandle
 from .errors import (
@@ -33,6 +34,7 @@ from .errors import (
     UnauthenticatedError,
     UnavailableError,
     UnimplementedError,
+    RETRYABLE_ABORTED_MESSAGE,
     from_rpc_error,
 )
 from .models import (
@@ -65,6 +67,8 @@ __all__ = [
     "BatchItem",
     "BatchInput",
     "submit_options",
+    "CallRetry",
+    "DEFAULT_CALL_RETRY",
     "RetryPolicy",
     "Run",
     "RunPage",
@@ -101,5 +105,6 @@ __all__ = [
     "RunCancelledError",
     "RunTimeoutError",
     "from_rpc_error",
+    "RETRYABLE_ABORTED_MESSAGE",
     "__version__",
 ]

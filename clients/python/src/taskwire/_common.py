@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence, Union
@@ -116,6 +117,16 @@ def submit_options(
         for key, value in labels.items():
             opts.labels[str(key)] = str(value)
     return opts
+
+
+def ensure_idempotency_key(request: taskwire_pb2.SubmitRequest, auto: bool) -> bool:
+    """Give ``request`` a random UUID idempotency key when ``auto`` and it has
+    none; True when the key was generated here. Called once per logical
+    submit, before the first attempt, so every retry carries the same key."""
+    if not auto or request.options.idempotency_key:
+        return False
+    request.options.idempotency_key = str(uuid.uuid4())
+    return True
 
 
 def submit_request(

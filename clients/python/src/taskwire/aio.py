@@ -12,6 +12,7 @@ import grpc.aio
 
 from . import _common
 from ._common import BatchInput
+from ._retry import DEFAULT_CALL_RETRY, CallRetry, Retryable, next_delay, retry_submit, retry_unavailable
 from .client import _MAX_CONSECUTIVE_FAILURES, _backoff
 from .errors import RunTimeoutError, UnavailableError, from_rpc_error
 from .models import Event, Heartbeat, RetryPolicy, Run, RunPage, RunState
@@ -39,9 +40,15 @@ class AsyncClient:
         metadata: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         options: Sequence[tuple[str, Any]] | None = None,
         channel: grpc.aio.Channel | None = None,
+        call_retry: CallRetry | None = DEFAULT_CALL_RETRY,
+        auto_idempotency_keys: bool = True,
     ) -> None:
+        if call_retry is not None and not isinstance(call_retry, CallRetry):
+            raise TypeError(f"call_retry must be a taskwire.CallRetry or None, not {type(call_retry).__name__}")
         self.address = _common.resolve_address(address)
         self.timeout = timeout
+        self.call_retry = call_retry
+        self.auto_idempotency_keys = auto_idempotency_keys
         self._metadata = _common.call_metadata(token, metadata)
         if channel is not None:
             self._channel = channel
@@ -81,11 +88,28 @@ class AsyncClient:
         t = self.timeout if rpc_timeout is None else rpc_timeout
         return None if t is None else t + extra
 
-    async def _unary(self, method: Callable[..., Awaitable[T]], request: Any, timeout: float | None) -> T:
-        try:
-            return await method(request, timeout=timeout, metadata=self._metadata)
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+    async def _unary(
+        self,
+        method: Callable[..., Awaitable[T]],
+        request: Any,
+        timeout: float | None,
+        retryable: Retryable | None = None,
+    ) -> T:
+        """See :meth:`taskwire.Client._unary`."""
+        end = None if timeout is None else time.monotonic() + timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = None if end is None else max(0.0, end - time.monotonic())
+            try:
+                return await method(request, timeout=remaining, metadata=self._metadata)
+            except grpc.RpcError as err:
+                error = from_rpc_error(err)
+            error.attempts = attempt
+            delay = next_delay(self.call_retry, retryable, error, attempt, end)
+            if delay is None:
+                raise error from None
+            await asyncio.sleep(delay)
 
     async def submit(
         self,
@@ -132,10 +156,13 @@ class AsyncClient:
                 run_if_dependencies_fail=run_if_dependencies_fail,
             ),
         )
+        generated = _common.ensure_idempotency_key(request, self.auto_idempotency_keys)
         resp: taskwire_pb2.SubmitResponse = await self._unary(
-            self.stub.Submit, request, self._deadline(rpc_timeout)
+            self.stub.Submit, request, self._deadline(rpc_timeout),
+            retry_submit if request.options.idempotency_key else None,
         )
-        return AsyncRunHandle(self, resp.run.id, run=Run(resp.run), deduplicated=resp.deduplicated)
+        deduplicated = resp.deduplicated and not generated
+        return AsyncRunHandle(self, resp.run.id, run=Run(resp.run), deduplicated=deduplicated)
 
     async def submit_batch(
         self, items: Iterable[BatchInput], *, rpc_timeout: float | None = None
@@ -151,10 +178,15 @@ class AsyncClient:
 
     async def get_run(self, run_id: str, *, wait: float = 0, rpc_timeout: float | None = None) -> Run:
         """GetStatus; ``wait`` seconds (broker-side) for a terminal state first."""
+        return await self._get_run(run_id, wait, rpc_timeout, retry_unavailable)
+
+    async def _get_run(
+        self, run_id: str, wait: float, rpc_timeout: float | None, retryable: Retryable | None
+    ) -> Run:
         wait = _common.check_wait("wait", wait)
         request = taskwire_pb2.GetStatusRequest(run_id=run_id, wait_timeout_ms=_common.wait_ms(wait))
         resp: taskwire_pb2.GetStatusResponse = await self._unary(
-            self.stub.GetStatus, request, self._deadline(rpc_timeout, wait)
+            self.stub.GetStatus, request, self._deadline(rpc_timeout, wait), retryable
         )
         return Run(resp.run)
 
@@ -170,7 +202,8 @@ class AsyncClient:
             chunk = _common.wait_chunk(remaining)
             started = time.monotonic()
             try:
-                run = await self.get_run(run_id, wait=chunk)
+                # No per-call retries inside: this loop retries UNAVAILABLE itself.
+                run = await self._get_run(run_id, chunk, None, None)
             except UnavailableError:
                 failures += 1
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -196,7 +229,15 @@ class AsyncClient:
     async def cancel(self, run_id: str, reason: str = "", *, rpc_timeout: float | None = None) -> Run:
         request = taskwire_pb2.CancelRequest(run_id=run_id, reason=reason)
         resp: taskwire_pb2.CancelResponse = await self._unary(
-            self.stub.Cancel, request, self._deadline(rpc_timeout)
+            self.stub.Cancel, request, self._deadline(rpc_timeout), retry_unavailable
+        )
+        return Run(resp.run)
+
+    async def retry(self, run_id: str, *, rpc_timeout: float | None = None) -> Run:
+        """Queue a FAILED or CANCELLED run again; see :meth:`taskwire.Client.retry`."""
+        request = taskwire_pb2.RetryRequest(run_id=run_id)
+        resp: taskwire_pb2.RetryResponse = await self._unary(
+            self.stub.Retry, request, self._deadline(rpc_timeout), retry_unavailable
         )
         return Run(resp.run)
 
@@ -255,7 +296,7 @@ class AsyncClient:
             page_token=page_token or "",
         )
         resp: taskwire_pb2.ListRunsResponse = await self._unary(
-            self.stub.ListRuns, request, self._deadline(rpc_timeout)
+            self.stub.ListRuns, request, self._deadline(rpc_timeout), retry_unavailable
         )
         return RunPage(runs=[Run(r) for r in resp.runs], next_page_token=resp.next_page_token)
 

@@ -11,6 +11,7 @@ import grpc
 
 from . import _common
 from ._common import BatchInput
+from ._retry import DEFAULT_CALL_RETRY, CallRetry, Retryable, next_delay, retry_submit, retry_unavailable
 from .errors import RunTimeoutError, UnavailableError, from_rpc_error
 from .models import Event, Heartbeat, RetryPolicy, Run, RunPage, RunState
 from .payload import RawPayload
@@ -20,7 +21,8 @@ __all__ = ["Client", "RunHandle", "EventStream"]
 
 T = TypeVar("T")
 
-# Reconnect / retry policy of idempotent reads (event streams, GetStatus waits).
+# Reconnect / retry policy of event streams and of wait()'s GetStatus loop
+# (single calls follow the client's CallRetry).
 _MAX_CONSECUTIVE_FAILURES = 5
 _BACKOFF_INITIAL = 0.1
 _BACKOFF_MAX = 2.0
@@ -40,13 +42,23 @@ class Client:
             ``None`` connects without TLS.
         token: bearer token, sent as ``authorization: Bearer <token>`` metadata
             on every call.
-        timeout: default per-call deadline in seconds (default 10). GetStatus
-            waits get this plus their wait. ``None`` disables deadlines.
+        timeout: default per-call deadline in seconds (default 10); it bounds
+            all attempts of a retried call together. GetStatus waits get this
+            plus their wait. ``None`` disables deadlines.
         metadata: extra metadata sent on every call.
         options: extra gRPC channel options, e.g.
             ``[("grpc.max_receive_message_length", 128 << 20)]``.
         channel: use this channel instead of creating one (the client then
             does not close it); ``address``/``credentials``/``options`` are ignored.
+        call_retry: how failed calls are retried (:class:`CallRetry`; default
+            up to 5 attempts, backoff 0.05 s doubling up to 1 s, ±20 % jitter):
+            Submit on UNAVAILABLE and on the broker's retryable ABORTED, with
+            the same idempotency key; GetStatus, ListRuns, Cancel and Retry on
+            UNAVAILABLE. ``None`` turns retries off.
+        auto_idempotency_keys: give every :meth:`submit` without an
+            ``idempotency_key`` a random UUID one (default True), so it can be
+            retried without creating a second run. With False such submits
+            carry no key and are not retried.
 
     Use it as a context manager, or call :meth:`close`.
     """
@@ -61,9 +73,17 @@ class Client:
         metadata: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         options: Sequence[tuple[str, Any]] | None = None,
         channel: grpc.Channel | None = None,
+        call_retry: CallRetry | None = DEFAULT_CALL_RETRY,
+        auto_idempotency_keys: bool = True,
     ) -> None:
+        if call_retry is not None and not isinstance(call_retry, CallRetry):
+            raise TypeError(f"call_retry must be a taskwire.CallRetry or None, not {type(call_retry).__name__}")
         self.address = _common.resolve_address(address)
         self.timeout = timeout
+        #: Retries of failed calls (None: off).
+        self.call_retry = call_retry
+        #: Whether submits without an idempotency key get a random one.
+        self.auto_idempotency_keys = auto_idempotency_keys
         self._metadata = _common.call_metadata(token, metadata)
         if channel is not None:
             self._channel = channel
@@ -108,11 +128,25 @@ class Client:
         t = self.timeout if rpc_timeout is None else rpc_timeout
         return None if t is None else t + extra
 
-    def _unary(self, method: Callable[..., T], request: Any, timeout: float | None) -> T:
-        try:
-            return method(request, timeout=timeout, metadata=self._metadata)
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+    def _unary(
+        self, method: Callable[..., T], request: Any, timeout: float | None, retryable: Retryable | None = None
+    ) -> T:
+        """One call; with ``retryable``, repeated per ``self.call_retry`` while
+        it says the error is transient. ``timeout`` bounds all attempts."""
+        end = None if timeout is None else time.monotonic() + timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = None if end is None else max(0.0, end - time.monotonic())
+            try:
+                return method(request, timeout=remaining, metadata=self._metadata)
+            except grpc.RpcError as err:
+                error = from_rpc_error(err)
+            error.attempts = attempt
+            delay = next_delay(self.call_retry, retryable, error, attempt, end)
+            if delay is None:
+                raise error from None
+            time.sleep(delay)
 
     # -- API -----------------------------------------------------------------
 
@@ -144,6 +178,10 @@ class Client:
         SCHEDULED when due later). See the README for every option; durations
         ending in ``_ms`` are milliseconds. ``payload`` sends raw bytes
         instead of JSON args. ``rpc_timeout`` overrides the client's deadline.
+
+        Without ``idempotency_key`` the client generates a random one (unless
+        ``auto_idempotency_keys=False``); transient failures are retried with
+        the same key (see ``call_retry``), so one call creates at most one run.
         """
         request = _common.submit_request(
             task,
@@ -167,10 +205,15 @@ class Client:
                 run_if_dependencies_fail=run_if_dependencies_fail,
             ),
         )
+        generated = _common.ensure_idempotency_key(request, self.auto_idempotency_keys)
         resp: taskwire_pb2.SubmitResponse = self._unary(
-            self.stub.Submit, request, self._deadline(rpc_timeout)
+            self.stub.Submit, request, self._deadline(rpc_timeout),
+            retry_submit if request.options.idempotency_key else None,
         )
-        return RunHandle(self, resp.run.id, run=Run(resp.run), deduplicated=resp.deduplicated)
+        # A generated key is this call's own: a deduplicated answer means an
+        # earlier attempt of this call created the run, not another submit.
+        deduplicated = resp.deduplicated and not generated
+        return RunHandle(self, resp.run.id, run=Run(resp.run), deduplicated=deduplicated)
 
     def submit_batch(
         self, items: Iterable[BatchInput], *, rpc_timeout: float | None = None
@@ -189,10 +232,13 @@ class Client:
     def get_run(self, run_id: str, *, wait: float = 0, rpc_timeout: float | None = None) -> Run:
         """GetStatus: the run's record. With ``wait`` > 0 (seconds, at most 300) the
         broker first waits until the run is terminal or the wait elapses."""
+        return self._get_run(run_id, wait, rpc_timeout, retry_unavailable)
+
+    def _get_run(self, run_id: str, wait: float, rpc_timeout: float | None, retryable: Retryable | None) -> Run:
         wait = _common.check_wait("wait", wait)
         request = taskwire_pb2.GetStatusRequest(run_id=run_id, wait_timeout_ms=_common.wait_ms(wait))
         resp: taskwire_pb2.GetStatusResponse = self._unary(
-            self.stub.GetStatus, request, self._deadline(rpc_timeout, wait)
+            self.stub.GetStatus, request, self._deadline(rpc_timeout, wait), retryable
         )
         return Run(resp.run)
 
@@ -200,7 +246,9 @@ class Client:
         """Block until the run is terminal and return its record (whatever the outcome).
 
         ``timeout`` in seconds (None: forever); raises :class:`RunTimeoutError`
-        when it elapses. Transient UNAVAILABLE errors are retried.
+        when it elapses. Transient UNAVAILABLE errors are retried by this loop
+        (up to 5 in a row, backoff 0.1 s doubling up to 2 s), whatever
+        ``call_retry`` says.
         """
         if timeout is not None:
             _common.check_wait("timeout", timeout)
@@ -212,7 +260,8 @@ class Client:
             chunk = _common.wait_chunk(remaining)
             started = time.monotonic()
             try:
-                run = self.get_run(run_id, wait=chunk)
+                # No per-call retries inside: this loop retries UNAVAILABLE itself.
+                run = self._get_run(run_id, chunk, None, None)
             except UnavailableError:
                 failures += 1
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -247,7 +296,7 @@ class Client:
         a completed or failed one raises :class:`FailedPreconditionError`."""
         request = taskwire_pb2.CancelRequest(run_id=run_id, reason=reason)
         resp: taskwire_pb2.CancelResponse = self._unary(
-            self.stub.Cancel, request, self._deadline(rpc_timeout)
+            self.stub.Cancel, request, self._deadline(rpc_timeout), retry_unavailable
         )
         return Run(resp.run)
 
@@ -258,7 +307,7 @@ class Client:
         :class:`FailedPreconditionError`."""
         request = taskwire_pb2.RetryRequest(run_id=run_id)
         resp: taskwire_pb2.RetryResponse = self._unary(
-            self.stub.Retry, request, self._deadline(rpc_timeout)
+            self.stub.Retry, request, self._deadline(rpc_timeout), retry_unavailable
         )
         return Run(resp.run)
 
@@ -326,7 +375,7 @@ class Client:
             page_token=page_token or "",
         )
         resp: taskwire_pb2.ListRunsResponse = self._unary(
-            self.stub.ListRuns, request, self._deadline(rpc_timeout)
+            self.stub.ListRuns, request, self._deadline(rpc_timeout), retry_unavailable
         )
         return RunPage(runs=[Run(r) for r in resp.runs], next_page_token=resp.next_page_token)
 

@@ -51,7 +51,13 @@ __all__ = [
     "RunCancelledError",
     "RunTimeoutError",
     "from_rpc_error",
+    "RETRYABLE_ABORTED_MESSAGE",
 ]
+
+#: The message of the broker's one retryable ABORTED answer to Submit: two
+#: submits with the same idempotency key raced and the key's mapping changed
+#: under one of them. Repeating the call with the same key is safe.
+RETRYABLE_ABORTED_MESSAGE = "idempotency key changed concurrently; retry the call"
 
 
 class TaskwireError(Exception):
@@ -117,6 +123,8 @@ class RpcError(TaskwireError):
         super().__init__(message, code=code)
         self.trailing_metadata = trailing_metadata
         self.cause = cause
+        #: How many attempts the client made before giving up (see ``CallRetry``).
+        self.attempts = 1
 
     @property
     def details(self) -> str:
@@ -125,12 +133,16 @@ class RpcError(TaskwireError):
 
     @property
     def retryable(self) -> bool:
-        """True when retrying the same call may succeed (UNAVAILABLE).
+        """True when repeating the same call may succeed: UNAVAILABLE, or the
+        broker's ABORTED "idempotency key changed concurrently; retry the call".
 
-        Retry submits only with an idempotency key, so a retry cannot create a
-        second run.
+        The client already retried such a call (``Client(call_retry=...)``),
+        ``attempts`` times. Repeat a submit only with its idempotency key, so a
+        retry cannot create a second run.
         """
-        return self.code == grpc.StatusCode.UNAVAILABLE
+        return self.code == grpc.StatusCode.UNAVAILABLE or (
+            self.code == grpc.StatusCode.ABORTED and self.message == RETRYABLE_ABORTED_MESSAGE
+        )
 
 
 class InvalidArgumentError(RpcError):
