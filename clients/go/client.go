@@ -16,13 +16,16 @@ import (
 // Client is a connection to a taskwire broker. It is safe for concurrent
 // use; create one per process and Close it when done.
 type Client struct {
-	conn  *grpc.ClientConn // nil when built by NewClient from a caller's conn
-	api   taskwirev1.TaskServiceClient
-	addr  string
-	close func() error
+	conn     *grpc.ClientConn // nil when built by NewClient from a caller's conn
+	api      taskwirev1.TaskServiceClient
+	addr     string
+	close    func() error
+	retry    CallRetry // normalized
+	autoKeys bool      // Submit generates an idempotency key when none is given
 }
 
-// ClientOption configures [Dial].
+// ClientOption configures [Dial] (and, for the retry and idempotency-key
+// options, [NewClient]).
 type ClientOption func(*clientConfig)
 
 type clientConfig struct {
@@ -32,6 +35,22 @@ type clientConfig struct {
 	insecureToken bool
 	block         bool
 	dialOpts      []grpc.DialOption
+	retry         CallRetry // normalized
+	noAutoKeys    bool
+}
+
+func newClientConfig(opts []ClientOption) clientConfig {
+	cfg := clientConfig{retry: DefaultCallRetry.normalized()}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	return cfg
+}
+
+func (cfg *clientConfig) client(api taskwirev1.TaskServiceClient, addr string, closeFn func() error) *Client {
+	return &Client{api: api, addr: addr, close: closeFn, retry: cfg.retry, autoKeys: !cfg.noAutoKeys}
 }
 
 // WithTransportCredentials sets the transport security, e.g.
@@ -100,10 +119,7 @@ func Dial(ctx context.Context, addr string, opts ...ClientOption) (*Client, erro
 	if err := ctx.Err(); err != nil {
 		return nil, ctxError(ctx)
 	}
-	var cfg clientConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg := newClientConfig(opts)
 	addr = ResolveAddress(addr)
 	creds := cfg.creds
 	if creds == nil {
@@ -131,7 +147,9 @@ func Dial(ctx context.Context, addr string, opts ...ClientOption) (*Client, erro
 			return nil, err
 		}
 	}
-	return &Client{conn: conn, api: taskwirev1.NewTaskServiceClient(conn), addr: addr, close: conn.Close}, nil
+	c := cfg.client(taskwirev1.NewTaskServiceClient(conn), addr, conn.Close)
+	c.conn = conn
+	return c, nil
 }
 
 func waitReady(ctx context.Context, conn *grpc.ClientConn) error {
@@ -152,9 +170,12 @@ func waitReady(ctx context.Context, conn *grpc.ClientConn) error {
 
 // NewClient wraps an existing gRPC connection (for example one shared with
 // other services, or an in-process bufconn in tests). Close does not close
-// cc; its owner does.
-func NewClient(cc grpc.ClientConnInterface) *Client {
-	return &Client{api: taskwirev1.NewTaskServiceClient(cc), close: func() error { return nil }}
+// cc; its owner does. Of the options, only [WithCallRetry],
+// [WithoutCallRetry] and [WithAutoIdempotencyKeys] apply (the others
+// configure the connection, which is the caller's).
+func NewClient(cc grpc.ClientConnInterface, opts ...ClientOption) *Client {
+	cfg := newClientConfig(opts)
+	return cfg.client(taskwirev1.NewTaskServiceClient(cc), "", func() error { return nil })
 }
 
 // Close closes the connection made by [Dial]. Calls in flight fail with

@@ -67,12 +67,14 @@ func TestSubmitOptionsMapping(t *testing.T) {
 		t.Fatalf("request mismatch:\n got %v\nwant %v", got, want)
 	}
 
-	// No options: empty (not nil-dereferencing) options, defaults left to the broker.
+	// No options: empty (not nil-dereferencing) options, defaults left to the
+	// broker, but for the generated idempotency key (see retry_test.go).
 	if _, err := env.client.Submit(ctx, "add", nil); err != nil {
 		t.Fatal(err)
 	}
 	got = lastRequest[*taskwirev1.SubmitRequest](env.fake)
-	if !proto.Equal(got.GetOptions(), &taskwirev1.SubmitOptions{}) || string(got.GetArgs().GetData()) != "[]" {
+	key := got.GetOptions().GetIdempotencyKey()
+	if !proto.Equal(got.GetOptions(), &taskwirev1.SubmitOptions{IdempotencyKey: key}) || !uuidPattern.MatchString(key) || string(got.GetArgs().GetData()) != "[]" {
 		t.Fatalf("defaults: %v", got)
 	}
 

@@ -28,6 +28,11 @@
 // [*Error] values: status.Code(err) yields their gRPC code, and errors.Is
 // matches them against sentinels such as [ErrNotFound] or
 // [ErrInvalidArgument].
+//
+// Every [Client.Submit] carries an idempotency key (a random UUID unless
+// given), and the client retries transient failures (UNAVAILABLE; for
+// Submit also the broker's retryable ABORTED) with the same key, with
+// exponential backoff and jitter within ctx's deadline: see [CallRetry].
 package taskwire
 
 // Version is the version of this client library. It is sent in the gRPC

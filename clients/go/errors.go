@@ -24,6 +24,9 @@ type Error struct {
 	// Message is the status message; for INVALID_ARGUMENT the broker names
 	// the offending field in it.
 	Message string
+	// Attempts is how many attempts the client made before returning this
+	// error: more than 1 when it retried the call (see [CallRetry]).
+	Attempts int
 
 	st    *status.Status
 	cause error
@@ -56,6 +59,12 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
+// Retryable reports whether repeating the same call may succeed: code
+// UNAVAILABLE, or ABORTED with [RetryableAbortedMessage]. The client has
+// already retried such a call Attempts times. Repeat a Submit only with the
+// same idempotency key, so that it cannot create a second run.
+func (e *Error) Retryable() bool { return retrySubmit(e) }
+
 // Unwrap returns the context error that caused the call to fail, if any.
 func (e *Error) Unwrap() error { return e.cause }
 
@@ -85,8 +94,9 @@ var (
 	ErrFailedPrecondition = sentinel(codes.FailedPrecondition)
 	// ErrResourceExhausted: payload over the broker's limit.
 	ErrResourceExhausted = sentinel(codes.ResourceExhausted)
-	// ErrUnavailable: broker or NATS unreachable; safe to retry a Submit
-	// that has an idempotency key.
+	// ErrUnavailable: broker or NATS unreachable (still, after the client's
+	// retries; see [CallRetry]); safe to retry a Submit that has an
+	// idempotency key.
 	ErrUnavailable = sentinel(codes.Unavailable)
 	// ErrUnauthenticated: missing or invalid credentials.
 	ErrUnauthenticated = sentinel(codes.Unauthenticated)
@@ -177,7 +187,7 @@ func convertError(ctx context.Context, err error) error {
 	if !ok {
 		return err
 	}
-	e := &Error{Code: st.Code(), Message: st.Message(), st: st}
+	e := &Error{Code: st.Code(), Message: st.Message(), Attempts: 1, st: st}
 	if ctx != nil {
 		switch {
 		case ctx.Err() != nil && (e.Code == codes.Canceled || e.Code == codes.DeadlineExceeded):

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,15 +51,72 @@ type fakeBroker struct {
 	endAfterEvents     int  // ... after sending this many events
 	unavailableStatus  int  // fail this many GetStatus calls with UNAVAILABLE
 	ignoreWaitTimeouts bool // answer GetStatus at once
+	// faults are injected by the server interceptor, per method name
+	// ("Submit"), one per call in turn.
+	faults map[string][]fault
 
 	// simulate runs the conformance worker's cf-* tasks in-process.
 	simulate bool
 }
 
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
 var runIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9]{12}$`)
+
+// fault is one injected failure of a unary call.
+type fault struct {
+	err error
+	// lost: the method runs, then its answer is replaced by err (a node
+	// lost after doing the work); else err is returned before it runs.
+	lost bool
+}
+
+// inject queues faults for the next calls of method ("Submit", ...).
+func (f *fakeBroker) inject(method string, faults ...fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults[method] = append(f.faults[method], faults...)
+}
+
+// failN is n faults of code and message, returned before the method runs.
+func failN(n int, code codes.Code, msg string) []fault {
+	out := make([]fault, n)
+	for i := range out {
+		out[i] = fault{err: status.Error(code, msg)}
+	}
+	return out
+}
+
+// interceptor applies the injected faults. A call failed before its
+// method runs is recorded here, so tests see every attempt.
+func (f *fakeBroker) interceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	method := info.FullMethod[strings.LastIndex(info.FullMethod, "/")+1:]
+	f.mu.Lock()
+	var ft *fault
+	if q := f.faults[method]; len(q) > 0 {
+		ft, f.faults[method] = &q[0], q[1:]
+	}
+	f.mu.Unlock()
+	switch {
+	case ft == nil:
+		return handler(ctx, req)
+	case ft.lost:
+		if _, err := handler(ctx, req); err != nil {
+			return nil, err
+		}
+		return nil, ft.err
+	default:
+		f.record(ctx, req.(proto.Message))
+		return nil, ft.err
+	}
+}
+
+// calls counts the recorded requests of type T.
+func calls[T proto.Message](f *fakeBroker) int { return len(allRequests[T](f)) }
 
 func newFakeBroker() *fakeBroker {
 	return &fakeBroker{
+		faults:    map[string][]fault{},
 		changed:   make(chan struct{}),
 		runs:      map[string]*Run{},
 		schedules: map[string]*Schedule{},
@@ -497,7 +555,7 @@ func startFake(t *testing.T, opts ...ClientOption) *fakeEnv {
 	}
 	lis := &trackingListener{Listener: l}
 	fake := newFakeBroker()
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(grpc.UnaryInterceptor(fake.interceptor))
 	taskwirev1.RegisterTaskServiceServer(srv, fake)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)

@@ -20,16 +20,23 @@ func WithWaitTimeout(d time.Duration) StatusOption {
 	return func(r *taskwirev1.GetStatusRequest) { r.WaitTimeoutMs = durationMs(d) }
 }
 
-// GetStatus returns the run's record. Errors: ErrNotFound for an unknown
-// run, ErrInvalidArgument for a malformed id.
+// GetStatus returns the run's record; UNAVAILABLE is retried (see
+// [CallRetry]). Errors: ErrNotFound for an unknown run, ErrInvalidArgument
+// for a malformed id.
 func (c *Client) GetStatus(ctx context.Context, runID string, opts ...StatusOption) (*Run, error) {
+	return c.getStatus(ctx, runID, retryUnavailable, opts...)
+}
+
+func (c *Client) getStatus(ctx context.Context, runID string, on retryOn, opts ...StatusOption) (*Run, error) {
 	req := &taskwirev1.GetStatusRequest{RunId: runID}
 	for _, o := range opts {
 		o(req)
 	}
-	resp, err := c.api.GetStatus(ctx, req)
+	resp, err := invoke(ctx, c, on, func(ctx context.Context) (*taskwirev1.GetStatusResponse, error) {
+		return c.api.GetStatus(ctx, req)
+	})
 	if err != nil {
-		return nil, convertError(ctx, err)
+		return nil, err
 	}
 	return resp.GetRun(), nil
 }
@@ -45,8 +52,10 @@ var waitPoll = 30 * time.Second
 // and returns its final record; a failed or cancelled run is not an error
 // here (use [ResultInto] / [DecodeResult], which report it). It long-polls
 // GetStatus with a wait timeout of up to 30 s per call, retries
-// ErrUnavailable with backoff, and stops with ctx: set a deadline on ctx to
-// bound the wait (the error then matches context.DeadlineExceeded).
+// ErrUnavailable with backoff (its own loop, 100ms doubling up to 2s, for as
+// long as ctx allows, whatever [CallRetry] says), and stops with ctx: set a
+// deadline on ctx to bound the wait (the error then matches
+// context.DeadlineExceeded).
 func (c *Client) Wait(ctx context.Context, runID string) (*Run, error) {
 	backoff := newBackoff(100*time.Millisecond, 2*time.Second)
 	for {
@@ -59,7 +68,7 @@ func (c *Client) Wait(ctx context.Context, runID string) (*Run, error) {
 			}
 		}
 		start := time.Now()
-		run, err := c.GetStatus(ctx, runID, WithWaitTimeout(wait))
+		run, err := c.getStatus(ctx, runID, nil, WithWaitTimeout(wait)) // this loop retries
 		switch {
 		case err == nil && IsTerminal(run.GetState()):
 			return run, nil
@@ -94,15 +103,18 @@ func WithCancelReason(reason string) CancelOption {
 // never starts; a running run has its AbortSignal fired and becomes
 // CANCELLED when the worker stops (use [Client.Wait]). Cancelling a
 // cancelled run is a no-op. Errors: ErrFailedPrecondition when the run is
-// already COMPLETED or FAILED, ErrNotFound for an unknown run.
+// already COMPLETED or FAILED, ErrNotFound for an unknown run. UNAVAILABLE
+// is retried (see [CallRetry]); a repeated cancel is a no-op.
 func (c *Client) Cancel(ctx context.Context, runID string, opts ...CancelOption) (*Run, error) {
 	req := &taskwirev1.CancelRequest{RunId: runID}
 	for _, o := range opts {
 		o(req)
 	}
-	resp, err := c.api.Cancel(ctx, req)
+	resp, err := invoke(ctx, c, retryUnavailable, func(ctx context.Context) (*taskwirev1.CancelResponse, error) {
+		return c.api.Cancel(ctx, req)
+	})
 	if err != nil {
-		return nil, convertError(ctx, err)
+		return nil, err
 	}
 	return resp.GetRun(), nil
 }
@@ -111,10 +123,16 @@ func (c *Client) Cancel(ctx context.Context, runID string, opts ...CancelOption)
 // run (same id, attempt history kept; one attempt, the retry policy's budget
 // is not replenished). Dead letters are [Client.ListRuns] with States
 // [StateFailed]. Any other state is FAILED_PRECONDITION ([ErrFailedPrecondition]).
+// UNAVAILABLE is retried (see [CallRetry]); when an earlier attempt went
+// through but its answer was lost, the next one fails with
+// FAILED_PRECONDITION (the run is queued again): check the run's state.
 func (c *Client) Retry(ctx context.Context, runID string) (*Run, error) {
-	resp, err := c.api.Retry(ctx, &taskwirev1.RetryRequest{RunId: runID})
+	req := &taskwirev1.RetryRequest{RunId: runID}
+	resp, err := invoke(ctx, c, retryUnavailable, func(ctx context.Context) (*taskwirev1.RetryResponse, error) {
+		return c.api.Retry(ctx, req)
+	})
 	if err != nil {
-		return nil, convertError(ctx, err)
+		return nil, err
 	}
 	return resp.GetRun(), nil
 }
@@ -144,17 +162,21 @@ type RunPage struct {
 	NextPageToken string
 }
 
-// ListRuns returns one page of runs, newest first (run ids are time-ordered).
+// ListRuns returns one page of runs, newest first (run ids are
+// time-ordered). UNAVAILABLE is retried (see [CallRetry]).
 func (c *Client) ListRuns(ctx context.Context, filter ListFilter) (*RunPage, error) {
-	resp, err := c.api.ListRuns(ctx, &taskwirev1.ListRunsRequest{
+	req := &taskwirev1.ListRunsRequest{
 		Task:      filter.Task,
 		States:    append([]RunState(nil), filter.States...),
 		PageSize:  int32(filter.PageSize),
 		PageToken: filter.PageToken,
 		Queue:     filter.Queue,
+	}
+	resp, err := invoke(ctx, c, retryUnavailable, func(ctx context.Context) (*taskwirev1.ListRunsResponse, error) {
+		return c.api.ListRuns(ctx, req)
 	})
 	if err != nil {
-		return nil, convertError(ctx, err)
+		return nil, err
 	}
 	return &RunPage{Runs: resp.GetRuns(), NextPageToken: resp.GetNextPageToken()}, nil
 }
