@@ -446,7 +446,8 @@ class Client:
 class RunHandle:
     """A submitted run. ``run`` is the record returned by Submit (None for
     :meth:`Client.handle`); ``deduplicated`` is True when an earlier submit with
-    the same idempotency key created the run."""
+    the same idempotency key created the run (never with a key the client
+    generated: only an earlier attempt of the same call can have used it)."""
 
     def __init__(
         self, client: Client, run_id: str, *, run: Run | None = None, deduplicated: bool = False
