@@ -213,8 +213,12 @@ describe("Helm chart deploy/helm/taskwire", function () {
     const conf = dataOf(find(manifests, "ConfigMap", "tw-taskwire-nats"))["nats.conf"] ?? "";
     for (let i = 0; i < 3; i++) assert.ok(conf.includes(`nats://tw-taskwire-nats-${i}.tw-taskwire-nats-headless.taskwire.svc.cluster.local:6222`), `route to node ${i}`);
     assert.match(conf, /jetstream \{\n\s+store_dir: \/data\n/);
-    assert.match(conf, /max_file_store: 18G/);
+    assert.match(conf, /max_file_store: 18G\n/);
+    assert.doesNotMatch(conf, /sync_interval/, "the server's default unless set");
+    const synced = await render(["ci/embedded-nats-values.yaml"], ["--set", "nats.embedded.jetstream.syncInterval=always"]);
+    assert.match(dataOf(find(synced, "ConfigMap", "tw-taskwire-nats"))["nats.conf"] ?? "", /max_file_store: 18G\n\s+sync_interval: always\n/);
     // The configuration parses: nats-server checks it (-t) with the pod's SERVER_NAME.
+    // (Debian's nats-server 2.9 here; sync_interval, checked above, is newer than it.)
     const bin = findNatsServer();
     assert.ok(bin, "nats-server is needed to check the rendered configuration");
     const dir = mkdtempSync(join(tmpdir(), "taskwire-natsconf-"));
@@ -363,7 +367,11 @@ describe("Helm chart deploy/helm/taskwire", function () {
 
     it("serves a run submitted with the TS client: rendered command lines, ConfigMaps and Secrets as the kubelet builds them", async function () {
       cluster = await NatsCluster.start(3);
-      const [grpcPort, httpPort] = [await freePort(), await freePort()];
+      const grpcPort = await freePort();
+      const httpPort = await waitFor(async () => {
+        const p = await freePort();
+        return p !== grpcPort ? p : undefined;
+      }, "a second free port");
       // What differs between a pod and a local process: the listen host (a pod
       // has its own network namespace) and free ports; everything else is the
       // production values file as it is.

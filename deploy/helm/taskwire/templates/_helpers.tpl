@@ -200,6 +200,9 @@ jetstream {
   {{- with .n.jetstream.maxFileStore }}
   max_file_store: {{ . }}
   {{- end }}
+  {{- with .n.jetstream.syncInterval }}
+  sync_interval: {{ . }}
+  {{- end }}
 }
 cluster {
   name: {{ .n.clusterName }}
