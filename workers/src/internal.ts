@@ -1,0 +1,2 @@
+// For taskwire's own packages (CLI) and tests; not a public API.
+export { resolveOptions, workerSettings, type ResolvedWorkerOptions } from "./options.js";
