@@ -1,33 +1,16 @@
 import assert from "node:assert/strict";
-import { Client, EventType, RunState } from "@taskwire/client";
-import type { Broker } from "@taskwire/broker";
-import type { Worker } from "@taskwire/worker";
+import { EventType, RunState } from "@taskwire/client";
 import * as cpu from "../fixtures/cpu-tasks.js";
-import { startBroker, startNats, startWorker } from "../helpers/env.js";
+import { useStack } from "../helpers/stack.js";
 
 describe("thread isolation: a hard stop for CPU-bound tasks", function () {
-  let nats: Awaited<ReturnType<typeof startNats>>;
-  let broker: Broker;
-  let worker: Worker;
-  let client: Client;
 
-  before(async function () {
-    nats = await startNats();
-    broker = await startBroker(nats.url);
-    worker = await startWorker(nats.url, [cpu.spin, cpu.threadAdd, cpu.inlineEcho], { concurrency: 4 });
-    client = new Client({ address: broker.address });
-  });
-  after(async function () {
-    client?.close();
-    await worker?.stop();
-    await broker?.stop();
-    await nats?.cleanup();
-  });
+  const stack = useStack({ tasks: [cpu.spin, cpu.threadAdd, cpu.inlineEcho], worker: { concurrency: 4 } });
 
   it("times out and terminates a CPU-bound attempt that ignores its signal, while the worker keeps serving", async function () {
-    const run = await cpu.spin.using(client).delay();
+    const run = await cpu.spin.using(stack.client).delay();
     // The worker's event loop stays free: an inline run completes meanwhile.
-    const echo = await cpu.inlineEcho.using(client).delay("still here");
+    const echo = await cpu.inlineEcho.using(stack.client).delay("still here");
     assert.equal(await echo.result({ timeoutMs: 5_000 }), "still here");
     const st = await run.wait({ timeoutMs: 15_000 });
     assert.equal(st.state, RunState.RUN_STATE_FAILED);
@@ -37,7 +20,7 @@ describe("thread isolation: a hard stop for CPU-bound tasks", function () {
   });
 
   it("returns results, logs and progress from a thread", async function () {
-    const run = await cpu.threadAdd.using(client).delay(20, 22);
+    const run = await cpu.threadAdd.using(stack.client).delay(20, 22);
     assert.equal(await run.result({ timeoutMs: 10_000 }), 42);
     const types: EventType[] = [];
     for await (const e of run.events()) types.push(e.type);

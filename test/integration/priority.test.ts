@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
-import { Client, context, task, waitAll } from "@taskwire/client";
-import type { Broker } from "@taskwire/broker";
-import { startBroker, startNats, startWorker, uniq } from "../helpers/env.js";
+import { context, task, waitAll } from "@taskwire/client";
+import { uniq, startWorker } from "../helpers/env.js";
+import { useStack } from "../helpers/stack.js";
 
 describe("priorities under a backlog", function () {
-  let nats: Awaited<ReturnType<typeof startNats>>;
-  let broker: Broker;
-  let client: Client;
   const order: string[] = [];
   const job = task(uniq("prio"), async (label: string) => {
     order.push(label);
@@ -14,23 +11,14 @@ describe("priorities under a backlog", function () {
     return context().attempt;
   });
 
-  before(async function () {
-    nats = await startNats();
-    broker = await startBroker(nats.url);
-    client = new Client({ address: broker.address });
-  });
-  after(async function () {
-    client?.close();
-    await broker?.stop();
-    await nats?.cleanup();
-  });
+  const stack = useStack({});
 
   it("starts high-priority runs before normal and low ones", async function () {
     // Build a backlog with no worker running: low first, then normal, then high.
-    const low = await Promise.all(Array.from({ length: 6 }, (_, i) => job.using(client).applyAsync([`low-${i}`], { priority: -1 })));
-    const normal = await Promise.all(Array.from({ length: 6 }, (_, i) => job.using(client).applyAsync([`normal-${i}`])));
-    const high = await Promise.all(Array.from({ length: 6 }, (_, i) => job.using(client).applyAsync([`high-${i}`], { priority: 5 })));
-    const worker = await startWorker(nats.url, [job], { concurrency: 1 });
+    const low = await Promise.all(Array.from({ length: 6 }, (_, i) => job.using(stack.client).applyAsync([`low-${i}`], { priority: -1 })));
+    const normal = await Promise.all(Array.from({ length: 6 }, (_, i) => job.using(stack.client).applyAsync([`normal-${i}`])));
+    const high = await Promise.all(Array.from({ length: 6 }, (_, i) => job.using(stack.client).applyAsync([`high-${i}`], { priority: 5 })));
+    const worker = await startWorker(stack.nats.url, [job], { concurrency: 1 });
     try {
       await waitAll([...low, ...normal, ...high], { timeoutMs: 30_000 });
     } finally {

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { Client, task, waitAll, type TaskRun } from "@taskwire/client";
-import type { Broker } from "@taskwire/broker";
-import type { Worker } from "@taskwire/worker";
-import { startBroker, startNats, startWorker, uniq } from "../helpers/env.js";
+import { task, waitAll, type TaskRun } from "@taskwire/client";
+import { uniq } from "../helpers/env.js";
+import { useStack } from "../helpers/stack.js";
 
 /** Most starts inside any window of `ms`. */
 function maxStartsInWindow(runs: TaskRun[], ms: number): number {
@@ -16,28 +15,13 @@ function maxStartsInWindow(runs: TaskRun[], ms: number): number {
 }
 
 describe("rate limits across workers", function () {
-  let nats: Awaited<ReturnType<typeof startNats>>;
-  let broker: Broker;
-  let client: Client;
-  const workers: Worker[] = [];
   const perTask = task(uniq("rl"), async () => Date.now(), { rateLimit: { limit: 4, intervalMs: 500 } });
   const perKey = task(uniq("rlkey"), async () => Date.now(), { rateLimit: { limit: 2, intervalMs: 500, perKey: true } });
 
-  before(async function () {
-    nats = await startNats();
-    broker = await startBroker(nats.url);
-    client = new Client({ address: broker.address });
-    for (let i = 0; i < 3; i++) workers.push(await startWorker(nats.url, [perTask, perKey], { concurrency: 8 }));
-  });
-  after(async function () {
-    client?.close();
-    await Promise.all(workers.map((w) => w.stop()));
-    await broker?.stop();
-    await nats?.cleanup();
-  });
+  const stack = useStack({ tasks: [perTask, perKey], workers: 3, worker: { concurrency: 8 } });
 
   it("starts at most N runs per interval, counted across three workers", async function () {
-    const handles = await perTask.using(client).map(Array.from({ length: 16 }, () => []));
+    const handles = await perTask.using(stack.client).map(Array.from({ length: 16 }, () => []));
     await waitAll(handles, { timeoutMs: 30_000 });
     const runs = await Promise.all(handles.map((h) => h.status()));
     assert.ok(maxStartsInWindow(runs, 500) <= 4, `at most 4 starts in any 500 ms, saw ${maxStartsInWindow(runs, 500)}`);
@@ -48,8 +32,8 @@ describe("rate limits across workers", function () {
   });
 
   it("limits per key independently", async function () {
-    const a = await Promise.all(Array.from({ length: 4 }, () => perKey.using(client).applyAsync([], { concurrencyKey: "customer-a" })));
-    const b = await Promise.all(Array.from({ length: 4 }, () => perKey.using(client).applyAsync([], { concurrencyKey: "customer-b" })));
+    const a = await Promise.all(Array.from({ length: 4 }, () => perKey.using(stack.client).applyAsync([], { concurrencyKey: "customer-a" })));
+    const b = await Promise.all(Array.from({ length: 4 }, () => perKey.using(stack.client).applyAsync([], { concurrencyKey: "customer-b" })));
     await waitAll([...a, ...b], { timeoutMs: 30_000 });
     const ra = await Promise.all(a.map((h) => h.status()));
     const rb = await Promise.all(b.map((h) => h.status()));

@@ -1,13 +1,9 @@
 import assert from "node:assert/strict";
 import { Client, context, RunState, task, waitAll } from "@taskwire/client";
-import type { Broker } from "@taskwire/broker";
-import type { Worker } from "@taskwire/worker";
-import { startBroker, startNats, startWorker, uniq } from "../helpers/env.js";
+import { uniq, startBroker } from "../helpers/env.js";
+import { useStack } from "../helpers/stack.js";
 
 describe("delayed runs with two brokers", function () {
-  let nats: Awaited<ReturnType<typeof startNats>>;
-  const brokers: Broker[] = [];
-  let worker: Worker;
   const starts = new Map<string, number>();
   const tick = task(uniq("tick"), async () => {
     const { runId } = context();
@@ -15,19 +11,10 @@ describe("delayed runs with two brokers", function () {
     return Date.now();
   });
 
-  before(async function () {
-    nats = await startNats();
-    brokers.push(await startBroker(nats.url), await startBroker(nats.url));
-    worker = await startWorker(nats.url, [tick], { concurrency: 16 });
-  });
-  after(async function () {
-    await worker?.stop();
-    await Promise.all(brokers.map((b) => b.stop()));
-    await nats?.cleanup();
-  });
+  const stack = useStack({ brokers: 2, tasks: [tick], worker: { concurrency: 16 } });
 
   it("starts each due run exactly once, no earlier than due, whichever broker took it", async function () {
-    const clients = brokers.map((b) => new Client({ address: b.address }));
+    const clients = stack.brokers.map((b) => new Client({ address: b.address }));
     try {
       const handles = await Promise.all(Array.from({ length: 40 }, (_, i) => tick.using(clients[i % 2] as Client).applyAsync([], { delayMs: 300 + (i % 5) * 100 })));
       const startedAt = await waitAll(handles, { timeoutMs: 20_000 });
@@ -43,13 +30,13 @@ describe("delayed runs with two brokers", function () {
   });
 
   it("keeps delayed runs across a restart of both brokers", async function () {
-    const c = new Client({ address: brokers[0]?.address });
+    const c = new Client({ address: stack.brokers[0]?.address });
     const h = await tick.using(c).applyAsync([], { delayMs: 1_500 });
     c.close();
-    await Promise.all(brokers.map((b) => b.stop()));
-    brokers.length = 0;
-    brokers.push(await startBroker(nats.url));
-    const c2 = new Client({ address: brokers[0]?.address });
+    await Promise.all(stack.brokers.map((b) => b.stop()));
+    stack.brokers.length = 0;
+    stack.brokers.push(await startBroker(stack.nats.url));
+    const c2 = new Client({ address: stack.brokers[0]?.address });
     try {
       await c2.handle(h.id).result({ timeoutMs: 20_000 });
       assert.equal(starts.get(h.id), 1);
