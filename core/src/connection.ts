@@ -20,6 +20,7 @@ export interface NatsOptions {
 export class NatsHandle {
   #connected = true;
   readonly #listeners = new Set<(connected: boolean) => void>();
+  readonly #waiters: Array<() => void> = [];
   /** The hot path's JetStream requests (publish, KV compare-and-set, direct get) without nats.js's per-request overhead. */
   readonly wire: JsWire;
   readonly #coalesce: boolean;
@@ -60,6 +61,27 @@ export class NatsHandle {
     return this.#connected && !this.nc.isClosed();
   }
 
+  /**
+   * Resolves true at once when connected, else when the connection comes
+   * back within `ms` (a reconnect to another cluster node takes
+   * milliseconds), else false.
+   */
+  async waitConnected(ms: number): Promise<boolean> {
+    if (this.connected) return true;
+    if (this.nc.isClosed() || ms <= 0) return false;
+    let timer: NodeJS.Timeout | undefined;
+    let wake: (() => void) | undefined;
+    const ok = await new Promise<boolean>((resolve) => {
+      wake = () => resolve(true);
+      this.#waiters.push(wake);
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    clearTimeout(timer);
+    const i = wake ? this.#waiters.indexOf(wake) : -1;
+    if (i >= 0) this.#waiters.splice(i, 1);
+    return ok && this.connected;
+  }
+
   /** Calls `fn` on every connected/disconnected change; returns an unsubscribe function. */
   onChange(fn: (connected: boolean) => void): () => void {
     this.#listeners.add(fn);
@@ -76,7 +98,10 @@ export class NatsHandle {
       }
       if (next !== this.#connected) {
         this.#connected = next;
+        // The wire first: its requests in flight lost their replies with the socket.
+        this.wire.setConnected(next);
         for (const fn of this.#listeners) fn(next);
+        if (next) for (const wake of this.#waiters.splice(0)) wake();
       }
     }
   }

@@ -1,8 +1,9 @@
 import type { KV } from "@nats-io/kv";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { decodeRun, encodeRun, type Step, type TaskRun } from "@taskwire/protocol";
 import { isWrongLastSequence } from "./errors.js";
 import { RUNS_BUCKET, RUNS_BUCKET_STREAM } from "./layout.js";
-import type { JsWire } from "./wire.js";
+import { isAmbiguous, type JsWire, type StoredMsg } from "./wire.js";
 
 export interface StoredRun {
   run: TaskRun;
@@ -21,8 +22,47 @@ export interface Transitioned {
 
 const KEY_PREFIX = `$KV.${RUNS_BUCKET}.`;
 
+/** Subject prefix of the holder probes (core NATS): `taskwire.holding.<worker id>`. */
+const HOLDING_SUBJECT_PREFIX = "taskwire.holding";
+/** Attempts, per-attempt timeout and pause of a holder probe, in ms: a dead worker is concluded within ~3 × (timeout or pause). */
+const HOLDER_PROBE_ATTEMPTS = 3;
+const HOLDER_PROBE_TIMEOUT_MS = 500;
+const HOLDER_PROBE_PAUSE_MS = 100;
+
 /** Attempts of one transition before it gives up on a record written by others the whole time. */
 const MAX_CAS_ATTEMPTS = 100;
+
+/** How a record is read. */
+export interface ReadOptions {
+  /**
+   * Read the stream leader's copy, which has every acknowledged write. By
+   * default any replica answers (a direct get, cheaper), and a follower can
+   * be behind — by seconds after it restarted.
+   */
+  leader?: boolean;
+  /**
+   * A revision known to exist (one this process wrote or read): a replica's
+   * answer below it is stale, and the leader is asked instead.
+   */
+  minRevision?: number;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+}
+
+/**
+ * Whether a lifecycle step decided from a replica's copy must be confirmed
+ * on the leader's before it is carried out: a step that writes is checked by
+ * its compare-and-set anyway, and one that only hands a message back
+ * (nak) just waits; anything else — settle a message for good, change
+ * nothing, refuse — would be wrong on a stale copy (e.g. ack a run whose
+ * RUNNING revision the replica has not seen yet, leaving it RUNNING forever).
+ */
+function needsConfirmation(step: Step): boolean {
+  if (step.write) return false;
+  return step.effects.length === 0 || step.effects.some((e) => e.type !== "nak");
+}
 
 /**
  * Reads and compare-and-set writes of run records in the runs KV bucket.
@@ -32,6 +72,12 @@ const MAX_CAS_ATTEMPTS = 100;
  * nats.js's per-request overhead; without one, through the KV client.
  * Run records are never deleted (they age out), so there are no
  * tombstones to step over.
+ *
+ * On a replicated bucket a direct get may be answered by a follower that
+ * is behind. Reads therefore fall back to the leader when the replica has
+ * no such record or an older revision than one already known, and
+ * `transition` confirms on the leader any decision that a stale copy could
+ * make wrong (see `needsConfirmation`).
  */
 export class RunStore {
   constructor(
@@ -39,15 +85,63 @@ export class RunStore {
     readonly wire?: JsWire,
   ) {}
 
-  async get(id: string): Promise<StoredRun | undefined> {
+  /** Core-NATS subject on which a worker answers whether it holds a run: `taskwire.holding.<worker id>` (characters other than letters, digits, "-" and "_" become "_"). */
+  static holderSubject(workerId: string): string {
+    return `${HOLDING_SUBJECT_PREFIX}.${workerId.replace(/[^A-Za-z0-9_-]/g, "_") || "_"}`;
+  }
+
+  /**
+   * Whether worker `workerId` (a RUNNING record's holder) is executing run
+   * `runId` right now, asked over core NATS, which works while JetStream
+   * elects leaders. A live worker answers in milliseconds; a dead one has
+   * no subscription (no responders), so it is asked again briefly in case
+   * it is only reconnecting to another node; a hung one does not answer.
+   */
+  static async isHeld(nc: NatsConnection, workerId: string, runId: string): Promise<boolean> {
+    const subject = RunStore.holderSubject(workerId);
+    const payload = new TextEncoder().encode(JSON.stringify({ workerId, runId }));
+    for (let i = 0; i < HOLDER_PROBE_ATTEMPTS; i++) {
+      try {
+        const reply = await nc.request(subject, payload, { timeout: HOLDER_PROBE_TIMEOUT_MS });
+        return new TextDecoder().decode(reply.data) === "1";
+      } catch (err) {
+        if (nc.isClosed()) throw err;
+        // No responders (gone, or between two nodes) or no answer (busy, hung): ask again, then give up.
+        await new Promise((r) => setTimeout(r, HOLDER_PROBE_PAUSE_MS));
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Answers holder probes for worker `workerId`: `holds(runId)` says
+   * whether it executes that run now. Returns the subscription.
+   */
+  static answerHolderProbes(nc: NatsConnection, workerId: string, holds: (runId: string) => boolean): Subscription {
+    return nc.subscribe(RunStore.holderSubject(workerId), {
+      callback: (_err, msg) => {
+        let q: { workerId?: string; runId?: string };
+        try {
+          q = JSON.parse(new TextDecoder().decode(msg.data)) as typeof q;
+        } catch {
+          return;
+        }
+        // Another worker whose id maps to the same subject stays silent.
+        if (q.workerId !== workerId || !q.runId) return;
+        msg.respond(new TextEncoder().encode(holds(q.runId) ? "1" : "0"));
+      },
+    });
+  }
+
+  async get(id: string, opts: ReadOptions = {}): Promise<StoredRun | undefined> {
     if (this.wire) {
-      const m = await this.wire.getLast(RUNS_BUCKET_STREAM, KEY_PREFIX + id);
-      if (!m || m.data.length === 0) return undefined;
-      const op = m.headers?.get("KV-Operation");
-      if (op && op !== "PUT") return undefined;
-      const run = decodeRun(m.data);
-      run.revision = m.seq;
-      return { run, revision: m.seq };
+      if (!opts.leader) {
+        const m = await this.wire.getLast(RUNS_BUCKET_STREAM, KEY_PREFIX + id);
+        if (m && m.seq >= (opts.minRevision ?? 0)) return storedOf(m);
+        // None, or older than known: maybe a lagging replica answered.
+      }
+      const m = await this.wire.getLastFromLeader(RUNS_BUCKET_STREAM, KEY_PREFIX + id);
+      return m ? storedOf(m) : undefined;
     }
     const e = await this.kv.get(id);
     if (!e || e.operation !== "PUT") return undefined;
@@ -66,8 +160,10 @@ export class RunStore {
     try {
       return await this.#write(id, data, 0);
     } catch (err) {
-      if (isWrongLastSequence(err)) return undefined;
-      throw err;
+      if (!isWrongLastSequence(err)) throw err;
+      // A create resent after a lost reply finds the key written: by us?
+      if (isAmbiguous(err)) return this.#appliedAt(id, data, 0);
+      return undefined;
     }
   }
 
@@ -78,30 +174,72 @@ export class RunStore {
   }
 
   /**
+   * The revision our write of `data` against `expected` was stored at, if
+   * it was: a compare-and-set that applied is the key's first write after
+   * `expected`. Asked after a write whose reply was lost and whose resend
+   * then failed its precondition (against itself, or against another writer).
+   */
+  async #appliedAt(id: string, data: Uint8Array, expected: number): Promise<number | undefined> {
+    if (!this.wire) return undefined;
+    const m = await this.wire.getNextFromLeader(RUNS_BUCKET_STREAM, KEY_PREFIX + id, expected + 1);
+    return m && sameBytes(m.data, data) ? m.seq : undefined;
+  }
+
+  /**
    * Applies a lifecycle decision with compare-and-set: `decide` (one of the
    * protocol's lifecycle functions) is shown the current record, and its
    * write is made against that record's revision. On a lost race the record
-   * is read again and decided again, so concurrent writers (a worker
-   * finishing, a broker cancelling) never overwrite each other. `known`
-   * saves the first read when the caller already holds a recent copy.
+   * is read again (from the leader) and decided again, so concurrent
+   * writers (a worker finishing, a broker cancelling) never overwrite each
+   * other. `known` saves the first read when the caller already holds a
+   * recent copy; `minRevision` is a revision the caller knows exists (e.g.
+   * the one it wrote last), so an older replica copy is not decided on.
    * Resolves undefined when there is no such record.
    */
-  async transition(id: string, decide: (current: TaskRun) => Step, known?: StoredRun): Promise<Transitioned | undefined> {
-    let current = known ?? (await this.get(id));
+  async transition(id: string, decide: (current: TaskRun) => Step, known?: StoredRun, opts: { minRevision?: number } = {}): Promise<Transitioned | undefined> {
+    let current = known && known.revision >= (opts.minRevision ?? 0) ? known : await this.get(id, { minRevision: opts.minRevision });
+    let confirmed = !this.wire;
     for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
       if (!current) return undefined;
       const step = decide(current.run);
-      if (!step.write) return { stored: current, written: false, step };
+      if (!step.write) {
+        if (confirmed || !needsConfirmation(step)) return { stored: current, written: false, step };
+        const latest = await this.get(id, { leader: true });
+        confirmed = true;
+        if (latest && latest.revision === current.revision) return { stored: current, written: false, step };
+        current = latest;
+        continue;
+      }
       const next = { ...step.write, revision: 0 };
+      const data = encodeRun(next);
       try {
-        const revision = await this.#write(id, encodeRun(next), current.revision);
+        const revision = await this.#write(id, data, current.revision);
         next.revision = revision;
         return { stored: { run: next, revision }, written: true, step };
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
-        current = await this.get(id);
+        if (isAmbiguous(err)) {
+          const revision = await this.#appliedAt(id, data, current.revision);
+          if (revision !== undefined) {
+            next.revision = revision;
+            return { stored: { run: next, revision }, written: true, step };
+          }
+        }
+        // Lost the race (or decided on a lagging replica's copy): decide again on the leader's.
+        current = await this.get(id, { leader: true });
+        confirmed = true;
       }
     }
     throw new Error(`run ${id}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes`);
   }
+}
+
+/** A record from a stored KV message (undefined for a delete marker). */
+function storedOf(m: StoredMsg): StoredRun | undefined {
+  if (m.data.length === 0) return undefined;
+  const op = m.headers?.get("KV-Operation");
+  if (op && op !== "PUT") return undefined;
+  const run = decodeRun(m.data);
+  run.revision = m.seq;
+  return { run, revision: m.seq };
 }

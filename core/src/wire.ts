@@ -27,11 +27,17 @@ export interface PublishOptions {
   headers?: MsgHdrs;
 }
 
+/** The answer of `$JS.API.STREAM.MSG.GET` (the stream leader's read). */
+interface MsgGetResponse {
+  message?: { subject: string; seq: number; hdrs?: string; data?: string };
+  error?: { code: number; err_code: number; description: string };
+}
+
 interface Pending {
   resolve(m: Msg): void;
   reject(err: Error): void;
   subject: string;
-  /** performance.now() after which the request times out. */
+  /** performance.now() after which this attempt times out. */
   deadline: number;
 }
 
@@ -39,11 +45,55 @@ const decoder = new TextDecoder();
 
 /** How often pending requests are checked for their timeout, in ms. */
 const SWEEP_MS = 100;
+/**
+ * Longest wait for one attempt's reply before it is sent again (within the
+ * call's deadline), in ms. A stream whose leader died answers nothing until
+ * a new one is elected (seconds); the resent request reaches the new one.
+ */
+export const ATTEMPT_TIMEOUT_MS = 2_000;
+/** First and largest pause before resending a request nobody could answer (no responders: a stream without a leader), in ms. */
+const NO_RESPONDERS_BACKOFF_MS = [25, 500] as const;
+/** JetStream API error code of "no message found" (a read of a missing key). */
+const NO_MESSAGE_FOUND = 10037;
+
+/** The attempt's connection dropped before its reply came: resent after the reconnect. */
+class Disconnected extends Error {
+  override name = "Disconnected";
+}
+
+/**
+ * Whether a failed write may nevertheless have been stored: a request was
+ * sent and its reply lost (timeout, dropped connection) before the final
+ * answer. A compare-and-set that then answers "wrong last sequence" may have
+ * lost against its own first attempt.
+ */
+export function isAmbiguous(err: unknown): boolean {
+  return err instanceof Error && (err as { ambiguous?: boolean }).ambiguous === true;
+}
+
+function markAmbiguous<E extends Error>(err: E, ambiguous: boolean): E {
+  if (ambiguous) Object.assign(err, { ambiguous: true });
+  return err;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Headers from the `hdrs` of a STREAM.MSG.GET answer ("NATS/1.0\r\nKey: value\r\n…"), as a MsgHdrs. */
+function parseHeaders(b64: string | undefined): MsgHdrs | undefined {
+  if (!b64) return undefined;
+  const lines = Buffer.from(b64, "base64").toString("utf8").split("\r\n");
+  const h = natsHeaders();
+  for (const line of lines.slice(1)) {
+    const i = line.indexOf(":");
+    if (i > 0) h.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  return h;
+}
 
 /**
  * Request/reply for the hot path's JetStream operations (publish with ack,
- * KV compare-and-set writes, direct gets) on one wildcard reply
- * subscription.
+ * KV compare-and-set writes, direct gets, leader reads) on one wildcard
+ * reply subscription.
  *
  * nats.js's `request()` gives each call its own timer and, when the call
  * ends, builds a `RequestError` with a stack trace just to reject an
@@ -53,6 +103,14 @@ const SWEEP_MS = 100;
  * them. The semantics match `js.publish` / `kv.get`: same headers, same
  * `JetStreamApiError`s (so `isWrongLastSequence` and friends work on both),
  * `TimeoutError` after `timeoutMs`, `JetStreamError` on no responders.
+ *
+ * A call survives a NATS node going away: within its deadline (`timeoutMs`)
+ * a request is sent again when the connection dropped before the reply
+ * (after the reconnect), when nobody answered (a stream between leaders),
+ * or when one attempt got no reply in ATTEMPT_TIMEOUT_MS. Every operation
+ * here is safe to repeat: publishes carry a message id or a
+ * compare-and-set precondition, reads change nothing. An error after such a
+ * repeat is marked `isAmbiguous` (the first attempt may have been stored).
  */
 export class JsWire {
   readonly #nc: NatsConnection;
@@ -61,6 +119,8 @@ export class JsWire {
   readonly #timeoutMs: number;
   #next = 1;
   #timer: NodeJS.Timeout | undefined;
+  #connected = true;
+  #reconnected: Array<() => void> = [];
 
   constructor(nc: NatsConnection, timeoutMs: number) {
     this.#nc = nc;
@@ -71,7 +131,7 @@ export class JsWire {
         if (err) return;
         const token = Number(msg.subject.slice(this.#prefix.length));
         const p = this.#pending.get(token);
-        if (!p) return; // timed out already
+        if (!p) return; // timed out already, or a reply to an attempt sent again since
         this.#pending.delete(token);
         p.resolve(msg);
       },
@@ -83,11 +143,44 @@ export class JsWire {
     return this.#pending.size;
   }
 
-  #request(subject: string, data: Uint8Array, headers: MsgHdrs | undefined): Promise<Msg> {
+  /**
+   * Told by the connection when it drops and comes back. On a drop, the
+   * replies of requests in flight are lost with the socket: they fail over
+   * to a resend once connected again.
+   */
+  setConnected(connected: boolean): void {
+    this.#connected = connected;
+    if (!connected) {
+      for (const [token, p] of this.#pending) {
+        this.#pending.delete(token);
+        p.reject(new Disconnected(`connection dropped while waiting for ${p.subject}`));
+      }
+      return;
+    }
+    const waiting = this.#reconnected;
+    this.#reconnected = [];
+    for (const wake of waiting) wake();
+  }
+
+  /** Resolves true once connected, false if `ms` pass first. */
+  async #whenConnected(ms: number): Promise<boolean> {
+    if (this.#connected) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const ok = await new Promise<boolean>((resolve) => {
+      this.#reconnected.push(() => resolve(true));
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    clearTimeout(timer);
+    return ok;
+  }
+
+  /** One attempt: publish with a fresh reply token, resolve with the reply or reject at `attemptMs`. */
+  #request(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, attemptMs: number): Promise<Msg> {
     if (this.#nc.isClosed()) return Promise.reject(new Error("NATS connection is closed"));
     return new Promise<Msg>((resolve, reject) => {
       const token = this.#next++;
-      this.#pending.set(token, { resolve, reject, subject, deadline: performance.now() + this.#timeoutMs });
+      // Map order is deadline order only for one attempt length; the sweep checks every entry.
+      this.#pending.set(token, { resolve, reject, subject, deadline: performance.now() + attemptMs });
       this.#timer ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
       try {
         this.#nc.publish(subject, data, headers ? { reply: this.#prefix + token, headers } : { reply: this.#prefix + token });
@@ -100,15 +193,46 @@ export class JsWire {
 
   #sweep(): void {
     const now = performance.now();
-    // Insertion order is deadline order (one timeout for all calls).
     for (const [token, p] of this.#pending) {
-      if (p.deadline > now) break;
+      if (p.deadline > now) continue;
       this.#pending.delete(token);
       p.reject(new TimeoutError());
     }
     if (this.#pending.size === 0 && this.#timer) {
       clearInterval(this.#timer);
       this.#timer = undefined;
+    }
+  }
+
+  /**
+   * A request sent until it is answered or the call's deadline passes (see
+   * the class comment). `retryable(m)` says whether an answer is a
+   * temporary refusal worth sending again (e.g. no responders).
+   */
+  async #call(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, retryable: (m: Msg) => boolean): Promise<{ m: Msg; ambiguous: boolean }> {
+    const deadline = performance.now() + this.#timeoutMs;
+    let ambiguous = false;
+    let backoff: number = NO_RESPONDERS_BACKOFF_MS[0];
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) throw markAmbiguous(new TimeoutError(), ambiguous);
+      if (!this.#connected && !(await this.#whenConnected(left))) throw markAmbiguous(new TimeoutError(), ambiguous);
+      let m: Msg;
+      try {
+        m = await this.#request(subject, data, headers, Math.min(deadline - performance.now(), ATTEMPT_TIMEOUT_MS));
+      } catch (err) {
+        if (err instanceof Disconnected || err instanceof TimeoutError) {
+          ambiguous = true;
+          continue;
+        }
+        throw markAmbiguous(err instanceof Error ? err : new Error(String(err)), ambiguous);
+      }
+      if (retryable(m) && performance.now() + backoff < deadline) {
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, NO_RESPONDERS_BACKOFF_MS[1]);
+        continue;
+      }
+      return { m, ambiguous };
     }
   }
 
@@ -120,12 +244,12 @@ export class JsWire {
       if (opts.msgID !== undefined) h.set("Nats-Msg-Id", opts.msgID);
       if (opts.expectedLastSubjectSeq !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", String(opts.expectedLastSubjectSeq));
     }
-    const m = await this.#request(subject, data, h);
+    const { m, ambiguous } = await this.#call(subject, data, h, (r) => r.headers?.code === 503 || apiErrorCode(r) === 503);
     if (m.headers && m.headers.code === 503) {
-      throw new JetStreamError(`no responders for ${subject}: JetStream is not enabled or no stream takes this subject`, { cause: new NoRespondersError(subject) });
+      throw markAmbiguous(new JetStreamError(`no responders for ${subject}: JetStream is not enabled or no stream takes this subject`, { cause: new NoRespondersError(subject) }), ambiguous);
     }
     const v = JSON.parse(decoder.decode(m.data)) as { stream?: string; seq?: number; duplicate?: boolean; error?: { code: number; err_code: number; description: string } };
-    if (v.error) throw new JetStreamApiError(v.error);
+    if (v.error) throw markAmbiguous(new JetStreamApiError(v.error), ambiguous);
     if (!v.stream || typeof v.seq !== "number") throw new Error(`invalid JetStream publish ack for ${subject}`);
     return { stream: v.stream, seq: v.seq, duplicate: v.duplicate === true };
   }
@@ -133,9 +257,13 @@ export class JsWire {
   /**
    * The last message on `subject` in `stream` (a direct get; the stream
    * must allow direct gets, as KV buckets do), or undefined when there is none.
+   *
+   * Any replica answers a direct get, and a follower can be behind the
+   * leader (a node that was just restarted by seconds): the answer may be
+   * an older revision, or none. Use `getLastFromLeader` where that matters.
    */
   async getLast(stream: string, subject: string): Promise<StoredMsg | undefined> {
-    const m = await this.#request(`$JS.API.DIRECT.GET.${stream}.${subject}`, Empty, undefined);
+    const { m } = await this.#call(`$JS.API.DIRECT.GET.${stream}.${subject}`, Empty, undefined, (r) => r.headers?.code === 503);
     const h = m.headers;
     if (h && h.code !== 0) {
       if (h.code === 404) return undefined;
@@ -143,6 +271,33 @@ export class JsWire {
       throw new Error(`direct get of ${subject} on ${stream} failed: ${h.code} ${h.description}`);
     }
     return { seq: Number(h?.get("Nats-Sequence") ?? 0), subject: h?.get("Nats-Subject") ?? subject, data: m.data, headers: h };
+  }
+
+  /**
+   * The last message on `subject` as the stream's leader has it
+   * (`$JS.API.STREAM.MSG.GET`): it includes every acknowledged write, which
+   * a direct get served by a lagging follower may not.
+   */
+  getLastFromLeader(stream: string, subject: string): Promise<StoredMsg | undefined> {
+    return this.#msgGet(stream, { last_by_subj: subject });
+  }
+
+  /** The first message on `subject` at or after stream sequence `seq`, from the stream's leader. */
+  getNextFromLeader(stream: string, subject: string, seq: number): Promise<StoredMsg | undefined> {
+    return this.#msgGet(stream, { seq, next_by_subj: subject });
+  }
+
+  async #msgGet(stream: string, req: Record<string, string | number>): Promise<StoredMsg | undefined> {
+    const { m } = await this.#call(`$JS.API.STREAM.MSG.GET.${stream}`, new TextEncoder().encode(JSON.stringify(req)), undefined, (r) => r.headers?.code === 503 || apiErrorCode(r) === 503);
+    if (m.headers?.code === 503) throw new JetStreamError(`no responders for a read of ${stream}: JetStream is not enabled or the stream has no leader`, { cause: new NoRespondersError(stream) });
+    const v = JSON.parse(decoder.decode(m.data)) as MsgGetResponse;
+    if (v.error) {
+      if (v.error.err_code === NO_MESSAGE_FOUND) return undefined;
+      throw new JetStreamApiError(v.error);
+    }
+    if (!v.message) throw new Error(`invalid answer to a read of ${stream}`);
+    const { subject, seq, hdrs, data } = v.message;
+    return { seq, subject, data: data ? Buffer.from(data, "base64") : new Uint8Array(0), headers: parseHeaders(hdrs) };
   }
 
   /** Fails every call in flight (on close). */
@@ -153,5 +308,18 @@ export class JsWire {
       this.#pending.delete(token);
       p.reject(new Error(`NATS connection closed while waiting for ${p.subject}`));
     }
+    this.setConnected(true); // wake waiters; their next attempt sees the closed connection
+  }
+}
+
+/** The JetStream API error code in a JSON answer, if it is one (cheap check before parsing). */
+function apiErrorCode(m: Msg): number | undefined {
+  if (m.data.length === 0 || m.data.length > 512) return undefined;
+  const s = decoder.decode(m.data);
+  if (!s.includes('"error"')) return undefined;
+  try {
+    return (JSON.parse(s) as { error?: { code?: number } }).error?.code;
+  } catch {
+    return undefined;
   }
 }
