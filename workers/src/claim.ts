@@ -1,9 +1,27 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { AnyTaskDefinition } from "@taskwire/client";
 import { toSubmitOptions } from "@taskwire/client/internal";
-import { claim, mayStart, RunState, type SubmitOptions, type TaskRun } from "@taskwire/protocol";
+import { claim, mayStart, RunState, type Step, type SubmitOptions, type TaskRun } from "@taskwire/protocol";
 import { settle, type StoredRun } from "@taskwire/core";
 import type { ExecDeps } from "./deps.js";
+
+/**
+ * Who executes which run, for a worker's claims: a RUNNING record
+ * delivered again is only taken over (its attempt recorded CRASHED) when
+ * the worker it names is no longer executing it. A redelivery while the
+ * holder lives comes from the server, not from a crash: the holder's
+ * heartbeats did not reach the consumer (its leader moved to another NATS
+ * node) — running the task a second time there would repeat its side effects.
+ */
+export interface Holders {
+  /** Whether `workerId` executes run `runId` now (this worker: its own table; another: asked over core NATS). */
+  isHeld(workerId: string, runId: string): Promise<boolean>;
+  /** This worker now executes run `runId` from message `m` (until the worker is done with `m`). */
+  hold(runId: string, m: JsMsg): void;
+}
+
+/** The worker's `ExecDeps` with its holder table (see `Holders`). */
+export type ClaimDeps = ExecDeps & { holders?: Holders };
 
 /** A run this worker now holds as RUNNING, and the key slot it took for it (if any). */
 export interface Claimed {
@@ -11,6 +29,9 @@ export interface Claimed {
   /** The per-key concurrency key whose slot this run holds; "" when none. */
   slotKey: string;
 }
+
+/** Sentinel decision: the record turned RUNNING under another holder, who is asked before anything is written. */
+const askHolder: Step = { effects: [{ type: "claimAgain" }] };
 
 /** The definition's options never change: mapped to proto options once. */
 const taskDefaults = new WeakMap<AnyTaskDefinition, SubmitOptions>();
@@ -79,15 +100,38 @@ export async function claimRun(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps,
     if (slotKey) await deps.keySlots.release(msgRun.task, slotKey, msgRun.id);
   };
   const input = () => ({ workerId: options.workerId, taskDefaults: defaultsOf(def), admittedAt, maxCrashRetries: options.maxCrashRetries });
+  const holders = (deps as ClaimDeps).holders;
+  /** The RUNNING revision whose holder was found gone; only that one may be recorded as crashed. */
+  let holderGone = -1;
   for (;;) {
-    const out = await store.transition(msgRun.id, (run) => claim(run, input(), new Date()), known);
+    if (holders && known.run.state === RunState.RUN_STATE_RUNNING && known.revision !== holderGone) {
+      if (await holders.isHeld(known.run.workerId, msgRun.id)) {
+        // Its holder is alive and executing it: leave the run to it. The
+        // message comes back after this delay (the holder's heartbeats keep
+        // postponing it); by then it is finished, or its holder is gone.
+        await giveBack();
+        m.nak(2 * options.heartbeatMs);
+        return undefined;
+      }
+      holderGone = known.revision;
+    }
+    const gone = holderGone;
+    const out = await store.transition(msgRun.id, (run) => (holders && run.state === RunState.RUN_STATE_RUNNING && run.revision !== gone ? askHolder : claim(run, input(), new Date())), known);
     if (!out) {
       await giveBack();
       m.term();
       return undefined;
     }
+    if (out.step === askHolder) {
+      // Another worker claimed it meanwhile: ask that one first.
+      known = out.stored;
+      continue;
+    }
     const kinds = out.step.effects.map((e) => e.type);
-    if (kinds.includes("execute")) return { stored: out.stored, slotKey };
+    if (kinds.includes("execute")) {
+      holders?.hold(msgRun.id, m);
+      return { stored: out.stored, slotKey };
+    }
     if (kinds.includes("claimAgain")) {
       // We just recorded a crashed attempt; now claim it for a new one
       // (the key slot, if any, is ours already; the new start counts

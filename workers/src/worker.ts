@@ -8,6 +8,7 @@ import { isTaskDefinition, type AnyTaskDefinition } from "@taskwire/client";
 import { CANCEL_SUBJECT_PREFIX, ensureResources, NatsHandle, PRIORITY_LEVELS, type PriorityLevel, RUNS_STREAM, RunStore } from "@taskwire/core";
 import { pino, type Logger } from "pino";
 import { ensureTaskConsumer } from "./consumers.js";
+import type { ClaimDeps, Holders } from "./claim.js";
 import { executeRun } from "./execute.js";
 import { Heartbeats } from "./heartbeat.js";
 import { resolveOptions, type ResolvedWorkerOptions, type WorkerOptions } from "./options.js";
@@ -17,6 +18,11 @@ import { KeySlots } from "./keylimit.js";
 
 /** Any task definition, whatever its argument and result types. */
 export type AnyTask = AnyTaskDefinition;
+
+/** First and largest pause before a consume loop that ended is opened again, in ms. */
+const CONSUME_REOPEN_MS = [250, 5_000] as const;
+/** Delay of the nak that hands back a message whose run could not be claimed or recorded, in ms (NATS is failing: not at once). */
+const WRITE_FAILED_NAK_MS = 1_000;
 
 /** A consume loop's count of messages waiting in the buffers, and how to wake it. */
 interface Source {
@@ -55,14 +61,29 @@ export class Worker {
   #keySlots: KeySlots | undefined;
   #slots: Slots;
   #heartbeats: Heartbeats | undefined;
-  #streams: ConsumerMessages[] = [];
+  #streams = new Set<ConsumerMessages>();
   #loops: Promise<void>[] = [];
   #running = new Set<Promise<void>>();
   readonly #buffers: Record<PriorityLevel, Held[]> = { high: [], normal: [], low: [] };
   readonly #sources = new Set<Source>();
   #arrived: (() => void) | undefined;
   #aborts = new Map<string, (reason: string) => void>();
+  /** Runs this worker executes now (claimed, until done with their message), for the holder probes of other workers' claims. */
+  readonly #holding = new Map<string, JsMsg>();
+  readonly #holdOf = new WeakMap<JsMsg, string>();
+  readonly #holders: Holders = {
+    isHeld: async (workerId, runId) => {
+      if (workerId === this.options.workerId) return this.#holding.has(runId);
+      const nats = this.#nats;
+      return nats ? RunStore.isHeld(nats.nc, workerId, runId) : false;
+    },
+    hold: (runId, m) => {
+      this.#holding.set(runId, m);
+      this.#holdOf.set(m, runId);
+    },
+  };
   #cancelSub: Subscription | undefined;
+  #holderSub: Subscription | undefined;
   #stopping: Promise<void> | undefined;
   #stopped!: () => void;
   readonly #done = new Promise<void>((r) => (this.#stopped = r));
@@ -111,16 +132,21 @@ export class Worker {
         this.#aborts.get(id)?.(msg.string());
       },
     });
+    // Other workers' claims ask whether a run recorded RUNNING here still is.
+    this.#holderSub = RunStore.answerHolderProbes(nats.nc, o.workerId, (id) => this.#holding.has(id));
     for (const queue of o.queues) {
       for (const [name, def] of this.tasks) {
         for (const level of PRIORITY_LEVELS) {
-          const consumerName = await ensureTaskConsumer(nats, queue, name, level, o.heartbeatMs, def.options.concurrencyLimit ?? 0, this.log);
-          const consumer = await nats.js.consumers.get(RUNS_STREAM, consumerName);
-          // Pull no more than we can start soon: messages held here count
-          // against ack_wait and are heartbeated until they start.
-          const messages = await consumer.consume({ max_messages: o.concurrency, expires: 5_000 });
-          this.#streams.push(messages);
-          this.#loops.push(this.#pull(messages, def, level));
+          const open = async (): Promise<ConsumerMessages> => {
+            const consumerName = await ensureTaskConsumer(nats, queue, name, level, o.heartbeatMs, def.options.concurrencyLimit ?? 0, this.log);
+            const consumer = await nats.js.consumers.get(RUNS_STREAM, consumerName);
+            // Pull no more than we can start soon: messages held here count
+            // against ack_wait and are heartbeated until they start.
+            return consumer.consume({ max_messages: o.concurrency, expires: 5_000 });
+          };
+          const messages = await open();
+          this.#streams.add(messages);
+          this.#loops.push(this.#pull(messages, open, def, level));
         }
       }
     }
@@ -131,22 +157,53 @@ export class Worker {
   /**
    * Moves delivered messages into the buffer of their priority level. Each
    * consumer may have at most `concurrency` messages waiting here; beyond
-   * that it stops reading, so nats.js stops pulling.
+   * that it stops reading, so nats.js stops pulling. If the consume loop
+   * ends or fails while the worker runs (its consumer was deleted or reset
+   * on a NATS node's loss), it is opened again — the consumer re-created
+   * if need be — so the worker never silently stops taking runs.
    */
-  async #pull(messages: ConsumerMessages, def: AnyTask, level: PriorityLevel): Promise<void> {
+  async #pull(first: ConsumerMessages, open: () => Promise<ConsumerMessages>, def: AnyTask, level: PriorityLevel): Promise<void> {
     const hb = this.#heartbeats;
     if (!hb) return;
     const src: Source = { count: 0, wake: undefined };
     this.#sources.add(src);
+    let messages: ConsumerMessages | undefined = first;
+    let pause: number = CONSUME_REOPEN_MS[0];
     try {
-      for await (const m of messages) {
-        hb.hold(m);
-        this.#buffers[level].push({ m, def, src });
-        src.count++;
-        this.#arrived?.();
-        while (src.count >= this.options.concurrency && !this.#stopping) await new Promise<void>((r) => (src.wake = r));
+      while (!this.#stopping) {
+        if (!messages) {
+          try {
+            messages = await open();
+            this.#streams.add(messages);
+            this.log.info({ task: def.taskName, level }, "consume loop reopened");
+            pause = CONSUME_REOPEN_MS[0];
+          } catch (err) {
+            this.log.warn({ err, task: def.taskName, level }, "could not reopen a consume loop; trying again");
+            await new Promise((r) => setTimeout(r, pause));
+            pause = Math.min(pause * 2, CONSUME_REOPEN_MS[1]);
+            continue;
+          }
+          if (this.#stopping) break;
+        }
+        try {
+          for await (const m of messages) {
+            hb.hold(m);
+            this.#buffers[level].push({ m, def, src });
+            src.count++;
+            this.#arrived?.();
+            while (src.count >= this.options.concurrency && !this.#stopping) await new Promise<void>((r) => (src.wake = r));
+          }
+          if (!this.#stopping) this.log.warn({ task: def.taskName, level }, "consume loop ended; reopening it");
+        } catch (err) {
+          if (!this.#stopping) this.log.warn({ err, task: def.taskName, level }, "consume loop failed; reopening it");
+        }
+        this.#streams.delete(messages);
+        await messages.close().catch(() => undefined);
+        messages = undefined;
+        if (!this.#stopping) await new Promise((r) => setTimeout(r, pause));
       }
     } finally {
+      if (messages) this.#streams.delete(messages);
       this.#sources.delete(src);
     }
   }
@@ -200,25 +257,33 @@ export class Worker {
     if (!store || !cache || !rateLimiter || !results || !keySlots) return;
     this.stats.started++;
     this.stats.running++;
+    const deps: ClaimDeps = {
+      store,
+      cache,
+      rateLimiter,
+      results,
+      keySlots,
+      options: this.options,
+      log: this.log,
+      registerAbort: (id, abort) => {
+        this.#aborts.set(id, abort);
+        return () => this.#aborts.delete(id);
+      },
+      holders: this.#holders,
+    };
     try {
-      await executeRun(m, def, {
-        store,
-        cache,
-        rateLimiter,
-        results,
-        keySlots,
-        options: this.options,
-        log: this.log,
-        registerAbort: (id, abort) => {
-          this.#aborts.set(id, abort);
-          return () => this.#aborts.delete(id);
-        },
-      });
+      await executeRun(m, def, deps);
     } catch (err) {
-      // Recording failed (NATS down?): leave the message unacked; it is
-      // redelivered and the run resumes from its recorded state.
-      this.log.error({ err, subject: m.subject, seq: m.seq }, "could not record a run's progress; it will be redelivered");
+      // Claiming or recording failed for longer than the retries inside
+      // (NATS lost a node and has not recovered): hand the message back
+      // now, so the run is claimed again from its recorded state instead
+      // of waiting for a redelivery that may not come (a nak is ignored if
+      // the message was settled meanwhile).
+      this.log.error({ err, subject: m.subject, seq: m.seq }, "could not record a run's progress; handing the message back for a new delivery");
+      m.nak(WRITE_FAILED_NAK_MS);
     } finally {
+      const id = this.#holdOf.get(m);
+      if (id !== undefined && this.#holding.get(id) === m) this.#holding.delete(id);
       this.stats.running--;
       this.stats.finished++;
     }
@@ -236,7 +301,7 @@ export class Worker {
 
   async #stop(): Promise<void> {
     this.log.info({ running: this.#running.size }, "worker stopping: no new runs; waiting for in-flight runs");
-    await Promise.all(this.#streams.map((s) => s.close().catch(() => undefined)));
+    await Promise.all([...this.#streams].map((s) => s.close().catch(() => undefined)));
     // Pulled but not started: hand them back for other workers now.
     for (const level of PRIORITY_LEVELS) {
       for (const { m } of this.#buffers[level].splice(0)) {
@@ -257,6 +322,7 @@ export class Worker {
     clearTimeout(timer);
     await Promise.all(this.#loops);
     this.#cancelSub?.unsubscribe();
+    this.#holderSub?.unsubscribe();
     this.#heartbeats?.stop();
     await this.#nats?.close();
     this.log.info(this.stats, "taskwire worker stopped");
