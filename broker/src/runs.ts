@@ -17,21 +17,33 @@ import {
   withRevision,
   wrapRunMessage,
 } from "@taskwire/protocol";
-import { cacheEntryKey, listKeys, type NatsHandle, newRunId, recordSubject, RunStore, traceParentOf } from "@taskwire/core";
+import { createHash } from "node:crypto";
+import { cacheEntryKey, IDEMPOTENCY_BUCKET, isWrongLastSequence, listKeys, type NatsHandle, newRunId, recordSubject, RunStore, traceParentOf } from "@taskwire/core";
 import { BrokerError } from "./errors.js";
-import { IdempotencyKeys } from "./idempotency.js";
 import { effectSubject, Publisher } from "./publisher.js";
 import type { ValidSubmit } from "./validate.js";
 
 const tracer = trace.getTracer("@taskwire/broker");
 /** JetStream's dedupe window (see core resources); republishing inside it is safe. */
 const DEDUPE_WINDOW_MS = 110_000;
+/**
+ * How long a call waits for a dropped NATS connection to come back before
+ * answering UNAVAILABLE, in ms. A client connected to a cluster reconnects
+ * to another node in milliseconds; a NATS that is down still gets a fast
+ * UNAVAILABLE.
+ */
+const RECONNECT_GRACE_MS = 500;
 
 export interface SubmitResult {
   run: TaskRun;
   deduplicated: boolean;
   /** `run` already encoded (TaskRun bytes), when Submit has them: the answer reuses them instead of encoding the run again. */
   encodedRun?: Uint8Array;
+}
+
+/** A run the broker marked as never queued (its publish failed; the caller got an error). */
+function isSubmitFailed(run: TaskRun): boolean {
+  return run.state === RunState.RUN_STATE_FAILED && run.attempt === 0 && run.error?.type === "SubmitFailed";
 }
 
 function notFound(id: string): BrokerError {
@@ -52,7 +64,6 @@ function refusedError(step: Step): BrokerError | undefined {
 export class Runs {
   readonly store: RunStore;
   readonly #publisher: Publisher;
-  readonly #keys: IdempotencyKeys;
 
   constructor(
     readonly nats: NatsHandle,
@@ -64,16 +75,47 @@ export class Runs {
   ) {
     this.store = new RunStore(runsKv, nats.wire);
     this.#publisher = new Publisher(nats);
-    this.#keys = new IdempotencyKeys(idempotency);
+    void idempotency; // written and read through the wire (see #claimKey)
   }
 
   ensureConnected(): void {
     if (!this.nats.connected) throw BrokerError.unavailable("disconnected");
   }
 
+  /** `ensureConnected`, after waiting up to RECONNECT_GRACE_MS for a dropped connection to come back. */
+  async #connected(): Promise<void> {
+    if (!(await this.nats.waitConnected(RECONNECT_GRACE_MS))) throw BrokerError.unavailable("disconnected");
+  }
+
+  /**
+   * The run id of an idempotency key: `candidate` if this call took the key,
+   * else the id of the run that did. The key is created with
+   * compare-and-set; when it exists it is read from the bucket's stream
+   * leader — a replica's copy may not have it yet, which made the call fail
+   * ("changed concurrently") for as long as that replica lagged. A create
+   * whose answer was lost and that finds the key on its resend finds its
+   * own candidate there: not a duplicate. A NATS outage is an outage
+   * (UNAVAILABLE), not a conflict.
+   */
+  async #claimKey(task: string, key: string, candidate: string): Promise<{ id: string; deduplicated: boolean }> {
+    const k = createHash("sha256").update(task).update("\0").update(key).digest("hex");
+    const subject = `$KV.${IDEMPOTENCY_BUCKET}.${k}`;
+    try {
+      await this.nats.wire.publish(subject, new TextEncoder().encode(candidate), { expectedLastSubjectSeq: 0 });
+      return { id: candidate, deduplicated: false };
+    } catch (err) {
+      if (!isWrongLastSequence(err)) throw err;
+    }
+    const e = await this.nats.wire.getLastFromLeader(`KV_${IDEMPOTENCY_BUCKET}`, subject);
+    const op = e?.headers?.get("KV-Operation");
+    if (!e || e.data.length === 0 || (op && op !== "PUT")) throw new BrokerError(Status.ABORTED, "idempotency key changed concurrently; retry the call");
+    const id = new TextDecoder().decode(e.data);
+    return { id, deduplicated: id !== candidate };
+  }
+
   async submit(v: ValidSubmit, ctx: Context): Promise<SubmitResult> {
-    this.ensureConnected();
-    const { id, deduplicated } = v.options.idempotencyKey ? await this.#keys.claim(v.task, v.options.idempotencyKey, newRunId()) : { id: newRunId(), deduplicated: false };
+    await this.#connected();
+    const { id, deduplicated } = v.options.idempotencyKey ? await this.#claimKey(v.task, v.options.idempotencyKey, newRunId()) : { id: newRunId(), deduplicated: false };
     await this.#checkWaitFor(v.options.waitFor);
     const now = new Date();
     const cached = deduplicated ? undefined : await this.#cacheHit(v, now);
@@ -110,8 +152,8 @@ export class Runs {
             // Same idempotency key as an earlier submit: answer with that run.
             const existing = await this.store.get(id);
             if (existing) {
-              await this.#republishIfStranded(existing.run, step, spanCtx);
-              return { run: existing.run, deduplicated: true };
+              const run = await this.#republishIfStranded(existing.run, step, spanCtx);
+              return { run, deduplicated: true };
             }
             // The first submitter took the key but died before writing the
             // record: finish its work under the same run id.
@@ -177,16 +219,28 @@ export class Runs {
    * republishes; inside the dedupe window that is a no-op if the first
    * publish did land, so it never queues a run twice.
    */
-  async #republishIfStranded(run: TaskRun, step: Step, ctx: Context): Promise<void> {
+  async #republishIfStranded(run: TaskRun, step: Step, ctx: Context): Promise<TaskRun> {
     const young = Date.now() - (run.createdAt?.getTime() ?? 0) < DEDUPE_WINDOW_MS;
     if (young && (run.state === RunState.RUN_STATE_PENDING || run.state === RunState.RUN_STATE_SCHEDULED) && run.attempt === 0) {
       await this.#publisher.publish(step.effects, run, ctx);
     }
+    if (isSubmitFailed(run)) {
+      // The first submit answered an error and marked the run as never
+      // queued ("submit it again"): this retry with the same key queues it
+      // now, as a new attempt of the same run (compare-and-set: once).
+      const out = await this.store.transition(run.id, (r) => (isSubmitFailed(r) ? retry(r, new Date()) : { effects: [] }));
+      if (out?.written) {
+        await this.#publisher.publish(out.step.effects, out.stored.run, ctx);
+        return out.stored.run;
+      }
+      return out?.stored.run ?? run;
+    }
+    return run;
   }
 
   /** Queues a FAILED or CANCELLED run again as a new attempt of the same run. */
   async retry(id: string, ctx: Context): Promise<TaskRun> {
-    this.ensureConnected();
+    await this.#connected();
     const out = await this.store.transition(id, (run) => retry(run, new Date()));
     if (!out) throw notFound(id);
     const refused = refusedError(out.step);
@@ -196,7 +250,7 @@ export class Runs {
   }
 
   async cancel(id: string, reason: string, ctx: Context): Promise<TaskRun> {
-    this.ensureConnected();
+    await this.#connected();
     const out = await this.store.transition(id, (run) => cancel(run, { reason }, new Date()));
     if (!out) throw notFound(id);
     const refused = refusedError(out.step);
@@ -205,9 +259,10 @@ export class Runs {
     return out.stored.run;
   }
 
-  async get(id: string): Promise<TaskRun> {
-    this.ensureConnected();
-    const s = await this.store.get(id);
+  /** The run's record; `latest` reads the leader's copy (a replica's may be behind). */
+  async get(id: string, latest = false): Promise<TaskRun> {
+    await this.#connected();
+    const s = await this.store.get(id, { leader: latest });
     if (!s) throw notFound(id);
     return s.run;
   }
@@ -225,13 +280,16 @@ export class Runs {
 
   /** Waits until the run is terminal or `timeoutMs` passes; returns the latest record either way. */
   async waitTerminal(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskRun> {
-    this.ensureConnected();
+    await this.#connected();
     // Subscribe before reading, so a change between the read and the
     // subscription cannot be missed.
     const sub = this.nats.nc.subscribe(recordSubject(id));
     try {
-      const first = await this.get(id);
+      let first = await this.get(id);
       if (isTerminal(first.state) || timeoutMs <= 0) return first;
+      // A replica's copy may miss a terminal revision written before we subscribed.
+      first = await this.get(id, true);
+      if (isTerminal(first.state)) return first;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
         const done = (): void => {
@@ -249,7 +307,8 @@ export class Runs {
     } finally {
       sub.unsubscribe();
     }
-    return this.get(id);
+    const last = await this.get(id);
+    return isTerminal(last.state) ? last : this.get(id, true);
   }
 
   /**
@@ -258,7 +317,7 @@ export class Runs {
    * until the page is full). Cost grows with the number of retained runs.
    */
   async list(filter: { task: string; queue: string; states: RunState[] }, pageSize: number, pageToken: string): Promise<{ runs: TaskRun[]; next: string }> {
-    this.ensureConnected();
+    await this.#connected();
     const keys = (await listKeys(this.store.kv)).filter((k) => !pageToken || k < pageToken);
     keys.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
     const states = new Set(filter.states);

@@ -39,21 +39,53 @@ export class Scheduler {
       // Already created by another broker with the same config.
       if (!(err instanceof JetStreamApiError)) throw err;
     }
-    const consumer = await this.nats.js.consumers.get(SCHEDULED_STREAM, SCHEDULER_CONSUMER);
-    this.#messages = await consumer.consume({ max_messages: 512 });
-    this.#loop = this.#run(this.#messages);
+    this.#messages = await this.#open();
+    this.#loop = this.#run();
   }
 
-  async #run(messages: ConsumerMessages): Promise<void> {
-    for await (const m of messages) {
-      try {
-        await this.#handle(m);
-      } catch (err) {
-        // Leave it for later: it is redelivered and retried.
-        this.log.warn({ err, seq: m.seq }, "scheduler could not release a run; will retry");
-        m.nak(1_000);
+  async #open(): Promise<ConsumerMessages> {
+    const consumer = await this.nats.js.consumers.get(SCHEDULED_STREAM, SCHEDULER_CONSUMER);
+    return consumer.consume({ max_messages: 512 });
+  }
+
+  /**
+   * Handles held runs until stopped. If the consume loop ends or fails on
+   * its own (its consumer reset when a NATS node was lost), it is opened
+   * again, so a broker never silently stops releasing delayed runs.
+   */
+  async #run(): Promise<void> {
+    let pause = 250;
+    while (!this.#stopped) {
+      const messages = this.#messages;
+      if (messages) {
+        try {
+          for await (const m of messages) {
+            try {
+              await this.#handle(m);
+            } catch (err) {
+              // Leave it for later: it is redelivered and retried.
+              this.log.warn({ err, seq: m.seq }, "scheduler could not release a run; will retry");
+              m.nak(1_000);
+            }
+            if (this.#stopped) break;
+          }
+        } catch (err) {
+          if (!this.#stopped) this.log.warn({ err }, "scheduler consume loop failed; reopening it");
+        }
+        if (this.#stopped) return;
+        await messages.close().catch(() => undefined);
+        this.log.warn("scheduler consume loop ended; reopening it");
       }
-      if (this.#stopped) break;
+      await new Promise((r) => setTimeout(r, pause));
+      if (this.#stopped) return;
+      try {
+        this.#messages = await this.#open();
+        pause = 250;
+      } catch (err) {
+        this.#messages = undefined;
+        pause = Math.min(pause * 2, 5_000);
+        this.log.warn({ err }, "scheduler could not reopen its consume loop; trying again");
+      }
     }
   }
 

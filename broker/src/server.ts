@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
@@ -9,6 +10,7 @@ import { type BrokerConfig, configFromEnv } from "./config.js";
 import { EventStreamer } from "./events.js";
 import { createLogger } from "./logger.js";
 import { Runs } from "./runs.js";
+import { Reconciler } from "./reconciler.js";
 import { Scheduler } from "./scheduler.js";
 import { CronSchedules } from "./cron.js";
 import { createService } from "./service.js";
@@ -42,6 +44,7 @@ export class Broker {
   #nats: NatsHandle | undefined;
   #events: EventStreamer | undefined;
   #scheduler: Scheduler | undefined;
+  #reconciler: Reconciler | undefined;
   #cron!: CronSchedules;
   #inflight = { count: 0 };
   #port = 0;
@@ -69,6 +72,7 @@ export class Broker {
     } catch (err) {
       // E.g. the listen address is taken: leave nothing running behind.
       await this.#scheduler?.stop().catch(() => undefined);
+      await this.#reconciler?.stop().catch(() => undefined);
       this.#server?.forceShutdown();
       this.#server = undefined;
       await nats.close();
@@ -119,6 +123,9 @@ export class Broker {
       await this.#scheduler.start();
       await this.#cron.start();
     }
+    // Every broker puts back in play the runs nothing would move forward (no leader: compare-and-set).
+    this.#reconciler = new Reconciler(nats, runs.store, this.log, `reconciler@${hostname()}-${process.pid}`);
+    await this.#reconciler.start();
     this.log.info({ listen: this.address, nats: this.config.natsUrl }, "taskwire broker listening");
   }
 
@@ -145,6 +152,7 @@ export class Broker {
     });
     this.#cron?.stop();
     await this.#scheduler?.stop();
+    await this.#reconciler?.stop();
     await this.#nats?.close();
     this.log.info("taskwire broker stopped");
   }

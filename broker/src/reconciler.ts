@@ -1,0 +1,369 @@
+import { DeliverPolicy, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { ROOT_CONTEXT } from "@opentelemetry/api";
+import { claim, type Effect, isTerminal, RunState, type Step, type TaskRun } from "@taskwire/protocol";
+import {
+  ALL_RECORDS_SUBJECT,
+  type NatsHandle,
+  priorityLevel,
+  RUN_SUBJECT_PREFIX,
+  RUNS_BUCKET_STREAM,
+  RUNS_STREAM,
+  RunStore,
+  SCHEDULED_STREAM,
+  scheduledSubject,
+  taskConsumerName,
+} from "@taskwire/core";
+import type { Logger } from "pino";
+import { Publisher } from "./publisher.js";
+
+/** How often each broker looks for runs that nothing will move forward, in ms. */
+export const RECONCILE_INTERVAL_MS = 2_000;
+/** A record is looked at once it has not changed for this many heartbeat timeouts (the task consumer's ack_wait). */
+export const RECONCILE_STALE_FACTOR = 3;
+/** The heartbeat timeout assumed when a task's consumer cannot be read (the workers' default: 2 × 5 s), in ms. */
+export const RECONCILE_DEFAULT_ACK_WAIT_MS = 10_000;
+/**
+ * Youngest PENDING/SCHEDULED record taken for stranded, in ms: longer than
+ * a Submit may still be publishing its message (the wire's retries, 5 s).
+ */
+export const RECONCILE_QUEUED_MIN_AGE_MS = 10_000;
+/** Records looked at (leader read, probe) per pass, oldest first. */
+export const RECONCILE_MAX_CHECKS = 200;
+/** Runs put back in play per pass. */
+export const RECONCILE_MAX_ACTIONS = 100;
+/** Queued messages read per pass to see which runs have one; a longer queue skips that check this pass. */
+export const RECONCILE_MAX_SCAN = 50_000;
+/** How far back a starting broker reads the record history to find unfinished runs, in ms. */
+export const RECONCILE_LOOKBACK_MS = 10 * 60_000;
+/** Longest wait before a healthy-looking unfinished run (long task, long queue) is looked at again, in ms. */
+export const RECONCILE_RECHECK_MAX_MS = 5 * 60_000;
+/** Crashed attempts a rescued RUNNING run may have had before it fails as WorkerCrashed (the workers' default). */
+const MAX_CRASH_RETRIES = 10;
+
+/** A decision to change nothing (the run moved on since it was seen). */
+const nothing: Step = { effects: [] };
+
+/** What the reconciler remembers of an unfinished run: its latest revision and when to look at it. */
+interface Entry {
+  seq: number;
+  /** When the revision was written (ms since the epoch). */
+  at: number;
+  /** When to look at it next (ms since the epoch). */
+  due: number;
+  /** The last wait between two looks, grown while the run looks healthy. */
+  backoff: number;
+}
+
+/** What one pass did, for logs and tests. */
+export interface ReconcileStats {
+  passes: number;
+  checked: number;
+  /** RUNNING runs whose holder was gone and no message left: attempt recorded CRASHED, queued again. */
+  requeuedRunning: number;
+  /** PENDING / AWAITING_RETRY runs with no queued message: queued again. */
+  requeuedQueued: number;
+  /** SCHEDULED runs with no held message: handed to the scheduler again. */
+  rescheduled: number;
+}
+
+/** The `state` of an encoded TaskRun (field 3), read without decoding the rest; 0 when absent. */
+export function peekState(data: Uint8Array): number {
+  let i = 0;
+  const varint = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = data[i++] ?? 0;
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80 || i >= data.length) return v;
+      shift += 7;
+    }
+  };
+  while (i < data.length) {
+    const tag = varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if (field === 3 && wire === 0) return varint();
+    if (wire === 0) varint();
+    else if (wire === 2) i += varint();
+    else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else return 0;
+    if (field > 3) return 0;
+  }
+  return 0;
+}
+
+/**
+ * Puts back in play the runs that nothing would move forward: the safety
+ * net behind the workers' and brokers' own recovery when NATS loses a node
+ * (a message acked from a stale delivery, a write whose answer was lost, a
+ * broker gone between its record write and its publish).
+ *
+ * Every broker runs one; no leader is needed. Each follows the record
+ * history (an ordered consumer on the runs bucket's stream) and keeps the
+ * unfinished runs' latest revision. A pass takes those unchanged for
+ * RECONCILE_STALE_FACTOR × the task's heartbeat timeout, reads them from the
+ * stream leader, and:
+ * - RUNNING whose worker does not hold it (asked over core NATS) and with
+ *   no queued message: the lifecycle's `claim` records the lost attempt
+ *   CRASHED (compare-and-set against the revision that was seen, so one
+ *   broker does it) and the run is queued again;
+ * - PENDING, or AWAITING_RETRY past its retry time, with no queued message;
+ *   SCHEDULED with no held message: queued (or handed to the scheduler)
+ *   again with message id `<run id>:reconcile:<revision>`, so brokers doing
+ *   it at once store one message.
+ * A run put back twice (a message nobody could see) is harmless: a worker's
+ * claim skips finished runs and leaves a run to a holder that is alive.
+ */
+export class Reconciler {
+  readonly stats: ReconcileStats = { passes: 0, checked: 0, requeuedRunning: 0, requeuedQueued: 0, rescheduled: 0 };
+  readonly #index = new Map<string, Entry>();
+  readonly #publisher: Publisher;
+  readonly #ackWait = new Map<string, { ms: number; at: number }>();
+  #tail: ConsumerMessages | undefined;
+  #tailLoop: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #passing = false;
+  #stopped = false;
+  #lastSeq = 0;
+
+  constructor(
+    readonly nats: NatsHandle,
+    readonly store: RunStore,
+    readonly log: Logger,
+    readonly workerId = "reconciler",
+  ) {
+    this.#publisher = new Publisher(nats);
+  }
+
+  /** Unfinished runs being followed (for tests and diagnostics). */
+  get tracked(): number {
+    return this.#index.size;
+  }
+
+  async start(): Promise<void> {
+    this.#tail = await this.#openTail();
+    this.#tailLoop = this.#follow();
+    this.#timer = setInterval(() => void this.pass(), RECONCILE_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#tail?.close().catch(() => undefined);
+    await this.#tailLoop;
+  }
+
+  #openTail(): Promise<ConsumerMessages> {
+    const from = this.#lastSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#lastSeq + 1 } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - RECONCILE_LOOKBACK_MS).toISOString() };
+    return this.nats.js.consumers.get(RUNS_BUCKET_STREAM, { filter_subjects: ALL_RECORDS_SUBJECT, ...from }).then((c) => c.consume());
+  }
+
+  /** Follows every revision of every record; reopened where it stopped if it ends. */
+  async #follow(): Promise<void> {
+    while (!this.#stopped) {
+      const tail = this.#tail;
+      if (tail) {
+        try {
+          for await (const m of tail) this.#saw(m);
+        } catch (err) {
+          if (!this.#stopped) this.log.warn({ err }, "reconciler: record history follower failed; reopening it");
+        }
+      }
+      if (this.#stopped) return;
+      await new Promise((r) => setTimeout(r, 1_000));
+      this.#tail = await this.#openTail().catch((err: unknown) => {
+        this.log.warn({ err }, "reconciler: could not reopen the record history follower");
+        return undefined;
+      });
+    }
+  }
+
+  #saw(m: JsMsg): void {
+    this.#lastSeq = m.seq;
+    const id = m.subject.slice(ALL_RECORDS_SUBJECT.length - 1);
+    const state = m.data.length > 0 ? peekState(m.data) : 0;
+    if (m.data.length === 0 || (state !== 0 && isTerminal(state as RunState))) {
+      this.#index.delete(id);
+      return;
+    }
+    const at = Math.floor(m.info.timestampNanos / 1e6);
+    this.#index.set(id, { seq: m.seq, at, due: at, backoff: 0 });
+  }
+
+  /** The task consumer's ack_wait (the workers' heartbeat timeout), cached for a minute. */
+  async #heartbeatTimeout(run: TaskRun): Promise<number> {
+    const name = taskConsumerName(run.queue, run.task, priorityLevel(run.options?.priority ?? 0));
+    const cached = this.#ackWait.get(name);
+    if (cached && Date.now() - cached.at < 60_000) return cached.ms;
+    let ms = RECONCILE_DEFAULT_ACK_WAIT_MS;
+    try {
+      const info = await this.nats.jsm.consumers.info(RUNS_STREAM, name);
+      if (info.config.ack_wait) ms = info.config.ack_wait / 1e6;
+    } catch {
+      // No such consumer (no worker ever served the task): the default.
+    }
+    this.#ackWait.set(name, { ms, at: Date.now() });
+    return ms;
+  }
+
+  /** Run ids with a message in the runs stream (queued or delivered and not yet acked), or undefined when the stream is too long to read in one pass. */
+  async #queuedRunIds(): Promise<Set<string> | undefined> {
+    const info = await this.nats.jsm.streams.info(RUNS_STREAM);
+    const ids = new Set<string>();
+    if (info.state.messages === 0) return ids;
+    if (info.state.messages > RECONCILE_MAX_SCAN) return undefined;
+    const last = info.state.last_seq;
+    const c = await this.nats.js.consumers.get(RUNS_STREAM, { filter_subjects: `${RUN_SUBJECT_PREFIX}.>`, headers_only: true, deliver_policy: DeliverPolicy.All });
+    const msgs = await c.consume();
+    const timer = setTimeout(() => void msgs.close().catch(() => undefined), 10_000);
+    try {
+      for await (const m of msgs) {
+        const msgId = m.headers?.get("Nats-Msg-Id");
+        if (msgId) ids.add(msgId.split(":")[0] ?? msgId);
+        if (m.seq >= last || m.info.pending === 0) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      await msgs.close().catch(() => undefined);
+    }
+    return ids;
+  }
+
+  /** Looks at the runs due for a look; see the class comment. Safe to call at any time (one pass at a time). */
+  async pass(): Promise<void> {
+    if (this.#passing || this.#stopped || !this.nats.connected) return;
+    this.#passing = true;
+    try {
+      await this.#pass();
+    } catch (err) {
+      this.log.warn({ err }, "reconciler pass failed; trying again at the next one");
+    } finally {
+      this.#passing = false;
+    }
+  }
+
+  async #pass(): Promise<void> {
+    this.stats.passes++;
+    const now = Date.now();
+    const due: Array<[string, Entry]> = [];
+    for (const [id, e] of this.#index) if (e.due <= now) due.push([id, e]);
+    if (due.length === 0) return;
+    due.sort((a, b) => a[1].due - b[1].due);
+    /** Runs that need a queued message and have none, once the queue was read. */
+    const needMessage: Array<{ id: string; entry: Entry; run: TaskRun; revision: number; kind: "running" | "queued" }> = [];
+    let actions = 0;
+    for (const [id, entry] of due.slice(0, RECONCILE_MAX_CHECKS)) {
+      if (this.#stopped) return;
+      this.stats.checked++;
+      const stored = await this.store.get(id, { leader: true });
+      if (!stored || isTerminal(stored.run.state)) {
+        this.#index.delete(id);
+        continue;
+      }
+      const { run, revision } = stored;
+      const bound = RECONCILE_STALE_FACTOR * (await this.#heartbeatTimeout(run));
+      const changedAt = Math.max(entry.at, run.updatedAt?.getTime() ?? 0);
+      if (revision !== entry.seq) {
+        // Changed since the follower saw it (it will see the change too).
+        this.#notBefore(entry, Math.max(changedAt, now) + bound);
+        continue;
+      }
+      const quietFor = now - changedAt;
+      if (run.state === RunState.RUN_STATE_RUNNING) {
+        if (quietFor < bound) {
+          this.#notBefore(entry, changedAt + bound);
+          continue;
+        }
+        if (await RunStore.isHeld(this.nats.nc, run.workerId, id)) {
+          this.#healthy(entry, bound); // a long task, alive
+          continue;
+        }
+        needMessage.push({ id, entry, run, revision, kind: "running" });
+      } else if (run.state === RunState.RUN_STATE_SCHEDULED) {
+        if (quietFor < Math.max(bound, RECONCILE_QUEUED_MIN_AGE_MS)) {
+          this.#notBefore(entry, changedAt + Math.max(bound, RECONCILE_QUEUED_MIN_AGE_MS));
+          continue;
+        }
+        const held = await this.nats.wire.getLastFromLeader(SCHEDULED_STREAM, scheduledSubject(id));
+        if (held || actions >= RECONCILE_MAX_ACTIONS) {
+          this.#healthy(entry, bound);
+          continue;
+        }
+        actions++;
+        await this.#publish(run, { type: "schedule", msgId: `${id}:reconcile:${revision}` });
+        this.stats.rescheduled++;
+        this.log.warn({ runId: id, revision }, "reconciler: SCHEDULED run had no held message; handed to the scheduler again");
+        this.#healthy(entry, bound);
+      } else {
+        // PENDING, AWAITING_RETRY (CANCELLED etc. are terminal).
+        const since = run.state === RunState.RUN_STATE_AWAITING_RETRY ? Math.max(changedAt, run.nextAttemptAt?.getTime() ?? 0) : changedAt;
+        const wait = Math.max(bound, RECONCILE_QUEUED_MIN_AGE_MS);
+        if (now - since < wait) {
+          this.#notBefore(entry, since + wait);
+          continue;
+        }
+        needMessage.push({ id, entry, run, revision, kind: "queued" });
+      }
+    }
+    if (needMessage.length === 0) return;
+    const queued = await this.#queuedRunIds();
+    if (!queued) {
+      this.log.debug({ candidates: needMessage.length }, "reconciler: the run queue is longer than one pass reads; looking again later");
+      for (const c of needMessage) this.#healthy(c.entry, RECONCILE_RECHECK_MAX_MS / 5);
+      return;
+    }
+    for (const c of needMessage) {
+      if (this.#stopped) return;
+      const bound = RECONCILE_STALE_FACTOR * (await this.#heartbeatTimeout(c.run));
+      if (queued.has(c.id) || actions >= RECONCILE_MAX_ACTIONS) {
+        // Its message is there: a worker will get it (or none serves the task).
+        this.#healthy(c.entry, bound);
+        continue;
+      }
+      actions++;
+      if (c.kind === "running") await this.#requeueRunning(c.id, c.revision);
+      else await this.#requeueQueued(c.run, c.revision);
+      this.#healthy(c.entry, bound);
+    }
+  }
+
+  /** Not stale yet: look again once it could be. */
+  #notBefore(entry: Entry, at: number): void {
+    entry.due = at;
+  }
+
+  /** Looked fine (alive holder, message queued): look again later and later while it stays so. */
+  #healthy(entry: Entry, bound: number): void {
+    entry.backoff = Math.min(RECONCILE_RECHECK_MAX_MS, Math.max(bound, entry.backoff * 2));
+    entry.due = Date.now() + entry.backoff;
+  }
+
+  /** RUNNING, holder gone, no message: record the lost attempt (CAS against the revision seen), then queue it again. */
+  async #requeueRunning(id: string, seen: number): Promise<void> {
+    const input = { workerId: this.workerId, maxCrashRetries: MAX_CRASH_RETRIES };
+    const out = await this.store.transition(id, (run) => (run.state === RunState.RUN_STATE_RUNNING && run.revision === seen ? claim(run, input, new Date()) : nothing));
+    if (!out?.written) return; // another broker did it, or the run moved on
+    const run = { ...out.stored.run, revision: out.stored.revision };
+    if (out.step.effects.some((e) => e.type === "claimAgain")) {
+      await this.#publish(run, { type: "enqueue", msgId: `${id}:reconcile:${out.stored.revision}` });
+      this.stats.requeuedRunning++;
+      this.log.warn({ runId: id, attempt: run.attempt, lostWorker: run.attempts.at(-1)?.workerId }, "reconciler: RUNNING run had no live holder and no message; attempt recorded CRASHED, queued again");
+    } else {
+      this.log.warn({ runId: id, state: RunState[run.state] }, "reconciler: RUNNING run had no live holder and no message; finished it");
+    }
+  }
+
+  /** PENDING / AWAITING_RETRY with no queued message: queue it again (one message however many brokers do it: its id names the revision). */
+  async #requeueQueued(run: TaskRun, revision: number): Promise<void> {
+    await this.#publish({ ...run, revision }, { type: "enqueue", msgId: `${run.id}:reconcile:${revision}` });
+    this.stats.requeuedQueued++;
+    this.log.warn({ runId: run.id, state: RunState[run.state], revision }, "reconciler: unfinished run had no queued message; queued again");
+  }
+
+  #publish(run: TaskRun, effect: Effect): Promise<void> {
+    return this.#publisher.publish([effect], run, ROOT_CONTEXT);
+  }
+}
