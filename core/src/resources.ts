@@ -22,6 +22,33 @@ export interface ResourceOptions {
   replicas?: number;
   /** How long run records, results and idempotency keys are kept, in ms. @default 604_800_000 (7 days) */
   retentionMs?: number;
+  /** Where the replica check's warning goes (pino's `warn(obj, msg)`). @default a process warning on stderr */
+  log?: { warn(obj: object, msg: string): void };
+}
+
+/** Every stream behind taskwire's streams, buckets and object store. */
+const ALL_STREAMS = [RUNS_STREAM, SCHEDULED_STREAM, ...[RUNS_BUCKET, IDEMPOTENCY_BUCKET, CACHE_BUCKET, LIMITS_BUCKET, SCHEDULES_BUCKET].map((b) => `KV_${b}`), `OBJ_${RESULTS_STORE}`];
+
+/**
+ * Compares the replica count of every existing taskwire stream with the
+ * configured one. Resources are created by whichever process starts first,
+ * with its own setting, and never changed afterwards; a broker configured
+ * for 3 replicas on streams some worker created with 1 would otherwise run
+ * without the redundancy it was set up for, silently. Returns the streams
+ * that differ (name → replicas) after warning about them.
+ */
+export async function checkReplicas(h: NatsHandle, replicas: number, log?: ResourceOptions["log"]): Promise<Record<string, number>> {
+  const found = await Promise.all(ALL_STREAMS.map((name) => h.jsm.streams.info(name).then((i) => [name, i.config.num_replicas] as const, () => undefined)));
+  const off = Object.fromEntries(found.filter((f): f is readonly [string, number] => f !== undefined && f[1] !== replicas));
+  const names = Object.keys(off);
+  if (names.length === 0) return off;
+  const message =
+    `taskwire streams have another replica count than the configured ${replicas} (TASKWIRE_REPLICAS): ` +
+    `${names.map((n) => `${n}=${off[n]}`).join(", ")}. The first broker or worker to start created them with its own setting, and they are kept as they are. ` +
+    `Give every broker and worker the same TASKWIRE_REPLICAS, and if the streams should have ${replicas} replicas change each one (nats stream edit <name> --replicas ${replicas}).`;
+  if (log) log.warn({ configuredReplicas: replicas, streams: off }, message);
+  else process.emitWarning(message, { code: "TASKWIRE_REPLICAS_MISMATCH" });
+  return off;
 }
 
 export interface Resources {
@@ -35,7 +62,10 @@ export interface Resources {
 
 const nanos = (ms: number): number => ms * 1_000_000;
 
-async function ensureStream(h: NatsHandle, name: string, subjects: string[], retention: RetentionPolicy, opts: Required<ResourceOptions>): Promise<void> {
+/** The resolved settings stream creation needs. */
+type StreamSettings = Required<Pick<ResourceOptions, "replicas" | "retentionMs">>;
+
+async function ensureStream(h: NatsHandle, name: string, subjects: string[], retention: RetentionPolicy, opts: StreamSettings): Promise<void> {
   const config = {
     name,
     subjects,
@@ -67,11 +97,12 @@ async function ensureStream(h: NatsHandle, name: string, subjects: string[], ret
 /**
  * Creates the streams and buckets taskwire needs if they are missing. Safe to
  * call from every broker and worker at start; existing resources are kept
- * as they are (an operator may have tuned them).
+ * as they are (an operator may have tuned them), but a replica count other
+ * than the configured one is reported (`checkReplicas`).
  */
 export async function ensureResources(h: NatsHandle, options: ResourceOptions = {}): Promise<Resources> {
-  const fromEnv = resolveSettings({ replicas: natsSettings.replicas, retentionMs: natsSettings.retentionMs }, options);
-  const opts: Required<ResourceOptions> = { replicas: fromEnv.replicas, retentionMs: fromEnv.retentionMs };
+  const fromEnv = resolveSettings({ replicas: natsSettings.replicas, retentionMs: natsSettings.retentionMs }, { replicas: options.replicas, retentionMs: options.retentionMs });
+  const opts: StreamSettings = { replicas: fromEnv.replicas, retentionMs: fromEnv.retentionMs };
   await ensureStream(h, RUNS_STREAM, [`${RUN_SUBJECT_PREFIX}.>`], RetentionPolicy.Workqueue, opts);
   await ensureStream(h, SCHEDULED_STREAM, [`${SCHEDULED_SUBJECT_PREFIX}.>`], RetentionPolicy.Workqueue, opts);
   const kvm = new Kvm(h.js);
@@ -105,6 +136,7 @@ export async function ensureResources(h: NatsHandle, options: ResourceOptions = 
   });
   const results = await new Objm(h.js).create(RESULTS_STORE, { storage: StorageType.File, replicas: opts.replicas, ttl: nanos(opts.retentionMs) });
   const schedules = await kvm.create(SCHEDULES_BUCKET, { history: 1, storage: StorageType.File, replicas: opts.replicas, allow_direct: true });
+  await checkReplicas(h, opts.replicas, options.log);
   return { runs, idempotency, cache, limits, results, schedules };
 }
 

@@ -118,7 +118,7 @@ export class Worker {
     const o = this.options;
     const nats = await NatsHandle.connect({ servers: o.natsUrl.split(","), name: `taskwire-worker ${o.workerId}` });
     this.#nats = nats;
-    const { runs, cache, limits, results } = await ensureResources(nats);
+    const { runs, cache, limits, results } = await ensureResources(nats, { log: this.log });
     this.#results = results;
     this.#rateLimiter = new RateLimiter(limits);
     this.#keySlots = new KeySlots(limits, 2 * o.heartbeatMs);
