@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { type ChannelCredentials, type ClientOptions, type ClientReadableStream, credentials as grpcCredentials } from "@grpc/grpc-js";
 import {
   type CreateScheduleRequest,
@@ -22,6 +23,7 @@ import {
   type StreamEventsResponse,
   SubmitBatchRequest,
   type SubmitBatchResponse,
+  SubmitOptions,
   SubmitRequest,
   TaskServiceClient,
   type TaskRun,
@@ -32,6 +34,7 @@ import { followEvents, openEventStream, type StreamEventsOptions } from "./event
 import { RunHandle } from "./handle.js";
 import { type ApplyOptions, toSubmitOptions } from "./options.js";
 import { encodeArgs } from "./payload.js";
+import { type CallRetry, DEFAULT_CALL_RETRY } from "./retry.js";
 import { Rpc } from "./rpc.js";
 
 export type { SubmitOutcome } from "./coalescer.js";
@@ -58,6 +61,22 @@ export interface ClientConfig {
    * so each keeps its own trace context. @default true
    */
   coalesceSubmits?: boolean;
+  /**
+   * Give every Submit without an idempotency key a random one (a UUID, the
+   * same for all its retries), so a Submit retried after a lost answer
+   * yields the same run, never a second one. Costs the broker one more KV
+   * write per Submit. @default true
+   */
+  autoIdempotencyKeys?: boolean;
+  /**
+   * Retry calls that failed with UNAVAILABLE (the broker or NATS briefly
+   * unreachable) — Submit also on the documented ABORTED "idempotency key
+   * changed concurrently" — with exponential backoff and jitter, all
+   * attempts within the call's deadline. Submit is retried only with an
+   * idempotency key; GetStatus, ListRuns, Cancel and Retry always. `false`
+   * turns retries off. @default { maxAttempts: 5, initialBackoffMs: 50, maxBackoffMs: 1_000, multiplier: 2, jitter: 0.2 }
+   */
+  callRetry?: CallRetry | false;
 }
 
 export interface ListRunsOptions {
@@ -78,6 +97,7 @@ export class Client {
   readonly #raw: TaskServiceClient;
   readonly #rpc: Rpc;
   readonly #submits: SubmitCoalescer;
+  readonly #autoKeys: boolean;
 
   constructor(config: ClientConfig = {}) {
     this.address = config.address ?? process.env.TASKWIRE_ADDRESS ?? "localhost:50051";
@@ -89,7 +109,9 @@ export class Client {
       "grpc.enable_channelz": 0,
       ...config.channelOptions,
     });
-    this.#rpc = new Rpc(this.#raw, this.address, config.token, config.callTimeoutMs ?? 10_000);
+    const retry = config.callRetry === false ? undefined : { ...DEFAULT_CALL_RETRY, ...config.callRetry };
+    this.#rpc = new Rpc(this.#raw, this.address, config.token, config.callTimeoutMs ?? 10_000, retry);
+    this.#autoKeys = config.autoIdempotencyKeys ?? true;
     this.#submits = new SubmitCoalescer(this.#rpc, config.coalesceSubmits ?? true);
   }
 
@@ -110,7 +132,12 @@ export class Client {
 
   /** Submit with a request built by hand (raw payloads, proto options). */
   submitRaw(req: SubmitRequest): Promise<SubmitOutcome> {
-    return this.#submits.submit(req);
+    if (!this.#autoKeys || req.options?.idempotencyKey) return this.#submits.submit(req);
+    // Set once, before the first attempt: every retry carries the same key.
+    // With a key of our own, "deduplicated" can only mean that an earlier
+    // attempt of this same call created the run: not a duplicate to report.
+    const keyed = { ...req, options: { ...(req.options ?? SubmitOptions.fromPartial({})), idempotencyKey: randomUUID() } };
+    return this.#submits.submit(keyed).then((o) => ({ ...o, deduplicated: false }));
   }
 
   /** Submits many runs in one call (1–1000); handles come back in request order. */
@@ -127,10 +154,11 @@ export class Client {
 
   /** The run's current record; with `waitTimeoutMs`, first waits (up to that) for it to be terminal. */
   async getStatus(runId: string, waitTimeoutMs = 0): Promise<TaskRun> {
-    const res = await this.#rpc.unary<GetStatusRequest, GetStatusResponse>(
+    const res = await this.#rpc.retried<GetStatusRequest, GetStatusResponse>(
       "GetStatus",
       this.#raw.getStatus,
       GetStatusRequest.fromPartial({ runId, waitTimeoutMs }),
+      false,
       Math.max(0, waitTimeoutMs),
     );
     if (!res.run) throw new TaskwireError(Status.INTERNAL, "broker answered GetStatus without a run");
@@ -139,14 +167,14 @@ export class Client {
 
   /** Cancels a run (see TaskService.Cancel for the rules). */
   async cancel(runId: string, reason = ""): Promise<TaskRun> {
-    const res = await this.#rpc.unary<CancelRequest, CancelResponse>("Cancel", this.#raw.cancel, CancelRequest.fromPartial({ runId, reason }));
+    const res = await this.#rpc.retried<CancelRequest, CancelResponse>("Cancel", this.#raw.cancel, CancelRequest.fromPartial({ runId, reason }));
     if (!res.run) throw new TaskwireError(Status.INTERNAL, "broker answered Cancel without a run");
     return res.run;
   }
 
   /** Runs a FAILED or CANCELLED run again as a new attempt (see TaskService.Retry). */
   async retry(runId: string): Promise<TaskRun> {
-    const res = await this.#rpc.unary<RetryRequest, RetryResponse>("Retry", this.#raw.retry, RetryRequest.fromPartial({ runId }));
+    const res = await this.#rpc.retried<RetryRequest, RetryResponse>("Retry", this.#raw.retry, RetryRequest.fromPartial({ runId }));
     if (!res.run) throw new TaskwireError(Status.INTERNAL, "broker answered Retry without a run");
     return res.run;
   }
@@ -185,7 +213,7 @@ export class Client {
   }
 
   async listRuns(opts: ListRunsOptions = {}): Promise<ListRunsResponse> {
-    return this.#rpc.unary<ListRunsRequest, ListRunsResponse>(
+    return this.#rpc.retried<ListRunsRequest, ListRunsResponse>(
       "ListRuns",
       this.#raw.listRuns,
       ListRunsRequest.fromPartial({ task: opts.task ?? "", queue: opts.queue ?? "", states: opts.states ?? [], pageSize: opts.pageSize ?? 0, pageToken: opts.pageToken ?? "" }),

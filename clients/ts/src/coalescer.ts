@@ -1,6 +1,7 @@
 import { context as otContext, trace } from "@opentelemetry/api";
 import type { SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse, TaskRun } from "@taskwire/protocol";
 import { Status, TaskwireError } from "./errors.js";
+import { isRetryable } from "./retry.js";
 import type { Rpc } from "./rpc.js";
 
 /** A coalesced SubmitBatch carries at most this many runs… */
@@ -43,7 +44,10 @@ export class SubmitCoalescer {
 
   async submitOne(req: SubmitRequest): Promise<SubmitOutcome> {
     const raw = this.rpc.raw;
-    const res = await this.rpc.unary<SubmitRequest, SubmitResponse>("Submit", raw.submit, req);
+    // Only a Submit with an idempotency key may be sent again: without one, a
+    // retry after a lost answer would create a second run.
+    const keyed = !!req.options?.idempotencyKey;
+    const res = keyed ? await this.rpc.retried<SubmitRequest, SubmitResponse>("Submit", raw.submit, req, true) : await this.rpc.unary<SubmitRequest, SubmitResponse>("Submit", raw.submit, req);
     if (!res.run) throw new TaskwireError(Status.INTERNAL, "broker answered Submit without a run");
     return { run: res.run, deduplicated: res.deduplicated };
   }
@@ -75,7 +79,11 @@ export class SubmitCoalescer {
   async #submitCoalesced(items: QueuedSubmit[]): Promise<void> {
     let res: SubmitBatchResponse;
     try {
-      res = await this.rpc.unary<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", this.rpc.raw.submitBatch, { runs: items.map((i) => i.req), independent: true });
+      // Every item has an idempotency key when retries are on, so the whole
+      // call may be sent again.
+      const keyed = items.every((i) => !!i.req.options?.idempotencyKey);
+      const batch = { runs: items.map((i) => i.req), independent: true };
+      res = keyed ? await this.rpc.retried<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", this.rpc.raw.submitBatch, batch, true) : await this.rpc.unary<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", this.rpc.raw.submitBatch, batch);
     } catch (err) {
       if (err instanceof TaskwireError && err.code === Status.INVALID_ARGUMENT) {
         // A broker that predates `independent` validated all or nothing
@@ -89,6 +97,7 @@ export class SubmitCoalescer {
       const run = res.runs[j]?.run;
       // No statuses: a broker that predates `independent` accepted them all.
       if ((status === undefined || status.code === Status.OK) && run) item.resolve({ run, deduplicated: res.runs[j]?.deduplicated ?? false });
+      else if (status && isRetryable(new TaskwireError(status.code, status.message), !!item.req.options?.idempotencyKey)) this.submitOne(item.req).then(item.resolve, item.reject);
       else item.reject(new TaskwireError(status?.code ?? Status.INTERNAL, status?.message || "broker answered SubmitBatch without this run"));
     });
   }

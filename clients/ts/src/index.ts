@@ -4,6 +4,7 @@ export { Client, getDefaultClient, setDefaultClient, type ClientConfig, type Lis
 export { RunHandle, waitAll, asCompleted, isTerminalState } from "./handle.js";
 export { context, type TaskContext, type TaskLogger } from "./context.js";
 export type { ApplyOptions, TaskOptions, RetryOptions } from "./options.js";
+export type { CallRetry } from "./retry.js";
 export {
   TaskwireError,
   RunFailedError,

@@ -3,6 +3,7 @@ import { type Attributes, context as otContext, propagation, SpanKind, SpanStatu
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { TaskServiceClient } from "@taskwire/protocol";
 import { TaskwireError } from "./errors.js";
+import { type CallRetry, withRetry } from "./retry.js";
 
 const tracer = trace.getTracer("@taskwire/client");
 // Always propagate W3C context, even when the app registered no SDK: a trace
@@ -28,6 +29,8 @@ export class Rpc {
     readonly address: string,
     readonly token: string | undefined,
     readonly callTimeoutMs: number,
+    /** Retries of calls that failed with UNAVAILABLE; undefined = none. */
+    readonly retry?: Required<CallRetry>,
   ) {}
 
   /** Call metadata: the bearer token and the active trace context. */
@@ -40,8 +43,18 @@ export class Rpc {
     return md;
   }
 
+  /**
+   * A unary call that may be sent again: retried on UNAVAILABLE (and, when
+   * `keyed` — a Submit with an idempotency key — on the broker's documented
+   * retryable ABORTED) with backoff, all attempts within one deadline.
+   */
+  retried<Req, Res>(method: string, call: UnaryMethod<Req, Res>, req: Req, keyed = false, extraMs = 0): Promise<Res> {
+    const deadline = Date.now() + this.callTimeoutMs + extraMs;
+    return withRetry(this.retry, deadline, keyed, () => this.unary(method, call, req, extraMs, deadline));
+  }
+
   /** One unary call with the client's deadline (plus `extraMs`, e.g. a GetStatus wait). */
-  unary<Req, Res>(method: string, call: UnaryMethod<Req, Res>, req: Req, extraMs = 0): Promise<Res> {
+  unary<Req, Res>(method: string, call: UnaryMethod<Req, Res>, req: Req, extraMs = 0, deadlineMs?: number): Promise<Res> {
     let attributes = this.#spanAttributes.get(method);
     if (!attributes) this.#spanAttributes.set(method, (attributes = { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method, "server.address": this.address }));
     return tracer.startActiveSpan(
@@ -49,7 +62,7 @@ export class Rpc {
       { kind: SpanKind.CLIENT, attributes },
       (span) =>
         new Promise<Res>((resolve, reject) => {
-          const deadline = new Date(Date.now() + this.callTimeoutMs + extraMs);
+          const deadline = new Date(deadlineMs ?? Date.now() + this.callTimeoutMs + extraMs);
           call.call(this.raw, req, this.metadata(), { deadline }, (err, res) => {
             if (err) {
               span.setStatus({ code: SpanStatusCode.ERROR, message: err.details });
