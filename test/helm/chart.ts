@@ -26,7 +26,8 @@ import { REPO } from "../helpers/env.js";
 
 export const CHART = join(REPO, "deploy/helm/taskwire");
 export const HELM = join(REPO, ".tools/bin/helm");
-export const HELM_VERSION = "v3.21.4";
+/** The version scripts/install-tools.sh installs (one place to bump it). */
+export const HELM_VERSION = `v${/^HELM_VERSION=(\S+)$/m.exec(readFileSync(join(REPO, "scripts/install-tools.sh"), "utf8"))?.[1] ?? "?"}`;
 
 /** A rendered Kubernetes object: what every manifest has, the rest unknown until validated. */
 export interface Manifest {
