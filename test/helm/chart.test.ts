@@ -290,6 +290,10 @@ describe("Helm chart deploy/helm/taskwire", function () {
     });
     // Selectors of the two workers do not overlap.
     assert.notDeepEqual(q.spec?.selector.matchLabels, r.spec?.selector.matchLabels);
+    // Zero is a value, not "unset": a worker scaled to zero, no shutdown grace.
+    const zero = await render(["ci/workers-values.yaml"], ["--set", "workers[0].replicas=0", "--set", "workers[0].shutdownGraceMs=0"]);
+    assert.equal(deployment(zero, worker("quickstart")).spec?.replicas, 0);
+    assert.equal(dataOf(find(zero, "ConfigMap", worker("quickstart"))).TASKWIRE_SHUTDOWN_GRACE_MS, "0");
   });
 
   it("wires every broker, NATS and worker setting of docs/configuration.md", async function () {
