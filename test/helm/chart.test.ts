@@ -4,10 +4,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@taskwire/client";
-/* eslint-disable import-x/no-extraneous-dependencies -- a root devDependency test/package.json does not declare yet (see chart.ts) */
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
-/* eslint-enable import-x/no-extraneous-dependencies */
 import { findNatsServer } from "@taskwire/cli";
 import { NatsCluster } from "../helpers/cluster.js";
 import { freePort, REPO, waitFor } from "../helpers/env.js";

@@ -7,12 +7,6 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-/*
- * typescript and kubernetes-models are root devDependencies and yaml comes with
- * them, but test/package.json does not declare them yet (see docs/deploy.md,
- * "Chart checks"); until it does, this rule is off for these imports only.
- */
-/* eslint-disable import-x/no-extraneous-dependencies */
 import ts from "typescript";
 import { parseAllDocuments } from "yaml";
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
@@ -21,7 +15,6 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
-/* eslint-enable import-x/no-extraneous-dependencies */
 import { REPO } from "../helpers/env.js";
 
 export const CHART = join(REPO, "deploy/helm/taskwire");
