@@ -1,6 +1,7 @@
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { decodeRun, encodeRun, type Step, type TaskRun } from "@taskwire/protocol";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { isWrongLastSequence } from "./errors.js";
 import { RUNS_BUCKET, RUNS_BUCKET_STREAM } from "./layout.js";
 import { isAmbiguous, type JsWire, type StoredMsg } from "./wire.js";
@@ -28,6 +29,9 @@ const HOLDING_SUBJECT_PREFIX = "taskwire.holding";
 const HOLDER_PROBE_ATTEMPTS = 3;
 const HOLDER_PROBE_TIMEOUT_MS = 500;
 const HOLDER_PROBE_PAUSE_MS = 100;
+
+/** Longest wait for a write the server accepted to show in the leader's store, in ms. */
+const APPLIED_WAIT_MS = 2_000;
 
 /** Attempts of one transition before it gives up on a record written by others the whole time. */
 const MAX_CAS_ATTEMPTS = 100;
@@ -167,10 +171,22 @@ export class RunStore {
     }
   }
 
-  /** One compare-and-set write; resolves with the new revision. */
+  /**
+   * One compare-and-set write; resolves with the new revision. On servers
+   * that check the precondition only before replicating (see
+   * `JsWire.casNeedsMsgId`) the write carries the message id
+   * `<key>@<expected revision>`: every write against that revision has the
+   * same id, so the server stores only the first, and answers the others
+   * "duplicate" — ours resent, or another writer's that won.
+   */
   async #write(id: string, data: Uint8Array, expected: number): Promise<number> {
-    if (this.wire) return (await this.wire.publish(KEY_PREFIX + id, data, { expectedLastSubjectSeq: expected })).seq;
-    return expected === 0 ? this.kv.create(id, data) : this.kv.update(id, data, expected);
+    if (!this.wire) return expected === 0 ? this.kv.create(id, data) : this.kv.update(id, data, expected);
+    const msgID = this.wire.casNeedsMsgId ? `${id}@${expected}` : undefined;
+    const ack = await this.wire.publish(KEY_PREFIX + id, data, { expectedLastSubjectSeq: expected, msgID });
+    if (!ack.duplicate) return ack.seq;
+    const applied = await this.#appliedAt(id, data, expected, true);
+    if (applied !== undefined) return applied;
+    throw new JetStreamApiError({ code: 400, err_code: JetStreamApiCodes.StreamWrongLastSequence, description: `wrong last sequence: another write against revision ${expected} of ${id} came first` });
   }
 
   /**
@@ -179,10 +195,18 @@ export class RunStore {
    * `expected`. Asked after a write whose reply was lost and whose resend
    * then failed its precondition (against itself, or against another writer).
    */
-  async #appliedAt(id: string, data: Uint8Array, expected: number): Promise<number | undefined> {
-    if (!this.wire) return undefined;
-    const m = await this.wire.getNextFromLeader(RUNS_BUCKET_STREAM, KEY_PREFIX + id, expected + 1);
-    return m && sameBytes(m.data, data) ? m.seq : undefined;
+  async #appliedAt(id: string, data: Uint8Array, expected: number, stored = false): Promise<number | undefined> {
+    const wire = this.wire;
+    if (!wire) return undefined;
+    // `stored`: the server said a write against `expected` was accepted; it
+    // may still be on its way to the leader's store (replication).
+    const until = Date.now() + (stored ? APPLIED_WAIT_MS : 0);
+    for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
+      const m = await wire.getNextFromLeader(RUNS_BUCKET_STREAM, KEY_PREFIX + id, expected + 1);
+      if (m) return sameBytes(m.data, data) ? m.seq : undefined;
+      if (Date.now() + pause > until) return undefined;
+      await new Promise((r) => setTimeout(r, pause));
+    }
   }
 
   /**
