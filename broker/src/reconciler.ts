@@ -31,8 +31,8 @@ export const RECONCILE_QUEUED_MIN_AGE_MS = 10_000;
 export const RECONCILE_MAX_CHECKS = 200;
 /** Runs put back in play per pass. */
 export const RECONCILE_MAX_ACTIONS = 100;
-/** Queued messages read per pass to see which runs have one; a longer queue skips that check this pass. */
-export const RECONCILE_MAX_SCAN = 50_000;
+/** Queued messages read per pass (one request each) to see which runs have one; a longer queue skips that check this pass. */
+export const RECONCILE_MAX_SCAN = 10_000;
 /** How far back a starting broker reads the record history to find unfinished runs, in ms. */
 export const RECONCILE_LOOKBACK_MS = 10 * 60_000;
 /** Longest wait before a healthy-looking unfinished run (long task, long queue) is looked at again, in ms. */
@@ -199,35 +199,37 @@ export class Reconciler {
     const cached = this.#ackWait.get(name);
     if (cached && Date.now() - cached.at < 60_000) return cached.ms;
     let ms = RECONCILE_DEFAULT_ACK_WAIT_MS;
+    let keep = Date.now();
     try {
       const info = await this.nats.jsm.consumers.info(RUNS_STREAM, name);
       if (info.config.ack_wait) ms = info.config.ack_wait / 1e6;
-    } catch {
+    } catch (err) {
       // No such consumer (no worker ever served the task): the default.
+      // Another failure (NATS between leaders): the default, asked again soon.
+      if (!(err instanceof Error && /consumer not found/i.test(err.message))) keep -= 55_000;
     }
-    this.#ackWait.set(name, { ms, at: Date.now() });
+    this.#ackWait.set(name, { ms, at: keep });
     return ms;
   }
 
-  /** Run ids with a message in the runs stream (queued or delivered and not yet acked), or undefined when the stream is too long to read in one pass. */
+  /**
+   * Run ids with a message in the runs stream (queued, or delivered and not
+   * yet acked), or undefined when the stream holds more than one pass reads.
+   * The stream is a work queue, which takes no second consumer; its
+   * messages are read one by one from the leader, by sequence.
+   */
   async #queuedRunIds(): Promise<Set<string> | undefined> {
     const info = await this.nats.jsm.streams.info(RUNS_STREAM);
     const ids = new Set<string>();
     if (info.state.messages === 0) return ids;
     if (info.state.messages > RECONCILE_MAX_SCAN) return undefined;
     const last = info.state.last_seq;
-    const c = await this.nats.js.consumers.get(RUNS_STREAM, { filter_subjects: `${RUN_SUBJECT_PREFIX}.>`, headers_only: true, deliver_policy: DeliverPolicy.All });
-    const msgs = await c.consume();
-    const timer = setTimeout(() => void msgs.close().catch(() => undefined), 10_000);
-    try {
-      for await (const m of msgs) {
-        const msgId = m.headers?.get("Nats-Msg-Id");
-        if (msgId) ids.add(msgId.split(":")[0] ?? msgId);
-        if (m.seq >= last || m.info.pending === 0) break;
-      }
-    } finally {
-      clearTimeout(timer);
-      await msgs.close().catch(() => undefined);
+    for (let seq = info.state.first_seq; seq <= last && !this.#stopped; ) {
+      const m = await this.nats.wire.getNextFromLeader(RUNS_STREAM, `${RUN_SUBJECT_PREFIX}.>`, seq);
+      if (!m) break;
+      const msgId = m.headers?.get("Nats-Msg-Id");
+      if (msgId) ids.add(msgId.split(":")[0] ?? msgId);
+      seq = m.seq + 1;
     }
     return ids;
   }
@@ -308,6 +310,7 @@ export class Reconciler {
         needMessage.push({ id, entry, run, revision, kind: "queued" });
       }
     }
+    this.log.debug({ tracked: this.#index.size, due: due.length, needMessage: needMessage.length, lastSeq: this.#lastSeq }, "reconciler pass");
     if (needMessage.length === 0) return;
     const queued = await this.#queuedRunIds();
     if (!queued) {

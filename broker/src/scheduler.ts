@@ -45,7 +45,10 @@ export class Scheduler {
 
   async #open(): Promise<ConsumerMessages> {
     const consumer = await this.nats.js.consumers.get(SCHEDULED_STREAM, SCHEDULER_CONSUMER);
-    return consumer.consume({ max_messages: 512 });
+    // Short pulls: a pull waiting on a consumer leader that died is only
+    // noticed when it expires (nats.js's default, 30 s, held delayed runs
+    // back that long after a NATS node was lost).
+    return consumer.consume({ max_messages: 512, expires: 5_000 });
   }
 
   /**
