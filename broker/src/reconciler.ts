@@ -37,6 +37,14 @@ export const RECONCILE_MAX_SCAN = 10_000;
 export const RECONCILE_LOOKBACK_MS = 10 * 60_000;
 /** Longest wait before a healthy-looking unfinished run (long task, long queue) is looked at again, in ms. */
 export const RECONCILE_RECHECK_MAX_MS = 5 * 60_000;
+/**
+ * A record history follower that has not moved for this long while the
+ * stream has newer revisions is closed and opened again where it stopped,
+ * in ms. Its ordered consumer lives on one NATS node (R1) and, when that
+ * node dies, nats.js does not always notice (measured: followers stalled
+ * for good after a kill, so new runs were never looked at).
+ */
+export const RECONCILE_TAIL_STALL_MS = 5_000;
 /** Crashed attempts a rescued RUNNING run may have had before it fails as WorkerCrashed (the workers' default). */
 const MAX_CRASH_RETRIES = 10;
 
@@ -64,6 +72,8 @@ export interface ReconcileStats {
   requeuedQueued: number;
   /** SCHEDULED runs with no held message: handed to the scheduler again. */
   rescheduled: number;
+  /** Times the record history follower was found stalled and reopened. */
+  tailReopened: number;
 }
 
 /** The `state` of an encoded TaskRun (field 3), read without decoding the rest; 0 when absent. */
@@ -85,7 +95,10 @@ export function peekState(data: Uint8Array): number {
     const wire = tag & 7;
     if (field === 3 && wire === 0) return varint();
     if (wire === 0) varint();
-    else if (wire === 2) i += varint();
+    else if (wire === 2) {
+      const len = varint(); // read before adding: varint() moves i
+      i += len;
+    }
     else if (wire === 1) i += 8;
     else if (wire === 5) i += 4;
     else return 0;
@@ -117,16 +130,17 @@ export function peekState(data: Uint8Array): number {
  * claim skips finished runs and leaves a run to a holder that is alive.
  */
 export class Reconciler {
-  readonly stats: ReconcileStats = { passes: 0, checked: 0, requeuedRunning: 0, requeuedQueued: 0, rescheduled: 0 };
+  readonly stats: ReconcileStats = { passes: 0, checked: 0, requeuedRunning: 0, requeuedQueued: 0, rescheduled: 0, tailReopened: 0 };
   readonly #index = new Map<string, Entry>();
   readonly #publisher: Publisher;
   readonly #ackWait = new Map<string, { ms: number; at: number }>();
   #tail: ConsumerMessages | undefined;
-  #tailLoop: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #passing = false;
   #stopped = false;
   #lastSeq = 0;
+  /** The follower's position at the last stall check, and since when it has not moved. */
+  #watch = { seq: 0, since: Date.now() };
 
   constructor(
     readonly nats: NatsHandle,
@@ -143,8 +157,7 @@ export class Reconciler {
   }
 
   async start(): Promise<void> {
-    this.#tail = await this.#openTail();
-    this.#tailLoop = this.#follow();
+    await this.#reopen();
     this.#timer = setInterval(() => void this.pass(), RECONCILE_INTERVAL_MS);
     this.#timer.unref();
   }
@@ -152,36 +165,50 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
-    await this.#tail?.close().catch(() => undefined);
-    await this.#tailLoop;
+    const tail = this.#tail;
+    this.#tail = undefined;
+    await tail?.close().catch(() => undefined);
+  }
+
+  /** (Re)opens the record history follower where the last one stopped; the old one is closed without waiting for it. */
+  async #reopen(): Promise<void> {
+    const old = this.#tail;
+    this.#tail = undefined;
+    if (old) void old.close().catch(() => undefined);
+    const tail = await this.#openTail();
+    if (this.#stopped) {
+      await tail.close().catch(() => undefined);
+      return;
+    }
+    this.#tail = tail;
+    void this.#follow(tail);
   }
 
   #openTail(): Promise<ConsumerMessages> {
+    this.#watch = { seq: this.#lastSeq, since: Date.now() };
     const from = this.#lastSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#lastSeq + 1 } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - RECONCILE_LOOKBACK_MS).toISOString() };
-    return this.nats.js.consumers.get(RUNS_BUCKET_STREAM, { filter_subjects: ALL_RECORDS_SUBJECT, ...from }).then((c) => c.consume());
+    return this.nats.js.consumers.get(RUNS_BUCKET_STREAM, { filter_subjects: ALL_RECORDS_SUBJECT, ...from }).then((c) => c.consume({ expires: 5_000 }));
   }
 
-  /** Follows every revision of every record; reopened where it stopped if it ends. */
-  async #follow(): Promise<void> {
-    while (!this.#stopped) {
-      const tail = this.#tail;
-      if (tail) {
-        try {
-          for await (const m of tail) this.#saw(m);
-        } catch (err) {
-          if (!this.#stopped) this.log.warn({ err }, "reconciler: record history follower failed; reopening it");
-        }
+  /** Follows every revision of every record until `tail` is replaced; opens a new follower if it ends by itself. */
+  async #follow(tail: ConsumerMessages): Promise<void> {
+    try {
+      for await (const m of tail) {
+        if (tail !== this.#tail) return;
+        this.#saw(m);
       }
-      if (this.#stopped) return;
-      await new Promise((r) => setTimeout(r, 1_000));
-      this.#tail = await this.#openTail().catch((err: unknown) => {
-        this.log.warn({ err }, "reconciler: could not reopen the record history follower");
-        return undefined;
-      });
+    } catch (err) {
+      if (!this.#stopped && tail === this.#tail) this.log.warn({ err }, "reconciler: record history follower failed; reopening it");
     }
+    if (this.#stopped || tail !== this.#tail) return;
+    await new Promise((r) => setTimeout(r, 250));
+    if (this.#stopped || tail !== this.#tail) return;
+    // A failure here leaves no follower; the next pass opens one.
+    await this.#reopen().catch((err: unknown) => this.log.warn({ err }, "reconciler: could not reopen the record history follower"));
   }
 
   #saw(m: JsMsg): void {
+    if (m.seq <= this.#lastSeq) return; // a replaced follower's late delivery
     this.#lastSeq = m.seq;
     const id = m.subject.slice(ALL_RECORDS_SUBJECT.length - 1);
     const state = m.data.length > 0 ? peekState(m.data) : 0;
@@ -247,8 +274,30 @@ export class Reconciler {
     }
   }
 
+  /** Reopens the record history follower when it stopped moving although the stream has newer revisions. */
+  async #checkTail(): Promise<void> {
+    if (!this.#tail) {
+      await this.#reopen();
+      return;
+    }
+    if (this.#lastSeq !== this.#watch.seq) {
+      this.#watch = { seq: this.#lastSeq, since: Date.now() };
+      return;
+    }
+    if (Date.now() - this.#watch.since < RECONCILE_TAIL_STALL_MS) return;
+    const last = (await this.nats.jsm.streams.info(RUNS_BUCKET_STREAM)).state.last_seq;
+    if (last <= this.#lastSeq) {
+      this.#watch.since = Date.now();
+      return;
+    }
+    this.stats.tailReopened++;
+    this.log.warn({ at: this.#lastSeq, last }, "reconciler: the record history follower stalled; reopening it where it stopped");
+    await this.#reopen();
+  }
+
   async #pass(): Promise<void> {
     this.stats.passes++;
+    await this.#checkTail();
     const now = Date.now();
     const due: Array<[string, Entry]> = [];
     for (const [id, e] of this.#index) if (e.due <= now) due.push([id, e]);
@@ -290,7 +339,7 @@ export class Reconciler {
           continue;
         }
         const held = await this.nats.wire.getLastFromLeader(SCHEDULED_STREAM, scheduledSubject(id));
-        if (held || actions >= RECONCILE_MAX_ACTIONS) {
+        if (held || actions >= RECONCILE_MAX_ACTIONS || !(await this.#unchanged(id, revision))) {
           this.#healthy(entry, bound);
           continue;
         }
@@ -328,9 +377,19 @@ export class Reconciler {
       }
       actions++;
       if (c.kind === "running") await this.#requeueRunning(c.id, c.revision);
-      else await this.#requeueQueued(c.run, c.revision);
+      else if (await this.#unchanged(c.id, c.revision)) await this.#requeueQueued(c.run, c.revision);
       this.#healthy(c.entry, bound);
     }
+  }
+
+  /**
+   * Whether the record is still at `revision`, read after its message was
+   * found missing. Whoever settles a run's message for good (worker,
+   * scheduler) first writes the record, so a message gone before this read
+   * with the record unchanged is really lost — not just taken a moment ago.
+   */
+  async #unchanged(id: string, revision: number): Promise<boolean> {
+    return (await this.store.get(id, { leader: true }))?.revision === revision;
   }
 
   /** Not stale yet: look again once it could be. */
