@@ -16,6 +16,8 @@ export interface NewRunInput {
   dueAt: number;
   /** The cached result when the submit hit the task's cache. */
   cached?: Payload;
+  /** The caller's namespace. @default "default" */
+  namespace?: string;
 }
 
 /**
@@ -52,6 +54,7 @@ export function newRun(input: NewRunInput, now: Date): Step {
     traceParent: "",
     logs: [],
     resultRef: "",
+    namespace: input.namespace ?? "default",
   };
   if (input.cached) {
     // A cache hit completes at once from the stored result, without a

@@ -49,7 +49,10 @@ type Schedule struct {
 	// Output only: the run submitted by the last fire.
 	LastRunId string `protobuf:"bytes,8,opt,name=last_run_id,json=lastRunId,proto3" json:"last_run_id,omitempty"`
 	// Output only.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Output only: the namespace the schedule belongs to (the caller's, from
+	// its token); its runs are submitted in that namespace.
+	Namespace     string `protobuf:"bytes,10,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -145,6 +148,13 @@ func (x *Schedule) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *Schedule) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
 }
 
 type CreateScheduleRequest struct {
@@ -1430,7 +1440,7 @@ var File_taskwire_v1_taskwire_proto protoreflect.FileDescriptor
 
 const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\n" +
-	"\x1ataskwire/v1/taskwire.proto\x12\vtaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\xed\x02\n" +
+	"\x1ataskwire/v1/taskwire.proto\x12\vtaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\x8b\x03\n" +
 	"\bSchedule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04cron\x18\x02 \x01(\tR\x04cron\x12\x1a\n" +
@@ -1442,7 +1452,9 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\rlast_fired_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vlastFiredAt\x12\x1e\n" +
 	"\vlast_run_id\x18\b \x01(\tR\tlastRunId\x129\n" +
 	"\n" +
-	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"J\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1c\n" +
+	"\tnamespace\x18\n" +
+	" \x01(\tR\tnamespace\"J\n" +
 	"\x15CreateScheduleRequest\x121\n" +
 	"\bschedule\x18\x01 \x01(\v2\x15.taskwire.v1.ScheduleR\bschedule\"K\n" +
 	"\x16CreateScheduleResponse\x121\n" +

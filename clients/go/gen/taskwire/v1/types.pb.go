@@ -912,7 +912,12 @@ type TaskRun struct {
 	// Set when the result is too large to keep inline: the name of the object
 	// in the taskwire_results Object Store. GetStatus fills `result` from it;
 	// ListRuns and StreamEvents carry only the reference.
-	ResultRef     string `protobuf:"bytes,25,opt,name=result_ref,json=resultRef,proto3" json:"result_ref,omitempty"`
+	ResultRef string `protobuf:"bytes,25,opt,name=result_ref,json=resultRef,proto3" json:"result_ref,omitempty"`
+	// Namespace the run belongs to (output only): the caller's, from its
+	// token; "default" without auth (empty in records written before
+	// namespaces existed, which means "default"). Runs, idempotency keys and
+	// cached results of one namespace are invisible to callers of another.
+	Namespace     string `protobuf:"bytes,26,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1118,6 +1123,13 @@ func (x *TaskRun) GetLogs() []*LogLine {
 func (x *TaskRun) GetResultRef() string {
 	if x != nil {
 		return x.ResultRef
+	}
+	return ""
+}
+
+func (x *TaskRun) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
 	}
 	return ""
 }
@@ -1417,7 +1429,7 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\tR\x05level\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xb9\b\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xd7\b\n" +
 	"\aTaskRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\tR\x04task\x12+\n" +
@@ -1450,7 +1462,8 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\ftrace_parent\x18\x17 \x01(\tR\vtraceParent\x12(\n" +
 	"\x04logs\x18\x18 \x03(\v2\x14.taskwire.v1.LogLineR\x04logs\x12\x1d\n" +
 	"\n" +
-	"result_ref\x18\x19 \x01(\tR\tresultRef\"\xc0\x02\n" +
+	"result_ref\x18\x19 \x01(\tR\tresultRef\x12\x1c\n" +
+	"\tnamespace\x18\x1a \x01(\tR\tnamespace\"\xc0\x02\n" +
 	"\bRunEvent\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x12\n" +

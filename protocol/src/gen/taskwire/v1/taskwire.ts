@@ -59,7 +59,14 @@ export interface Schedule {
   /** Output only: the run submitted by the last fire. */
   lastRunId: string;
   /** Output only. */
-  createdAt: Date | undefined;
+  createdAt:
+    | Date
+    | undefined;
+  /**
+   * Output only: the namespace the schedule belongs to (the caller's, from
+   * its token); its runs are submitted in that namespace.
+   */
+  namespace: string;
 }
 
 export interface CreateScheduleRequest {
@@ -249,6 +256,7 @@ function createBaseSchedule(): Schedule {
     lastFiredAt: undefined,
     lastRunId: "",
     createdAt: undefined,
+    namespace: "",
   };
 }
 
@@ -280,6 +288,9 @@ export const Schedule: MessageFns<Schedule> = {
     }
     if (message.createdAt !== undefined) {
       Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(74).fork()).join();
+    }
+    if (message.namespace !== "") {
+      writer.uint32(82).string(message.namespace);
     }
     return writer;
   },
@@ -369,6 +380,14 @@ export const Schedule: MessageFns<Schedule> = {
             message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -408,6 +427,7 @@ export const Schedule: MessageFns<Schedule> = {
         : isSet(object.created_at)
         ? fromJsonTimestamp(object.created_at)
         : undefined,
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
     };
   },
 
@@ -440,6 +460,9 @@ export const Schedule: MessageFns<Schedule> = {
     if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toISOString();
     }
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
     return obj;
   },
 
@@ -457,6 +480,7 @@ export const Schedule: MessageFns<Schedule> = {
     message.lastFiredAt = object.lastFiredAt ?? undefined;
     message.lastRunId = object.lastRunId ?? "";
     message.createdAt = object.createdAt ?? undefined;
+    message.namespace = object.namespace ?? "";
     return message;
   },
 };

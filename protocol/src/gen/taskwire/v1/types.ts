@@ -459,6 +459,13 @@ export interface TaskRun {
    * ListRuns and StreamEvents carry only the reference.
    */
   resultRef: string;
+  /**
+   * Namespace the run belongs to (output only): the caller's, from its
+   * token; "default" without auth (empty in records written before
+   * namespaces existed, which means "default"). Runs, idempotency keys and
+   * cached results of one namespace are invisible to callers of another.
+   */
+  namespace: string;
 }
 
 /** RunEvent is one change of one run. */
@@ -1807,6 +1814,7 @@ function createBaseTaskRun(): TaskRun {
     traceParent: "",
     logs: [],
     resultRef: "",
+    namespace: "",
   };
 }
 
@@ -1886,6 +1894,9 @@ export const TaskRun: MessageFns<TaskRun> = {
     }
     if (message.resultRef !== "") {
       writer.uint32(202).string(message.resultRef);
+    }
+    if (message.namespace !== "") {
+      writer.uint32(210).string(message.namespace);
     }
     return writer;
   },
@@ -2103,6 +2114,14 @@ export const TaskRun: MessageFns<TaskRun> = {
             message.resultRef = reader.string();
             continue;
           }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2190,6 +2209,7 @@ export const TaskRun: MessageFns<TaskRun> = {
         : isSet(object.result_ref)
         ? globalThis.String(object.result_ref)
         : "",
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
     };
   },
 
@@ -2270,6 +2290,9 @@ export const TaskRun: MessageFns<TaskRun> = {
     if (message.resultRef !== "") {
       obj.resultRef = message.resultRef;
     }
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
     return obj;
   },
 
@@ -2311,6 +2334,7 @@ export const TaskRun: MessageFns<TaskRun> = {
     message.traceParent = object.traceParent ?? "";
     message.logs = object.logs?.map((e) => LogLine.fromPartial(e)) || [];
     message.resultRef = object.resultRef ?? "";
+    message.namespace = object.namespace ?? "";
     return message;
   },
 };
