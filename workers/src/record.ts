@@ -1,6 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { encodeJson } from "@taskwire/client";
-import { type AttemptResult, CacheEntry, failure, failureOf, isTerminal, outcome, type Payload, type Step, type TaskRun } from "@taskwire/protocol";
+import { type AttemptResult, CacheEntry, failure, failureOf, outcome, type Payload, type Step, type TaskRun } from "@taskwire/protocol";
 import { cacheEntryKey, settle, type Transitioned } from "@taskwire/core";
 import type { Invoked } from "./attempt.js";
 import type { ExecDeps } from "./deps.js";
@@ -104,7 +104,7 @@ export async function recordOutcome(m: JsMsg, run: TaskRun, invoked: Invoked, de
     m.term(); // the record expired meanwhile (retention): nothing left to record
     return { step: { effects: [] } };
   }
-  if (out.written || isTerminal(out.stored.run.state)) settle(m, out.step.effects);
+  settle(m, out.step.effects);
   return { step: out.step, value: invoked.kind === "ok" && out.written ? invoked.value : undefined };
 }
 

@@ -32,7 +32,13 @@ export interface OutcomeInput {
 export function outcome(run: TaskRun, input: OutcomeInput, now: Date): Step {
   const n = input.attempt;
   const r = input.result;
-  if (isTerminal(run.state) || run.state !== RunState.RUN_STATE_RUNNING || run.attempt !== n) return noWrite(ack);
+  // Finished: the first terminal state wins; the message is done with.
+  if (isTerminal(run.state)) return noWrite(ack);
+  // Another attempt holds the run (this one stalled past the heartbeat
+  // timeout): the message now belongs to that attempt's delivery, and an ack
+  // — JetStream acks by stream sequence, whichever delivery it came from —
+  // would settle it under that worker for good. Leave it alone.
+  if (run.state !== RunState.RUN_STATE_RUNNING || run.attempt !== n) return noWrite();
   switch (r.kind) {
     case "completed":
       return writeStep(
