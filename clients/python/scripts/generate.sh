@@ -42,7 +42,7 @@ mkdir -p "$gen"
 (cd "$proto" && "$PYTHON" -m grpc_tools.protoc \
   -I . -I "$include" \
   --python_out="$out" --pyi_out="$out" --grpc_python_out="$out" \
-  taskwire/v1/types.proto taskwire/v1/taskwire.proto)
+  taskwire/v1/types.proto taskwire/v1/taskwire.proto taskwire/v1/worker.proto)
 
 # types.proto has no services; its empty *_grpc module is noise.
 rm -f "$gen/types_pb2_grpc.py"
