@@ -1,8 +1,8 @@
 import { decodeArgs, type AnyTaskDefinition, type TaskContext } from "@taskwire/client";
 import { runWithContext } from "@taskwire/client/internal";
 import type { TaskRun } from "@taskwire/protocol";
+import type { RunLog } from "@taskwire/core";
 import type { ExecDeps } from "./deps.js";
-import type { RunLog } from "./runlog.js";
 import { runInThread } from "./thread-runner.js";
 
 /** How long a cancelled or timed-out task may take to notice its signal before the slot is taken back, in ms. */

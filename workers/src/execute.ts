@@ -2,13 +2,12 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { AnyTaskDefinition } from "@taskwire/client";
 import { decodeRunMessage, EventType } from "@taskwire/protocol";
-import { extractHeaders, extractTraceParent } from "@taskwire/core";
+import { type Claimed, claimRun, extractHeaders, extractTraceParent, RunLog, type TaskSpec } from "@taskwire/core";
+import { toSubmitOptions } from "@taskwire/client/internal";
 import { invoke } from "./attempt.js";
-import { claimRun, type Claimed } from "./claim.js";
 import type { ExecDeps } from "./deps.js";
 import { runHooks } from "./hooks.js";
 import { type Recorded, recordOutcome } from "./record.js";
-import { RunLog } from "./runlog.js";
 
 export type { ExecDeps } from "./deps.js";
 
@@ -23,6 +22,17 @@ const OUTCOME_OF: Partial<Record<EventType, string>> = {
   [EventType.EVENT_TYPE_CANCELLED]: "cancelled",
 };
 
+/** A definition's options never change: mapped to its execution spec once. */
+const specs = new WeakMap<AnyTaskDefinition, TaskSpec>();
+function specOf(def: AnyTaskDefinition): TaskSpec {
+  let s = specs.get(def);
+  if (!s) {
+    const o = def.options;
+    specs.set(def, (s = { name: def.taskName, defaults: toSubmitOptions(o), rateLimit: o.rateLimit, keyConcurrencyLimit: o.keyConcurrencyLimit }));
+  }
+  return s;
+}
+
 /**
  * Executes one delivered run end to end: claim (claim.ts), run the attempt
  * (attempt.ts), record the outcome and settle the message (record.ts), then
@@ -36,7 +46,7 @@ export async function executeRun(m: JsMsg, def: AnyTaskDefinition, deps: ExecDep
     m.term();
     return;
   }
-  const claimed = await claimRun(m, def, deps, msgRun);
+  const claimed = await claimRun(m, specOf(def), deps, msgRun);
   if (!claimed) return;
   const { run } = claimed.stored;
   // Keep the key slot's lease alive while the run executes.

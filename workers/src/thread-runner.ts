@@ -2,7 +2,7 @@ import { Worker as Thread } from "node:worker_threads";
 import type { AnyTaskDefinition } from "@taskwire/client";
 import type { TaskRun } from "@taskwire/protocol";
 import type { Invoked } from "./attempt.js";
-import type { RunLog } from "./runlog.js";
+import type { RunLog } from "@taskwire/core";
 
 /** What a task thread reports back (see thread-entry.ts). */
 type FromThread =

@@ -5,16 +5,11 @@ import type { Subscription } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import { isTaskDefinition, type AnyTaskDefinition } from "@taskwire/client";
-import { CANCEL_SUBJECT_PREFIX, ensureResources, NatsHandle, PRIORITY_LEVELS, type PriorityLevel, RUNS_STREAM, RunStore } from "@taskwire/core";
+import { CANCEL_SUBJECT_PREFIX, ensureResources, ensureTaskConsumer, Heartbeats, type Holders, KeySlots, NatsHandle, PRIORITY_LEVELS, type PriorityLevel, RateLimiter, RUNS_STREAM, RunStore } from "@taskwire/core";
 import { pino, type Logger } from "pino";
-import { ensureTaskConsumer } from "./consumers.js";
-import type { ClaimDeps, Holders } from "./claim.js";
-import { executeRun } from "./execute.js";
-import { Heartbeats } from "./heartbeat.js";
+import { type ExecDeps, executeRun } from "./execute.js";
 import { resolveOptions, type ResolvedWorkerOptions, type WorkerOptions } from "./options.js";
 import { Slots } from "./slots.js";
-import { RateLimiter } from "./ratelimit.js";
-import { KeySlots } from "./keylimit.js";
 
 /** Any task definition, whatever its argument and result types. */
 export type AnyTask = AnyTaskDefinition;
@@ -257,7 +252,7 @@ export class Worker {
     if (!store || !cache || !rateLimiter || !results || !keySlots) return;
     this.stats.started++;
     this.stats.running++;
-    const deps: ClaimDeps = {
+    const deps: ExecDeps = {
       store,
       cache,
       rateLimiter,

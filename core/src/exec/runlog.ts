@@ -1,6 +1,6 @@
 import { appendLog, type LogLine, reportProgress, type Step, type TaskRun } from "@taskwire/protocol";
-import type { RunStore } from "@taskwire/core";
-import type { Logger } from "pino";
+import type { RunStore } from "../store.js";
+import type { ExecLog } from "./deps.js";
 
 /** Log lines written to a run beyond this are only printed locally (they would push the run's early events out of history). */
 const MAX_LOG_WRITES = 200;
@@ -24,7 +24,9 @@ export class RunLog {
     readonly store: RunStore,
     readonly runId: string,
     readonly attempt: number,
-    readonly log: Logger,
+    readonly log: ExecLog,
+    /** Print each line to `log` too (the worker does; the broker, recording a remote worker's lines, does not). */
+    readonly print = true,
   ) {}
 
   /** Chains one write (a lifecycle step: only while our attempt is the running one). */
@@ -39,7 +41,7 @@ export class RunLog {
   }
 
   line(level: string, message: string): void {
-    this.log[level === "debug" ? "debug" : level === "warn" ? "warn" : level === "error" ? "error" : "info"]({ runId: this.runId, attempt: this.attempt }, message);
+    if (this.print) this.log[level === "debug" ? "debug" : level === "warn" ? "warn" : level === "error" ? "error" : "info"]({ runId: this.runId, attempt: this.attempt }, message);
     if (this.#closed || ++this.#writes > MAX_LOG_WRITES) return;
     const entry: LogLine = { time: new Date(), level, message: message.slice(0, 4096), attempt: this.attempt };
     this.#enqueue((run) => appendLog(run, { attempt: this.attempt, line: entry }, new Date()));

@@ -1,29 +1,10 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import type { AnyTaskDefinition } from "@taskwire/client";
-import { toSubmitOptions } from "@taskwire/client/internal";
-import { claim, mayStart, RunState, type Step, type SubmitOptions, type TaskRun } from "@taskwire/protocol";
-import { settle, type StoredRun } from "@taskwire/core";
-import type { ExecDeps } from "./deps.js";
+import { claim, mayStart, RunState, type Step, type TaskRun } from "@taskwire/protocol";
+import { settle } from "../settle.js";
+import type { StoredRun } from "../store.js";
+import type { ExecDeps, TaskSpec } from "./deps.js";
 
-/**
- * Who executes which run, for a worker's claims: a RUNNING record
- * delivered again is only taken over (its attempt recorded CRASHED) when
- * the worker it names is no longer executing it. A redelivery while the
- * holder lives comes from the server, not from a crash: the holder's
- * heartbeats did not reach the consumer (its leader moved to another NATS
- * node) — running the task a second time there would repeat its side effects.
- */
-export interface Holders {
-  /** Whether `workerId` executes run `runId` now (this worker: its own table; another: asked over core NATS). */
-  isHeld(workerId: string, runId: string): Promise<boolean>;
-  /** This worker now executes run `runId` from message `m` (until the worker is done with `m`). */
-  hold(runId: string, m: JsMsg): void;
-}
-
-/** The worker's `ExecDeps` with its holder table (see `Holders`). */
-export type ClaimDeps = ExecDeps & { holders?: Holders };
-
-/** A run this worker now holds as RUNNING, and the key slot it took for it (if any). */
+/** A run now held as RUNNING, and the key slot it took for it (if any). */
 export interface Claimed {
   stored: StoredRun;
   /** The per-key concurrency key whose slot this run holds; "" when none. */
@@ -33,13 +14,8 @@ export interface Claimed {
 /** Sentinel decision: the record turned RUNNING under another holder, who is asked before anything is written. */
 const askHolder: Step = { effects: [{ type: "claimAgain" }] };
 
-/** The definition's options never change: mapped to proto options once. */
-const taskDefaults = new WeakMap<AnyTaskDefinition, SubmitOptions>();
-function defaultsOf(def: AnyTaskDefinition): SubmitOptions {
-  let d = taskDefaults.get(def);
-  if (!d) taskDefaults.set(def, (d = toSubmitOptions(def.options)));
-  return d;
-}
+/** A message younger than this (JetStream's dedupe window) may create its record when the broker's write has not landed yet, in ms. */
+const RECORD_CREATE_WINDOW_MS = 120_000;
 
 /**
  * The record a delivered message is about. A message released by the
@@ -53,6 +29,11 @@ async function currentRecord(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise
   if (m.info.deliveryCount === 1 && msgRun.revision > 0) return { run: msgRun, revision: msgRun.revision };
   const known = await deps.store.get(msgRun.id);
   if (known) return known;
+  // Only a young message may create its record: the broker writes the record
+  // and publishes in parallel, so the message can arrive first. An old one
+  // whose record is gone outlived it (retention) — creating the record again
+  // would bring a finished or cancelled run back to life.
+  if (Date.now() - (msgRun.createdAt?.getTime() ?? 0) > RECORD_CREATE_WINDOW_MS) return undefined;
   const revision = await deps.store.create({ ...msgRun, revision: 0 });
   return revision !== undefined ? { run: { ...msgRun, revision }, revision } : deps.store.get(msgRun.id);
 }
@@ -65,7 +46,7 @@ async function currentRecord(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise
  * crashed attempt and claim again. Returns the claimed run, or undefined
  * when the message was settled.
  */
-export async function claimRun(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, msgRun: TaskRun): Promise<Claimed | undefined> {
+export async function claimRun(m: JsMsg, spec: TaskSpec, deps: ExecDeps, msgRun: TaskRun): Promise<Claimed | undefined> {
   const { store, options } = deps;
   let known = await currentRecord(m, deps, msgRun);
   if (!known) {
@@ -74,7 +55,7 @@ export async function claimRun(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps,
     return undefined;
   }
   let admittedAt: Date | undefined;
-  const rl = def.options.rateLimit;
+  const rl = spec.rateLimit;
   /** Takes a place in the task's rate limit; false (and the message back to the queue) when over it. */
   const admit = async (run: TaskRun): Promise<boolean> => {
     if (!rl || admittedAt || !mayStart(run) || run.state === RunState.RUN_STATE_RUNNING) return true;
@@ -89,7 +70,7 @@ export async function claimRun(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps,
   };
   if (!(await admit(known.run))) return undefined;
   // Per-key concurrency: at most N runs of the task at once per key.
-  const keyLimit = def.options.keyConcurrencyLimit ?? 0;
+  const keyLimit = spec.keyConcurrencyLimit ?? 0;
   const limitKey = known.run.options?.concurrencyKey ?? "";
   const slotKey = keyLimit > 0 && limitKey && mayStart(known.run) ? limitKey : "";
   if (slotKey && !(await deps.keySlots.acquire(known.run.task, slotKey, known.run.id, keyLimit))) {
@@ -99,8 +80,8 @@ export async function claimRun(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps,
   const giveBack = async (): Promise<void> => {
     if (slotKey) await deps.keySlots.release(msgRun.task, slotKey, msgRun.id);
   };
-  const input = () => ({ workerId: options.workerId, taskDefaults: defaultsOf(def), admittedAt, maxCrashRetries: options.maxCrashRetries });
-  const holders = (deps as ClaimDeps).holders;
+  const input = () => ({ workerId: options.workerId, taskDefaults: spec.defaults, admittedAt, maxCrashRetries: options.maxCrashRetries, dispatch: msgRun.dispatch });
+  const holders = deps.holders;
   /** The RUNNING revision whose holder was found gone; only that one may be recorded as crashed. */
   let holderGone = -1;
   for (;;) {

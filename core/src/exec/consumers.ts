@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream";
-import { type NatsHandle, type PriorityLevel, RUNS_STREAM, runSubject, taskConsumerName } from "@taskwire/core";
-import type { Logger } from "pino";
+import type { NatsHandle } from "../connection.js";
+import { type PriorityLevel, RUNS_STREAM, runSubject, taskConsumerName } from "../layout.js";
+import type { ExecLog } from "./deps.js";
 
 const nanos = (ms: number): number => ms * 1_000_000;
 
@@ -13,7 +14,7 @@ const nanos = (ms: number): number => ms * 1_000_000;
  * unsettled across all workers, so it is a global limit that no number of
  * workers can exceed.
  */
-export async function ensureTaskConsumer(nats: NatsHandle, queue: string, task: string, level: PriorityLevel, heartbeatMs: number, concurrencyLimit: number, log: Logger): Promise<string> {
+export async function ensureTaskConsumer(nats: NatsHandle, queue: string, task: string, level: PriorityLevel, heartbeatMs: number, concurrencyLimit: number, log: ExecLog): Promise<string> {
   const name = taskConsumerName(queue, task, level);
   const config = {
     durable_name: name,

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { KV } from "@nats-io/kv";
-import { updateJson } from "@taskwire/core";
+import { updateJson } from "../kv.js";
 
 export interface RateLimit {
   limit: number;
