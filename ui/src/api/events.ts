@@ -1,0 +1,140 @@
+import { authHeaders, errorOf, queryString } from "./client.js";
+import type { RunEvent, RunState, StreamEventsResponse } from "./types.js";
+
+/** What to follow on `GET /v1/events` (the broker filters). */
+export interface EventFilter {
+  runIds?: readonly string[];
+  tasks?: readonly string[];
+  states?: readonly RunState[];
+  /** Resume strictly after this cursor. Without it and without run ids: new events only. */
+  afterCursor?: string;
+}
+
+export type StreamStatus = "connecting" | "live" | "retrying";
+
+export interface FollowOptions extends EventFilter {
+  onEvent(event: RunEvent): void;
+  onStatus?(status: StreamStatus, error?: Error): void;
+  /** Heartbeat interval asked of the broker; silence for 3 × this reconnects. @default 5_000 */
+  heartbeatMs?: number;
+}
+
+/** One server-sent message: its `id:` and its `data:` lines joined. */
+export interface SseMessage {
+  id?: string;
+  data: string;
+}
+
+/**
+ * Splits a text/event-stream into messages. Feed it chunks as they come;
+ * it returns the messages completed by each chunk.
+ */
+export class SseParser {
+  #buf = "";
+  #id: string | undefined;
+  #data: string[] = [];
+
+  push(chunk: string): SseMessage[] {
+    this.#buf += chunk;
+    const out: SseMessage[] = [];
+    for (;;) {
+      const nl = this.#buf.search(/\r\n|\r|\n/);
+      if (nl < 0) break;
+      const line = this.#buf.slice(0, nl);
+      this.#buf = this.#buf.slice(this.#buf.startsWith("\r\n", nl) ? nl + 2 : nl + 1);
+      if (line === "") {
+        if (this.#data.length > 0) out.push({ id: this.#id, data: this.#data.join("\n") });
+        this.#data = [];
+        this.#id = undefined;
+        continue;
+      }
+      if (line.startsWith(":")) continue; // comment (keep-alive)
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      let value = colon < 0 ? "" : line.slice(colon + 1);
+      if (value.startsWith(" ")) value = value.slice(1);
+      if (field === "data") this.#data.push(value);
+      else if (field === "id") this.#id = value;
+    }
+    return out;
+  }
+}
+
+/**
+ * Follows run events over server-sent events, read with fetch (EventSource
+ * cannot send an Authorization header). On a dropped connection, a broker
+ * error or silence past three heartbeats it reconnects after a short,
+ * growing pause, resuming after the last cursor seen (an event's or a
+ * heartbeat's), so nothing is missed and nothing repeats. Returns stop().
+ */
+export function followEvents(opts: FollowOptions): () => void {
+  const heartbeatMs = opts.heartbeatMs ?? 5_000;
+  let cursor = opts.afterCursor ?? "";
+  let stopped = false;
+  let current: AbortController | undefined;
+  let pause = 500;
+
+  const once = async (): Promise<void> => {
+    const ctl = new AbortController();
+    current = ctl;
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
+    const arm = (): void => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => ctl.abort(new Error("no heartbeat")), heartbeatMs * 3);
+    };
+    try {
+      opts.onStatus?.("connecting");
+      arm();
+      const query = queryString({
+        run_ids: opts.runIds,
+        tasks: opts.tasks,
+        states: opts.states,
+        after_cursor: cursor,
+        heartbeat_interval_ms: heartbeatMs,
+      });
+      const res = await fetch(`/v1/events${query}`, { headers: { accept: "text/event-stream", ...authHeaders() }, signal: ctl.signal, cache: "no-store" });
+      if (!res.ok) throw await errorOf(res);
+      if (!res.body) throw new Error("the event stream has no body");
+      opts.onStatus?.("live");
+      pause = 500;
+      const parser = new SseParser();
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        arm();
+        for (const m of parser.push(value)) {
+          const msg = JSON.parse(m.data) as StreamEventsResponse;
+          if (msg.event) {
+            if (msg.event.cursor) cursor = msg.event.cursor;
+            else if (m.id) cursor = m.id;
+            opts.onEvent(msg.event);
+          } else if (msg.heartbeat?.cursor) cursor = msg.heartbeat.cursor;
+          else if (m.id) cursor = m.id;
+        }
+      }
+      throw new Error("the event stream ended");
+    } finally {
+      clearTimeout(watchdog);
+      ctl.abort();
+    }
+  };
+
+  void (async () => {
+    while (!stopped) {
+      try {
+        await once();
+      } catch (err) {
+        if (stopped) break;
+        opts.onStatus?.("retrying", err instanceof Error ? err : new Error(String(err)));
+        await new Promise((r) => setTimeout(r, pause));
+        pause = Math.min(pause * 2, 10_000);
+      }
+    }
+  })();
+
+  return () => {
+    stopped = true;
+    current?.abort();
+  };
+}

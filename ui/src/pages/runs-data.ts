@@ -1,0 +1,67 @@
+import { listRuns } from "../api/endpoints.js";
+import type { TaskRun } from "../api/types.js";
+import { parseTime } from "../lib/format.js";
+import { filtersLocally, matches, type RunFilter, timeWindow } from "../lib/filters.js";
+
+/** Rows per page of the runs list. */
+export const PAGE_SIZE = 50;
+/** With label or time filters, at most this many runs are scanned for one page; the user may scan on. */
+export const SCAN_BUDGET = 5_000;
+
+export interface RunsPage {
+  rows: TaskRun[];
+  /** Token of the next (older) page; "" when this is the last. */
+  next: string;
+  /** Runs the broker returned for this page (more than rows when filtered here). */
+  scanned: number;
+}
+
+/**
+ * One page of the runs list, newest first. Without label or time filters it
+ * is one ListRuns call. With them, ListRuns pages are read (200 at a time)
+ * and filtered here until the page is full, the scan budget is spent (then
+ * `next` lets the user go on), or the runs are older than the window's start.
+ */
+export async function loadRunsPage(f: RunFilter, token: string, signal: AbortSignal): Promise<RunsPage> {
+  const query = { task: f.task, queue: f.queue, states: f.states };
+  if (!filtersLocally(f)) {
+    const page = await listRuns({ ...query, pageSize: PAGE_SIZE, pageToken: token }, signal);
+    const rows = page.runs ?? [];
+    return { rows, next: page.nextPageToken ?? "", scanned: rows.length };
+  }
+  const { since } = timeWindow(f);
+  const rows: TaskRun[] = [];
+  let scanned = 0;
+  let next = token;
+  for (;;) {
+    const page = await listRuns({ ...query, pageSize: 200, pageToken: next }, signal);
+    const runs = page.runs ?? [];
+    next = page.nextPageToken ?? "";
+    let tooOld = false;
+    for (const run of runs) {
+      scanned++;
+      if (since && (parseTime(run.createdAt) ?? 0) < since) {
+        tooOld = true;
+        break;
+      }
+      if (matches(run, f)) rows.push(run);
+      if (rows.length === PAGE_SIZE) {
+        // Resume right after this run: ListRuns lists ids below the token.
+        const lastOfAll = !next && run === runs.at(-1);
+        return { rows, next: lastOfAll ? "" : run.id, scanned };
+      }
+    }
+    if (tooOld) return { rows, next: "", scanned };
+    if (!next || scanned >= SCAN_BUDGET) return { rows, next, scanned };
+  }
+}
+
+/** Compares run ids (UUIDv7) newest first. */
+export function newestFirst(a: TaskRun, b: TaskRun): number {
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** A revision as a number (the JSON mapping may send 64-bit integers as strings). */
+export function revisionOf(run: TaskRun): number {
+  return Number(run.revision ?? 0);
+}
