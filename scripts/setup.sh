@@ -29,5 +29,11 @@ if [ "${1:-}" = "--all" ]; then
   command -v go >/dev/null || { echo "setup: go is required for the Go client" >&2; exit 1; }
   command -v python3 >/dev/null || { echo "setup: python3 is required for the Python client" >&2; exit 1; }
   python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  # The web UI's browser tests drive Debian's headless Chromium (playwright-core
+  # with executablePath; its own browser downloads are not used).
+  if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
+    echo "setup: installing chromium from Debian"
+    apt_install chromium
+  fi
   bash scripts/install-tools.sh
 fi
