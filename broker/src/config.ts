@@ -1,4 +1,4 @@
-import { flag, hostPort, int, logLevel, natsSettings, resolveSettings, setting } from "@taskwire/core";
+import { flag, hostPort, int, logLevel, natsSettings, resolveSettings, setting, text } from "@taskwire/core";
 
 /**
  * Every broker setting: its `TASKWIRE_*` variable, schema and default (see
@@ -22,6 +22,34 @@ export const brokerSettings = {
   scheduler: setting("TASKWIRE_SCHEDULER", flag(), true),
   /** Log level: trace, debug, info, warn, error, fatal, silent. @default "info" (TASKWIRE_LOG_LEVEL) */
   logLevel: setting("TASKWIRE_LOG_LEVEL", logLevel(), "info"),
+  /** Open StreamEvents calls one client connection may hold. @default 1_000 (TASKWIRE_MAX_STREAMS_PER_CONNECTION) */
+  maxStreamsPerConnection: setting("TASKWIRE_MAX_STREAMS_PER_CONNECTION", int("streams", 1, 1_000_000), 1_000),
+  /** GetStatus calls waiting for a run to end that one client connection may hold. @default 10_000 (TASKWIRE_MAX_WAITS_PER_CONNECTION) */
+  maxWaitsPerConnection: setting("TASKWIRE_MAX_WAITS_PER_CONNECTION", int("calls", 1, 1_000_000), 10_000),
+  /** TLS certificate (PEM, chain allowed); with tlsKey, the broker serves TLS. Re-read when it changes. @default none (TASKWIRE_TLS_CERT) */
+  tlsCert: setting("TASKWIRE_TLS_CERT", text("a PEM certificate file path"), undefined as string | undefined),
+  /** TLS private key (PEM) of tlsCert. @default none (TASKWIRE_TLS_KEY) */
+  tlsKey: setting("TASKWIRE_TLS_KEY", text("a PEM private key file path"), undefined as string | undefined),
+  /** CA bundle (PEM) for mTLS: clients must present a certificate it signed. @default none: no client certificates (TASKWIRE_TLS_CLIENT_CA) */
+  tlsClientCa: setting("TASKWIRE_TLS_CLIENT_CA", text("a PEM CA bundle file path"), undefined as string | undefined),
+  /** JWKS file that JWT bearer tokens are verified against. @default none (TASKWIRE_AUTH_JWKS_FILE) */
+  authJwksFile: setting("TASKWIRE_AUTH_JWKS_FILE", text("a JWKS file path"), undefined as string | undefined),
+  /** JWKS URL that JWT bearer tokens are verified against. @default none (TASKWIRE_AUTH_JWKS_URL) */
+  authJwksUrl: setting("TASKWIRE_AUTH_JWKS_URL", text("a URL"), undefined as string | undefined),
+  /** Shared secret (≥ 32 bytes) that HS256 JWTs are verified with. @default none (TASKWIRE_AUTH_JWT_SECRET) */
+  authJwtSecret: setting("TASKWIRE_AUTH_JWT_SECRET", text("a secret"), undefined as string | undefined),
+  /** Required JWT `iss`. @default any (TASKWIRE_AUTH_ISSUER) */
+  authIssuer: setting("TASKWIRE_AUTH_ISSUER", text("an issuer"), undefined as string | undefined),
+  /** Required JWT `aud`. @default any (TASKWIRE_AUTH_AUDIENCE) */
+  authAudience: setting("TASKWIRE_AUTH_AUDIENCE", text("an audience"), undefined as string | undefined),
+  /** The JWT claim that holds the caller's namespace. @default "taskwire_ns" (TASKWIRE_AUTH_NAMESPACE_CLAIM) */
+  authNamespaceClaim: setting("TASKWIRE_AUTH_NAMESPACE_CLAIM", text("a claim name"), "taskwire_ns"),
+  /** Static API tokens file (YAML or JSON: token → {name, namespace, scopes}). @default none (TASKWIRE_AUTH_TOKENS_FILE) */
+  authTokensFile: setting("TASKWIRE_AUTH_TOKENS_FILE", text("a file path"), undefined as string | undefined),
+  /** Serve gRPC server reflection (open to every caller, like health). @default true (TASKWIRE_REFLECTION) */
+  reflection: setting("TASKWIRE_REFLECTION", flag(), true),
+  /** Allow serving a non-loopback address without TLS or without auth. @default false (TASKWIRE_INSECURE) */
+  insecure: setting("TASKWIRE_INSECURE", flag(), false),
 };
 
 /** Broker settings, resolved. */
@@ -42,6 +70,34 @@ export interface BrokerConfig {
   scheduler: boolean;
   /** Log level: trace, debug, info, warn, error, fatal, silent. @default "info" (TASKWIRE_LOG_LEVEL) */
   logLevel: string;
+  /** Open StreamEvents calls one client connection may hold. @default 1_000 (TASKWIRE_MAX_STREAMS_PER_CONNECTION) */
+  maxStreamsPerConnection: number;
+  /** GetStatus calls waiting for a run to end that one client connection may hold. @default 10_000 (TASKWIRE_MAX_WAITS_PER_CONNECTION) */
+  maxWaitsPerConnection: number;
+  /** TLS certificate (PEM, chain allowed); with tlsKey, the broker serves TLS. Re-read when it changes. @default none (TASKWIRE_TLS_CERT) */
+  tlsCert: string | undefined;
+  /** TLS private key (PEM) of tlsCert. @default none (TASKWIRE_TLS_KEY) */
+  tlsKey: string | undefined;
+  /** CA bundle (PEM) for mTLS: clients must present a certificate it signed. @default none (TASKWIRE_TLS_CLIENT_CA) */
+  tlsClientCa: string | undefined;
+  /** JWKS file that JWT bearer tokens are verified against. @default none (TASKWIRE_AUTH_JWKS_FILE) */
+  authJwksFile: string | undefined;
+  /** JWKS URL that JWT bearer tokens are verified against. @default none (TASKWIRE_AUTH_JWKS_URL) */
+  authJwksUrl: string | undefined;
+  /** Shared secret (≥ 32 bytes) that HS256 JWTs are verified with. @default none (TASKWIRE_AUTH_JWT_SECRET) */
+  authJwtSecret: string | undefined;
+  /** Required JWT `iss`. @default any (TASKWIRE_AUTH_ISSUER) */
+  authIssuer: string | undefined;
+  /** Required JWT `aud`. @default any (TASKWIRE_AUTH_AUDIENCE) */
+  authAudience: string | undefined;
+  /** The JWT claim that holds the caller's namespace. @default "taskwire_ns" (TASKWIRE_AUTH_NAMESPACE_CLAIM) */
+  authNamespaceClaim: string;
+  /** Static API tokens file (YAML or JSON: token → {name, namespace, scopes}). @default none (TASKWIRE_AUTH_TOKENS_FILE) */
+  authTokensFile: string | undefined;
+  /** Serve gRPC server reflection. @default true (TASKWIRE_REFLECTION) */
+  reflection: boolean;
+  /** Allow serving a non-loopback address without TLS or without auth. @default false (TASKWIRE_INSECURE) */
+  insecure: boolean;
 }
 
 /**

@@ -2,11 +2,11 @@ import type { KV, KvWatchEntry } from "@nats-io/kv";
 import { status as Status } from "@grpc/grpc-js";
 import { context as otContext } from "@opentelemetry/api";
 import { Schedule, SubmitRequest } from "@taskwire/protocol";
-import { isWrongLastSequence, listKeys } from "@taskwire/core";
+import { isWrongLastSequence, listKeys, namespaceOf } from "@taskwire/core";
 import { CronExpressionParser } from "cron-parser";
 import type { Logger } from "pino";
-import { BrokerError } from "./errors.js";
-import type { Runs } from "./runs.js";
+import { BrokerError, toServiceError } from "./errors.js";
+import { DEFAULT_NS, type Runs } from "./runs.js";
 import { validateSubmit, validateTaskName } from "./validate.js";
 
 /** How often each broker looks for due schedules, in ms. */
@@ -19,6 +19,20 @@ export function nextFire(cron: string, timezone: string, after: Date): Date {
   } catch (err) {
     throw BrokerError.invalid("schedule.cron", `"${cron}" in time zone "${timezone || "UTC"}" is not a valid cron schedule (${err instanceof Error ? err.message : String(err)}); use 5 fields "min hour dom month dow" or 6 with seconds first, and an IANA zone such as "Europe/Paris"`);
   }
+}
+
+/**
+ * The KV key of a schedule: its name in namespace "default" (as before
+ * namespaces existed), `<namespace>.<name>` in others. Names and
+ * namespaces have no dots, so the key is unambiguous and a valid KV key.
+ */
+export function scheduleKey(name: string, namespace: string): string {
+  return namespace === DEFAULT_NS ? name : `${namespace}.${name}`;
+}
+
+/** Whether a KV key holds a schedule of `namespace`. */
+function inNamespace(key: string, namespace: string): boolean {
+  return namespace === DEFAULT_NS ? !key.includes(".") : key.startsWith(`${namespace}.`);
 }
 
 /**
@@ -60,7 +74,8 @@ export class CronSchedules {
     this.#watch?.stop();
   }
 
-  async create(input: Schedule | undefined): Promise<Schedule> {
+  /** Creates or replaces a schedule of `namespace` (the caller's); its fires submit in that namespace. */
+  async create(input: Schedule | undefined, namespace: string = DEFAULT_NS): Promise<Schedule> {
     this.runs.ensureConnected();
     if (!input) throw BrokerError.invalid("schedule", "is required");
     validateTaskName(input.name, "schedule.name");
@@ -68,7 +83,8 @@ export class CronSchedules {
     if (!input.run) throw BrokerError.invalid("schedule.run", "is required: the task and args to submit at each fire");
     validateSubmit(input.run, this.runs.maxPayloadBytes, "schedule.run.");
     const now = new Date();
-    const existing = await this.kv.get(input.name);
+    const key = scheduleKey(input.name, namespace);
+    const existing = await this.kv.get(key);
     const created = existing?.operation === "PUT" ? Schedule.decode(existing.value).createdAt : undefined;
     const s: Schedule = {
       ...input,
@@ -77,32 +93,36 @@ export class CronSchedules {
       lastFiredAt: undefined,
       lastRunId: "",
       createdAt: created ?? now,
+      namespace,
     };
-    await this.kv.put(s.name, Schedule.encode(s).finish());
-    this.#cache.set(s.name, s);
+    await this.kv.put(key, Schedule.encode(s).finish());
+    this.#cache.set(key, s);
     return s;
   }
 
-  async list(): Promise<Schedule[]> {
+  /** The schedules of `namespace`, by name. */
+  async list(namespace: string = DEFAULT_NS): Promise<Schedule[]> {
     this.runs.ensureConnected();
     const out: Schedule[] = [];
     for (const k of await listKeys(this.kv)) {
+      if (!inNamespace(k, namespace)) continue;
       const e = await this.kv.get(k);
-      if (e?.operation === "PUT") out.push(Schedule.decode(e.value));
+      if (e?.operation === "PUT") out.push({ ...Schedule.decode(e.value), namespace });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async pause(name: string, paused: boolean): Promise<Schedule> {
+  async pause(name: string, paused: boolean, namespace: string = DEFAULT_NS): Promise<Schedule> {
     this.runs.ensureConnected();
     validateTaskName(name, "name");
+    const key = scheduleKey(name, namespace);
     for (let i = 0; i < 20; i++) {
-      const e = await this.kv.get(name);
+      const e = await this.kv.get(key);
       if (!e || e.operation !== "PUT") throw new BrokerError(Status.NOT_FOUND, `schedule ${name} not found`);
       const s = Schedule.decode(e.value);
-      const next: Schedule = { ...s, paused, nextFireAt: paused ? s.nextFireAt : nextFire(s.cron, s.timezone, new Date()) };
+      const next: Schedule = { ...s, paused, nextFireAt: paused ? s.nextFireAt : nextFire(s.cron, s.timezone, new Date()), namespace };
       try {
-        await this.kv.update(name, Schedule.encode(next).finish(), e.revision);
+        await this.kv.update(key, Schedule.encode(next).finish(), e.revision);
         return next;
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
@@ -111,13 +131,14 @@ export class CronSchedules {
     throw new BrokerError(Status.ABORTED, `schedule ${name} is changing concurrently; retry`);
   }
 
-  async delete(name: string): Promise<void> {
+  async delete(name: string, namespace: string = DEFAULT_NS): Promise<void> {
     this.runs.ensureConnected();
     validateTaskName(name, "name");
-    const e = await this.kv.get(name);
+    const key = scheduleKey(name, namespace);
+    const e = await this.kv.get(key);
     if (!e || e.operation !== "PUT") throw new BrokerError(Status.NOT_FOUND, `schedule ${name} not found`);
-    await this.kv.delete(name);
-    this.#cache.delete(name);
+    await this.kv.delete(key);
+    this.#cache.delete(key);
   }
 
   async #tick(): Promise<void> {
@@ -125,8 +146,14 @@ export class CronSchedules {
     this.#firing = true;
     try {
       const now = Date.now();
-      for (const s of this.#cache.values()) {
-        if (!s.paused && (s.nextFireAt?.getTime() ?? Infinity) <= now) await this.#fire(s.name);
+      for (const [key, s] of this.#cache) {
+        if (s.paused || (s.nextFireAt?.getTime() ?? Infinity) > now) continue;
+        // Each schedule on its own: one that cannot fire never holds up the others.
+        try {
+          await this.#fire(key);
+        } catch (err) {
+          await this.#fireFailed(key, err);
+        }
       }
     } catch (err) {
       this.log.warn({ err }, "schedule tick failed; retrying at the next tick");
@@ -135,8 +162,10 @@ export class CronSchedules {
     }
   }
 
-  async #fire(name: string): Promise<void> {
-    const e = await this.kv.get(name);
+  /** Fires the schedule stored under `key` (see scheduleKey) if it is due. */
+  async #fire(key: string): Promise<void> {
+    const name = key;
+    const e = await this.kv.get(key);
     if (!e || e.operation !== "PUT") return;
     const s = Schedule.decode(e.value);
     const due = s.nextFireAt;
@@ -149,8 +178,8 @@ export class CronSchedules {
         labels: { ...s.run.options?.labels, "taskwire.schedule": s.name },
       },
     });
-    const { run } = await this.runs.submit(validateSubmit(req, this.runs.maxPayloadBytes), otContext.active());
-    const next: Schedule = { ...s, lastFiredAt: due, lastRunId: run.id, nextFireAt: nextFire(s.cron, s.timezone, new Date(Math.max(Date.now(), due.getTime()))) };
+    const { run } = await this.runs.submit(validateSubmit(req, this.runs.maxPayloadBytes), otContext.active(), namespaceOf(s));
+    const next: Schedule = { ...s, lastFiredAt: due, lastRunId: run.id, lastError: "", lastErrorAt: undefined, nextFireAt: nextFire(s.cron, s.timezone, new Date(Math.max(Date.now(), due.getTime()))) };
     try {
       await this.kv.update(name, Schedule.encode(next).finish(), e.revision);
       this.#cache.set(name, next);
@@ -158,6 +187,37 @@ export class CronSchedules {
     } catch (err) {
       // Another broker advanced it first (it submitted the same run).
       if (!isWrongLastSequence(err)) throw err;
+    }
+  }
+
+  /**
+   * A fire that failed. An outage (UNAVAILABLE) leaves the fire due, to be
+   * tried again at the next tick. Any other error is the schedule's own
+   * (its run no longer validates, a run it waits for expired...): the error
+   * is recorded on the schedule — visible in ListSchedules and
+   * `taskwire schedule list` — and the fire is skipped to the next cron
+   * time, so a broken schedule neither spins nor blocks the others.
+   */
+  async #fireFailed(key: string, err: unknown): Promise<void> {
+    const se = toServiceError(err);
+    if (se.code === Status.UNAVAILABLE) {
+      this.log.warn({ err, schedule: key }, "schedule could not fire (NATS unavailable); trying again at the next tick");
+      return;
+    }
+    const message = `${Status[se.code ?? Status.UNKNOWN] ?? se.code}: ${se.details ?? String(err)}`.slice(0, 1024);
+    this.log.warn({ err, schedule: key }, "schedule could not fire; recorded on the schedule, skipped to its next time");
+    try {
+      const e = await this.kv.get(key);
+      if (!e || e.operation !== "PUT") return;
+      const s = Schedule.decode(e.value);
+      const now = new Date();
+      const next: Schedule = { ...s, lastError: message, lastErrorAt: now, nextFireAt: nextFire(s.cron, s.timezone, now) };
+      await this.kv.update(key, Schedule.encode(next).finish(), e.revision);
+      this.#cache.set(key, next);
+    } catch (inner) {
+      // Lost a race with another broker (it recorded the same), or NATS
+      // failed: the fire stays due and is looked at again next tick.
+      this.log.debug({ err: inner, schedule: key }, "could not record a schedule's failed fire");
     }
   }
 }

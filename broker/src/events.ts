@@ -2,11 +2,12 @@ import type { ServerWritableStream } from "@grpc/grpc-js";
 import { status as Status } from "@grpc/grpc-js";
 import { DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream";
 import { EventType, type RunEvent, type StreamEventsRequest, type StreamEventsResponse, type TaskRun } from "@taskwire/protocol";
-import { ALL_RECORDS_SUBJECT, recordSubject, RUNS_BUCKET_STREAM, runIdTime } from "@taskwire/core";
+import { ALL_RECORDS_SUBJECT, namespaceOf, recordSubject, RUNS_BUCKET_STREAM, runIdTime } from "@taskwire/core";
 import { decodeRun, isTerminal } from "@taskwire/protocol";
 import type { Logger } from "pino";
 import { BrokerError } from "./errors.js";
-import type { Runs } from "./runs.js";
+import { PeerLimits } from "./peer-limits.js";
+import { DEFAULT_NS, type Runs } from "./runs.js";
 import { validateStreamEvents } from "./validate.js";
 
 /** The event a record revision stands for. The KV stream sequence is the cursor. */
@@ -37,6 +38,8 @@ export class EventStreamer {
   constructor(
     readonly runs: Runs,
     readonly log: Logger,
+    /** Caps the StreamEvents calls one client connection may hold open. */
+    readonly perConnection = new PeerLimits("StreamEvents calls", 1_000, "TASKWIRE_MAX_STREAMS_PER_CONNECTION"),
   ) {}
 
   #shuttingDown = false;
@@ -50,7 +53,17 @@ export class EventStreamer {
     for (const close of this.#active) close();
   }
 
-  async serve(call: ServerWritableStream<StreamEventsRequest, StreamEventsResponse>): Promise<void> {
+  /** Streams the events of `namespace`'s runs (the caller's); another namespace's run is NOT_FOUND. */
+  async serve(call: ServerWritableStream<StreamEventsRequest, StreamEventsResponse>, namespace: string = DEFAULT_NS): Promise<void> {
+    const release = this.perConnection.acquire(call.getPeer());
+    try {
+      await this.#serve(call, namespace);
+    } finally {
+      release();
+    }
+  }
+
+  async #serve(call: ServerWritableStream<StreamEventsRequest, StreamEventsResponse>, namespace: string): Promise<void> {
     const req = call.request;
     const { afterSeq, heartbeatMs } = validateStreamEvents(req);
     this.runs.ensureConnected();
@@ -64,7 +77,7 @@ export class EventStreamer {
     // Unknown run ids are an error the caller can fix, not an empty stream.
     for (const id of req.runIds) {
       const s = await this.runs.store.get(id);
-      if (!s) throw new BrokerError(Status.NOT_FOUND, `run ${id} not found: it never existed or its record expired`);
+      if (!s || namespaceOf(s.run) !== namespace) throw new BrokerError(Status.NOT_FOUND, `run ${id} not found: it never existed or its record expired`);
       revisionAtStart.set(id, s.revision);
       // Resuming after the run's terminal event: nothing more will come.
       if (req.untilTerminal && isTerminal(s.run.state) && afterSeq >= s.revision) pendingTerminal.delete(id);
@@ -118,6 +131,7 @@ export class EventStreamer {
         if (op === "DEL" || op === "PURGE" || m.data.length === 0) continue;
         const run = decodeRun(m.data);
         run.revision = m.seq;
+        if (namespaceOf(run) !== namespace) continue;
         if (wanted.size > 0 && !wanted.has(run.id)) continue;
         const terminal = isTerminal(run.state);
         if ((tasks.size === 0 || tasks.has(run.task)) && (states.size === 0 || states.has(run.state))) {

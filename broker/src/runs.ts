@@ -17,9 +17,9 @@ import {
   withRevision,
   wrapRunMessage,
 } from "@taskwire/protocol";
-import { createHash } from "node:crypto";
-import { cacheEntryKey, IDEMPOTENCY_BUCKET, isWrongLastSequence, listKeys, type NatsHandle, newRunId, recordSubject, RunStore, traceParentOf } from "@taskwire/core";
+import { cacheEntryKey, IDEMPOTENCY_BUCKET, idempotencyEntryKey, isWrongLastSequence, listKeys, namespaceOf, type NatsHandle, newRunId, recordSubject, RunStore, traceParentOf } from "@taskwire/core";
 import { BrokerError } from "./errors.js";
+import { PeerLimits } from "./peer-limits.js";
 import { effectSubject, Publisher } from "./publisher.js";
 import type { ValidSubmit } from "./validate.js";
 
@@ -50,6 +50,19 @@ function notFound(id: string): BrokerError {
   return new BrokerError(Status.NOT_FOUND, `run ${id} not found: it never existed or its record expired after the retention period`);
 }
 
+/** The namespace of calls made without one: no auth, or the broker's own (cron fires carry their schedule's). */
+export const DEFAULT_NS = "default";
+
+/**
+ * `run` when it belongs to `namespace`; else NOT_FOUND with the very
+ * message of an unknown run, so a caller cannot tell another namespace's
+ * run from one that does not exist.
+ */
+export function ownRun(run: TaskRun, namespace: string): TaskRun {
+  if (namespaceOf(run) !== namespace) throw notFound(run.id);
+  return run;
+}
+
 /** A refused lifecycle step as the caller's error. */
 function refusedError(step: Step): BrokerError | undefined {
   return step.refused && new BrokerError(Status.FAILED_PRECONDITION, step.refused.message);
@@ -72,6 +85,10 @@ export class Runs {
     readonly cache: KV,
     readonly results: ObjectStore,
     readonly maxPayloadBytes: number,
+    /** Retention of run records, in ms: how far ahead a run may be due. */
+    readonly retentionMs = 604_800_000,
+    /** Caps the waiting GetStatus calls one client connection may hold. */
+    readonly waitsPerConnection = new PeerLimits("waiting GetStatus calls", 10_000, "TASKWIRE_MAX_WAITS_PER_CONNECTION"),
   ) {
     this.store = new RunStore(runsKv, nats.wire);
     this.#publisher = new Publisher(nats);
@@ -97,8 +114,8 @@ export class Runs {
    * own candidate there: not a duplicate. A NATS outage is an outage
    * (UNAVAILABLE), not a conflict.
    */
-  async #claimKey(task: string, key: string, candidate: string): Promise<{ id: string; deduplicated: boolean }> {
-    const k = createHash("sha256").update(task).update("\0").update(key).digest("hex");
+  async #claimKey(task: string, key: string, candidate: string, namespace: string): Promise<{ id: string; deduplicated: boolean }> {
+    const k = idempotencyEntryKey(task, key, namespace);
     const subject = `$KV.${IDEMPOTENCY_BUCKET}.${k}`;
     try {
       await this.nats.wire.publish(subject, new TextEncoder().encode(candidate), { expectedLastSubjectSeq: 0 });
@@ -113,13 +130,14 @@ export class Runs {
     return { id, deduplicated: id !== candidate };
   }
 
-  async submit(v: ValidSubmit, ctx: Context): Promise<SubmitResult> {
+  /** Submits a run in `namespace` (the caller's): its idempotency key, cache and wait_for runs are that namespace's. */
+  async submit(v: ValidSubmit, ctx: Context, namespace: string = DEFAULT_NS): Promise<SubmitResult> {
     await this.#connected();
-    const { id, deduplicated } = v.options.idempotencyKey ? await this.#claimKey(v.task, v.options.idempotencyKey, newRunId()) : { id: newRunId(), deduplicated: false };
-    await this.#checkWaitFor(v.options.waitFor);
+    const { id, deduplicated } = v.options.idempotencyKey ? await this.#claimKey(v.task, v.options.idempotencyKey, newRunId(), namespace) : { id: newRunId(), deduplicated: false };
+    await this.#checkWaitFor(v.options.waitFor, namespace);
     const now = new Date();
-    const cached = deduplicated ? undefined : await this.#cacheHit(v, now);
-    const step = newRun({ id, task: v.task, queue: v.queue, args: v.args, options: v.options, dueAt: v.dueAt, cached: cached?.result }, now);
+    const cached = deduplicated ? undefined : await this.#cacheHit(v, now, namespace);
+    const step = newRun({ id, task: v.task, queue: v.queue, args: v.args, options: v.options, dueAt: v.dueAt, cached: cached?.result, namespace }, now);
     const run = step.write;
     if (!run) throw new Error("newRun decided no write");
     if (cached) {
@@ -194,16 +212,16 @@ export class Runs {
     return { run, deduplicated, encodedRun: withRevision(encoded, revision) };
   }
 
-  async #checkWaitFor(ids: readonly string[]): Promise<void> {
+  async #checkWaitFor(ids: readonly string[], namespace: string): Promise<void> {
     const found = await Promise.all(ids.map((dep) => this.store.get(dep)));
-    const missing = found.findIndex((d) => !d);
+    const missing = found.findIndex((d) => !d || namespaceOf(d.run) !== namespace);
     if (missing >= 0) throw new BrokerError(Status.NOT_FOUND, `options.wait_for[${missing}]: run ${ids[missing]} not found; a run can only wait for existing runs`);
   }
 
-  async #cacheHit(v: ValidSubmit, now: Date): Promise<CacheEntry | undefined> {
+  async #cacheHit(v: ValidSubmit, now: Date, namespace: string): Promise<CacheEntry | undefined> {
     const o = v.options;
     if (o.cacheTtlMs <= 0 || o.refreshCache) return undefined;
-    const e = await this.cache.get(cacheEntryKey(v.task, o.cacheKey));
+    const e = await this.cache.get(cacheEntryKey(v.task, o.cacheKey, namespace));
     if (!e || e.operation !== "PUT") return undefined;
     const entry = CacheEntry.decode(e.value);
     // The entry's own expiry was set from the TTL of the run that filled it;
@@ -239,9 +257,9 @@ export class Runs {
   }
 
   /** Queues a FAILED or CANCELLED run again as a new attempt of the same run. */
-  async retry(id: string, ctx: Context): Promise<TaskRun> {
+  async retry(id: string, ctx: Context, namespace: string = DEFAULT_NS): Promise<TaskRun> {
     await this.#connected();
-    const out = await this.store.transition(id, (run) => retry(run, new Date()));
+    const out = await this.store.transition(id, (run) => retry(ownRun(run, namespace), new Date()));
     if (!out) throw notFound(id);
     const refused = refusedError(out.step);
     if (refused) throw refused;
@@ -249,9 +267,9 @@ export class Runs {
     return out.stored.run;
   }
 
-  async cancel(id: string, reason: string, ctx: Context): Promise<TaskRun> {
+  async cancel(id: string, reason: string, ctx: Context, namespace: string = DEFAULT_NS): Promise<TaskRun> {
     await this.#connected();
-    const out = await this.store.transition(id, (run) => cancel(run, { reason }, new Date()));
+    const out = await this.store.transition(id, (run) => cancel(ownRun(run, namespace), { reason }, new Date()));
     if (!out) throw notFound(id);
     const refused = refusedError(out.step);
     if (refused) throw refused;
@@ -260,11 +278,11 @@ export class Runs {
   }
 
   /** The run's record; `latest` reads the leader's copy (a replica's may be behind). */
-  async get(id: string, latest = false): Promise<TaskRun> {
+  async get(id: string, latest = false, namespace: string = DEFAULT_NS): Promise<TaskRun> {
     await this.#connected();
     const s = await this.store.get(id, { leader: latest });
     if (!s) throw notFound(id);
-    return s.run;
+    return ownRun(s.run, namespace);
   }
 
   /**
@@ -279,16 +297,16 @@ export class Runs {
   }
 
   /** Waits until the run is terminal or `timeoutMs` passes; returns the latest record either way. */
-  async waitTerminal(id: string, timeoutMs: number, signal: AbortSignal): Promise<TaskRun> {
+  async waitTerminal(id: string, timeoutMs: number, signal: AbortSignal, namespace: string = DEFAULT_NS): Promise<TaskRun> {
     await this.#connected();
     // Subscribe before reading, so a change between the read and the
     // subscription cannot be missed.
     const sub = this.nats.nc.subscribe(recordSubject(id));
     try {
-      let first = await this.get(id);
+      let first = await this.get(id, false, namespace);
       if (isTerminal(first.state) || timeoutMs <= 0) return first;
       // A replica's copy may miss a terminal revision written before we subscribed.
-      first = await this.get(id, true);
+      first = await this.get(id, true, namespace);
       if (isTerminal(first.state)) return first;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
@@ -307,8 +325,8 @@ export class Runs {
     } finally {
       sub.unsubscribe();
     }
-    const last = await this.get(id);
-    return isTerminal(last.state) ? last : this.get(id, true);
+    const last = await this.get(id, false, namespace);
+    return isTerminal(last.state) ? last : this.get(id, true, namespace);
   }
 
   /**
@@ -316,7 +334,7 @@ export class Runs {
    * creation time; records are read only for the page (or, with filters,
    * until the page is full). Cost grows with the number of retained runs.
    */
-  async list(filter: { task: string; queue: string; states: RunState[] }, pageSize: number, pageToken: string): Promise<{ runs: TaskRun[]; next: string }> {
+  async list(filter: { task: string; queue: string; states: RunState[] }, pageSize: number, pageToken: string, namespace: string = DEFAULT_NS): Promise<{ runs: TaskRun[]; next: string }> {
     await this.#connected();
     const keys = (await listKeys(this.store.kv)).filter((k) => !pageToken || k < pageToken);
     keys.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
@@ -331,6 +349,7 @@ export class Runs {
       for (const r of recs) {
         if (!r) continue;
         const run = r.run;
+        if (namespaceOf(run) !== namespace) continue;
         if (filter.task && run.task !== filter.task) continue;
         if (filter.queue && run.queue !== filter.queue) continue;
         if (states.size > 0 && !states.has(run.state)) continue;

@@ -1,19 +1,24 @@
 import { hostname } from "node:os";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { isIP } from "node:net";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import { encodeSubmitResponse, protoDir, SubmitResponse, TaskServiceService } from "@taskwire/protocol";
-import { ensureResources, NatsHandle } from "@taskwire/core";
+import { ConfigError, ensureResources, NatsHandle } from "@taskwire/core";
 import type { Logger } from "pino";
 import { type BrokerConfig, configFromEnv } from "./config.js";
+import { Authenticator } from "./auth/index.js";
 import { EventStreamer } from "./events.js";
+import { guardDeserializers } from "./decode.js";
+import { PeerLimits } from "./peer-limits.js";
 import { createLogger } from "./logger.js";
 import { Runs } from "./runs.js";
 import { Reconciler } from "./reconciler.js";
 import { Scheduler } from "./scheduler.js";
 import { CronSchedules } from "./cron.js";
 import { createService } from "./service.js";
+import { TlsFileProvider } from "./tls.js";
 
 const SERVICE_NAME = "taskwire.v1.TaskService";
 
@@ -23,14 +28,22 @@ const SERVICE_NAME = "taskwire.v1.TaskService";
  * instead of encoding the run a second time.
  */
 function serviceDefinition(): typeof TaskServiceService {
-  return {
+  return guardDeserializers({
     ...TaskServiceService,
     submit: {
       ...TaskServiceService.submit,
       responseSerialize: (value: SubmitResponse & { encodedRun?: Uint8Array }): Buffer =>
         value.encodedRun ? encodeSubmitResponse(value.encodedRun, value.deduplicated) : Buffer.from(SubmitResponse.encode(value).finish()),
     },
-  };
+  });
+}
+
+/** True for addresses only this host can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  if (isIP(h) === 4) return h.startsWith("127.");
+  return h === "::1" || h === "::ffff:127.0.0.1";
 }
 
 /**
@@ -48,6 +61,8 @@ export class Broker {
   #cron!: CronSchedules;
   #inflight = { count: 0 };
   #port = 0;
+  #auth: Authenticator | undefined;
+  #tls: TlsFileProvider | undefined;
 
   constructor(config: Partial<BrokerConfig> = {}, log?: Logger) {
     this.config = configFromEnv(config);
@@ -64,27 +79,60 @@ export class Broker {
     return `${host}:${this.#port}`;
   }
 
+  /** Checks the security settings before anything starts: TLS files, auth sources, the loopback rule. */
+  #secure(): ServerCredentials {
+    const c = this.config;
+    if (!!c.tlsCert !== !!c.tlsKey) throw new ConfigError(`invalid configuration:\n  TLS needs both TASKWIRE_TLS_CERT and TASKWIRE_TLS_KEY (--tls-cert, --tls-key); only ${c.tlsCert ? "the certificate" : "the key"} is set`);
+    if (c.tlsClientCa && !c.tlsCert) throw new ConfigError("invalid configuration:\n  TASKWIRE_TLS_CLIENT_CA (mTLS) needs TASKWIRE_TLS_CERT and TASKWIRE_TLS_KEY too");
+    this.#auth = new Authenticator(
+      { jwksFile: c.authJwksFile, jwksUrl: c.authJwksUrl, jwtSecret: c.authJwtSecret, issuer: c.authIssuer, audience: c.authAudience, tokensFile: c.authTokensFile, namespaceClaim: c.authNamespaceClaim },
+      this.log,
+    );
+    const host = c.listen.slice(0, c.listen.lastIndexOf(":"));
+    const tls = !!(c.tlsCert && c.tlsKey);
+    const loopback = isLoopback(host);
+    const missing = [tls ? "" : "TLS (--tls-cert/--tls-key)", this.#auth.enabled ? "" : "auth (TASKWIRE_AUTH_JWKS_FILE, _JWKS_URL, _JWT_SECRET or _TOKENS_FILE)"].filter(Boolean);
+    if (!loopback && missing.length > 0) {
+      if (!c.insecure) {
+        this.#auth.close();
+        throw new ConfigError(
+          `refusing to serve ${c.listen} without ${missing.join(" and ")}: anyone who reaches this address could read and change every run. ` +
+            "Configure them (see docs/security.md), listen on a loopback address (--listen 127.0.0.1:50051), or pass --insecure / TASKWIRE_INSECURE=true if a trusted network or proxy protects the port",
+        );
+      }
+      this.log.warn({ listen: c.listen, missing }, `serving ${c.listen} without ${missing.join(" and ")} because --insecure / TASKWIRE_INSECURE=true: every caller who reaches it is trusted`);
+    } else if (!this.#auth.enabled) {
+      this.log.warn({ listen: c.listen }, "no auth configured: serving on loopback only, every local caller has every scope in namespace \"default\" (see docs/security.md)");
+    }
+    if (!tls) return ServerCredentials.createInsecure();
+    this.#tls = new TlsFileProvider({ cert: c.tlsCert ?? "", key: c.tlsKey ?? "", clientCa: c.tlsClientCa }, this.log);
+    return this.#tls.credentials();
+  }
+
   async start(): Promise<void> {
+    const credentials = this.#secure();
     const nats = await NatsHandle.connect({ servers: this.config.natsUrl.split(","), name: "taskwire-broker" });
     this.#nats = nats;
     try {
-      await this.#start(nats);
+      await this.#start(nats, credentials);
     } catch (err) {
       // E.g. the listen address is taken: leave nothing running behind.
       await this.#scheduler?.stop().catch(() => undefined);
       await this.#reconciler?.stop().catch(() => undefined);
       this.#server?.forceShutdown();
       this.#server = undefined;
+      this.#auth?.close();
+      this.#tls?.close();
       await nats.close();
       throw err;
     }
   }
 
-  async #start(nats: NatsHandle): Promise<void> {
+  async #start(nats: NatsHandle, credentials: ServerCredentials): Promise<void> {
     const { runs: runsKv, idempotency, cache, results, schedules } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
-    const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes);
+    const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes, this.config.retentionMs, new PeerLimits("waiting GetStatus calls", this.config.maxWaitsPerConnection, "TASKWIRE_MAX_WAITS_PER_CONNECTION"));
     this.#cron = new CronSchedules(schedules, runs, this.log);
-    this.#events = new EventStreamer(runs, this.log);
+    this.#events = new EventStreamer(runs, this.log, new PeerLimits("StreamEvents calls", this.config.maxStreamsPerConnection, "TASKWIRE_MAX_STREAMS_PER_CONNECTION"));
     const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
     nats.onChange((connected) => {
       const s = connected ? "SERVING" : "NOT_SERVING";
@@ -101,17 +149,19 @@ export class Broker {
       // per-call bookkeeping was 5 % of the broker's Submit CPU.
       "grpc.enable_channelz": 0,
     });
-    server.addService(serviceDefinition(), createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight));
+    server.addService(serviceDefinition(), createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight, this.#auth));
     health.addToServer(server);
-    const dir = protoDir();
-    if (dir) {
+    const dir = this.config.reflection ? protoDir() : undefined;
+    if (!this.config.reflection) {
+      this.log.debug("server reflection is off (TASKWIRE_REFLECTION=false)");
+    } else if (dir) {
       const pkg = loadSync(["taskwire/v1/taskwire.proto"], { includeDirs: [dir], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
       new ReflectionService(pkg).addToServer(server);
     } else {
       this.log.warn("proto/ not found (set TASKWIRE_PROTO_DIR); server reflection is off");
     }
     this.#port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(this.config.listen, ServerCredentials.createInsecure(), (err, port) =>
+      server.bindAsync(this.config.listen, credentials, (err, port) =>
         err
           ? reject(/EADDRINUSE/.test(err.message) ? new Error(`cannot listen on ${this.config.listen}: the address is in use; stop the process using it or pick another with --listen / TASKWIRE_LISTEN`, { cause: err }) : err)
           : resolve(port),
@@ -126,7 +176,7 @@ export class Broker {
     // Every broker puts back in play the runs nothing would move forward (no leader: compare-and-set).
     this.#reconciler = new Reconciler(nats, runs.store, this.log, `reconciler@${hostname()}-${process.pid}`);
     await this.#reconciler.start();
-    this.log.info({ listen: this.address, nats: this.config.natsUrl }, "taskwire broker listening");
+    this.log.info({ listen: this.address, nats: this.config.natsUrl, tls: this.#tls ? (this.config.tlsClientCa ? "mTLS" : "TLS") : "off", auth: this.#auth?.enabled ? "on" : "off" }, "taskwire broker listening");
   }
 
   /**
@@ -153,6 +203,8 @@ export class Broker {
     this.#cron?.stop();
     await this.#scheduler?.stop();
     await this.#reconciler?.stop();
+    this.#auth?.close();
+    this.#tls?.close();
     await this.#nats?.close();
     this.log.info("taskwire broker stopped");
   }

@@ -53,9 +53,39 @@ program
   .option("--max-payload-bytes <n>", "largest accepted args payload in bytes (env TASKWIRE_MAX_PAYLOAD_BYTES)", int("--max-payload-bytes"))
   .option("--replicas <n>", "stream/bucket replicas when creating them (env TASKWIRE_REPLICAS)", int("--replicas"))
   .option("--no-scheduler", "do not release delayed runs from this broker")
-  .action(async (o: { listen: string; nats: string; maxPayloadBytes?: number; replicas?: number; scheduler: boolean }) => {
+  .option("--tls-cert <file>", "TLS certificate, PEM; re-read when it changes (env TASKWIRE_TLS_CERT)")
+  .option("--tls-key <file>", "TLS private key, PEM (env TASKWIRE_TLS_KEY)")
+  .option("--tls-client-ca <file>", "require client certificates signed by this CA, PEM: mTLS (env TASKWIRE_TLS_CLIENT_CA)")
+  .option("--auth-jwks-file <file>", "verify JWT bearer tokens against this JWKS file (env TASKWIRE_AUTH_JWKS_FILE)")
+  .option("--auth-jwks-url <url>", "verify JWT bearer tokens against this JWKS URL (env TASKWIRE_AUTH_JWKS_URL)")
+  .option("--auth-issuer <iss>", "required JWT issuer (env TASKWIRE_AUTH_ISSUER)")
+  .option("--auth-audience <aud>", "required JWT audience (env TASKWIRE_AUTH_AUDIENCE)")
+  .option("--auth-tokens-file <file>", "static API tokens, YAML or JSON (env TASKWIRE_AUTH_TOKENS_FILE); the JWT secret is env-only: TASKWIRE_AUTH_JWT_SECRET")
+  .option("--no-reflection", "do not serve gRPC server reflection (env TASKWIRE_REFLECTION=false)")
+  .option("--insecure", "allow a non-loopback address without TLS and auth (env TASKWIRE_INSECURE=true)")
+  .action(async function (
+    this: Command,
+    o: { listen: string; nats: string; maxPayloadBytes?: number; replicas?: number; scheduler: boolean; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; authJwksFile?: string; authJwksUrl?: string; authIssuer?: string; authAudience?: string; authTokensFile?: string; reflection: boolean; insecure?: boolean },
+  ) {
     const stopTelemetry = await startTelemetry("taskwire-broker");
-    const broker = new Broker({ listen: o.listen, natsUrl: o.nats, maxPayloadBytes: o.maxPayloadBytes, replicas: o.replicas, scheduler: o.scheduler });
+    const broker = new Broker({
+      listen: o.listen,
+      natsUrl: o.nats,
+      maxPayloadBytes: o.maxPayloadBytes,
+      replicas: o.replicas,
+      scheduler: o.scheduler,
+      tlsCert: o.tlsCert,
+      tlsKey: o.tlsKey,
+      tlsClientCa: o.tlsClientCa,
+      authJwksFile: o.authJwksFile,
+      authJwksUrl: o.authJwksUrl,
+      authIssuer: o.authIssuer,
+      authAudience: o.authAudience,
+      authTokensFile: o.authTokensFile,
+      // Only an explicit flag overrides TASKWIRE_REFLECTION / TASKWIRE_INSECURE.
+      reflection: this.getOptionValueSource("reflection") === "cli" ? o.reflection : undefined,
+      insecure: o.insecure ? true : undefined,
+    });
     await broker.start();
     await new Promise<void>((resolve) => {
       process.once("SIGTERM", () => resolve());
@@ -198,13 +228,14 @@ program
   });
 
 const schedules = program.command("schedule").description("cron schedules: create, list, pause, resume, delete");
-const scheduleLine = (s: { name: string; cron: string; timezone: string; paused: boolean; nextFireAt?: Date; lastRunId: string; run?: { task: string } }): string[] => [
+const scheduleLine = (s: { name: string; cron: string; timezone: string; paused: boolean; nextFireAt?: Date; lastRunId: string; lastError: string; lastErrorAt?: Date; run?: { task: string } }): string[] => [
   s.name,
   s.run?.task ?? "",
   `${s.cron} (${s.timezone})`,
-  s.paused ? "paused" : "active",
+  s.paused ? "paused" : s.lastError ? "failing" : "active",
   s.paused ? "-" : (s.nextFireAt?.toISOString() ?? ""),
   s.lastRunId || "-",
+  s.lastError ? `${s.lastErrorAt?.toISOString() ?? ""} ${s.lastError}`.trim() : "-",
 ];
 schedules
   .command("create")
@@ -235,7 +266,7 @@ schedules
     const c = client();
     const all = await c.listSchedules();
     if (o.json) console.log(JSON.stringify(all, null, 2));
-    else console.log(table([["NAME", "TASK", "CRON", "STATUS", "NEXT", "LAST RUN"], ...all.map(scheduleLine)]));
+    else console.log(table([["NAME", "TASK", "CRON", "STATUS", "NEXT", "LAST RUN", "LAST ERROR"], ...all.map(scheduleLine)]));
     c.close();
   });
 for (const [cmd, paused] of [["pause", true], ["resume", false]] as const) {

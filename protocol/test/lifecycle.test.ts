@@ -79,6 +79,8 @@ const rows: Row[] = [
   { name: "claim: per-call options win over the task's defaults", step: () => claim(run({ options: options({ timeoutMs: 50 }) }), { ...claimInput, taskDefaults: options({ timeoutMs: 900 }) }, NOW), state: RunState.RUN_STATE_RUNNING, event: EventType.EVENT_TYPE_STARTED, effects: ["execute"], check: (s) => assert.equal(s.write?.options?.timeoutMs, 50) },
   { name: "claim: AWAITING_RETRY that is due → RUNNING, attempt 2", step: () => claim(running(1, { state: RunState.RUN_STATE_AWAITING_RETRY, nextAttemptAt: at(-1) }), claimInput, NOW), state: RunState.RUN_STATE_RUNNING, event: EventType.EVENT_TYPE_STARTED, effects: ["execute"], check: (s) => assert.equal(s.write?.attempt, 2) },
   { name: "claim refused: AWAITING_RETRY delivered early → nak for the rest", step: () => claim(running(1, { state: RunState.RUN_STATE_AWAITING_RETRY, nextAttemptAt: at(800) }), claimInput, NOW), effects: ["nak"], check: (s) => assert.deepEqual(s.effects, [{ type: "nak", delayMs: 800 }]) },
+  { name: "claim refused: a message of an earlier dispatch (cancelled, then retried) → ack, dropped", step: () => claim(run({ dispatch: 1 }), { ...claimInput, dispatch: 0 }, NOW), effects: ["ack"] },
+  { name: "claim: the message of the current dispatch → RUNNING", step: () => claim(run({ dispatch: 1 }), { ...claimInput, dispatch: 1 }, NOW), state: RunState.RUN_STATE_RUNNING, event: EventType.EVENT_TYPE_STARTED, effects: ["execute"] },
   { name: "claim refused: COMPLETED → ack, never executed again", step: () => claim(run({ state: RunState.RUN_STATE_COMPLETED }), claimInput, NOW), effects: ["ack"] },
   { name: "claim refused: FAILED → ack", step: () => claim(run({ state: RunState.RUN_STATE_FAILED }), claimInput, NOW), effects: ["ack"] },
   { name: "claim refused: CANCELLED → ack", step: () => claim(run({ state: RunState.RUN_STATE_CANCELLED }), claimInput, NOW), effects: ["ack"] },
@@ -126,7 +128,7 @@ const rows: Row[] = [
   { name: "cancel refused: FAILED", step: () => cancel(run({ state: RunState.RUN_STATE_FAILED }), { reason: "" }, NOW), effects: [], refused: "finished" },
 
   // retry (the Retry RPC)
-  { name: "retry: FAILED → PENDING, queued with a fresh message id", step: () => retry(running(2, { state: RunState.RUN_STATE_FAILED }), NOW), state: RunState.RUN_STATE_PENDING, event: EventType.EVENT_TYPE_RESUBMITTED, effects: ["enqueue"], check: (s) => assert.deepEqual(s.effects[0], { type: "enqueue", msgId: "r1:retry:2" }) },
+  { name: "retry: FAILED → PENDING, queued with a fresh message id", step: () => retry(running(2, { state: RunState.RUN_STATE_FAILED }), NOW), state: RunState.RUN_STATE_PENDING, event: EventType.EVENT_TYPE_RESUBMITTED, effects: ["enqueue"], check: (s) => { assert.deepEqual(s.effects[0], { type: "enqueue", msgId: "r1:retry:2" }); assert.equal(s.write?.dispatch, 1, "a new dispatch fences the old message"); } },
   { name: "retry: CANCELLED → PENDING, cancel request cleared", step: () => retry(running(1, { state: RunState.RUN_STATE_CANCELLED, cancelRequested: true }), NOW), state: RunState.RUN_STATE_PENDING, event: EventType.EVENT_TYPE_RESUBMITTED, effects: ["enqueue"], check: (s) => assert.equal(s.write?.cancelRequested, false) },
   ...[RunState.RUN_STATE_PENDING, RunState.RUN_STATE_SCHEDULED, RunState.RUN_STATE_RUNNING, RunState.RUN_STATE_AWAITING_RETRY, RunState.RUN_STATE_COMPLETED].map(
     (state): Row => ({ name: `retry refused: ${RunState[state]}`, step: () => retry(run({ state }), NOW), effects: [], refused: "not-retryable" }),

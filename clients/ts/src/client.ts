@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type ChannelCredentials, type ClientOptions, type ClientReadableStream, credentials as grpcCredentials } from "@grpc/grpc-js";
+import type { ChannelCredentials, ClientOptions, ClientReadableStream } from "@grpc/grpc-js";
 import {
   type CreateScheduleRequest,
   type CreateScheduleResponse,
@@ -36,6 +36,7 @@ import { type ApplyOptions, toSubmitOptions } from "./options.js";
 import { encodeArgs } from "./payload.js";
 import { type CallRetry, DEFAULT_CALL_RETRY } from "./retry.js";
 import { Rpc } from "./rpc.js";
+import { channelCredentials, type TlsOptions, tlsFromEnv } from "./tls.js";
 
 export type { SubmitOutcome } from "./coalescer.js";
 export type { StreamEventsOptions } from "./events.js";
@@ -43,9 +44,17 @@ export type { StreamEventsOptions } from "./events.js";
 export interface ClientConfig {
   /** Broker address `host:port`. @default env TASKWIRE_ADDRESS, else "localhost:50051" */
   address?: string;
-  /** Channel credentials (TLS). @default insecure */
+  /** Channel credentials (grpc-js), when `tls` is not enough; wins over `tls`. @default from `tls` */
   credentials?: ChannelCredentials;
-  /** Bearer token sent as `authorization` metadata on every call (for brokers with auth). */
+  /**
+   * TLS to the broker: `true` (system roots) or `{ ca, cert, key }` (PEM
+   * text or file paths; cert and key for mTLS). @default from the
+   * environment: on when TASKWIRE_TLS_CA is set or TASKWIRE_TLS=true, with
+   * TASKWIRE_TLS_CERT / TASKWIRE_TLS_KEY as the client certificate; else
+   * plaintext
+   */
+  tls?: TlsOptions | boolean;
+  /** Bearer token sent as `authorization` metadata on every call (for brokers with auth). @default env TASKWIRE_TOKEN */
   token?: string;
   /** Deadline of each unary call, in ms; GetStatus waits add their wait. @default 10_000 */
   callTimeoutMs?: number;
@@ -101,7 +110,7 @@ export class Client {
 
   constructor(config: ClientConfig = {}) {
     this.address = config.address ?? process.env.TASKWIRE_ADDRESS ?? "localhost:50051";
-    this.#raw = new TaskServiceClient(this.address, config.credentials ?? grpcCredentials.createInsecure(), {
+    this.#raw = new TaskServiceClient(this.address, config.credentials ?? channelCredentials(tlsFromEnv(config.tls)), {
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
       "grpc.max_send_message_length": 64 * 1024 * 1024,
       "grpc.keepalive_time_ms": 30_000,
@@ -110,7 +119,7 @@ export class Client {
       ...config.channelOptions,
     });
     const retry = config.callRetry === false ? undefined : { ...DEFAULT_CALL_RETRY, ...config.callRetry };
-    this.#rpc = new Rpc(this.#raw, this.address, config.token, config.callTimeoutMs ?? 10_000, retry);
+    this.#rpc = new Rpc(this.#raw, this.address, config.token ?? (process.env.TASKWIRE_TOKEN || undefined), config.callTimeoutMs ?? 10_000, retry);
     this.#autoKeys = config.autoIdempotencyKeys ?? true;
     this.#submits = new SubmitCoalescer(this.#rpc, config.coalesceSubmits ?? true);
   }
@@ -197,8 +206,16 @@ export class Client {
     return res.schedule;
   }
 
+  /** Every schedule, by name (all pages). */
   async listSchedules(): Promise<Schedule[]> {
-    return (await this.#rpc.unary<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", this.#raw.listSchedules, {})).schedules;
+    const out: Schedule[] = [];
+    let pageToken = "";
+    do {
+      const page = await this.#rpc.retried<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", this.#raw.listSchedules, { pageSize: 1000, pageToken });
+      out.push(...page.schedules);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return out;
   }
 
   /** Pauses (or with `paused = false` resumes) a schedule. */

@@ -15,6 +15,8 @@ export interface ClaimInput {
   admittedAt?: Date;
   /** Crashed attempts (worker died) tolerated before the run fails as WorkerCrashed. */
   maxCrashRetries: number;
+  /** The dispatch the delivered message was published with (its run's `dispatch`). @default the record's */
+  dispatch?: number;
 }
 
 /**
@@ -43,6 +45,7 @@ export function mayStart(run: TaskRun): boolean {
  * A worker's claim of a delivered run:
  * - finished: ack and skip — the first terminal state wins, a redelivered
  *   run is never executed again;
+ * - a message from an earlier dispatch (fenced by `dispatch`): ack and drop;
  * - cancel requested before it started: CANCELLED;
  * - not started within its schedule-to-start timeout: expired (FAILED);
  * - redelivered before its retry backoff ends: nak for the rest of it;
@@ -54,6 +57,10 @@ export function mayStart(run: TaskRun): boolean {
 export function claim(run: TaskRun, input: ClaimInput, now: Date): Step {
   const t = now.getTime();
   if (isTerminal(run.state)) return noWrite(ack);
+  // A message from an earlier dispatch (the run was queued again since, by
+  // Retry or the reconciler): the current dispatch has its own message, so
+  // this one is dropped rather than starting a second execution.
+  if (input.dispatch !== undefined && input.dispatch < run.dispatch) return noWrite(ack);
   if (run.cancelRequested) {
     return writeStep(run, { state: RunState.RUN_STATE_CANCELLED, finishedAt: now, error: run.error ?? failure("Cancelled", "cancelled before it started") }, EventType.EVENT_TYPE_CANCELLED, now, [ack]);
   }

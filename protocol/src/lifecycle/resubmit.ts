@@ -12,7 +12,10 @@ export function retry(run: TaskRun, now: Date): Step {
   }
   return writeStep(
     run,
-    { state: RunState.RUN_STATE_PENDING, cancelRequested: false, finishedAt: undefined, nextAttemptAt: undefined },
+    // A new dispatch: a message still queued from an earlier one (the run was
+    // cancelled while queued) is recognised as stale and dropped, so the run
+    // executes once.
+    { state: RunState.RUN_STATE_PENDING, cancelRequested: false, finishedAt: undefined, nextAttemptAt: undefined, dispatch: run.dispatch + 1 },
     EventType.EVENT_TYPE_RESUBMITTED,
     now,
     [{ type: "enqueue", msgId: `${run.id}:retry:${run.attempts.length}` }],

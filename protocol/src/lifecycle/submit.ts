@@ -54,6 +54,7 @@ export function newRun(input: NewRunInput, now: Date): Step {
     traceParent: "",
     logs: [],
     resultRef: "",
+    dispatch: 0,
     namespace: input.namespace ?? "default",
   };
   if (input.cached) {

@@ -52,7 +52,13 @@ type Schedule struct {
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Output only: the namespace the schedule belongs to (the caller's, from
 	// its token); its runs are submitted in that namespace.
-	Namespace     string `protobuf:"bytes,10,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Namespace string `protobuf:"bytes,10,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Output only. Why the last fire could not submit its run (empty when it
+	// could): e.g. the run's options became invalid. A failing schedule is
+	// retried at its next fire and never holds up the other schedules.
+	LastError string `protobuf:"bytes,11,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// Output only. When last_error was recorded.
+	LastErrorAt   *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -157,6 +163,20 @@ func (x *Schedule) GetNamespace() string {
 	return ""
 }
 
+func (x *Schedule) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *Schedule) GetLastErrorAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorAt
+	}
+	return nil
+}
+
 type CreateScheduleRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
@@ -246,7 +266,11 @@ func (x *CreateScheduleResponse) GetSchedule() *Schedule {
 }
 
 type ListSchedulesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1–1000; 0 means 100.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -281,9 +305,26 @@ func (*ListSchedulesRequest) Descriptor() ([]byte, []int) {
 	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{3}
 }
 
+func (x *ListSchedulesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSchedulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListSchedulesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Schedules     []*Schedule            `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By name.
+	Schedules []*Schedule `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -323,6 +364,13 @@ func (x *ListSchedulesResponse) GetSchedules() []*Schedule {
 		return x.Schedules
 	}
 	return nil
+}
+
+func (x *ListSchedulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type PauseScheduleRequest struct {
@@ -1440,7 +1488,7 @@ var File_taskwire_v1_taskwire_proto protoreflect.FileDescriptor
 
 const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\n" +
-	"\x1ataskwire/v1/taskwire.proto\x12\vtaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\x8b\x03\n" +
+	"\x1ataskwire/v1/taskwire.proto\x12\vtaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\xea\x03\n" +
 	"\bSchedule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04cron\x18\x02 \x01(\tR\x04cron\x12\x1a\n" +
@@ -1454,14 +1502,21 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1c\n" +
 	"\tnamespace\x18\n" +
-	" \x01(\tR\tnamespace\"J\n" +
+	" \x01(\tR\tnamespace\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\v \x01(\tR\tlastError\x12>\n" +
+	"\rlast_error_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\"J\n" +
 	"\x15CreateScheduleRequest\x121\n" +
 	"\bschedule\x18\x01 \x01(\v2\x15.taskwire.v1.ScheduleR\bschedule\"K\n" +
 	"\x16CreateScheduleResponse\x121\n" +
-	"\bschedule\x18\x01 \x01(\v2\x15.taskwire.v1.ScheduleR\bschedule\"\x16\n" +
-	"\x14ListSchedulesRequest\"L\n" +
+	"\bschedule\x18\x01 \x01(\v2\x15.taskwire.v1.ScheduleR\bschedule\"R\n" +
+	"\x14ListSchedulesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"t\n" +
 	"\x15ListSchedulesResponse\x123\n" +
-	"\tschedules\x18\x01 \x03(\v2\x15.taskwire.v1.ScheduleR\tschedules\"B\n" +
+	"\tschedules\x18\x01 \x03(\v2\x15.taskwire.v1.ScheduleR\tschedules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"B\n" +
 	"\x14PauseScheduleRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\"J\n" +
@@ -1588,52 +1643,53 @@ var file_taskwire_v1_taskwire_proto_depIdxs = []int32{
 	25, // 1: taskwire.v1.Schedule.next_fire_at:type_name -> google.protobuf.Timestamp
 	25, // 2: taskwire.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
 	25, // 3: taskwire.v1.Schedule.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 4: taskwire.v1.CreateScheduleRequest.schedule:type_name -> taskwire.v1.Schedule
-	0,  // 5: taskwire.v1.CreateScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
-	0,  // 6: taskwire.v1.ListSchedulesResponse.schedules:type_name -> taskwire.v1.Schedule
-	0,  // 7: taskwire.v1.PauseScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
-	26, // 8: taskwire.v1.RetryResponse.run:type_name -> taskwire.v1.TaskRun
-	27, // 9: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
-	28, // 10: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
-	26, // 11: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
-	11, // 12: taskwire.v1.SubmitBatchRequest.runs:type_name -> taskwire.v1.SubmitRequest
-	12, // 13: taskwire.v1.SubmitBatchResponse.runs:type_name -> taskwire.v1.SubmitResponse
-	14, // 14: taskwire.v1.SubmitBatchResponse.statuses:type_name -> taskwire.v1.SubmitBatchItemStatus
-	26, // 15: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
-	29, // 16: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
-	30, // 17: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
-	20, // 18: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
-	25, // 19: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	26, // 20: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
-	29, // 21: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
-	26, // 22: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
-	11, // 23: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
-	13, // 24: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
-	16, // 25: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
-	18, // 26: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
-	21, // 27: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
-	23, // 28: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
-	9,  // 29: taskwire.v1.TaskService.Retry:input_type -> taskwire.v1.RetryRequest
-	1,  // 30: taskwire.v1.TaskService.CreateSchedule:input_type -> taskwire.v1.CreateScheduleRequest
-	3,  // 31: taskwire.v1.TaskService.ListSchedules:input_type -> taskwire.v1.ListSchedulesRequest
-	5,  // 32: taskwire.v1.TaskService.PauseSchedule:input_type -> taskwire.v1.PauseScheduleRequest
-	7,  // 33: taskwire.v1.TaskService.DeleteSchedule:input_type -> taskwire.v1.DeleteScheduleRequest
-	12, // 34: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
-	15, // 35: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
-	17, // 36: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
-	19, // 37: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
-	22, // 38: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
-	24, // 39: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
-	10, // 40: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
-	2,  // 41: taskwire.v1.TaskService.CreateSchedule:output_type -> taskwire.v1.CreateScheduleResponse
-	4,  // 42: taskwire.v1.TaskService.ListSchedules:output_type -> taskwire.v1.ListSchedulesResponse
-	6,  // 43: taskwire.v1.TaskService.PauseSchedule:output_type -> taskwire.v1.PauseScheduleResponse
-	8,  // 44: taskwire.v1.TaskService.DeleteSchedule:output_type -> taskwire.v1.DeleteScheduleResponse
-	34, // [34:45] is the sub-list for method output_type
-	23, // [23:34] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	25, // 4: taskwire.v1.Schedule.last_error_at:type_name -> google.protobuf.Timestamp
+	0,  // 5: taskwire.v1.CreateScheduleRequest.schedule:type_name -> taskwire.v1.Schedule
+	0,  // 6: taskwire.v1.CreateScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
+	0,  // 7: taskwire.v1.ListSchedulesResponse.schedules:type_name -> taskwire.v1.Schedule
+	0,  // 8: taskwire.v1.PauseScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
+	26, // 9: taskwire.v1.RetryResponse.run:type_name -> taskwire.v1.TaskRun
+	27, // 10: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
+	28, // 11: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
+	26, // 12: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
+	11, // 13: taskwire.v1.SubmitBatchRequest.runs:type_name -> taskwire.v1.SubmitRequest
+	12, // 14: taskwire.v1.SubmitBatchResponse.runs:type_name -> taskwire.v1.SubmitResponse
+	14, // 15: taskwire.v1.SubmitBatchResponse.statuses:type_name -> taskwire.v1.SubmitBatchItemStatus
+	26, // 16: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
+	29, // 17: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
+	30, // 18: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
+	20, // 19: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
+	25, // 20: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	26, // 21: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
+	29, // 22: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
+	26, // 23: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
+	11, // 24: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
+	13, // 25: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
+	16, // 26: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
+	18, // 27: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
+	21, // 28: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
+	23, // 29: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
+	9,  // 30: taskwire.v1.TaskService.Retry:input_type -> taskwire.v1.RetryRequest
+	1,  // 31: taskwire.v1.TaskService.CreateSchedule:input_type -> taskwire.v1.CreateScheduleRequest
+	3,  // 32: taskwire.v1.TaskService.ListSchedules:input_type -> taskwire.v1.ListSchedulesRequest
+	5,  // 33: taskwire.v1.TaskService.PauseSchedule:input_type -> taskwire.v1.PauseScheduleRequest
+	7,  // 34: taskwire.v1.TaskService.DeleteSchedule:input_type -> taskwire.v1.DeleteScheduleRequest
+	12, // 35: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
+	15, // 36: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
+	17, // 37: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
+	19, // 38: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
+	22, // 39: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
+	24, // 40: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
+	10, // 41: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
+	2,  // 42: taskwire.v1.TaskService.CreateSchedule:output_type -> taskwire.v1.CreateScheduleResponse
+	4,  // 43: taskwire.v1.TaskService.ListSchedules:output_type -> taskwire.v1.ListSchedulesResponse
+	6,  // 44: taskwire.v1.TaskService.PauseSchedule:output_type -> taskwire.v1.PauseScheduleResponse
+	8,  // 45: taskwire.v1.TaskService.DeleteSchedule:output_type -> taskwire.v1.DeleteScheduleResponse
+	35, // [35:46] is the sub-list for method output_type
+	24, // [24:35] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_taskwire_v1_taskwire_proto_init() }

@@ -917,7 +917,13 @@ type TaskRun struct {
 	// token; "default" without auth (empty in records written before
 	// namespaces existed, which means "default"). Runs, idempotency keys and
 	// cached results of one namespace are invisible to callers of another.
-	Namespace     string `protobuf:"bytes,26,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Namespace string `protobuf:"bytes,26,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Output only. The dispatch fence: raised each time the run is queued
+	// anew (Retry, the reconciler). A message carries the record it was
+	// published with, so a worker recognises a message from an earlier
+	// dispatch (dispatch lower than the record's) and drops it instead of
+	// executing the run a second time.
+	Dispatch      uint32 `protobuf:"varint,27,opt,name=dispatch,proto3" json:"dispatch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1132,6 +1138,13 @@ func (x *TaskRun) GetNamespace() string {
 		return x.Namespace
 	}
 	return ""
+}
+
+func (x *TaskRun) GetDispatch() uint32 {
+	if x != nil {
+		return x.Dispatch
+	}
+	return 0
 }
 
 // RunEvent is one change of one run.
@@ -1429,7 +1442,7 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\tR\x05level\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xd7\b\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xf3\b\n" +
 	"\aTaskRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\tR\x04task\x12+\n" +
@@ -1463,7 +1476,8 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\x04logs\x18\x18 \x03(\v2\x14.taskwire.v1.LogLineR\x04logs\x12\x1d\n" +
 	"\n" +
 	"result_ref\x18\x19 \x01(\tR\tresultRef\x12\x1c\n" +
-	"\tnamespace\x18\x1a \x01(\tR\tnamespace\"\xc0\x02\n" +
+	"\tnamespace\x18\x1a \x01(\tR\tnamespace\x12\x1a\n" +
+	"\bdispatch\x18\x1b \x01(\rR\bdispatch\"\xc0\x02\n" +
 	"\bRunEvent\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x12\n" +

@@ -199,7 +199,7 @@ class LogLine(_message.Message):
     def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., level: _Optional[str] = ..., message: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class TaskRun(_message.Message):
-    __slots__ = ("id", "task", "state", "args", "result", "error", "attempt", "options", "created_at", "scheduled_at", "started_at", "finished_at", "updated_at", "next_attempt_at", "attempts", "cached", "cancel_requested", "worker_id", "progress", "queue", "revision", "last_event", "trace_parent", "logs", "result_ref", "namespace")
+    __slots__ = ("id", "task", "state", "args", "result", "error", "attempt", "options", "created_at", "scheduled_at", "started_at", "finished_at", "updated_at", "next_attempt_at", "attempts", "cached", "cancel_requested", "worker_id", "progress", "queue", "revision", "last_event", "trace_parent", "logs", "result_ref", "namespace", "dispatch")
     ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -226,6 +226,7 @@ class TaskRun(_message.Message):
     LOGS_FIELD_NUMBER: _ClassVar[int]
     RESULT_REF_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    DISPATCH_FIELD_NUMBER: _ClassVar[int]
     id: str
     task: str
     state: RunState
@@ -252,7 +253,8 @@ class TaskRun(_message.Message):
     logs: _containers.RepeatedCompositeFieldContainer[LogLine]
     result_ref: str
     namespace: str
-    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., result: _Optional[_Union[Payload, _Mapping]] = ..., error: _Optional[_Union[Failure, _Mapping]] = ..., attempt: _Optional[int] = ..., options: _Optional[_Union[SubmitOptions, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., cached: _Optional[bool] = ..., cancel_requested: _Optional[bool] = ..., worker_id: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., queue: _Optional[str] = ..., revision: _Optional[int] = ..., last_event: _Optional[_Union[EventType, str]] = ..., trace_parent: _Optional[str] = ..., logs: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ..., result_ref: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+    dispatch: int
+    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., result: _Optional[_Union[Payload, _Mapping]] = ..., error: _Optional[_Union[Failure, _Mapping]] = ..., attempt: _Optional[int] = ..., options: _Optional[_Union[SubmitOptions, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., cached: _Optional[bool] = ..., cancel_requested: _Optional[bool] = ..., worker_id: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., queue: _Optional[str] = ..., revision: _Optional[int] = ..., last_event: _Optional[_Union[EventType, str]] = ..., trace_parent: _Optional[str] = ..., logs: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ..., result_ref: _Optional[str] = ..., namespace: _Optional[str] = ..., dispatch: _Optional[int] = ...) -> None: ...
 
 class RunEvent(_message.Message):
     __slots__ = ("cursor", "run_id", "task", "type", "state", "attempt", "time", "run", "log")

@@ -67,6 +67,14 @@ export interface Schedule {
    * its token); its runs are submitted in that namespace.
    */
   namespace: string;
+  /**
+   * Output only. Why the last fire could not submit its run (empty when it
+   * could): e.g. the run's options became invalid. A failing schedule is
+   * retried at its next fire and never holds up the other schedules.
+   */
+  lastError: string;
+  /** Output only. When last_error was recorded. */
+  lastErrorAt: Date | undefined;
 }
 
 export interface CreateScheduleRequest {
@@ -78,10 +86,17 @@ export interface CreateScheduleResponse {
 }
 
 export interface ListSchedulesRequest {
+  /** 1–1000; 0 means 100. */
+  pageSize: number;
+  /** next_page_token of the previous page; empty for the first page. */
+  pageToken: string;
 }
 
 export interface ListSchedulesResponse {
+  /** By name. */
   schedules: Schedule[];
+  /** Pass as page_token for the next page; empty on the last page. */
+  nextPageToken: string;
 }
 
 export interface PauseScheduleRequest {
@@ -257,6 +272,8 @@ function createBaseSchedule(): Schedule {
     lastRunId: "",
     createdAt: undefined,
     namespace: "",
+    lastError: "",
+    lastErrorAt: undefined,
   };
 }
 
@@ -291,6 +308,12 @@ export const Schedule: MessageFns<Schedule> = {
     }
     if (message.namespace !== "") {
       writer.uint32(82).string(message.namespace);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(90).string(message.lastError);
+    }
+    if (message.lastErrorAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastErrorAt), writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -388,6 +411,22 @@ export const Schedule: MessageFns<Schedule> = {
             message.namespace = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.lastErrorAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -428,6 +467,16 @@ export const Schedule: MessageFns<Schedule> = {
         ? fromJsonTimestamp(object.created_at)
         : undefined,
       namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+      lastErrorAt: isSet(object.lastErrorAt)
+        ? fromJsonTimestamp(object.lastErrorAt)
+        : isSet(object.last_error_at)
+        ? fromJsonTimestamp(object.last_error_at)
+        : undefined,
     };
   },
 
@@ -463,6 +512,12 @@ export const Schedule: MessageFns<Schedule> = {
     if (message.namespace !== "") {
       obj.namespace = message.namespace;
     }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    if (message.lastErrorAt !== undefined) {
+      obj.lastErrorAt = message.lastErrorAt.toISOString();
+    }
     return obj;
   },
 
@@ -481,6 +536,8 @@ export const Schedule: MessageFns<Schedule> = {
     message.lastRunId = object.lastRunId ?? "";
     message.createdAt = object.createdAt ?? undefined;
     message.namespace = object.namespace ?? "";
+    message.lastError = object.lastError ?? "";
+    message.lastErrorAt = object.lastErrorAt ?? undefined;
     return message;
   },
 };
@@ -624,11 +681,17 @@ export const CreateScheduleResponse: MessageFns<CreateScheduleResponse> = {
 };
 
 function createBaseListSchedulesRequest(): ListSchedulesRequest {
-  return {};
+  return { pageSize: 0, pageToken: "" };
 }
 
 export const ListSchedulesRequest: MessageFns<ListSchedulesRequest> = {
-  encode(_: ListSchedulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: ListSchedulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
     return writer;
   },
 
@@ -645,6 +708,22 @@ export const ListSchedulesRequest: MessageFns<ListSchedulesRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -657,32 +736,54 @@ export const ListSchedulesRequest: MessageFns<ListSchedulesRequest> = {
     }
   },
 
-  fromJSON(_: any): ListSchedulesRequest {
-    return {};
+  fromJSON(object: any): ListSchedulesRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
   },
 
-  toJSON(_: ListSchedulesRequest): unknown {
+  toJSON(message: ListSchedulesRequest): unknown {
     const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<ListSchedulesRequest>, I>>(base?: I): ListSchedulesRequest {
     return ListSchedulesRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ListSchedulesRequest>, I>>(_: I): ListSchedulesRequest {
+  fromPartial<I extends Exact<DeepPartial<ListSchedulesRequest>, I>>(object: I): ListSchedulesRequest {
     const message = createBaseListSchedulesRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListSchedulesResponse(): ListSchedulesResponse {
-  return { schedules: [] };
+  return { schedules: [], nextPageToken: "" };
 }
 
 export const ListSchedulesResponse: MessageFns<ListSchedulesResponse> = {
   encode(message: ListSchedulesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.schedules) {
       Schedule.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -708,6 +809,14 @@ export const ListSchedulesResponse: MessageFns<ListSchedulesResponse> = {
             message.schedules.push(Schedule.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -725,6 +834,11 @@ export const ListSchedulesResponse: MessageFns<ListSchedulesResponse> = {
       schedules: globalThis.Array.isArray(object?.schedules)
         ? object.schedules.map((e: any) => Schedule.fromJSON(e))
         : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -732,6 +846,9 @@ export const ListSchedulesResponse: MessageFns<ListSchedulesResponse> = {
     const obj: any = {};
     if (message.schedules?.length) {
       obj.schedules = message.schedules.map((e) => Schedule.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -742,6 +859,7 @@ export const ListSchedulesResponse: MessageFns<ListSchedulesResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListSchedulesResponse>, I>>(object: I): ListSchedulesResponse {
     const message = createBaseListSchedulesResponse();
     message.schedules = object.schedules?.map((e) => Schedule.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };

@@ -466,6 +466,14 @@ export interface TaskRun {
    * cached results of one namespace are invisible to callers of another.
    */
   namespace: string;
+  /**
+   * Output only. The dispatch fence: raised each time the run is queued
+   * anew (Retry, the reconciler). A message carries the record it was
+   * published with, so a worker recognises a message from an earlier
+   * dispatch (dispatch lower than the record's) and drops it instead of
+   * executing the run a second time.
+   */
+  dispatch: number;
 }
 
 /** RunEvent is one change of one run. */
@@ -1815,6 +1823,7 @@ function createBaseTaskRun(): TaskRun {
     logs: [],
     resultRef: "",
     namespace: "",
+    dispatch: 0,
   };
 }
 
@@ -1897,6 +1906,9 @@ export const TaskRun: MessageFns<TaskRun> = {
     }
     if (message.namespace !== "") {
       writer.uint32(210).string(message.namespace);
+    }
+    if (message.dispatch !== 0) {
+      writer.uint32(216).uint32(message.dispatch);
     }
     return writer;
   },
@@ -2122,6 +2134,14 @@ export const TaskRun: MessageFns<TaskRun> = {
             message.namespace = reader.string();
             continue;
           }
+          case 27: {
+            if (tag !== 216) {
+              break;
+            }
+
+            message.dispatch = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2210,6 +2230,7 @@ export const TaskRun: MessageFns<TaskRun> = {
         ? globalThis.String(object.result_ref)
         : "",
       namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      dispatch: isSet(object.dispatch) ? globalThis.Number(object.dispatch) : 0,
     };
   },
 
@@ -2293,6 +2314,9 @@ export const TaskRun: MessageFns<TaskRun> = {
     if (message.namespace !== "") {
       obj.namespace = message.namespace;
     }
+    if (message.dispatch !== 0) {
+      obj.dispatch = Math.round(message.dispatch);
+    }
     return obj;
   },
 
@@ -2335,6 +2359,7 @@ export const TaskRun: MessageFns<TaskRun> = {
     message.logs = object.logs?.map((e) => LogLine.fromPartial(e)) || [];
     message.resultRef = object.resultRef ?? "";
     message.namespace = object.namespace ?? "";
+    message.dispatch = object.dispatch ?? 0;
     return message;
   },
 };
