@@ -10,8 +10,6 @@ import type { Logger } from "pino";
 import { type BrokerConfig, configFromEnv } from "./config.js";
 import { Authenticator } from "./auth/index.js";
 import { EventStreamer } from "./events.js";
-import { guardDeserializers } from "./decode.js";
-import { PeerLimits } from "./peer-limits.js";
 import { createLogger } from "./logger.js";
 import { Runs } from "./runs.js";
 import { Reconciler } from "./reconciler.js";
@@ -28,14 +26,14 @@ const SERVICE_NAME = "taskwire.v1.TaskService";
  * instead of encoding the run a second time.
  */
 function serviceDefinition(): typeof TaskServiceService {
-  return guardDeserializers({
+  return {
     ...TaskServiceService,
     submit: {
       ...TaskServiceService.submit,
       responseSerialize: (value: SubmitResponse & { encodedRun?: Uint8Array }): Buffer =>
         value.encodedRun ? encodeSubmitResponse(value.encodedRun, value.deduplicated) : Buffer.from(SubmitResponse.encode(value).finish()),
     },
-  });
+  };
 }
 
 /** True for addresses only this host can reach: 127.0.0.0/8, ::1, localhost. */
@@ -130,9 +128,9 @@ export class Broker {
 
   async #start(nats: NatsHandle, credentials: ServerCredentials): Promise<void> {
     const { runs: runsKv, idempotency, cache, results, schedules } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
-    const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes, this.config.retentionMs, new PeerLimits("waiting GetStatus calls", this.config.maxWaitsPerConnection, "TASKWIRE_MAX_WAITS_PER_CONNECTION"));
+    const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes);
     this.#cron = new CronSchedules(schedules, runs, this.log);
-    this.#events = new EventStreamer(runs, this.log, new PeerLimits("StreamEvents calls", this.config.maxStreamsPerConnection, "TASKWIRE_MAX_STREAMS_PER_CONNECTION"));
+    this.#events = new EventStreamer(runs, this.log);
     const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
     nats.onChange((connected) => {
       const s = connected ? "SERVING" : "NOT_SERVING";

@@ -49,6 +49,11 @@ export function natsUrls(): z.ZodType<string, string> {
     .refine((v) => v.split(",").every((u) => /^(nats|tls|ws|wss):\/\/[^\s,]+$|^[A-Za-z0-9.-]+:\d+$/.test(u.trim())), "expected NATS URL(s), comma separated, e.g. nats://127.0.0.1:4222");
 }
 
+/** A non-empty string (a path, a URL, a secret), taken as given. */
+export function text(what = "a value"): z.ZodType<string, string> {
+  return z.string().trim().min(1, `expected ${what}`);
+}
+
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export function logLevel(): z.ZodType<(typeof LOG_LEVELS)[number], string> {
   return z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` });

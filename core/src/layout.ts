@@ -86,7 +86,24 @@ export function taskConsumerName(queue: string, task: string, level: PriorityLev
   return `${prefix}_${queue}_${task}`;
 }
 
-/** KV key of a cache entry: a hash, so any cache key (any characters, any length) is a valid KV key. */
-export function cacheEntryKey(task: string, cacheKey: string): string {
-  return createHash("sha256").update(task).update("\0").update(cacheKey).digest("hex");
+/** The namespace of a record: "default" for records written before namespaces existed. */
+export function namespaceOf(run: { namespace: string }): string {
+  return run.namespace || "default";
+}
+
+/**
+ * KV key of a cache entry: a hash, so any cache key (any characters, any
+ * length) is a valid KV key. A namespace other than "default" is hashed in
+ * too, so namespaces never share cached results; "default" keeps the hash
+ * entries had before namespaces existed.
+ */
+export function cacheEntryKey(task: string, cacheKey: string, namespace = "default"): string {
+  const h = createHash("sha256");
+  if (namespace && namespace !== "default") h.update(namespace).update("\0");
+  return h.update(task).update("\0").update(cacheKey).digest("hex");
+}
+
+/** KV key of an idempotency key, namespaced like cacheEntryKey. */
+export function idempotencyEntryKey(task: string, key: string, namespace = "default"): string {
+  return cacheEntryKey(task, key, namespace);
 }

@@ -206,16 +206,8 @@ export class Client {
     return res.schedule;
   }
 
-  /** Every schedule, by name (all pages). */
   async listSchedules(): Promise<Schedule[]> {
-    const out: Schedule[] = [];
-    let pageToken = "";
-    do {
-      const page = await this.#rpc.retried<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", this.#raw.listSchedules, { pageSize: 1000, pageToken });
-      out.push(...page.schedules);
-      pageToken = page.nextPageToken;
-    } while (pageToken);
-    return out;
+    return (await this.#rpc.unary<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", this.#raw.listSchedules, {})).schedules;
   }
 
   /** Pauses (or with `paused = false` resumes) a schedule. */

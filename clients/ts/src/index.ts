@@ -5,6 +5,7 @@ export { RunHandle, waitAll, asCompleted, isTerminalState } from "./handle.js";
 export { context, type TaskContext, type TaskLogger } from "./context.js";
 export type { ApplyOptions, TaskOptions, RetryOptions } from "./options.js";
 export type { CallRetry } from "./retry.js";
+export type { TlsOptions } from "./tls.js";
 export {
   TaskwireError,
   RunFailedError,
