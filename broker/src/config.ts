@@ -46,6 +46,14 @@ export const brokerSettings = {
   reflection: setting("TASKWIRE_REFLECTION", flag(), true),
   /** Allow serving a non-loopback address without TLS or without auth. @default false (TASKWIRE_INSECURE) */
   insecure: setting("TASKWIRE_INSECURE", flag(), false),
+  /** Heartbeat interval of runs the broker holds for remote workers (WorkerService), in ms; their task consumers' ack_wait is twice it. Same variable as the TS worker's. @default 5_000 (TASKWIRE_HEARTBEAT_MS) */
+  workerHeartbeatMs: setting("TASKWIRE_HEARTBEAT_MS", int("ms", 100, 300_000), 5_000),
+  /** Largest result a remote worker may report, in bytes; larger fails the run (ResultTooLarge). @default 3_145_728 (3 MiB) (TASKWIRE_MAX_RESULT_BYTES) */
+  workerMaxResultBytes: setting("TASKWIRE_MAX_RESULT_BYTES", int("bytes", 1, 64 * 1024 * 1024), 3_145_728),
+  /** Remote workers' results above this go to the Object Store, in bytes. @default 65_536 (TASKWIRE_INLINE_RESULT_BYTES) */
+  workerInlineResultBytes: setting("TASKWIRE_INLINE_RESULT_BYTES", int("bytes", 0, 1024 * 1024), 65_536),
+  /** Crashed attempts of a remote worker's run retried beyond its retry policy. @default 10 (TASKWIRE_MAX_CRASH_RETRIES) */
+  workerMaxCrashRetries: setting("TASKWIRE_MAX_CRASH_RETRIES", int("attempts", 0, 1_000), 10),
 };
 
 /** Broker settings, resolved. */
@@ -90,6 +98,14 @@ export interface BrokerConfig {
   reflection: boolean;
   /** Allow serving a non-loopback address without TLS or without auth. @default false (TASKWIRE_INSECURE) */
   insecure: boolean;
+  /** Heartbeat interval of runs held for remote workers, in ms; ack_wait is twice it. @default 5_000 (TASKWIRE_HEARTBEAT_MS) */
+  workerHeartbeatMs: number;
+  /** Largest result a remote worker may report, in bytes. @default 3_145_728 (TASKWIRE_MAX_RESULT_BYTES) */
+  workerMaxResultBytes: number;
+  /** Remote workers' results above this go to the Object Store, in bytes. @default 65_536 (TASKWIRE_INLINE_RESULT_BYTES) */
+  workerInlineResultBytes: number;
+  /** Crashed attempts of a remote worker's run retried beyond its retry policy. @default 10 (TASKWIRE_MAX_CRASH_RETRIES) */
+  workerMaxCrashRetries: number;
 }
 
 /**

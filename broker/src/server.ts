@@ -4,7 +4,7 @@ import { isIP } from "node:net";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import { encodeSubmitResponse, protoDir, SubmitResponse, TaskServiceService } from "@taskwire/protocol";
+import { encodeSubmitResponse, protoDir, SubmitResponse, TaskServiceService, WorkerServiceService } from "@taskwire/protocol";
 import { ConfigError, ensureResources, NatsHandle } from "@taskwire/core";
 import type { Logger } from "pino";
 import { type BrokerConfig, configFromEnv } from "./config.js";
@@ -15,10 +15,12 @@ import { Runs } from "./runs.js";
 import { Reconciler } from "./reconciler.js";
 import { Scheduler } from "./scheduler.js";
 import { CronSchedules } from "./cron.js";
-import { createService } from "./service.js";
+import { authorizationOf, createService } from "./service.js";
+import { createWorkerService, RemoteWorkers } from "./workers/index.js";
 import { TlsFileProvider } from "./tls.js";
 
 const SERVICE_NAME = "taskwire.v1.TaskService";
+const WORKER_SERVICE_NAME = "taskwire.v1.WorkerService";
 
 /**
  * The generated service definition, with Submit's answer serialised from
@@ -56,6 +58,7 @@ export class Broker {
   #events: EventStreamer | undefined;
   #scheduler: Scheduler | undefined;
   #reconciler: Reconciler | undefined;
+  #workers: RemoteWorkers | undefined;
   #cron!: CronSchedules;
   #inflight = { count: 0 };
   #port = 0;
@@ -117,6 +120,7 @@ export class Broker {
       // E.g. the listen address is taken: leave nothing running behind.
       await this.#scheduler?.stop().catch(() => undefined);
       await this.#reconciler?.stop().catch(() => undefined);
+      this.#workers?.stop();
       this.#server?.forceShutdown();
       this.#server = undefined;
       this.#auth?.close();
@@ -127,15 +131,16 @@ export class Broker {
   }
 
   async #start(nats: NatsHandle, credentials: ServerCredentials): Promise<void> {
-    const { runs: runsKv, idempotency, cache, results, schedules } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
+    const { runs: runsKv, idempotency, cache, limits, results, schedules } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
     const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes);
     this.#cron = new CronSchedules(schedules, runs, this.log);
     this.#events = new EventStreamer(runs, this.log);
-    const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING" });
+    const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING", [WORKER_SERVICE_NAME]: "SERVING" });
     nats.onChange((connected) => {
       const s = connected ? "SERVING" : "NOT_SERVING";
       health.setStatus("", s);
       health.setStatus(SERVICE_NAME, s);
+      health.setStatus(WORKER_SERVICE_NAME, s);
       this.log[connected ? "info" : "warn"]({ connected }, connected ? "NATS reconnected" : "NATS connection lost; answering UNAVAILABLE until it returns");
     });
 
@@ -148,12 +153,20 @@ export class Broker {
       "grpc.enable_channelz": 0,
     });
     server.addService(serviceDefinition(), createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight, this.#auth));
+    // Workers in any language execute runs through WorkerService; the broker
+    // does their NATS side with the TS worker's own helpers (core/src/exec).
+    const c = this.config;
+    const workers = new RemoteWorkers(nats, { store: runs.store, cache, results, limits }, { heartbeatMs: c.workerHeartbeatMs, maxResultBytes: c.workerMaxResultBytes, inlineResultBytes: c.workerInlineResultBytes, maxCrashRetries: c.workerMaxCrashRetries }, this.log);
+    this.#workers = workers;
+    workers.start();
+    const auth = this.#auth;
+    server.addService(WorkerServiceService, createWorkerService(workers, this.log, auth && ((md, method) => auth.authorize(authorizationOf(md), "workers", method))));
     health.addToServer(server);
     const dir = this.config.reflection ? protoDir() : undefined;
     if (!this.config.reflection) {
       this.log.debug("server reflection is off (TASKWIRE_REFLECTION=false)");
     } else if (dir) {
-      const pkg = loadSync(["taskwire/v1/taskwire.proto"], { includeDirs: [dir], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+      const pkg = loadSync(["taskwire/v1/taskwire.proto", "taskwire/v1/worker.proto"], { includeDirs: [dir], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
       new ReflectionService(pkg).addToServer(server);
     } else {
       this.log.warn("proto/ not found (set TASKWIRE_PROTO_DIR); server reflection is off");
@@ -187,6 +200,7 @@ export class Broker {
     if (!server) return;
     this.#server = undefined;
     this.#events?.closeAll();
+    this.#workers?.stop();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.log.warn({ inflight: this.#inflight.count }, "grace period over; closing remaining calls");

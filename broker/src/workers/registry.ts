@@ -1,0 +1,119 @@
+import type { KV } from "@nats-io/kv";
+import type { ObjectStore } from "@nats-io/obj";
+import type { Subscription } from "@nats-io/transport-node";
+import { CANCEL_SUBJECT_PREFIX, Heartbeats, KeySlots, type NatsHandle, RateLimiter, type RunStore } from "@taskwire/core";
+import type { Logger } from "pino";
+import type { SessionSpec } from "./hello.js";
+import { RemoteSession, type SessionOutput } from "./session.js";
+
+/** The broker's settings for the runs it executes on remote workers' behalf. */
+export interface RemoteWorkerSettings {
+  /** Held messages are kept alive this often, in ms; the task consumers' ack_wait is twice it. Remote workers heartbeat twice as often. */
+  heartbeatMs: number;
+  maxResultBytes: number;
+  inlineResultBytes: number;
+  maxCrashRetries: number;
+}
+
+/** The NATS resources a session's claims and records use. */
+export interface SharedResources {
+  store: RunStore;
+  cache: KV;
+  results: ObjectStore;
+  rateLimiter: RateLimiter;
+  keySlots: KeySlots;
+}
+
+/**
+ * Every remote worker session of this broker (WorkerService/Connect): one
+ * timer heartbeats every message they hold, one subscription routes cancel
+ * notices to the session executing the run, one timer ends sessions whose
+ * worker went silent. A worker that connects again under the same id takes
+ * over its earlier session's runs (see RemoteSession.handOver).
+ */
+export class RemoteWorkers {
+  readonly heartbeats: Heartbeats;
+  readonly shared: SharedResources;
+  readonly #sessions = new Map<string, RemoteSession>();
+  /** Which session executes a run, for cancel notices. */
+  readonly byRun = new Map<string, RemoteSession>();
+  #cancelSub: Subscription | undefined;
+  #liveness: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(
+    readonly nats: NatsHandle,
+    resources: { store: RunStore; cache: KV; results: ObjectStore; limits: KV },
+    readonly settings: RemoteWorkerSettings,
+    readonly log: Logger,
+  ) {
+    this.heartbeats = new Heartbeats(settings.heartbeatMs);
+    this.shared = {
+      store: resources.store,
+      cache: resources.cache,
+      results: resources.results,
+      rateLimiter: new RateLimiter(resources.limits),
+      keySlots: new KeySlots(resources.limits, 2 * settings.heartbeatMs),
+    };
+  }
+
+  /** How often a remote worker must send something, in ms (half the heartbeat: a silent one is noticed within one heartbeat). */
+  get workerIntervalMs(): number {
+    return Math.max(50, Math.floor(this.settings.heartbeatMs / 2));
+  }
+
+  start(): void {
+    this.#cancelSub = this.nats.nc.subscribe(`${CANCEL_SUBJECT_PREFIX}.>`, {
+      callback: (_err, msg) => {
+        const id = msg.subject.slice(CANCEL_SUBJECT_PREFIX.length + 1);
+        this.byRun.get(id)?.cancel(id, msg.string());
+      },
+    });
+    const limit = 2 * this.workerIntervalMs;
+    this.#liveness = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.#sessions.values()) s.checkAlive(now, limit);
+    }, Math.max(25, Math.floor(this.workerIntervalMs / 2)));
+    this.#liveness.unref();
+  }
+
+  /** Sessions connected now. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Opens the session of a worker that said hello. A session of the same
+   * worker id already here is from before a reconnect: the runs the worker
+   * lists as still running move to the new session with their messages;
+   * the old session ends.
+   */
+  async open(spec: SessionSpec, namespace: string, out: SessionOutput): Promise<RemoteSession> {
+    if (this.#stopped) throw new Error("the broker is shutting down");
+    const session = new RemoteSession(this, spec, namespace, out);
+    const previous = this.#sessions.get(spec.workerId);
+    this.#sessions.set(spec.workerId, session);
+    const moved = previous ? previous.handOver(spec.running) : [];
+    previous?.end({ superseded: true });
+    await session.start(moved);
+    return session;
+  }
+
+  /** A session ended: it no longer answers for its worker id (unless a newer one took over). */
+  closed(session: RemoteSession): void {
+    if (this.#sessions.get(session.workerId) === session) this.#sessions.delete(session.workerId);
+  }
+
+  /**
+   * Ends every session with UNAVAILABLE (workers reconnect to another
+   * broker). Their runs are no longer heartbeated here: a worker that
+   * reconnects in time keeps them, others come back within 2 × the heartbeat.
+   */
+  stop(): void {
+    this.#stopped = true;
+    for (const s of [...this.#sessions.values()]) s.end({ shutdown: true });
+    clearInterval(this.#liveness);
+    this.#cancelSub?.unsubscribe();
+    this.heartbeats.stop();
+  }
+}
