@@ -46,6 +46,12 @@ export interface NatsServerOptions {
   storeDir: string;
   /** Print the server's output. */
   verbose?: boolean;
+  /**
+   * More nats-server configuration, appended to the generated file: e.g.
+   * `authorization { … }`, `accounts { … }` or `tls { … }` (tests of NATS
+   * credentials and TLS). JetStream and `listen` are set already.
+   */
+  extraConfig?: string;
 }
 
 /**
@@ -75,7 +81,7 @@ export class NatsServer {
     // A config file, because nats-server 2.9 has no flag for max_payload:
     // run records carry results, so allow messages above the 1 MB default.
     const conf = join(this.opts.storeDir, "taskwire-nats.conf");
-    writeFileSync(conf, `listen: "127.0.0.1:${this.port}"\nmax_payload: 8MB\njetstream {\n  store_dir: ${JSON.stringify(this.opts.storeDir)}\n}\n`);
+    writeFileSync(conf, `listen: "127.0.0.1:${this.port}"\nmax_payload: 8MB\njetstream {\n  store_dir: ${JSON.stringify(this.opts.storeDir)}\n}\n${this.opts.extraConfig ?? ""}\n`);
     const proc = spawn(bin, ["-c", conf], {
       stdio: this.opts.verbose ? "inherit" : "ignore",
     });

@@ -106,6 +106,22 @@ export const natsSettings = {
   /** Retention of run records, idempotency keys, cached and stored results, in ms. */
   retentionMs: setting("TASKWIRE_RETENTION_MS", int("ms", 60_000, 10 * 365 * 86_400_000), 604_800_000),
   coalesceWrites: setting("TASKWIRE_NATS_COALESCE_WRITES", flag(), true),
+  /** NATS user (with natsPassword). @default none */
+  natsUser: setting("TASKWIRE_NATS_USER", text("a user name"), undefined as string | undefined),
+  /** NATS password of natsUser. @default none */
+  natsPassword: setting("TASKWIRE_NATS_PASSWORD", text("a password"), undefined as string | undefined),
+  /** NATS auth token. @default none */
+  natsToken: setting("TASKWIRE_NATS_TOKEN", text("a token"), undefined as string | undefined),
+  /** File with a NATS user nkey seed. @default none */
+  natsNkeyFile: setting("TASKWIRE_NATS_NKEY_FILE", text("a file path"), undefined as string | undefined),
+  /** NATS .creds file (user JWT + seed). @default none */
+  natsCredsFile: setting("TASKWIRE_NATS_CREDS_FILE", text("a file path"), undefined as string | undefined),
+  /** CA (PEM) the NATS server's certificate must chain to; turns TLS on. @default none */
+  natsTlsCa: setting("TASKWIRE_NATS_TLS_CA", text("a file path"), undefined as string | undefined),
+  /** Client certificate (PEM) for NATS servers that verify clients. @default none */
+  natsTlsCert: setting("TASKWIRE_NATS_TLS_CERT", text("a file path"), undefined as string | undefined),
+  /** Key (PEM) of natsTlsCert. @default none */
+  natsTlsKey: setting("TASKWIRE_NATS_TLS_KEY", text("a file path"), undefined as string | undefined),
 } satisfies Settings;
 
 export type NatsSettings = Resolved<typeof natsSettings>;

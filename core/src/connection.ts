@@ -2,6 +2,7 @@ import { Socket } from "node:net";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { JsWire } from "./wire.js";
+import { type NatsAuth, natsAuthFromEnv, natsConnectionAuth } from "./nats-auth.js";
 
 export interface NatsOptions {
   /** Server URL(s). @default "nats://127.0.0.1:4222" (env TASKWIRE_NATS_URL) */
@@ -10,6 +11,8 @@ export interface NatsOptions {
   name?: string;
   /** Timeout of JetStream API requests and publishes, in ms. @default 5000 */
   requestTimeoutMs?: number;
+  /** Credentials and TLS. @default from TASKWIRE_NATS_USER/PASSWORD/TOKEN/NKEY_FILE/CREDS_FILE/TLS_CA/TLS_CERT/TLS_KEY */
+  auth?: NatsAuth;
 }
 
 /**
@@ -39,7 +42,8 @@ export class NatsHandle {
 
   static async connect(opts: NatsOptions = {}): Promise<NatsHandle> {
     const servers = opts.servers ?? process.env.TASKWIRE_NATS_URL ?? "nats://127.0.0.1:4222";
-    const nc = await connect({
+    const nc = await connectOrExplain({
+      ...natsConnectionAuth(opts.auth ?? natsAuthFromEnv()),
       servers,
       name: opts.name,
       maxReconnectAttempts: -1,
@@ -115,6 +119,38 @@ export class NatsHandle {
     } finally {
       this.wire.close();
     }
+  }
+}
+
+/**
+ * `connect`, but a server that refuses the credentials or the TLS handshake
+ * is reported at once with what to check, instead of being retried
+ * forever (waitOnFirstConnect retries only what may heal by itself).
+ */
+async function connectOrExplain(opts: Parameters<typeof connect>[0]): Promise<NatsConnection> {
+  try {
+    if (opts?.tls) {
+      // A refused TLS handshake (no or a wrong client certificate, an
+      // untrusted server) is retried forever by a connect that waits for
+      // the server: one plain attempt first turns it into an error now.
+      // A server that is not up yet only fails this attempt.
+      const probe = await connect({ ...opts, waitOnFirstConnect: false, reconnect: false, maxReconnectAttempts: 0 }).catch((err: unknown) => {
+        const msg = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? "")}` : String(err);
+        if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|timeout/i.test(msg)) return undefined;
+        throw err;
+      });
+      await probe?.close();
+    }
+    return await connect(opts);
+  } catch (err) {
+    const msg = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, " ").trim();
+    if (/authorization|authentication|permissions/i.test(msg)) {
+      throw new Error(`NATS refused the credentials (${msg}): check TASKWIRE_NATS_USER/PASSWORD, TASKWIRE_NATS_TOKEN, TASKWIRE_NATS_NKEY_FILE or TASKWIRE_NATS_CREDS_FILE (docs/security.md)`, { cause: err });
+    }
+    if (/tls|certificate|ssl|self.signed|handshake/i.test(msg)) {
+      throw new Error(`TLS to NATS failed (${msg}): check TASKWIRE_NATS_TLS_CA (and TASKWIRE_NATS_TLS_CERT/KEY if the server verifies clients) and that the URL's host matches the server's certificate`, { cause: err });
+    }
+    throw err;
   }
 }
 

@@ -34,9 +34,10 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
 }
 
 /** A nats-server on a free port with a temporary store; removed on stop(). */
-export async function startNats(): Promise<NatsServer & { cleanup(): Promise<void> }> {
+/** A nats-server on a free port with a temporary store; `extraConfig` is appended to its config (auth, accounts, TLS). */
+export async function startNats(extraConfig?: string): Promise<NatsServer & { cleanup(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "taskwire-test-"));
-  const server = new NatsServer({ storeDir: join(dir, "store") });
+  const server = new NatsServer({ storeDir: join(dir, "store"), extraConfig });
   await server.start();
   return Object.assign(server, {
     async cleanup() {
