@@ -40,7 +40,7 @@ export interface Broker {
 
 export async function startBroker(stack: Stack, name = "broker"): Promise<Broker> {
   const port = await freePort();
-  const child = startChild(name, process.execPath, [...profileFlags(stack, name), CLI, "broker", "--listen", `127.0.0.1:${port}`, "--nats", stack.nats.url], { TASKWIRE_LOG_LEVEL: "warn" });
+  const child = startChild(name, process.execPath, [...profileFlags(stack, name), CLI, "broker", "--listen", `127.0.0.1:${port}`, "--nats", stack.nats.url], { TASKWIRE_LOG_LEVEL: "warn", TASKWIRE_HTTP_LISTEN: "127.0.0.1:0" });
   const address = `127.0.0.1:${port}`;
   await waitFor(async () => {
     if (child.proc.exitCode !== null) throw new Error(`broker exited: ${child.output()}`);

@@ -1,4 +1,4 @@
-import { flag, hostPort, int, logLevel, natsSettings, resolveSettings, setting, text } from "@taskwire/core";
+import { flag, hostPort, int, listenOrOff, logLevel, natsSettings, resolveSettings, setting, text } from "@taskwire/core";
 
 /**
  * Every broker setting: its `TASKWIRE_*` variable, schema and default (see
@@ -46,6 +46,12 @@ export const brokerSettings = {
   reflection: setting("TASKWIRE_REFLECTION", flag(), true),
   /** Allow serving a non-loopback address without TLS or without auth. @default false (TASKWIRE_INSECURE) */
   insecure: setting("TASKWIRE_INSECURE", flag(), false),
+  /** HTTP listen address of /metrics, /healthz, /readyz, the JSON API and the UI; "" or "off": none. @default "127.0.0.1:8050" (TASKWIRE_HTTP_LISTEN) */
+  http: setting("TASKWIRE_HTTP_LISTEN", listenOrOff(), "127.0.0.1:8050", { emptyIsValue: true }),
+  /** The UI's link to a run's trace: a URL with `{traceId}`, e.g. a Jaeger UI's `http://jaeger:16686/trace/{traceId}`; "": no links. @default "" (TASKWIRE_UI_TRACE_URL) */
+  uiTraceUrl: setting("TASKWIRE_UI_TRACE_URL", text("a URL with {traceId}"), ""),
+  /** Directory of the built web UI. @default the broker package's ui-dist/ (TASKWIRE_UI_DIR) */
+  uiDir: setting("TASKWIRE_UI_DIR", text("a directory"), undefined as string | undefined),
   /** Heartbeat interval of runs the broker holds for remote workers (WorkerService), in ms; their task consumers' ack_wait is twice it. Same variable as the TS worker's. @default 5_000 (TASKWIRE_HEARTBEAT_MS) */
   workerHeartbeatMs: setting("TASKWIRE_HEARTBEAT_MS", int("ms", 100, 300_000), 5_000),
   /** Largest result a remote worker may report, in bytes; larger fails the run (ResultTooLarge). @default 3_145_728 (3 MiB) (TASKWIRE_MAX_RESULT_BYTES) */
@@ -98,6 +104,12 @@ export interface BrokerConfig {
   reflection: boolean;
   /** Allow serving a non-loopback address without TLS or without auth. @default false (TASKWIRE_INSECURE) */
   insecure: boolean;
+  /** HTTP listen address of /metrics, /healthz, /readyz, the JSON API and the UI; "" or "off": none. @default "127.0.0.1:8050" (TASKWIRE_HTTP_LISTEN) */
+  http: string;
+  /** The UI's link to a run's trace: a URL with `{traceId}`; "": no links. @default "" (TASKWIRE_UI_TRACE_URL) */
+  uiTraceUrl: string;
+  /** Directory of the built web UI. @default the broker package's ui-dist/ (TASKWIRE_UI_DIR) */
+  uiDir: string | undefined;
   /** Heartbeat interval of runs held for remote workers, in ms; ack_wait is twice it. @default 5_000 (TASKWIRE_HEARTBEAT_MS) */
   workerHeartbeatMs: number;
   /** Largest result a remote worker may report, in bytes. @default 3_145_728 (TASKWIRE_MAX_RESULT_BYTES) */

@@ -1,11 +1,9 @@
 import { hostname } from "node:os";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { isIP } from "node:net";
-import { loadSync } from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import { encodeSubmitResponse, protoDir, SubmitResponse, TaskServiceService, WorkerServiceService } from "@taskwire/protocol";
-import { ConfigError, ensureResources, NatsHandle } from "@taskwire/core";
+import { encodeSubmitResponse, SubmitResponse, TaskServiceService, WorkerServiceService } from "@taskwire/protocol";
+import { ConfigError, ensureResources, type HttpServer, NatsHandle, QUEUE_METRICS_LEASE_KEY } from "@taskwire/core";
 import type { Logger } from "pino";
 import { type BrokerConfig, configFromEnv } from "./config.js";
 import { Authenticator } from "./auth/index.js";
@@ -18,6 +16,13 @@ import { CronSchedules } from "./cron.js";
 import { authorizationOf, createService } from "./service.js";
 import { createWorkerService, RemoteWorkers } from "./workers/index.js";
 import { TlsFileProvider } from "./tls.js";
+import type { ApiDeps } from "./http/api.js";
+import { startBrokerHttp } from "./http/server.js";
+import { instrumentService } from "./instrument.js";
+import { Lease } from "./lease.js";
+import { BrokerMetrics } from "./metrics.js";
+import { QueueStats } from "./queues.js";
+import { reflectionService } from "./reflection.js";
 
 const SERVICE_NAME = "taskwire.v1.TaskService";
 const WORKER_SERVICE_NAME = "taskwire.v1.WorkerService";
@@ -64,11 +69,57 @@ export class Broker {
   #port = 0;
   #auth: Authenticator | undefined;
   #tls: TlsFileProvider | undefined;
+  #http: HttpServer | undefined;
+  #api: ApiDeps | undefined;
+  #lease: Lease | undefined;
+  #stopping = false;
+  /** Prometheus metrics of this broker (served on /metrics). */
+  readonly metrics: BrokerMetrics;
+
 
   constructor(config: Partial<BrokerConfig> = {}, log?: Logger) {
     this.config = configFromEnv(config);
     this.log = log ?? createLogger("taskwire-broker", this.config.logLevel);
+    this.metrics = new BrokerMetrics(() => this.#nats, this.log);
   }
+
+  /** The bound HTTP address (`host:port`), or "" when HTTP is off or not started. */
+  get httpAddress(): string {
+    return this.#http?.address ?? "";
+  }
+
+  /**
+   * Starts the HTTP port first, so /healthz answers (and /readyz says why
+   * not ready) while NATS is still being reached. Its API is as open as
+   * gRPC: a non-loopback HTTP address needs auth, or --insecure.
+   */
+  async #startHttp(): Promise<void> {
+    const c = this.config;
+    if (!c.http) return;
+    const host = c.http.slice(0, c.http.lastIndexOf(":"));
+    const loopback = isLoopback(host);
+    if (!loopback && !this.#auth?.enabled && !c.insecure) {
+      throw new ConfigError(
+        `refusing to serve HTTP on ${c.http} without auth: its JSON API reads and changes runs like gRPC. Configure auth (see docs/security.md), keep --http on a loopback address, turn it off (--http off), or pass --insecure / TASKWIRE_INSECURE=true if a trusted network or proxy protects the port`,
+      );
+    }
+    this.#http = await startBrokerHttp({
+      listen: c.http,
+      loopback,
+      maxPayloadBytes: c.maxPayloadBytes,
+      traceUrl: c.uiTraceUrl,
+      uiDir: c.uiDir,
+      metrics: this.metrics,
+      log: this.log,
+      readiness: () => {
+        const checks = { nats: this.#nats?.connected ?? false, started: this.#api !== undefined, serving: !this.#stopping };
+        return { ready: Object.values(checks).every(Boolean), checks };
+      },
+      api: () => this.#api,
+    });
+    this.log.info({ http: this.#http.address }, "taskwire broker HTTP listening (/metrics, /healthz, /readyz, /v1/, /ui/)");
+  }
+
 
   /** The bound port (useful with listen "127.0.0.1:0"). */
   get port(): number {
@@ -112,7 +163,16 @@ export class Broker {
 
   async start(): Promise<void> {
     const credentials = this.#secure();
-    const nats = await NatsHandle.connect({ servers: this.config.natsUrl.split(","), name: "taskwire-broker" });
+    let nats: NatsHandle;
+    try {
+      await this.#startHttp();
+      nats = await NatsHandle.connect({ servers: this.config.natsUrl.split(","), name: "taskwire-broker" });
+    } catch (err) {
+      await this.#http?.close(0);
+      this.#auth?.close();
+      this.#tls?.close();
+      throw err;
+    }
     this.#nats = nats;
     try {
       await this.#start(nats, credentials);
@@ -121,8 +181,11 @@ export class Broker {
       await this.#scheduler?.stop().catch(() => undefined);
       await this.#reconciler?.stop().catch(() => undefined);
       this.#workers?.stop();
+      await this.#lease?.stop().catch(() => undefined);
       this.#server?.forceShutdown();
       this.#server = undefined;
+      this.#api = undefined;
+      await this.#http?.close(0);
       this.#auth?.close();
       this.#tls?.close();
       await nats.close();
@@ -131,7 +194,7 @@ export class Broker {
   }
 
   async #start(nats: NatsHandle, credentials: ServerCredentials): Promise<void> {
-    const { runs: runsKv, idempotency, cache, limits, results, schedules } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
+    const { runs: runsKv, idempotency, cache, limits, results, schedules, workers: workersKv } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
     const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes);
     this.#cron = new CronSchedules(schedules, runs, this.log);
     this.#events = new EventStreamer(runs, this.log);
@@ -152,7 +215,10 @@ export class Broker {
       // per-call bookkeeping was 5 % of the broker's Submit CPU.
       "grpc.enable_channelz": 0,
     });
-    server.addService(serviceDefinition(), createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight, this.#auth));
+    const definition = serviceDefinition();
+    // Metrics wrap the handlers once; gRPC and the JSON API both call the wrapped ones.
+    const service = instrumentService(createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight, this.#auth), this.metrics);
+    server.addService(definition, service);
     // Workers in any language execute runs through WorkerService; the broker
     // does their NATS side with the TS worker's own helpers (core/src/exec).
     const c = this.config;
@@ -162,15 +228,8 @@ export class Broker {
     const auth = this.#auth;
     server.addService(WorkerServiceService, createWorkerService(workers, this.log, auth && ((md, method) => auth.authorize(authorizationOf(md), "workers", method))));
     health.addToServer(server);
-    const dir = this.config.reflection ? protoDir() : undefined;
-    if (!this.config.reflection) {
-      this.log.debug("server reflection is off (TASKWIRE_REFLECTION=false)");
-    } else if (dir) {
-      const pkg = loadSync(["taskwire/v1/taskwire.proto", "taskwire/v1/worker.proto"], { includeDirs: [dir], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-      new ReflectionService(pkg).addToServer(server);
-    } else {
-      this.log.warn("proto/ not found (set TASKWIRE_PROTO_DIR); server reflection is off");
-    }
+    if (this.config.reflection) reflectionService([SERVICE_NAME, WORKER_SERVICE_NAME, "grpc.health.v1.Health"]).addToServer(server);
+    else this.log.debug("server reflection is off (TASKWIRE_REFLECTION=false)");
     this.#port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(this.config.listen, credentials, (err, port) =>
         err
@@ -179,6 +238,13 @@ export class Broker {
       ),
     );
     this.#server = server;
+    // One broker exports the queue gauges: every broker reads the same JetStream numbers.
+    const queues = new QueueStats(nats, workersKv);
+    const lease = new Lease(limits, QUEUE_METRICS_LEASE_KEY, `${hostname()}-${process.pid}-${this.#port}`, this.log);
+    this.#lease = lease;
+    await lease.start();
+    this.metrics.setQueues({ stats: queues, exporting: () => lease.held });
+    this.#api = { service, definition, auth: this.#auth, queues, workers: workersKv };
     if (this.config.scheduler) {
       this.#scheduler = new Scheduler(nats, runs.store, this.log);
       await this.#scheduler.start();
@@ -199,7 +265,13 @@ export class Broker {
     const server = this.#server;
     if (!server) return;
     this.#server = undefined;
+    this.#stopping = true;
+    // Event streams end first (gRPC and server-sent events alike): clients resume elsewhere with their cursor.
     this.#events?.closeAll();
+    // The HTTP port takes no new API calls and finishes its open ones within the same grace period.
+    this.#api = undefined;
+    const httpClosed = this.#http?.close(this.config.shutdownGraceMs);
+    this.#workers?.stop();
     this.#workers?.stop();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -212,9 +284,11 @@ export class Broker {
         resolve();
       });
     });
+    await httpClosed;
     this.#cron?.stop();
     await this.#scheduler?.stop();
     await this.#reconciler?.stop();
+    await this.#lease?.stop();
     this.#auth?.close();
     this.#tls?.close();
     await this.#nats?.close();

@@ -41,6 +41,14 @@ export function hostPort(): z.ZodType<string, string> {
   return z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:50051 or 0.0.0.0:50051");
 }
 
+/**
+ * A `host:port` listen address, or off: "" or "off" (both resolve to "").
+ * Use with `{ emptyIsValue: true }` so an empty variable turns it off.
+ */
+export function listenOrOff(): z.ZodType<string, string> {
+  return z.union([z.literal(""), z.literal("off").transform(() => ""), hostPort()], { error: "expected host:port (e.g. 127.0.0.1:8050, 0.0.0.0:8050, 127.0.0.1:0 for any free port) or off" });
+}
+
 /** One or more NATS URLs, comma separated. */
 export function natsUrls(): z.ZodType<string, string> {
   return z
@@ -64,10 +72,12 @@ export interface Setting<T> {
   env: string;
   schema: z.ZodType<T, never>;
   default: T;
+  /** An empty variable is a value (e.g. "off") rather than "unset, use the default". */
+  emptyIsValue?: boolean;
 }
 
-export function setting<T, I>(env: string, schema: z.ZodType<T, I>, defaultValue: T): Setting<T> {
-  return { env, schema: schema as unknown as z.ZodType<T, never>, default: defaultValue };
+export function setting<T, I>(env: string, schema: z.ZodType<T, I>, defaultValue: T, opts: { emptyIsValue?: boolean } = {}): Setting<T> {
+  return { env, schema: schema as unknown as z.ZodType<T, never>, default: defaultValue, ...opts };
 }
 
 export type Settings = Record<string, Setting<unknown>>;
@@ -85,7 +95,7 @@ export function resolveSettings<S extends Settings>(settings: S, explicit: Parti
   for (const [key, s] of Object.entries(settings)) {
     const given = explicit[key as keyof S];
     const fromEnv = env[s.env];
-    const source = given !== undefined ? { what: `${key}`, value: given } : fromEnv !== undefined && fromEnv !== "" ? { what: s.env, value: fromEnv } : undefined;
+    const source = given !== undefined ? { what: `${key}`, value: given } : fromEnv !== undefined && (fromEnv !== "" || s.emptyIsValue) ? { what: s.env, value: fromEnv } : undefined;
     if (!source) {
       out[key] = s.default;
       continue;

@@ -11,3 +11,7 @@ export { JsWire, type PubAck, type StoredMsg, type PublishOptions } from "./wire
 export { settle } from "./settle.js";
 export { ConfigError, resolveSettings, setting, natsSettings, int, flag, text, hostPort, natsUrls, logLevel, LOG_LEVELS, type Setting, type Settings, type Resolved, type NatsSettings } from "./config.js";
 export * from "./exec/index.js";
+export { HttpServer, opsHandler, sendJson, pathOf, type HttpHandler, type Readiness } from "./http.js";
+export { createRegistry, natsConnectedGauge } from "./metrics.js";
+export { listenOrOff } from "./config.js";
+export { listWorkers, encodeWorkerRecord, workerKey, WORKER_RECORD_INTERVAL_MS, WORKER_RECORD_MAX_AGE_MS, type WorkerRecord } from "./worker-registry.js";

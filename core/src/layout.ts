@@ -28,6 +28,10 @@ export const RESULTS_STORE = "taskwire_results";
 export const SCHEDULES_BUCKET = "taskwire_schedules";
 /** KV bucket of rate-limit windows: key = rate.<hash(task[, key])>, value = recent start times. */
 export const LIMITS_BUCKET = "taskwire_limits";
+/** KV bucket of live workers: key = worker id, value = WorkerRecord (JSON, worker-registry.ts); max_age 30 s. */
+export const WORKERS_BUCKET = "taskwire_workers";
+/** Key in LIMITS_BUCKET of the lease that picks the one broker exporting queue metrics. */
+export const QUEUE_METRICS_LEASE_KEY = "lease.queue-metrics";
 /** Core-NATS subject a broker publishes on to abort a running run: `taskwire.cancel.<run id>`. */
 export const CANCEL_SUBJECT_PREFIX = "taskwire.cancel";
 

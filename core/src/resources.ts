@@ -15,7 +15,9 @@ import {
   RUNS_STREAM,
   SCHEDULED_STREAM,
   SCHEDULED_SUBJECT_PREFIX,
+  WORKERS_BUCKET,
 } from "./layout.js";
+import { WORKER_RECORD_MAX_AGE_MS } from "./worker-registry.js";
 
 export interface ResourceOptions {
   /** Stream and bucket replicas; 3 in a clustered deployment. @default 1 */
@@ -27,7 +29,7 @@ export interface ResourceOptions {
 }
 
 /** Every stream behind taskwire's streams, buckets and object store. */
-const ALL_STREAMS = [RUNS_STREAM, SCHEDULED_STREAM, ...[RUNS_BUCKET, IDEMPOTENCY_BUCKET, CACHE_BUCKET, LIMITS_BUCKET, SCHEDULES_BUCKET].map((b) => `KV_${b}`), `OBJ_${RESULTS_STORE}`];
+const ALL_STREAMS = [RUNS_STREAM, SCHEDULED_STREAM, ...[RUNS_BUCKET, IDEMPOTENCY_BUCKET, CACHE_BUCKET, LIMITS_BUCKET, SCHEDULES_BUCKET, WORKERS_BUCKET].map((b) => `KV_${b}`), `OBJ_${RESULTS_STORE}`];
 
 /**
  * Compares the replica count of every existing taskwire stream with the
@@ -58,6 +60,8 @@ export interface Resources {
   limits: KV;
   results: ObjectStore;
   schedules: KV;
+  /** Live workers' records (worker-registry.ts). */
+  workers: KV;
 }
 
 const nanos = (ms: number): number => ms * 1_000_000;
@@ -136,7 +140,10 @@ export async function ensureResources(h: NatsHandle, options: ResourceOptions = 
   });
   const results = await new Objm(h.js).create(RESULTS_STORE, { storage: StorageType.File, replicas: opts.replicas, ttl: nanos(opts.retentionMs) });
   const schedules = await kvm.create(SCHEDULES_BUCKET, { history: 1, storage: StorageType.File, replicas: opts.replicas, allow_direct: true });
+  // Memory storage would lose nothing worth keeping, but a restarted server
+  // would then show no workers for up to an interval; file keeps it simple.
+  const workers = await kvm.create(WORKERS_BUCKET, { history: 1, storage: StorageType.File, replicas: opts.replicas, ttl: WORKER_RECORD_MAX_AGE_MS, allow_direct: true });
   await checkReplicas(h, opts.replicas, options.log);
-  return { runs, idempotency, cache, limits, results, schedules };
+  return { runs, idempotency, cache, limits, results, schedules, workers };
 }
 

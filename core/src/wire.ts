@@ -16,6 +16,8 @@ export interface StoredMsg {
   subject: string;
   data: Uint8Array;
   headers: MsgHdrs | undefined;
+  /** When the stream stored it (reads from the leader only). */
+  time?: Date;
 }
 
 export interface PublishOptions {
@@ -29,7 +31,7 @@ export interface PublishOptions {
 
 /** The answer of `$JS.API.STREAM.MSG.GET` (the stream leader's read). */
 interface MsgGetResponse {
-  message?: { subject: string; seq: number; hdrs?: string; data?: string };
+  message?: { subject: string; seq: number; hdrs?: string; data?: string; time?: string };
   error?: { code: number; err_code: number; description: string };
 }
 
@@ -318,8 +320,8 @@ export class JsWire {
       throw new JetStreamApiError(v.error);
     }
     if (!v.message) throw new Error(`invalid answer to a read of ${stream}`);
-    const { subject, seq, hdrs, data } = v.message;
-    return { seq, subject, data: data ? Buffer.from(data, "base64") : new Uint8Array(0), headers: parseHeaders(hdrs) };
+    const { subject, seq, hdrs, data, time } = v.message;
+    return { seq, subject, data: data ? Buffer.from(data, "base64") : new Uint8Array(0), headers: parseHeaders(hdrs), time: time ? new Date(time) : undefined };
   }
 
   /** Fails every call in flight (on close). */

@@ -75,7 +75,7 @@ describe(`fault: NATS node loss — ${RUNS} runs on a 3-node cluster while nodes
   before(async function () {
     cluster = await NatsCluster.start();
     for (let i = 0; i < 2; i++) {
-      const b = new Broker({ listen: "127.0.0.1:0", natsUrl: cluster.urls, replicas: 3, shutdownGraceMs: 2_000 }, log);
+      const b = new Broker({ listen: "127.0.0.1:0", http: "127.0.0.1:0", natsUrl: cluster.urls, replicas: 3, shutdownGraceMs: 2_000 }, log);
       await b.start();
       brokers.push(b);
       // No retries inside the client: the test's own loop retries and counts every error a broker answers.

@@ -48,7 +48,7 @@ export async function startNats(extraConfig?: string): Promise<NatsServer & { cl
 }
 
 export async function startBroker(natsUrl: string, extra: Partial<ConstructorParameters<typeof Broker>[0]> = {}): Promise<Broker> {
-  const b = new Broker({ listen: "127.0.0.1:0", natsUrl, shutdownGraceMs: 2_000, ...extra }, silent);
+  const b = new Broker({ listen: "127.0.0.1:0", http: "127.0.0.1:0", natsUrl, shutdownGraceMs: 2_000, ...extra }, silent);
   await b.start();
   return b;
 }
@@ -74,7 +74,8 @@ export interface Proc {
 export function spawnCli(args: string[], env: Record<string, string> = {}): Proc {
   const child = spawn(process.execPath, ["--conditions=taskwire-source", "--import", "tsx", join(REPO, "cli/src/main.ts"), ...args], {
     cwd: REPO,
-    env: { ...process.env, TASKWIRE_LOG_LEVEL: "info", ...env },
+    // HTTP on a free port: brokers started side by side must not all take 8050.
+    env: { ...process.env, TASKWIRE_LOG_LEVEL: "info", TASKWIRE_HTTP_LISTEN: "127.0.0.1:0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
