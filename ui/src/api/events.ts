@@ -10,7 +10,22 @@ export interface EventFilter {
   afterCursor?: string;
 }
 
-export type StreamStatus = "connecting" | "live" | "retrying";
+export type StreamStatus = "connecting" | "live" | "retrying" | "paused";
+
+/** A hidden tab lets go of its streams after this long (browsers allow ~6 connections per host over HTTP/1.1). */
+const HIDDEN_GRACE_MS = 5_000;
+
+function whenVisible(): Promise<void> {
+  if (document.visibilityState === "visible") return Promise.resolve();
+  return new Promise((resolve) => {
+    const on = (): void => {
+      if (document.visibilityState !== "visible") return;
+      document.removeEventListener("visibilitychange", on);
+      resolve();
+    };
+    document.addEventListener("visibilitychange", on);
+  });
+}
 
 export interface FollowOptions extends EventFilter {
   onEvent(event: RunEvent): void;
@@ -65,7 +80,9 @@ export class SseParser {
  * cannot send an Authorization header). On a dropped connection, a broker
  * error or silence past three heartbeats it reconnects after a short,
  * growing pause, resuming after the last cursor seen (an event's or a
- * heartbeat's), so nothing is missed and nothing repeats. Returns stop().
+ * heartbeat's), so nothing is missed and nothing repeats. A tab hidden for
+ * a few seconds closes its stream and resumes from the cursor when shown
+ * again. Returns stop().
  */
 export function followEvents(opts: FollowOptions): () => void {
   const heartbeatMs = opts.heartbeatMs ?? 5_000;
@@ -120,12 +137,31 @@ export function followEvents(opts: FollowOptions): () => void {
     }
   };
 
+  let hiddenTimer: ReturnType<typeof setTimeout> | undefined;
+  let pausedByHiding = false;
+  const onVisibility = (): void => {
+    clearTimeout(hiddenTimer);
+    if (document.visibilityState === "visible") return;
+    hiddenTimer = setTimeout(() => {
+      pausedByHiding = true;
+      current?.abort();
+    }, HIDDEN_GRACE_MS);
+  };
+  document.addEventListener("visibilitychange", onVisibility);
+  onVisibility();
+
   void (async () => {
     while (!stopped) {
       try {
         await once();
       } catch (err) {
         if (stopped) break;
+        if (pausedByHiding) {
+          pausedByHiding = false;
+          opts.onStatus?.("paused");
+          await whenVisible();
+          continue;
+        }
         opts.onStatus?.("retrying", err instanceof Error ? err : new Error(String(err)));
         await new Promise((r) => setTimeout(r, pause));
         pause = Math.min(pause * 2, 10_000);
@@ -135,6 +171,8 @@ export function followEvents(opts: FollowOptions): () => void {
 
   return () => {
     stopped = true;
+    clearTimeout(hiddenTimer);
+    document.removeEventListener("visibilitychange", onVisibility);
     current?.abort();
   };
 }

@@ -4,6 +4,7 @@ import { followEvents, type StreamStatus } from "../api/events.js";
 import type { RunEvent, TaskRun, UiConfig } from "../api/types.js";
 import { FailureView } from "../components/failure-view.js";
 import { Labels } from "../components/labels.js";
+import { LiveStatus } from "../components/live-status.js";
 import { ErrorNotice } from "../components/notice.js";
 import { PayloadView } from "../components/payload-view.js";
 import { StateBadge } from "../components/state-badge.js";
@@ -115,9 +116,7 @@ export function RunPage({ id, config }: { id: string; config: UiConfig }) {
         <h1 id="run-title">
           {run.task} <StateBadge state={run.state} cancelRequested={run.cancelRequested} />
         </h1>
-        <span class={`live-status ${status}`} role="status" data-status={status}>
-          {status === "live" ? "● Live" : status === "connecting" ? "Connecting…" : "Reconnecting…"}
-        </span>
+        <LiveStatus status={status} />
       </div>
       <p class="mono run-id">{run.id}</p>
       <div class="actions">

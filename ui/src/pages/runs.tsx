@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { followEvents, type StreamStatus } from "../api/events.js";
 import type { RunEvent, TaskRun } from "../api/types.js";
+import { LiveStatus } from "../components/live-status.js";
 import { ErrorNotice } from "../components/notice.js";
 import { Labels } from "../components/labels.js";
 import { StateBadge } from "../components/state-badge.js";
@@ -120,9 +121,7 @@ export function RunsPage({ params }: { params: URLSearchParams }) {
     <section aria-labelledby="runs-title">
       <div class="page-head">
         <h1 id="runs-title">Runs</h1>
-        <span class={`live-status ${status}`} role="status" aria-live="polite" data-status={status}>
-          {status === "live" ? "● Live" : status === "connecting" ? "Connecting…" : "Reconnecting…"}
-        </span>
+        <LiveStatus status={status} />
       </div>
       <RunFilters filter={filter} />
       <ErrorNotice error={page.error} />
