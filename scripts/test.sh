@@ -31,11 +31,24 @@ PORT=$("${NODE_TS[@]}" -e 'import("./cli/src/nats-server.ts").then(async m => co
 NPORT=$("${NODE_TS[@]}" -e 'import("./cli/src/nats-server.ts").then(async m => console.log(await m.freePort()))')
 "${NODE_TS[@]}" cli/src/main.ts dev --worker examples/conformance/tasks.ts --listen "127.0.0.1:$PORT" --nats-port "$NPORT" --data-dir "$DEVDIR" > "$RESULTS/dev.log" 2>&1 &
 DEV_PID=$!
-cleanup() { kill "$DEV_PID" 2>/dev/null; wait "$DEV_PID" 2>/dev/null; rm -rf "$DEVDIR"; }
+AUTH_PID=""
+cleanup() { [ -n "$AUTH_PID" ] && { kill "$AUTH_PID" 2>/dev/null; wait "$AUTH_PID" 2>/dev/null; }; kill "$DEV_PID" 2>/dev/null; wait "$DEV_PID" 2>/dev/null; rm -rf "$DEVDIR"; }
 trap cleanup EXIT
 for _ in $(seq 1 300); do grep -q "taskwire dev is running" "$RESULTS/dev.log" 2>/dev/null && break; sleep 0.1; done
 grep -q "taskwire dev is running" "$RESULTS/dev.log" || { echo "dev stack did not start:"; cat "$RESULTS/dev.log"; }
 export TASKWIRE_ADDRESS="127.0.0.1:$PORT"
+# The conformance auth scenarios' broker: the same NATS, mTLS with
+# certificates made here, static tokens from proto/conformance/tokens.json.
+CERTDIR="$DEVDIR/certs"
+"${NODE_TS[@]}" -e 'import("./test/helpers/certs.ts").then((m) => m.makeCerts(process.argv[1], "conformance"))' "$CERTDIR"
+APORT=$("${NODE_TS[@]}" -e 'import("./cli/src/nats-server.ts").then(async m => console.log(await m.freePort()))')
+NURL=$(grep -o 'nats://127.0.0.1:[0-9]*' "$RESULTS/dev.log" | head -1)
+TASKWIRE_HTTP_LISTEN=off TASKWIRE_AUTH_TOKENS_FILE="$ROOT/proto/conformance/tokens.json" TASKWIRE_TLS_CERT="$CERTDIR/server.crt" TASKWIRE_TLS_KEY="$CERTDIR/server.key" TASKWIRE_TLS_CLIENT_CA="$CERTDIR/ca.crt" \
+  "${NODE_TS[@]}" cli/src/main.ts broker --listen "127.0.0.1:$APORT" --nats "${NURL:-nats://127.0.0.1:$NPORT}" > "$RESULTS/auth-broker.log" 2>&1 &
+AUTH_PID=$!
+for _ in $(seq 1 300); do grep -q "taskwire broker listening" "$RESULTS/auth-broker.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "taskwire broker listening" "$RESULTS/auth-broker.log" || { echo "auth broker did not start:"; cat "$RESULTS/auth-broker.log"; }
+export TASKWIRE_AUTH_ADDRESS="localhost:$APORT" TASKWIRE_AUTH_TLS_DIR="$CERTDIR"
 
 echo "== Python client (pytest)"
 bash clients/python/scripts/test.sh "$RESULTS/python.xml" 2>&1 | tail -15

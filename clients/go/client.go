@@ -37,6 +37,7 @@ type clientConfig struct {
 	dialOpts      []grpc.DialOption
 	retry         CallRetry // normalized
 	noAutoKeys    bool
+	tlsFiles      *tlsFiles
 }
 
 func newClientConfig(opts []ClientOption) clientConfig {
@@ -123,7 +124,31 @@ func Dial(ctx context.Context, addr string, opts ...ClientOption) (*Client, erro
 	addr = ResolveAddress(addr)
 	creds := cfg.creds
 	if creds == nil {
+		// WithTLSFiles, else TASKWIRE_TLS_CA / TASKWIRE_TLS (+ _CERT, _KEY), else plaintext.
+		files := cfg.tlsFiles
+		if files == nil {
+			files = tlsFromEnv()
+		}
+		if files != nil {
+			c, err := files.credentials()
+			if err != nil {
+				return nil, err
+			}
+			creds = c
+		}
+	}
+	if creds == nil {
 		creds = insecure.NewCredentials()
+	}
+	if !cfg.tokenSet {
+		// TASKWIRE_TOKEN, like the TS and Python clients. Over plaintext it is
+		// sent only to a loopback address (it cannot leave the host).
+		if env := os.Getenv(TokenEnv); env != "" {
+			cfg.token, cfg.tokenSet = env, true
+			if creds.Info().SecurityProtocol == "insecure" && isLoopback(addr) {
+				cfg.insecureToken = true
+			}
+		}
 	}
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),

@@ -37,6 +37,10 @@ type scenarioFile struct {
 type scenario struct {
 	Name  string            `json:"name"`
 	Steps []json.RawMessage `json:"steps"`
+	// Broker "auth": played against the auth broker (TASKWIRE_AUTH_ADDRESS);
+	// Token: the scenario's default caller, a name from tokens.json.
+	Broker string `json:"broker"`
+	Token  string `json:"token"`
 }
 
 type batchItem struct {
@@ -75,6 +79,8 @@ type step struct {
 	ContainsInOrder      []string        `json:"contains_in_order"`
 	AfterIndex           *int            `json:"after_index"`
 	AfterCursor          *string         `json:"after_cursor"`
+	Token                *string         `json:"token"`
+	Namespace            *string         `json:"namespace"`
 }
 
 // loadScenarios reads the scenario file with ${uniq} replaced.
@@ -118,7 +124,8 @@ func TestConformanceScenariosParse(t *testing.T) {
 }
 
 var knownOps = []string{"submit", "submit_raw", "submit_batch", "get_status", "wait", "wait_state",
-	"expect_status", "cancel", "retry", "expect_same_id", "expect_events", "expect_resume", "stream_events", "expect_listed"}
+	"expect_status", "cancel", "retry", "expect_same_id", "expect_events", "expect_resume", "stream_events", "expect_listed",
+	"expect_not_listed", "expect_different_id"}
 
 func decodeStep(raw json.RawMessage) (*step, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -150,21 +157,95 @@ func TestConformance(t *testing.T) {
 	runScenarios(t, client, scenarios)
 }
 
-// runScenarios plays each scenario as a subtest.
+// runScenarios plays each scenario as a subtest (the auth scenarios only in
+// TestConformanceAuth).
 func runScenarios(t *testing.T, client *Client, scenarios []scenario) {
+	playScenarios(t, scenarios, false, func(string) *Client { return client })
+}
+
+// playScenarios plays the open scenarios, or with auth the auth ones, each
+// step with the client of its token name.
+func playScenarios(t *testing.T, scenarios []scenario, auth bool, clientFor func(token string) *Client) {
 	for _, sc := range scenarios {
+		if (sc.Broker == "auth") != auth {
+			continue
+		}
 		t.Run(sc.Name, func(t *testing.T) {
-			r := &runner{t: t, c: client, vars: map[string]string{}}
+			r := &runner{t: t, c: clientFor(sc.Token), vars: map[string]string{}}
 			for i, raw := range sc.Steps {
 				st, err := decodeStep(raw)
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
 				r.step = fmt.Sprintf("step %d (%s)", i, st.Op)
+				name := sc.Token
+				if st.Token != nil {
+					name = *st.Token
+				}
+				r.c = clientFor(name)
 				r.do(st)
 			}
 		})
 	}
+}
+
+// TestConformanceAuth plays the auth scenarios against TASKWIRE_AUTH_ADDRESS,
+// a broker with ../../proto/conformance/tokens.json as its static tokens and,
+// with TASKWIRE_AUTH_TLS_DIR (ca.crt, client.crt, client.key), mTLS.
+func TestConformanceAuth(t *testing.T) {
+	addr := os.Getenv("TASKWIRE_AUTH_ADDRESS")
+	if addr == "" {
+		t.Skip("TASKWIRE_AUTH_ADDRESS is not set: the auth scenarios need a broker with proto/conformance/tokens.json as its tokens file")
+	}
+	raw, err := os.ReadFile("../../proto/conformance/tokens.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries map[string]struct {
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{"(none)": "", "(unknown)": "cf-unknown-token-0123456789abcdef"}
+	for tok, e := range entries {
+		tokens[e.Name] = tok
+	}
+	dir := os.Getenv("TASKWIRE_AUTH_TLS_DIR")
+	clients := map[string]*Client{}
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	clientFor := func(name string) *Client {
+		if name == "" {
+			name = "(none)"
+		}
+		if c, ok := clients[name]; ok {
+			return c
+		}
+		tok, ok := tokens[name]
+		if !ok {
+			t.Fatalf("unknown token name %q (proto/conformance/tokens.json)", name)
+		}
+		// No retries: the errors are what these scenarios check.
+		opts := []ClientOption{WithToken(tok), WithoutCallRetry()}
+		if dir != "" {
+			opts = append(opts, WithTLSFiles(dir+"/ca.crt", dir+"/client.crt", dir+"/client.key"))
+		} else {
+			opts = append(opts, WithInsecureToken())
+		}
+		c, err := Dial(context.Background(), addr, opts...)
+		if err != nil {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		clients[name] = c
+		return c
+	}
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	playScenarios(t, loadScenarios(t, fmt.Sprintf("go-%d-%s", time.Now().UnixMilli(), hex.EncodeToString(rnd[:]))), true, clientFor)
 }
 
 type runner struct {
@@ -481,6 +562,26 @@ func (r *runner) do(st *step) {
 			}
 		}
 
+	case "expect_different_id":
+		seen := map[string]string{}
+		for _, name := range st.Runs {
+			id := r.runID(&step{Run: name})
+			if other, dup := seen[id]; dup {
+				r.fatalf("%s and %s are the same run %s", other, name, id)
+			}
+			seen[id] = name
+		}
+
+	case "expect_not_listed":
+		page, err := r.c.ListRuns(r.ctx(0), ListFilter{Task: st.Task, PageSize: 1000})
+		if err != nil {
+			r.fatalf("list_runs: %v", err)
+		}
+		id := r.runID(st)
+		if slices.ContainsFunc(page.Runs, func(run *Run) bool { return run.GetId() == id }) {
+			r.fatalf("run %s of another namespace is listed", id)
+		}
+
 	case "expect_events":
 		evs := r.events(EventFilter{RunIDs: []string{r.runID(st)}, UntilTerminal: true})
 		r.expectTypes(st.Exactly, st.ContainsInOrder, evs)
@@ -536,6 +637,9 @@ func (r *runner) do(st *step) {
 
 func (r *runner) expectStatus(st *step, run *Run) {
 	r.t.Helper()
+	if st.Namespace != nil && run.GetNamespace() != *st.Namespace {
+		r.fatalf("namespace %q, want %q", run.GetNamespace(), *st.Namespace)
+	}
 	if st.State != "" {
 		want, ok := ParseRunState(st.State)
 		if !ok {

@@ -22,6 +22,13 @@ from taskwire.v1 import taskwire_pb2
 
 SCENARIOS_PATH = (Path(__file__).resolve().parent / "../../../proto/conformance/scenarios.json").resolve()
 SCENARIOS: list[dict[str, Any]] = json.loads(SCENARIOS_PATH.read_text(encoding="utf-8"))["scenarios"]
+# Auth scenarios ("broker": "auth") name their caller by a token name from
+# tokens.json, which the auth broker (TASKWIRE_AUTH_ADDRESS) loads as its
+# static tokens file; "(none)" sends no token, "(unknown)" an unknown one.
+TOKENS_PATH = SCENARIOS_PATH.parent / "tokens.json"
+TOKENS: dict[str, str] = {e["name"]: t for t, e in json.loads(TOKENS_PATH.read_text(encoding="utf-8")).items()}
+TOKENS["(none)"] = ""
+TOKENS["(unknown)"] = "cf-unknown-token-0123456789abcdef"
 # Unique per runner invocation, so idempotency keys never collide between
 # languages or runs.
 UNIQ = f"py-{uuid.uuid4().hex[:16]}"
@@ -38,6 +45,30 @@ def live_client() -> Iterator[taskwire.Client]:
         )
     with taskwire.Client(address, timeout=15) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def auth_clients() -> Iterator[Any]:
+    address = os.environ.get("TASKWIRE_AUTH_ADDRESS")
+    if not address:
+        pytest.skip("TASKWIRE_AUTH_ADDRESS is not set: the auth scenarios need a broker with proto/conformance/tokens.json as its tokens file")
+    clients: dict[str, taskwire.Client] = {}
+    # The auth broker serves mTLS: ca.crt, client.crt, client.key in TASKWIRE_AUTH_TLS_DIR.
+    tls_dir = os.environ.get("TASKWIRE_AUTH_TLS_DIR")
+    tls = taskwire.TLSConfig(ca=f"{tls_dir}/ca.crt", cert=f"{tls_dir}/client.crt", key=f"{tls_dir}/client.key") if tls_dir else False
+
+    def client_for(name: str | None) -> taskwire.Client:
+        key = name or "(none)"
+        if key not in TOKENS:
+            pytest.fail(f"unknown token name {key!r} (proto/conformance/tokens.json)")
+        if key not in clients:
+            # No retries: the errors are what these scenarios check.
+            clients[key] = taskwire.Client(address, tls=tls, token=TOKENS[key], timeout=15, call_retry=None)
+        return clients[key]
+
+    yield client_for
+    for c in clients.values():
+        c.close()
 
 
 def _subst(value: Any) -> Any:
@@ -76,8 +107,10 @@ def _is_subsequence(needle: list[str], hay: list[str]) -> bool:
 
 
 class Runner:
-    def __init__(self, client: taskwire.Client, name: str) -> None:
+    def __init__(self, client: taskwire.Client, name: str, client_for: Any = None, token: str | None = None) -> None:
         self.client = client
+        self.client_for = client_for
+        self.token = token
         self.name = name
         self.vars: dict[str, str] = {}
         self.where = ""
@@ -227,6 +260,8 @@ class Runner:
             self.fail(f"attempt {run.attempt} != {step['attempt']}")
         if "attempts" in step and len(run.proto.attempts) != step["attempts"]:
             self.fail(f"len(attempts) {len(run.proto.attempts)} != {step['attempts']}")
+        if "namespace" in step and run.proto.namespace != step["namespace"]:
+            self.fail(f"namespace {run.proto.namespace!r} != {step['namespace']!r}")
 
     def op_cancel(self, step: dict[str, Any]) -> None:
         run_id = self.run_id(step)
@@ -240,6 +275,11 @@ class Runner:
         ids = {name: self.vars.get(name) for name in step["runs"]}
         if len(set(ids.values())) != 1 or None in ids.values():
             self.fail(f"run ids differ: {ids}")
+
+    def op_expect_different_id(self, step: dict[str, Any]) -> None:
+        ids = [self.vars.get(name) for name in step["runs"]]
+        if None in ids or len(set(ids)) != len(ids):
+            self.fail(f"run ids are not all different: {ids}")
 
     def op_expect_events(self, step: dict[str, Any]) -> None:
         types = [_event_name(e)
@@ -277,10 +317,18 @@ class Runner:
         if run_id not in {r.id for r in page.runs}:
             self.fail(f"run {run_id} not in the first ListRuns page of task {step['task']!r}")
 
+    def op_expect_not_listed(self, step: dict[str, Any]) -> None:
+        run_id = self.run_id(step)
+        page = self.client.list_runs(task=step["task"], page_size=1000)
+        if run_id in {r.id for r in page.runs}:
+            self.fail(f"run {run_id} is listed for this caller, but belongs to another namespace")
+
     def play(self, steps: list[dict[str, Any]]) -> None:
         for i, raw in enumerate(steps):
             step = _subst(raw)
             self.where = f"step {i} ({step['op']})"
+            if self.client_for is not None:
+                self.client = self.client_for(step.get("token", self.token))
             handler = getattr(self, "op_" + step["op"], None)
             if handler is None:
                 self.fail(f"unknown op {step['op']!r}")
@@ -295,6 +343,15 @@ def test_scenarios_file_is_well_formed() -> None:
             assert hasattr(Runner, "op_" + step["op"]), f"{scenario['name']}: op {step['op']} not implemented"
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
+OPEN = [s for s in SCENARIOS if s.get("broker") != "auth"]
+AUTH = [s for s in SCENARIOS if s.get("broker") == "auth"]
+
+
+@pytest.mark.parametrize("scenario", OPEN, ids=[s["name"] for s in OPEN])
 def test_scenario(scenario: dict[str, Any], live_client: taskwire.Client) -> None:
     Runner(live_client, scenario["name"]).play(scenario["steps"])
+
+
+@pytest.mark.parametrize("scenario", AUTH, ids=[s["name"] for s in AUTH])
+def test_auth_scenario(scenario: dict[str, Any], auth_clients: Any) -> None:
+    Runner(auth_clients(scenario.get("token")), scenario["name"], auth_clients, scenario.get("token")).play(scenario["steps"])

@@ -11,10 +11,20 @@ import type { Broker } from "@taskwire/broker";
 import type { Worker } from "@taskwire/worker";
 import * as cfTasks from "@taskwire/examples/conformance/tasks.js";
 import { REPO, startBroker, startNats, startWorker } from "@taskwire/tests/helpers/env.js";
+import { makeCerts } from "@taskwire/tests/helpers/certs.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 
 type Step = Record<string, unknown> & { op: string };
-interface Scenario { name: string; steps: Step[] }
+interface Scenario { name: string; steps: Step[]; broker?: string; token?: string }
 const file = JSON.parse(readFileSync(join(REPO, "proto/conformance/scenarios.json"), "utf8")) as { scenarios: Scenario[] };
+const TOKENS_FILE = join(REPO, "proto/conformance/tokens.json");
+/** Token name (tokens.json) → token; "(none)" sends none, "(unknown)" one the broker does not know. */
+const tokens = new Map<string, string | undefined>([
+  ...Object.entries(JSON.parse(readFileSync(TOKENS_FILE, "utf8")) as Record<string, { name: string }>).map(([t, e]) => [e.name, t] as [string, string]),
+  ["(none)", undefined],
+  ["(unknown)", "cf-unknown-token-0123456789abcdef"],
+]);
 const UNIQ = randomBytes(6).toString("hex");
 
 function subst<T>(v: T): T {
@@ -49,11 +59,13 @@ async function eventTypes(client: Client, id: string, after = ""): Promise<{ typ
   return { types, cursors };
 }
 
-async function play(client: Client, s: Scenario): Promise<void> {
+async function play(clientFor: (token: string | undefined) => Client, s: Scenario): Promise<void> {
   const vars = new Map<string, string>();
   const id = (step: Step): string => (typeof step.run_id === "string" ? step.run_id : (vars.get(String(step.run)) ?? assert.fail(`unbound ${String(step.run)}`)));
   for (const raw of s.steps) {
     const step = subst(raw);
+    // Auth scenarios name the caller per step (or once for the scenario).
+    const client = clientFor(typeof step.token === "string" ? step.token : s.token);
     switch (step.op) {
       case "submit": {
         const req = SubmitRequest.fromPartial({ task: String(step.task), args: { contentType: "application/json", data: Buffer.from(JSON.stringify(step.args)) }, options: toOptions(step.options as Record<string, unknown>) });
@@ -96,6 +108,7 @@ async function play(client: Client, s: Scenario): Promise<void> {
         if (step.error_message_contains) assert.ok(run.error?.message.toLowerCase().includes(String(step.error_message_contains).toLowerCase()));
         if ("attempt" in step) assert.equal(run.attempt, step.attempt);
         if ("attempts" in step) assert.equal(run.attempts.length, step.attempts);
+        if ("namespace" in step) assert.equal(run.namespace, step.namespace);
         break;
       }
       case "cancel":
@@ -109,6 +122,11 @@ async function play(client: Client, s: Scenario): Promise<void> {
       case "expect_same_id": {
         const ids = (step.runs as string[]).map((n) => vars.get(n));
         assert.equal(new Set(ids).size, 1, ids.join(" vs "));
+        break;
+      }
+      case "expect_different_id": {
+        const ids = (step.runs as string[]).map((n) => vars.get(n));
+        assert.equal(new Set(ids).size, ids.length, ids.join(" vs "));
         break;
       }
       case "expect_events": {
@@ -141,6 +159,11 @@ async function play(client: Client, s: Scenario): Promise<void> {
         assert.ok(page.runs.some((r) => r.id === vars.get(String(step.run))), "run listed");
         break;
       }
+      case "expect_not_listed": {
+        const page = await client.listRuns({ task: String(step.task), pageSize: 1000 });
+        assert.ok(!page.runs.some((r) => r.id === vars.get(String(step.run))), "run not listed");
+        break;
+      }
       default:
         assert.fail(`unknown op ${step.op}`);
     }
@@ -149,31 +172,65 @@ async function play(client: Client, s: Scenario): Promise<void> {
 
 describe("conformance (TypeScript runner)", function () {
   let client: Client;
-  let local: { nats: Awaited<ReturnType<typeof startNats>>; broker: Broker; worker: Worker } | undefined;
+  let authAddress: string | undefined;
+  /** The auth broker serves mTLS: ca.crt, client.crt and client.key in this directory (TASKWIRE_AUTH_TLS_DIR). */
+  let tlsDir: string | undefined;
+  let localCerts: string | undefined;
+  const authClients = new Map<string, Client>();
+  let local: { nats: Awaited<ReturnType<typeof startNats>>; broker: Broker; authBroker: Broker; worker: Worker } | undefined;
 
   before(async function () {
     let address = process.env.TASKWIRE_ADDRESS;
+    authAddress = process.env.TASKWIRE_AUTH_ADDRESS;
+    tlsDir = process.env.TASKWIRE_AUTH_TLS_DIR;
     if (!address) {
       const nats = await startNats();
       const broker = await startBroker(nats.url);
+      // The auth scenarios' broker: the same NATS, mTLS, static tokens from proto/conformance/tokens.json.
+      localCerts = mkdtempSync(join(tmpdir(), "taskwire-cf-tls-"));
+      const c = await makeCerts(localCerts, "conformance");
+      tlsDir = localCerts;
+      const authBroker = await startBroker(nats.url, { authTokensFile: TOKENS_FILE, tlsCert: c.serverCert, tlsKey: c.serverKey, tlsClientCa: c.ca });
       const worker = await startWorker(nats.url, Object.values(cfTasks));
-      local = { nats, broker, worker };
+      local = { nats, broker, authBroker, worker };
       address = broker.address;
+      authAddress = `localhost:${authBroker.port}`;
     }
     client = new Client({ address });
   });
   after(async function () {
     client?.close();
+    for (const c of authClients.values()) c.close();
     if (local) {
       await local.worker.stop();
+      await local.authBroker.stop();
       await local.broker.stop();
       await local.nats.cleanup();
     }
+    if (localCerts) rmSync(localCerts, { recursive: true, force: true });
   });
+
+  /** The client of a token name on the auth broker (no retries: errors are what these scenarios check). */
+  const authClient = (name: string | undefined): Client => {
+    const key = name ?? "(none)";
+    if (!tokens.has(key)) assert.fail(`unknown token name ${key} (proto/conformance/tokens.json)`);
+    let c = authClients.get(key);
+    if (!c) {
+      const tls = tlsDir ? { ca: join(tlsDir, "ca.crt"), cert: join(tlsDir, "client.crt"), key: join(tlsDir, "client.key") } : undefined;
+      c = new Client({ address: authAddress, token: tokens.get(key) ?? "", callRetry: false, tls });
+      authClients.set(key, c);
+    }
+    return c;
+  };
 
   for (const s of file.scenarios) {
     it(s.name, async function () {
-      await play(client, s);
+      if (s.broker === "auth") {
+        if (!authAddress) this.skip(); // TASKWIRE_ADDRESS without TASKWIRE_AUTH_ADDRESS: an open broker only
+        await play(authClient, s);
+      } else {
+        await play(() => client, s);
+      }
     });
   }
 });

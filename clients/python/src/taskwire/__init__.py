@@ -11,7 +11,7 @@ Quick start::
 Async: :class:`taskwire.AsyncClient`. Generated messages: :mod:`taskwire.v1`.
 """
 
-from ._common import BatchInput, BatchItem, call, submit_options
+from ._common import BatchInput, BatchItem, TLSConfig, call, submit_options
 from ._retry import DEFAULT_CALL_RETRY, CallRetry
 from .aio import AsyncClient, AsyncEventStream, AsyncRunHandle
 from .client import Client, EventStream, RunHandle
@@ -68,6 +68,7 @@ __all__ = [
     "BatchInput",
     "submit_options",
     "CallRetry",
+    "TLSConfig",
     "DEFAULT_CALL_RETRY",
     "RetryPolicy",
     "Run",

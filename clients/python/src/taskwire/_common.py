@@ -40,6 +40,77 @@ def channel_options(options: Sequence[tuple[str, Any]] | None) -> list[tuple[str
     return list(merged.items())
 
 
+TOKEN_ENV = "TASKWIRE_TOKEN"
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """TLS to the broker. Each of ``ca``, ``cert``, ``key`` is PEM (bytes, or
+    str starting with ``-----BEGIN``) or a path to a PEM file.
+
+    ``ca``: the CA bundle the broker's certificate must chain to (default:
+    the system's roots); ``cert`` + ``key``: the client certificate for
+    brokers that require mTLS.
+    """
+
+    ca: bytes | str | None = None
+    cert: bytes | str | None = None
+    key: bytes | str | None = None
+
+
+def _pem(value: bytes | str | None, what: str) -> bytes | None:
+    if value is None or value == "" or value == b"":
+        return None
+    if isinstance(value, bytes):
+        return value
+    if "-----BEGIN" in value:
+        return value.encode()
+    try:
+        with open(value, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ValueError(f"TLS {what}: cannot read {value} ({e.strerror}); pass PEM or a readable file path") from e
+
+
+def tls_from_env(tls: TLSConfig | bool | None, env: Mapping[str, str] | None = None) -> TLSConfig | None:
+    """The TLS settings a client uses: ``tls`` when given (``True``: TLS with
+    the system's roots), else from the environment — on when TASKWIRE_TLS_CA
+    is set or TASKWIRE_TLS is true, with TASKWIRE_TLS_CERT / TASKWIRE_TLS_KEY
+    as the client certificate. None: plaintext."""
+    if tls is False:
+        return None
+    if tls is True:
+        return TLSConfig()
+    if tls is not None:
+        return tls
+    e = os.environ if env is None else env
+    on = bool(e.get("TASKWIRE_TLS_CA")) or e.get("TASKWIRE_TLS", "").lower() in ("1", "true", "yes", "on")
+    if not on:
+        return None
+    return TLSConfig(ca=e.get("TASKWIRE_TLS_CA") or None, cert=e.get("TASKWIRE_TLS_CERT") or None, key=e.get("TASKWIRE_TLS_KEY") or None)
+
+
+def channel_credentials(credentials: Any, tls: TLSConfig | bool | None) -> Any:
+    """``credentials`` when given, else grpc SSL credentials for ``tls`` (see
+    tls_from_env), else None (plaintext)."""
+    if credentials is not None:
+        return credentials
+    cfg = tls_from_env(tls)
+    if cfg is None:
+        return None
+    import grpc
+
+    cert, key = _pem(cfg.cert, "cert"), _pem(cfg.key, "key")
+    if (cert is None) != (key is None):
+        raise ValueError("TLS: a client certificate needs its key (cert and key, or TASKWIRE_TLS_CERT and TASKWIRE_TLS_KEY)")
+    return grpc.ssl_channel_credentials(root_certificates=_pem(cfg.ca, "ca"), private_key=key, certificate_chain=cert)
+
+
+def resolve_token(token: str | None) -> str | None:
+    """``token``, or TASKWIRE_TOKEN when ``token`` is None."""
+    return token if token is not None else (os.environ.get(TOKEN_ENV) or None)
+
+
 def call_metadata(
     token: str | None, metadata: Mapping[str, str] | Sequence[tuple[str, str]] | None
 ) -> tuple[tuple[str, str], ...]:

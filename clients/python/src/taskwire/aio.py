@@ -35,6 +35,7 @@ class AsyncClient:
         address: str | None = None,
         *,
         credentials: grpc.ChannelCredentials | None = None,
+        tls: _common.TLSConfig | bool | None = None,
         token: str | None = None,
         timeout: float | None = _common.DEFAULT_TIMEOUT,
         metadata: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
@@ -49,12 +50,13 @@ class AsyncClient:
         self.timeout = timeout
         self.call_retry = call_retry
         self.auto_idempotency_keys = auto_idempotency_keys
-        self._metadata = _common.call_metadata(token, metadata)
+        self._metadata = _common.call_metadata(_common.resolve_token(token), metadata)
         if channel is not None:
             self._channel = channel
             self._owns_channel = False
         else:
             opts = _common.channel_options(options)
+            credentials = _common.channel_credentials(credentials, tls)
             if credentials is not None:
                 self._channel = grpc.aio.secure_channel(self.address, credentials, options=opts)
             else:

@@ -39,9 +39,14 @@ class Client:
         address: ``host:port`` of the broker (any gRPC target). Defaults to the
             ``TASKWIRE_ADDRESS`` environment variable, then ``localhost:50051``.
         credentials: TLS channel credentials (``grpc.ssl_channel_credentials()``);
-            ``None`` connects without TLS.
+            wins over ``tls``.
+        tls: :class:`TLSConfig` (``ca``, and ``cert``/``key`` for mTLS: PEM or
+            file paths) or ``True`` for TLS with the system's roots. Default:
+            from the environment — TLS when ``TASKWIRE_TLS_CA`` is set or
+            ``TASKWIRE_TLS`` is true, with ``TASKWIRE_TLS_CERT``/``TASKWIRE_TLS_KEY``
+            as the client certificate; else plaintext.
         token: bearer token, sent as ``authorization: Bearer <token>`` metadata
-            on every call.
+            on every call. Default: ``TASKWIRE_TOKEN``.
         timeout: default per-call deadline in seconds (default 10); it bounds
             all attempts of a retried call together. GetStatus waits get this
             plus their wait. ``None`` disables deadlines.
@@ -68,6 +73,7 @@ class Client:
         address: str | None = None,
         *,
         credentials: grpc.ChannelCredentials | None = None,
+        tls: _common.TLSConfig | bool | None = None,
         token: str | None = None,
         timeout: float | None = _common.DEFAULT_TIMEOUT,
         metadata: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
@@ -84,12 +90,13 @@ class Client:
         self.call_retry = call_retry
         #: Whether submits without an idempotency key get a random one.
         self.auto_idempotency_keys = auto_idempotency_keys
-        self._metadata = _common.call_metadata(token, metadata)
+        self._metadata = _common.call_metadata(_common.resolve_token(token), metadata)
         if channel is not None:
             self._channel = channel
             self._owns_channel = False
         else:
             opts = _common.channel_options(options)
+            credentials = _common.channel_credentials(credentials, tls)
             if credentials is not None:
                 self._channel = grpc.secure_channel(self.address, credentials, options=opts)
             else:
