@@ -307,10 +307,12 @@ export class RemoteSession {
       if (a && a.run.attempt === p.attempt && !a.recorded) a.runLog.progress(p.fraction, p.message);
     } else if (req.drain) {
       this.#drain();
+    } else if (req.heartbeat) {
+      // Answered, so the worker knows the stream is alive both ways (and reconnects when it is not).
+      this.#out.send({ heartbeat: { time: new Date() } });
     } else if (req.hello) {
       this.log.warn("a second WorkerHello on one stream is ignored");
     }
-    // heartbeat: being alive is all it says.
   }
 
   /** Ends the session if its worker has been silent for longer than `limitMs`. */

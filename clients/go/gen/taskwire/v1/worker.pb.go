@@ -187,6 +187,7 @@ type ConnectResponse struct {
 	//	*ConnectResponse_Welcome
 	//	*ConnectResponse_Assignment
 	//	*ConnectResponse_Cancel
+	//	*ConnectResponse_Heartbeat
 	Kind          isConnectResponse_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -256,6 +257,15 @@ func (x *ConnectResponse) GetCancel() *CancelNotice {
 	return nil
 }
 
+func (x *ConnectResponse) GetHeartbeat() *BrokerHeartbeat {
+	if x != nil {
+		if x, ok := x.Kind.(*ConnectResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
 type isConnectResponse_Kind interface {
 	isConnectResponse_Kind()
 }
@@ -272,11 +282,17 @@ type ConnectResponse_Cancel struct {
 	Cancel *CancelNotice `protobuf:"bytes,3,opt,name=cancel,proto3,oneof"`
 }
 
+type ConnectResponse_Heartbeat struct {
+	Heartbeat *BrokerHeartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
+}
+
 func (*ConnectResponse_Welcome) isConnectResponse_Kind() {}
 
 func (*ConnectResponse_Assignment) isConnectResponse_Kind() {}
 
 func (*ConnectResponse_Cancel) isConnectResponse_Kind() {}
+
+func (*ConnectResponse_Heartbeat) isConnectResponse_Kind() {}
 
 // WorkerHello opens a session: who the worker is and what it serves.
 type WorkerHello struct {
@@ -1077,6 +1093,51 @@ func (x *AttemptProgress) GetMessage() string {
 	return ""
 }
 
+// BrokerHeartbeat answers a WorkerHeartbeat: the stream is alive both ways.
+type BrokerHeartbeat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BrokerHeartbeat) Reset() {
+	*x = BrokerHeartbeat{}
+	mi := &file_taskwire_v1_worker_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BrokerHeartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BrokerHeartbeat) ProtoMessage() {}
+
+func (x *BrokerHeartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_worker_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BrokerHeartbeat.ProtoReflect.Descriptor instead.
+func (*BrokerHeartbeat) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_worker_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BrokerHeartbeat) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // WorkerDrain: send no more runs. Runs already assigned still report their
 // outcome; half-close the stream once they have.
 type WorkerDrain struct {
@@ -1087,7 +1148,7 @@ type WorkerDrain struct {
 
 func (x *WorkerDrain) Reset() {
 	*x = WorkerDrain{}
-	mi := &file_taskwire_v1_worker_proto_msgTypes[13]
+	mi := &file_taskwire_v1_worker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1160,7 @@ func (x *WorkerDrain) String() string {
 func (*WorkerDrain) ProtoMessage() {}
 
 func (x *WorkerDrain) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_worker_proto_msgTypes[13]
+	mi := &file_taskwire_v1_worker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1173,7 @@ func (x *WorkerDrain) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerDrain.ProtoReflect.Descriptor instead.
 func (*WorkerDrain) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_worker_proto_rawDescGZIP(), []int{13}
+	return file_taskwire_v1_worker_proto_rawDescGZIP(), []int{14}
 }
 
 // WorkerWelcome answers WorkerHello.
@@ -1134,7 +1195,7 @@ type WorkerWelcome struct {
 
 func (x *WorkerWelcome) Reset() {
 	*x = WorkerWelcome{}
-	mi := &file_taskwire_v1_worker_proto_msgTypes[14]
+	mi := &file_taskwire_v1_worker_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1207,7 @@ func (x *WorkerWelcome) String() string {
 func (*WorkerWelcome) ProtoMessage() {}
 
 func (x *WorkerWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_worker_proto_msgTypes[14]
+	mi := &file_taskwire_v1_worker_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1220,7 @@ func (x *WorkerWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerWelcome.ProtoReflect.Descriptor instead.
 func (*WorkerWelcome) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_worker_proto_rawDescGZIP(), []int{14}
+	return file_taskwire_v1_worker_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WorkerWelcome) GetWorkerId() string {
@@ -1217,7 +1278,7 @@ type RunAssignment struct {
 
 func (x *RunAssignment) Reset() {
 	*x = RunAssignment{}
-	mi := &file_taskwire_v1_worker_proto_msgTypes[15]
+	mi := &file_taskwire_v1_worker_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1290,7 @@ func (x *RunAssignment) String() string {
 func (*RunAssignment) ProtoMessage() {}
 
 func (x *RunAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_worker_proto_msgTypes[15]
+	mi := &file_taskwire_v1_worker_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1303,7 @@ func (x *RunAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunAssignment.ProtoReflect.Descriptor instead.
 func (*RunAssignment) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_worker_proto_rawDescGZIP(), []int{15}
+	return file_taskwire_v1_worker_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RunAssignment) GetRunId() string {
@@ -1328,7 +1389,7 @@ type CancelNotice struct {
 
 func (x *CancelNotice) Reset() {
 	*x = CancelNotice{}
-	mi := &file_taskwire_v1_worker_proto_msgTypes[16]
+	mi := &file_taskwire_v1_worker_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1401,7 @@ func (x *CancelNotice) String() string {
 func (*CancelNotice) ProtoMessage() {}
 
 func (x *CancelNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_worker_proto_msgTypes[16]
+	mi := &file_taskwire_v1_worker_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1414,7 @@ func (x *CancelNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelNotice.ProtoReflect.Descriptor instead.
 func (*CancelNotice) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_worker_proto_rawDescGZIP(), []int{16}
+	return file_taskwire_v1_worker_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelNotice) GetRunId() string {
@@ -1389,13 +1450,14 @@ const file_taskwire_v1_worker_proto_rawDesc = "" +
 	"\x03log\x18\x04 \x01(\v2\x17.taskwire.v1.AttemptLogH\x00R\x03log\x12:\n" +
 	"\bprogress\x18\x05 \x01(\v2\x1c.taskwire.v1.AttemptProgressH\x00R\bprogress\x120\n" +
 	"\x05drain\x18\x06 \x01(\v2\x18.taskwire.v1.WorkerDrainH\x00R\x05drainB\x06\n" +
-	"\x04kind\"\xc4\x01\n" +
+	"\x04kind\"\x82\x02\n" +
 	"\x0fConnectResponse\x126\n" +
 	"\awelcome\x18\x01 \x01(\v2\x1a.taskwire.v1.WorkerWelcomeH\x00R\awelcome\x12<\n" +
 	"\n" +
 	"assignment\x18\x02 \x01(\v2\x1a.taskwire.v1.RunAssignmentH\x00R\n" +
 	"assignment\x123\n" +
-	"\x06cancel\x18\x03 \x01(\v2\x19.taskwire.v1.CancelNoticeH\x00R\x06cancelB\x06\n" +
+	"\x06cancel\x18\x03 \x01(\v2\x19.taskwire.v1.CancelNoticeH\x00R\x06cancel\x12<\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x1c.taskwire.v1.BrokerHeartbeatH\x00R\theartbeatB\x06\n" +
 	"\x04kind\"\xd5\x01\n" +
 	"\vWorkerHello\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12-\n" +
@@ -1453,7 +1515,9 @@ const file_taskwire_v1_worker_proto_rawDesc = "" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1a\n" +
 	"\bfraction\x18\x03 \x01(\x01R\bfraction\x12\x18\n" +
-	"\amessage\x18\x04 \x01(\tR\amessage\"\r\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"A\n" +
+	"\x0fBrokerHeartbeat\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\r\n" +
 	"\vWorkerDrain\"\xa8\x01\n" +
 	"\rWorkerWelcome\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x122\n" +
@@ -1495,7 +1559,7 @@ func file_taskwire_v1_worker_proto_rawDescGZIP() []byte {
 	return file_taskwire_v1_worker_proto_rawDescData
 }
 
-var file_taskwire_v1_worker_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_taskwire_v1_worker_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_taskwire_v1_worker_proto_goTypes = []any{
 	(*ConnectRequest)(nil),        // 0: taskwire.v1.ConnectRequest
 	(*ConnectResponse)(nil),       // 1: taskwire.v1.ConnectResponse
@@ -1510,15 +1574,16 @@ var file_taskwire_v1_worker_proto_goTypes = []any{
 	(*AttemptCancelled)(nil),      // 10: taskwire.v1.AttemptCancelled
 	(*AttemptLog)(nil),            // 11: taskwire.v1.AttemptLog
 	(*AttemptProgress)(nil),       // 12: taskwire.v1.AttemptProgress
-	(*WorkerDrain)(nil),           // 13: taskwire.v1.WorkerDrain
-	(*WorkerWelcome)(nil),         // 14: taskwire.v1.WorkerWelcome
-	(*RunAssignment)(nil),         // 15: taskwire.v1.RunAssignment
-	(*CancelNotice)(nil),          // 16: taskwire.v1.CancelNotice
-	nil,                           // 17: taskwire.v1.RunAssignment.LabelsEntry
-	(*RetryPolicy)(nil),           // 18: taskwire.v1.RetryPolicy
-	(*Payload)(nil),               // 19: taskwire.v1.Payload
-	(*Failure)(nil),               // 20: taskwire.v1.Failure
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*BrokerHeartbeat)(nil),       // 13: taskwire.v1.BrokerHeartbeat
+	(*WorkerDrain)(nil),           // 14: taskwire.v1.WorkerDrain
+	(*WorkerWelcome)(nil),         // 15: taskwire.v1.WorkerWelcome
+	(*RunAssignment)(nil),         // 16: taskwire.v1.RunAssignment
+	(*CancelNotice)(nil),          // 17: taskwire.v1.CancelNotice
+	nil,                           // 18: taskwire.v1.RunAssignment.LabelsEntry
+	(*RetryPolicy)(nil),           // 19: taskwire.v1.RetryPolicy
+	(*Payload)(nil),               // 20: taskwire.v1.Payload
+	(*Failure)(nil),               // 21: taskwire.v1.Failure
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
 }
 var file_taskwire_v1_worker_proto_depIdxs = []int32{
 	2,  // 0: taskwire.v1.ConnectRequest.hello:type_name -> taskwire.v1.WorkerHello
@@ -1526,31 +1591,33 @@ var file_taskwire_v1_worker_proto_depIdxs = []int32{
 	7,  // 2: taskwire.v1.ConnectRequest.finished:type_name -> taskwire.v1.AttemptFinished
 	11, // 3: taskwire.v1.ConnectRequest.log:type_name -> taskwire.v1.AttemptLog
 	12, // 4: taskwire.v1.ConnectRequest.progress:type_name -> taskwire.v1.AttemptProgress
-	13, // 5: taskwire.v1.ConnectRequest.drain:type_name -> taskwire.v1.WorkerDrain
-	14, // 6: taskwire.v1.ConnectResponse.welcome:type_name -> taskwire.v1.WorkerWelcome
-	15, // 7: taskwire.v1.ConnectResponse.assignment:type_name -> taskwire.v1.RunAssignment
-	16, // 8: taskwire.v1.ConnectResponse.cancel:type_name -> taskwire.v1.CancelNotice
-	3,  // 9: taskwire.v1.WorkerHello.tasks:type_name -> taskwire.v1.WorkerTask
-	5,  // 10: taskwire.v1.WorkerHello.running:type_name -> taskwire.v1.HeldRun
-	18, // 11: taskwire.v1.WorkerTask.retry:type_name -> taskwire.v1.RetryPolicy
-	4,  // 12: taskwire.v1.WorkerTask.rate_limit:type_name -> taskwire.v1.TaskRateLimit
-	5,  // 13: taskwire.v1.WorkerHeartbeat.running:type_name -> taskwire.v1.HeldRun
-	19, // 14: taskwire.v1.AttemptFinished.result:type_name -> taskwire.v1.Payload
-	8,  // 15: taskwire.v1.AttemptFinished.failure:type_name -> taskwire.v1.AttemptFailure
-	9,  // 16: taskwire.v1.AttemptFinished.timed_out:type_name -> taskwire.v1.AttemptTimedOut
-	10, // 17: taskwire.v1.AttemptFinished.cancelled:type_name -> taskwire.v1.AttemptCancelled
-	20, // 18: taskwire.v1.AttemptFailure.failure:type_name -> taskwire.v1.Failure
-	21, // 19: taskwire.v1.AttemptLog.time:type_name -> google.protobuf.Timestamp
-	19, // 20: taskwire.v1.RunAssignment.args:type_name -> taskwire.v1.Payload
-	21, // 21: taskwire.v1.RunAssignment.deadline:type_name -> google.protobuf.Timestamp
-	17, // 22: taskwire.v1.RunAssignment.labels:type_name -> taskwire.v1.RunAssignment.LabelsEntry
-	0,  // 23: taskwire.v1.WorkerService.Connect:input_type -> taskwire.v1.ConnectRequest
-	1,  // 24: taskwire.v1.WorkerService.Connect:output_type -> taskwire.v1.ConnectResponse
-	24, // [24:25] is the sub-list for method output_type
-	23, // [23:24] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	14, // 5: taskwire.v1.ConnectRequest.drain:type_name -> taskwire.v1.WorkerDrain
+	15, // 6: taskwire.v1.ConnectResponse.welcome:type_name -> taskwire.v1.WorkerWelcome
+	16, // 7: taskwire.v1.ConnectResponse.assignment:type_name -> taskwire.v1.RunAssignment
+	17, // 8: taskwire.v1.ConnectResponse.cancel:type_name -> taskwire.v1.CancelNotice
+	13, // 9: taskwire.v1.ConnectResponse.heartbeat:type_name -> taskwire.v1.BrokerHeartbeat
+	3,  // 10: taskwire.v1.WorkerHello.tasks:type_name -> taskwire.v1.WorkerTask
+	5,  // 11: taskwire.v1.WorkerHello.running:type_name -> taskwire.v1.HeldRun
+	19, // 12: taskwire.v1.WorkerTask.retry:type_name -> taskwire.v1.RetryPolicy
+	4,  // 13: taskwire.v1.WorkerTask.rate_limit:type_name -> taskwire.v1.TaskRateLimit
+	5,  // 14: taskwire.v1.WorkerHeartbeat.running:type_name -> taskwire.v1.HeldRun
+	20, // 15: taskwire.v1.AttemptFinished.result:type_name -> taskwire.v1.Payload
+	8,  // 16: taskwire.v1.AttemptFinished.failure:type_name -> taskwire.v1.AttemptFailure
+	9,  // 17: taskwire.v1.AttemptFinished.timed_out:type_name -> taskwire.v1.AttemptTimedOut
+	10, // 18: taskwire.v1.AttemptFinished.cancelled:type_name -> taskwire.v1.AttemptCancelled
+	21, // 19: taskwire.v1.AttemptFailure.failure:type_name -> taskwire.v1.Failure
+	22, // 20: taskwire.v1.AttemptLog.time:type_name -> google.protobuf.Timestamp
+	22, // 21: taskwire.v1.BrokerHeartbeat.time:type_name -> google.protobuf.Timestamp
+	20, // 22: taskwire.v1.RunAssignment.args:type_name -> taskwire.v1.Payload
+	22, // 23: taskwire.v1.RunAssignment.deadline:type_name -> google.protobuf.Timestamp
+	18, // 24: taskwire.v1.RunAssignment.labels:type_name -> taskwire.v1.RunAssignment.LabelsEntry
+	0,  // 25: taskwire.v1.WorkerService.Connect:input_type -> taskwire.v1.ConnectRequest
+	1,  // 26: taskwire.v1.WorkerService.Connect:output_type -> taskwire.v1.ConnectResponse
+	26, // [26:27] is the sub-list for method output_type
+	25, // [25:26] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_taskwire_v1_worker_proto_init() }
@@ -1571,6 +1638,7 @@ func file_taskwire_v1_worker_proto_init() {
 		(*ConnectResponse_Welcome)(nil),
 		(*ConnectResponse_Assignment)(nil),
 		(*ConnectResponse_Cancel)(nil),
+		(*ConnectResponse_Heartbeat)(nil),
 	}
 	file_taskwire_v1_worker_proto_msgTypes[7].OneofWrappers = []any{
 		(*AttemptFinished_Result)(nil),
@@ -1585,7 +1653,7 @@ func file_taskwire_v1_worker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_taskwire_v1_worker_proto_rawDesc), len(file_taskwire_v1_worker_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

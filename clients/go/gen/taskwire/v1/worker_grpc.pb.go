@@ -46,8 +46,10 @@ type WorkerServiceClient interface {
 	//	  AttemptLog / AttemptProgress while a run executes, WorkerDrain to
 	//	  stop receiving runs (graceful shutdown), then half-close.
 	//	broker → worker: WorkerWelcome once, then RunAssignment (a claimed
-	//	  run: it is RUNNING under this worker's id) and CancelNotice (abort a
-	//	  run now: cancelled, or past its timeout).
+	//	  run: it is RUNNING under this worker's id), CancelNotice (abort a
+	//	  run now: cancelled, or past its timeout) and a BrokerHeartbeat for
+	//	  every WorkerHeartbeat (a worker that hears nothing for 3 of its
+	//	  intervals reconnects: the stream stalled or the broker is gone).
 	//
 	// The broker holds at most WorkerHello.concurrency runs for the session at
 	// once; each AttemptFinished frees a slot. When the stream ends (the worker
@@ -100,8 +102,10 @@ type WorkerServiceServer interface {
 	//	  AttemptLog / AttemptProgress while a run executes, WorkerDrain to
 	//	  stop receiving runs (graceful shutdown), then half-close.
 	//	broker → worker: WorkerWelcome once, then RunAssignment (a claimed
-	//	  run: it is RUNNING under this worker's id) and CancelNotice (abort a
-	//	  run now: cancelled, or past its timeout).
+	//	  run: it is RUNNING under this worker's id), CancelNotice (abort a
+	//	  run now: cancelled, or past its timeout) and a BrokerHeartbeat for
+	//	  every WorkerHeartbeat (a worker that hears nothing for 3 of its
+	//	  intervals reconnects: the stream stalled or the broker is gone).
 	//
 	// The broker holds at most WorkerHello.concurrency runs for the session at
 	// once; each AttemptFinished frees a slot. When the stream ends (the worker

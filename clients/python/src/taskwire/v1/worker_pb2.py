@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from taskwire.v1 import types_pb2 as taskwire_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18taskwire/v1/worker.proto\x12\x0btaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\xad\x02\n\x0e\x43onnectRequest\x12)\n\x05hello\x18\x01 \x01(\x0b\x32\x18.taskwire.v1.WorkerHelloH\x00\x12\x31\n\theartbeat\x18\x02 \x01(\x0b\x32\x1c.taskwire.v1.WorkerHeartbeatH\x00\x12\x30\n\x08\x66inished\x18\x03 \x01(\x0b\x32\x1c.taskwire.v1.AttemptFinishedH\x00\x12&\n\x03log\x18\x04 \x01(\x0b\x32\x17.taskwire.v1.AttemptLogH\x00\x12\x30\n\x08progress\x18\x05 \x01(\x0b\x32\x1c.taskwire.v1.AttemptProgressH\x00\x12)\n\x05\x64rain\x18\x06 \x01(\x0b\x32\x18.taskwire.v1.WorkerDrainH\x00\x42\x06\n\x04kind\"\xa7\x01\n\x0f\x43onnectResponse\x12-\n\x07welcome\x18\x01 \x01(\x0b\x32\x1a.taskwire.v1.WorkerWelcomeH\x00\x12\x30\n\nassignment\x18\x02 \x01(\x0b\x32\x1a.taskwire.v1.RunAssignmentH\x00\x12+\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x19.taskwire.v1.CancelNoticeH\x00\x42\x06\n\x04kind\"\xa1\x01\n\x0bWorkerHello\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12&\n\x05tasks\x18\x02 \x03(\x0b\x32\x17.taskwire.v1.WorkerTask\x12\x0e\n\x06queues\x18\x03 \x03(\t\x12\x13\n\x0b\x63oncurrency\x18\x04 \x01(\x05\x12\x0b\n\x03sdk\x18\x05 \x01(\t\x12%\n\x07running\x18\x06 \x03(\x0b\x32\x14.taskwire.v1.HeldRun\"\xe7\x01\n\nWorkerTask\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x05retry\x18\x02 \x01(\x0b\x32\x18.taskwire.v1.RetryPolicy\x12\x12\n\ntimeout_ms\x18\x03 \x01(\x03\x12$\n\x1cschedule_to_start_timeout_ms\x18\x04 \x01(\x03\x12\x19\n\x11\x63oncurrency_limit\x18\x05 \x01(\x05\x12\x1d\n\x15key_concurrency_limit\x18\x06 \x01(\x05\x12.\n\nrate_limit\x18\x07 \x01(\x0b\x32\x1a.taskwire.v1.TaskRateLimit\"D\n\rTaskRateLimit\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x13\n\x0binterval_ms\x18\x02 \x01(\x03\x12\x0f\n\x07per_key\x18\x03 \x01(\x08\"*\n\x07HeldRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"L\n\x0fWorkerHeartbeat\x12%\n\x07running\x18\x01 \x03(\x0b\x32\x14.taskwire.v1.HeldRun\x12\x12\n\nfree_slots\x18\x02 \x01(\x05\"\xfc\x01\n\x0f\x41ttemptFinished\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12&\n\x06result\x18\x03 \x01(\x0b\x32\x14.taskwire.v1.PayloadH\x00\x12.\n\x07\x66\x61ilure\x18\x04 \x01(\x0b\x32\x1b.taskwire.v1.AttemptFailureH\x00\x12\x31\n\ttimed_out\x18\x05 \x01(\x0b\x32\x1c.taskwire.v1.AttemptTimedOutH\x00\x12\x32\n\tcancelled\x18\x06 \x01(\x0b\x32\x1d.taskwire.v1.AttemptCancelledH\x00\x42\t\n\x07outcome\"g\n\x0e\x41ttemptFailure\x12%\n\x07\x66\x61ilure\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.Failure\x12\x1b\n\x0eretry_after_ms\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x11\n\x0f_retry_after_ms\"\x11\n\x0f\x41ttemptTimedOut\"\"\n\x10\x41ttemptCancelled\x12\x0e\n\x06reason\x18\x01 \x01(\t\"w\n\nAttemptLog\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05level\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x0f\x41ttemptProgress\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x10\n\x08\x66raction\x18\x03 \x01(\x01\x12\x0f\n\x07message\x18\x04 \x01(\t\"\r\n\x0bWorkerDrain\"n\n\rWorkerWelcome\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x02 \x01(\x03\x12\x18\n\x10max_result_bytes\x18\x03 \x01(\x03\x12\x11\n\tnamespace\x18\x04 \x01(\t\"\xc3\x02\n\rRunAssignment\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\"\n\x04\x61rgs\x18\x04 \x01(\x0b\x32\x14.taskwire.v1.Payload\x12\x12\n\ntimeout_ms\x18\x05 \x01(\x03\x12,\n\x08\x64\x65\x61\x64line\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0ctrace_parent\x18\x07 \x01(\t\x12\r\n\x05queue\x18\x08 \x01(\t\x12\x36\n\x06labels\x18\t \x03(\x0b\x32&.taskwire.v1.RunAssignment.LabelsEntry\x12\x11\n\tnamespace\x18\n \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"?\n\x0c\x43\x61ncelNotice\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t2Y\n\rWorkerService\x12H\n\x07\x43onnect\x12\x1b.taskwire.v1.ConnectRequest\x1a\x1c.taskwire.v1.ConnectResponse(\x01\x30\x01\x42\x44ZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18taskwire/v1/worker.proto\x12\x0btaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\xad\x02\n\x0e\x43onnectRequest\x12)\n\x05hello\x18\x01 \x01(\x0b\x32\x18.taskwire.v1.WorkerHelloH\x00\x12\x31\n\theartbeat\x18\x02 \x01(\x0b\x32\x1c.taskwire.v1.WorkerHeartbeatH\x00\x12\x30\n\x08\x66inished\x18\x03 \x01(\x0b\x32\x1c.taskwire.v1.AttemptFinishedH\x00\x12&\n\x03log\x18\x04 \x01(\x0b\x32\x17.taskwire.v1.AttemptLogH\x00\x12\x30\n\x08progress\x18\x05 \x01(\x0b\x32\x1c.taskwire.v1.AttemptProgressH\x00\x12)\n\x05\x64rain\x18\x06 \x01(\x0b\x32\x18.taskwire.v1.WorkerDrainH\x00\x42\x06\n\x04kind\"\xda\x01\n\x0f\x43onnectResponse\x12-\n\x07welcome\x18\x01 \x01(\x0b\x32\x1a.taskwire.v1.WorkerWelcomeH\x00\x12\x30\n\nassignment\x18\x02 \x01(\x0b\x32\x1a.taskwire.v1.RunAssignmentH\x00\x12+\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x19.taskwire.v1.CancelNoticeH\x00\x12\x31\n\theartbeat\x18\x04 \x01(\x0b\x32\x1c.taskwire.v1.BrokerHeartbeatH\x00\x42\x06\n\x04kind\"\xa1\x01\n\x0bWorkerHello\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12&\n\x05tasks\x18\x02 \x03(\x0b\x32\x17.taskwire.v1.WorkerTask\x12\x0e\n\x06queues\x18\x03 \x03(\t\x12\x13\n\x0b\x63oncurrency\x18\x04 \x01(\x05\x12\x0b\n\x03sdk\x18\x05 \x01(\t\x12%\n\x07running\x18\x06 \x03(\x0b\x32\x14.taskwire.v1.HeldRun\"\xe7\x01\n\nWorkerTask\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x05retry\x18\x02 \x01(\x0b\x32\x18.taskwire.v1.RetryPolicy\x12\x12\n\ntimeout_ms\x18\x03 \x01(\x03\x12$\n\x1cschedule_to_start_timeout_ms\x18\x04 \x01(\x03\x12\x19\n\x11\x63oncurrency_limit\x18\x05 \x01(\x05\x12\x1d\n\x15key_concurrency_limit\x18\x06 \x01(\x05\x12.\n\nrate_limit\x18\x07 \x01(\x0b\x32\x1a.taskwire.v1.TaskRateLimit\"D\n\rTaskRateLimit\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x13\n\x0binterval_ms\x18\x02 \x01(\x03\x12\x0f\n\x07per_key\x18\x03 \x01(\x08\"*\n\x07HeldRun\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"L\n\x0fWorkerHeartbeat\x12%\n\x07running\x18\x01 \x03(\x0b\x32\x14.taskwire.v1.HeldRun\x12\x12\n\nfree_slots\x18\x02 \x01(\x05\"\xfc\x01\n\x0f\x41ttemptFinished\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12&\n\x06result\x18\x03 \x01(\x0b\x32\x14.taskwire.v1.PayloadH\x00\x12.\n\x07\x66\x61ilure\x18\x04 \x01(\x0b\x32\x1b.taskwire.v1.AttemptFailureH\x00\x12\x31\n\ttimed_out\x18\x05 \x01(\x0b\x32\x1c.taskwire.v1.AttemptTimedOutH\x00\x12\x32\n\tcancelled\x18\x06 \x01(\x0b\x32\x1d.taskwire.v1.AttemptCancelledH\x00\x42\t\n\x07outcome\"g\n\x0e\x41ttemptFailure\x12%\n\x07\x66\x61ilure\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.Failure\x12\x1b\n\x0eretry_after_ms\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x11\n\x0f_retry_after_ms\"\x11\n\x0f\x41ttemptTimedOut\"\"\n\x10\x41ttemptCancelled\x12\x0e\n\x06reason\x18\x01 \x01(\t\"w\n\nAttemptLog\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05level\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x0f\x41ttemptProgress\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x10\n\x08\x66raction\x18\x03 \x01(\x01\x12\x0f\n\x07message\x18\x04 \x01(\t\";\n\x0f\x42rokerHeartbeat\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\r\n\x0bWorkerDrain\"n\n\rWorkerWelcome\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x02 \x01(\x03\x12\x18\n\x10max_result_bytes\x18\x03 \x01(\x03\x12\x11\n\tnamespace\x18\x04 \x01(\t\"\xc3\x02\n\rRunAssignment\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\"\n\x04\x61rgs\x18\x04 \x01(\x0b\x32\x14.taskwire.v1.Payload\x12\x12\n\ntimeout_ms\x18\x05 \x01(\x03\x12,\n\x08\x64\x65\x61\x64line\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0ctrace_parent\x18\x07 \x01(\t\x12\r\n\x05queue\x18\x08 \x01(\t\x12\x36\n\x06labels\x18\t \x03(\x0b\x32&.taskwire.v1.RunAssignment.LabelsEntry\x12\x11\n\tnamespace\x18\n \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"?\n\x0c\x43\x61ncelNotice\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t2Y\n\rWorkerService\x12H\n\x07\x43onnect\x12\x1b.taskwire.v1.ConnectRequest\x1a\x1c.taskwire.v1.ConnectResponse(\x01\x30\x01\x42\x44ZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,39 +39,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONNECTREQUEST']._serialized_start=100
   _globals['_CONNECTREQUEST']._serialized_end=401
   _globals['_CONNECTRESPONSE']._serialized_start=404
-  _globals['_CONNECTRESPONSE']._serialized_end=571
-  _globals['_WORKERHELLO']._serialized_start=574
-  _globals['_WORKERHELLO']._serialized_end=735
-  _globals['_WORKERTASK']._serialized_start=738
-  _globals['_WORKERTASK']._serialized_end=969
-  _globals['_TASKRATELIMIT']._serialized_start=971
-  _globals['_TASKRATELIMIT']._serialized_end=1039
-  _globals['_HELDRUN']._serialized_start=1041
-  _globals['_HELDRUN']._serialized_end=1083
-  _globals['_WORKERHEARTBEAT']._serialized_start=1085
-  _globals['_WORKERHEARTBEAT']._serialized_end=1161
-  _globals['_ATTEMPTFINISHED']._serialized_start=1164
-  _globals['_ATTEMPTFINISHED']._serialized_end=1416
-  _globals['_ATTEMPTFAILURE']._serialized_start=1418
-  _globals['_ATTEMPTFAILURE']._serialized_end=1521
-  _globals['_ATTEMPTTIMEDOUT']._serialized_start=1523
-  _globals['_ATTEMPTTIMEDOUT']._serialized_end=1540
-  _globals['_ATTEMPTCANCELLED']._serialized_start=1542
-  _globals['_ATTEMPTCANCELLED']._serialized_end=1576
-  _globals['_ATTEMPTLOG']._serialized_start=1578
-  _globals['_ATTEMPTLOG']._serialized_end=1697
-  _globals['_ATTEMPTPROGRESS']._serialized_start=1699
-  _globals['_ATTEMPTPROGRESS']._serialized_end=1784
-  _globals['_WORKERDRAIN']._serialized_start=1786
-  _globals['_WORKERDRAIN']._serialized_end=1799
-  _globals['_WORKERWELCOME']._serialized_start=1801
-  _globals['_WORKERWELCOME']._serialized_end=1911
-  _globals['_RUNASSIGNMENT']._serialized_start=1914
-  _globals['_RUNASSIGNMENT']._serialized_end=2237
-  _globals['_RUNASSIGNMENT_LABELSENTRY']._serialized_start=2192
-  _globals['_RUNASSIGNMENT_LABELSENTRY']._serialized_end=2237
-  _globals['_CANCELNOTICE']._serialized_start=2239
-  _globals['_CANCELNOTICE']._serialized_end=2302
-  _globals['_WORKERSERVICE']._serialized_start=2304
-  _globals['_WORKERSERVICE']._serialized_end=2393
+  _globals['_CONNECTRESPONSE']._serialized_end=622
+  _globals['_WORKERHELLO']._serialized_start=625
+  _globals['_WORKERHELLO']._serialized_end=786
+  _globals['_WORKERTASK']._serialized_start=789
+  _globals['_WORKERTASK']._serialized_end=1020
+  _globals['_TASKRATELIMIT']._serialized_start=1022
+  _globals['_TASKRATELIMIT']._serialized_end=1090
+  _globals['_HELDRUN']._serialized_start=1092
+  _globals['_HELDRUN']._serialized_end=1134
+  _globals['_WORKERHEARTBEAT']._serialized_start=1136
+  _globals['_WORKERHEARTBEAT']._serialized_end=1212
+  _globals['_ATTEMPTFINISHED']._serialized_start=1215
+  _globals['_ATTEMPTFINISHED']._serialized_end=1467
+  _globals['_ATTEMPTFAILURE']._serialized_start=1469
+  _globals['_ATTEMPTFAILURE']._serialized_end=1572
+  _globals['_ATTEMPTTIMEDOUT']._serialized_start=1574
+  _globals['_ATTEMPTTIMEDOUT']._serialized_end=1591
+  _globals['_ATTEMPTCANCELLED']._serialized_start=1593
+  _globals['_ATTEMPTCANCELLED']._serialized_end=1627
+  _globals['_ATTEMPTLOG']._serialized_start=1629
+  _globals['_ATTEMPTLOG']._serialized_end=1748
+  _globals['_ATTEMPTPROGRESS']._serialized_start=1750
+  _globals['_ATTEMPTPROGRESS']._serialized_end=1835
+  _globals['_BROKERHEARTBEAT']._serialized_start=1837
+  _globals['_BROKERHEARTBEAT']._serialized_end=1896
+  _globals['_WORKERDRAIN']._serialized_start=1898
+  _globals['_WORKERDRAIN']._serialized_end=1911
+  _globals['_WORKERWELCOME']._serialized_start=1913
+  _globals['_WORKERWELCOME']._serialized_end=2023
+  _globals['_RUNASSIGNMENT']._serialized_start=2026
+  _globals['_RUNASSIGNMENT']._serialized_end=2349
+  _globals['_RUNASSIGNMENT_LABELSENTRY']._serialized_start=2304
+  _globals['_RUNASSIGNMENT_LABELSENTRY']._serialized_end=2349
+  _globals['_CANCELNOTICE']._serialized_start=2351
+  _globals['_CANCELNOTICE']._serialized_end=2414
+  _globals['_WORKERSERVICE']._serialized_start=2416
+  _globals['_WORKERSERVICE']._serialized_end=2505
 # @@protoc_insertion_point(module_scope)

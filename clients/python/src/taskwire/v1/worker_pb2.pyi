@@ -27,14 +27,16 @@ class ConnectRequest(_message.Message):
     def __init__(self, hello: _Optional[_Union[WorkerHello, _Mapping]] = ..., heartbeat: _Optional[_Union[WorkerHeartbeat, _Mapping]] = ..., finished: _Optional[_Union[AttemptFinished, _Mapping]] = ..., log: _Optional[_Union[AttemptLog, _Mapping]] = ..., progress: _Optional[_Union[AttemptProgress, _Mapping]] = ..., drain: _Optional[_Union[WorkerDrain, _Mapping]] = ...) -> None: ...
 
 class ConnectResponse(_message.Message):
-    __slots__ = ("welcome", "assignment", "cancel")
+    __slots__ = ("welcome", "assignment", "cancel", "heartbeat")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     welcome: WorkerWelcome
     assignment: RunAssignment
     cancel: CancelNotice
-    def __init__(self, welcome: _Optional[_Union[WorkerWelcome, _Mapping]] = ..., assignment: _Optional[_Union[RunAssignment, _Mapping]] = ..., cancel: _Optional[_Union[CancelNotice, _Mapping]] = ...) -> None: ...
+    heartbeat: BrokerHeartbeat
+    def __init__(self, welcome: _Optional[_Union[WorkerWelcome, _Mapping]] = ..., assignment: _Optional[_Union[RunAssignment, _Mapping]] = ..., cancel: _Optional[_Union[CancelNotice, _Mapping]] = ..., heartbeat: _Optional[_Union[BrokerHeartbeat, _Mapping]] = ...) -> None: ...
 
 class WorkerHello(_message.Message):
     __slots__ = ("worker_id", "tasks", "queues", "concurrency", "sdk", "running")
@@ -155,6 +157,12 @@ class AttemptProgress(_message.Message):
     fraction: float
     message: str
     def __init__(self, run_id: _Optional[str] = ..., attempt: _Optional[int] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
+
+class BrokerHeartbeat(_message.Message):
+    __slots__ = ("time",)
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class WorkerDrain(_message.Message):
     __slots__ = ()

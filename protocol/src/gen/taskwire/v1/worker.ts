@@ -47,6 +47,7 @@ export interface ConnectResponse {
   welcome?: WorkerWelcome | undefined;
   assignment?: RunAssignment | undefined;
   cancel?: CancelNotice | undefined;
+  heartbeat?: BrokerHeartbeat | undefined;
 }
 
 /** WorkerHello opens a session: who the worker is and what it serves. */
@@ -201,6 +202,11 @@ export interface AttemptProgress {
   /** 0–1. */
   fraction: number;
   message: string;
+}
+
+/** BrokerHeartbeat answers a WorkerHeartbeat: the stream is alive both ways. */
+export interface BrokerHeartbeat {
+  time: Date | undefined;
 }
 
 /**
@@ -440,7 +446,7 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
 };
 
 function createBaseConnectResponse(): ConnectResponse {
-  return { welcome: undefined, assignment: undefined, cancel: undefined };
+  return { welcome: undefined, assignment: undefined, cancel: undefined, heartbeat: undefined };
 }
 
 export const ConnectResponse: MessageFns<ConnectResponse> = {
@@ -453,6 +459,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
     }
     if (message.cancel !== undefined) {
       CancelNotice.encode(message.cancel, writer.uint32(26).fork()).join();
+    }
+    if (message.heartbeat !== undefined) {
+      BrokerHeartbeat.encode(message.heartbeat, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -494,6 +503,14 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
             message.cancel = CancelNotice.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.heartbeat = BrokerHeartbeat.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -511,6 +528,7 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       welcome: isSet(object.welcome) ? WorkerWelcome.fromJSON(object.welcome) : undefined,
       assignment: isSet(object.assignment) ? RunAssignment.fromJSON(object.assignment) : undefined,
       cancel: isSet(object.cancel) ? CancelNotice.fromJSON(object.cancel) : undefined,
+      heartbeat: isSet(object.heartbeat) ? BrokerHeartbeat.fromJSON(object.heartbeat) : undefined,
     };
   },
 
@@ -524,6 +542,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
     }
     if (message.cancel !== undefined) {
       obj.cancel = CancelNotice.toJSON(message.cancel);
+    }
+    if (message.heartbeat !== undefined) {
+      obj.heartbeat = BrokerHeartbeat.toJSON(message.heartbeat);
     }
     return obj;
   },
@@ -541,6 +562,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       : undefined;
     message.cancel = (object.cancel !== undefined && object.cancel !== null)
       ? CancelNotice.fromPartial(object.cancel)
+      : undefined;
+    message.heartbeat = (object.heartbeat !== undefined && object.heartbeat !== null)
+      ? BrokerHeartbeat.fromPartial(object.heartbeat)
       : undefined;
     return message;
   },
@@ -1816,6 +1840,73 @@ export const AttemptProgress: MessageFns<AttemptProgress> = {
   },
 };
 
+function createBaseBrokerHeartbeat(): BrokerHeartbeat {
+  return { time: undefined };
+}
+
+export const BrokerHeartbeat: MessageFns<BrokerHeartbeat> = {
+  encode(message: BrokerHeartbeat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BrokerHeartbeat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBrokerHeartbeat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BrokerHeartbeat {
+    return { time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined };
+  },
+
+  toJSON(message: BrokerHeartbeat): unknown {
+    const obj: any = {};
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BrokerHeartbeat>, I>>(base?: I): BrokerHeartbeat {
+    return BrokerHeartbeat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BrokerHeartbeat>, I>>(object: I): BrokerHeartbeat {
+    const message = createBaseBrokerHeartbeat();
+    message.time = object.time ?? undefined;
+    return message;
+  },
+};
+
 function createBaseWorkerDrain(): WorkerDrain {
   return {};
 }
@@ -2467,8 +2558,10 @@ export const WorkerServiceService = {
    *     AttemptLog / AttemptProgress while a run executes, WorkerDrain to
    *     stop receiving runs (graceful shutdown), then half-close.
    *   broker → worker: WorkerWelcome once, then RunAssignment (a claimed
-   *     run: it is RUNNING under this worker's id) and CancelNotice (abort a
-   *     run now: cancelled, or past its timeout).
+   *     run: it is RUNNING under this worker's id), CancelNotice (abort a
+   *     run now: cancelled, or past its timeout) and a BrokerHeartbeat for
+   *     every WorkerHeartbeat (a worker that hears nothing for 3 of its
+   *     intervals reconnects: the stream stalled or the broker is gone).
    *
    * The broker holds at most WorkerHello.concurrency runs for the session at
    * once; each AttemptFinished frees a slot. When the stream ends (the worker
@@ -2504,8 +2597,10 @@ export interface WorkerServiceServer extends UntypedServiceImplementation {
    *     AttemptLog / AttemptProgress while a run executes, WorkerDrain to
    *     stop receiving runs (graceful shutdown), then half-close.
    *   broker → worker: WorkerWelcome once, then RunAssignment (a claimed
-   *     run: it is RUNNING under this worker's id) and CancelNotice (abort a
-   *     run now: cancelled, or past its timeout).
+   *     run: it is RUNNING under this worker's id), CancelNotice (abort a
+   *     run now: cancelled, or past its timeout) and a BrokerHeartbeat for
+   *     every WorkerHeartbeat (a worker that hears nothing for 3 of its
+   *     intervals reconnects: the stream stalled or the broker is gone).
    *
    * The broker holds at most WorkerHello.concurrency runs for the session at
    * once; each AttemptFinished frees a slot. When the stream ends (the worker
@@ -2533,8 +2628,10 @@ export interface WorkerServiceClient extends Client {
    *     AttemptLog / AttemptProgress while a run executes, WorkerDrain to
    *     stop receiving runs (graceful shutdown), then half-close.
    *   broker → worker: WorkerWelcome once, then RunAssignment (a claimed
-   *     run: it is RUNNING under this worker's id) and CancelNotice (abort a
-   *     run now: cancelled, or past its timeout).
+   *     run: it is RUNNING under this worker's id), CancelNotice (abort a
+   *     run now: cancelled, or past its timeout) and a BrokerHeartbeat for
+   *     every WorkerHeartbeat (a worker that hears nothing for 3 of its
+   *     intervals reconnects: the stream stalled or the broker is gone).
    *
    * The broker holds at most WorkerHello.concurrency runs for the session at
    * once; each AttemptFinished frees a slot. When the stream ends (the worker
