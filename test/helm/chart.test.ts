@@ -158,6 +158,8 @@ describe("Helm chart deploy/helm/taskwire", function () {
       TASKWIRE_MAX_PAYLOAD_BYTES: "524288",
       TASKWIRE_SHUTDOWN_GRACE_MS: "10000",
       TASKWIRE_SCHEDULER: "true",
+      // The chart listens on 0.0.0.0: without TLS and auth the broker starts only when told it is insecure.
+      TASKWIRE_INSECURE: "true",
     });
     assert.equal(d.spec?.template.spec?.terminationGracePeriodSeconds, 30, "shutdownGraceMs + 20 s");
   });
@@ -241,6 +243,11 @@ describe("Helm chart deploy/helm/taskwire", function () {
     assert.equal(broker.TASKWIRE_TLS_CERT, "/etc/taskwire/tls/tls.crt");
     assert.equal(broker.TASKWIRE_TLS_KEY, "/etc/taskwire/tls/tls.key");
     assert.equal(broker.TASKWIRE_TLS_CLIENT_CA, "/etc/taskwire/tls/ca.crt");
+    // Auth: the tokens Secret is mounted and TASKWIRE_AUTH_TOKENS_FILE points at it; not insecure.
+    assert.equal(broker.TASKWIRE_AUTH_TOKENS_FILE, "/etc/taskwire/auth/tokens.yaml");
+    assert.equal(broker.TASKWIRE_INSECURE, undefined);
+    assert.equal(c.volumeMounts?.find((v) => v.name === "auth-tokens")?.mountPath, "/etc/taskwire/auth");
+    assert.equal(d.spec?.template.spec?.volumes?.find((v) => v.name === "auth-tokens")?.secret?.secretName, "taskwire-tokens");
     for (const p of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
       assert.equal(p?.grpc, undefined, "the kubelet's gRPC probe cannot speak TLS");
       assert.deepEqual(p?.tcpSocket, { port: "grpc" });
