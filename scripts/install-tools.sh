@@ -31,3 +31,22 @@ if ! helm_ok; then
   done
   GOBIN="$bin" go install -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
 fi
+# grpcurl (test/e2e/grpcurl.test.ts: list, describe, call and health check
+# through server reflection, as users do).
+GRPCURL_VERSION=1.9.4
+if [[ "$(go version -m "$bin/grpcurl" 2>/dev/null || true)" != *"github.com/fullstorydev/grpcurl"*"v$GRPCURL_VERSION"* ]]; then
+  echo "installing grpcurl $GRPCURL_VERSION into $bin (compiles from the Go module proxy; takes a minute once)"
+  GOBIN="$bin" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@v$GRPCURL_VERSION"
+fi
+# Jaeger v2 (test/e2e/jaeger.test.ts and `taskwire dev --jaeger`): built in a
+# throwaway module under .tools/ (go get -tool pins its whole dependency set
+# there). This build has no UI assets; its query API (/api/traces) works.
+JAEGER_VERSION=1.76.0
+if [[ "$(go version -m "$bin/jaeger" 2>/dev/null || true)" != *"github.com/jaegertracing/jaeger"*"v$JAEGER_VERSION"* ]]; then
+  echo "installing jaeger $JAEGER_VERSION into $bin (compiles from the Go module proxy; takes several minutes once)"
+  build="$PWD/.tools/jaeger-build"
+  rm -rf "$build" && mkdir -p "$build"
+  (cd "$build" && go mod init taskwire-tools/jaeger >/dev/null 2>&1 &&
+    go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@v$JAEGER_VERSION" &&
+    go build -o "$bin/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger)
+fi

@@ -5,6 +5,7 @@ import { SubmitRequest } from "@taskwire/protocol";
 import { toSubmitOptions } from "@taskwire/client/internal";
 import { serve } from "@taskwire/worker";
 import { runDev } from "./dev.js";
+import { Jaeger } from "./jaeger.js";
 import { eventText, runJson, runText, stateName, table } from "./format.js";
 import { loadTaskModules } from "./load.js";
 import { startTelemetry } from "./telemetry.js";
@@ -39,10 +40,24 @@ program
   .option("--nats-port <port>", "nats-server port (a free one if busy)", int("--nats-port"), 4222)
   .option("--data-dir <dir>", "where the NATS store lives", ".taskwire")
   .option("--concurrency <n>", "worker concurrency", int("--concurrency"), 10)
-  .action(async (o: { worker?: string[]; listen: string; natsPort: number; dataDir: string; concurrency: number }) => {
+  .option("--http <host:port>", "broker HTTP address: web UI, JSON API, /metrics (a free port if busy; off: none) (env TASKWIRE_HTTP_LISTEN)", process.env.TASKWIRE_HTTP_LISTEN || "127.0.0.1:8050")
+  .option("--jaeger", "start Jaeger (.tools/bin/jaeger or PATH; make setup builds it) and export the stack's traces to it")
+  .action(async (o: { worker?: string[]; listen: string; natsPort: number; dataDir: string; concurrency: number; http: string; jaeger?: boolean }) => {
+    let jaeger: Jaeger | undefined;
+    if (o.jaeger) {
+      jaeger = await new Jaeger().start();
+      // The OpenTelemetry SDK reads these when it starts (just below).
+      process.env.OTEL_EXPORTER_OTLP_ENDPOINT = jaeger.otlpHttpEndpoint;
+      process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/protobuf";
+      delete process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+    }
     const stopTelemetry = await startTelemetry("taskwire-dev");
-    await runDev({ workers: o.worker ?? [], listen: o.listen, natsPort: o.natsPort, dataDir: o.dataDir, concurrency: o.concurrency });
-    await stopTelemetry();
+    try {
+      await runDev({ workers: o.worker ?? [], listen: o.listen, natsPort: o.natsPort, dataDir: o.dataDir, concurrency: o.concurrency, http: o.http, jaeger });
+    } finally {
+      await stopTelemetry();
+      await jaeger?.stop();
+    }
   });
 
 program
@@ -63,9 +78,11 @@ program
   .option("--auth-tokens-file <file>", "static API tokens, YAML or JSON (env TASKWIRE_AUTH_TOKENS_FILE); the JWT secret is env-only: TASKWIRE_AUTH_JWT_SECRET")
   .option("--no-reflection", "do not serve gRPC server reflection (env TASKWIRE_REFLECTION=false)")
   .option("--insecure", "allow a non-loopback address without TLS and auth (env TASKWIRE_INSECURE=true)")
+  .option("--http <host:port>", "HTTP address of /metrics, /healthz, /readyz, the JSON API (/v1/) and the web UI; off: none (env TASKWIRE_HTTP_LISTEN, default 127.0.0.1:8050)")
+  .option("--ui-trace-url <url>", "the UI's link to a run's trace, with {traceId}, e.g. http://jaeger:16686/trace/{traceId} (env TASKWIRE_UI_TRACE_URL)")
   .action(async function (
     this: Command,
-    o: { listen: string; nats: string; maxPayloadBytes?: number; replicas?: number; scheduler: boolean; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; authJwksFile?: string; authJwksUrl?: string; authIssuer?: string; authAudience?: string; authTokensFile?: string; reflection: boolean; insecure?: boolean },
+    o: { listen: string; nats: string; maxPayloadBytes?: number; replicas?: number; scheduler: boolean; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; authJwksFile?: string; authJwksUrl?: string; authIssuer?: string; authAudience?: string; authTokensFile?: string; reflection: boolean; insecure?: boolean; http?: string; uiTraceUrl?: string },
   ) {
     const stopTelemetry = await startTelemetry("taskwire-broker");
     const broker = new Broker({
@@ -85,6 +102,8 @@ program
       // Only an explicit flag overrides TASKWIRE_REFLECTION / TASKWIRE_INSECURE.
       reflection: this.getOptionValueSource("reflection") === "cli" ? o.reflection : undefined,
       insecure: o.insecure ? true : undefined,
+      http: o.http,
+      uiTraceUrl: o.uiTraceUrl,
     });
     await broker.start();
     await new Promise<void>((resolve) => {
@@ -104,10 +123,11 @@ program
   .option("--nats <url>", "NATS URL(s) (env TASKWIRE_NATS_URL)", process.env.TASKWIRE_NATS_URL)
   .option("--heartbeat-ms <ms>", "heartbeat interval; a dead worker's runs move on within 2× (env TASKWIRE_HEARTBEAT_MS)", int("--heartbeat-ms"))
   .option("--shutdown-grace-ms <ms>", "how long SIGTERM waits for in-flight runs (env TASKWIRE_SHUTDOWN_GRACE_MS)", int("--shutdown-grace-ms"))
-  .action(async (modules: string[], o: { concurrency?: number; queues?: string[]; nats?: string; heartbeatMs?: number; shutdownGraceMs?: number }) => {
+  .option("--http <host:port>", "HTTP address of /metrics, /healthz and /readyz; off by default (env TASKWIRE_WORKER_HTTP_LISTEN)")
+  .action(async (modules: string[], o: { concurrency?: number; queues?: string[]; nats?: string; heartbeatMs?: number; shutdownGraceMs?: number; http?: string }) => {
     const stopTelemetry = await startTelemetry("taskwire-worker");
     const tasks = await loadTaskModules(modules);
-    await serve(tasks, { concurrency: o.concurrency, queues: o.queues, natsUrl: o.nats, heartbeatMs: o.heartbeatMs, shutdownGraceMs: o.shutdownGraceMs });
+    await serve(tasks, { concurrency: o.concurrency, queues: o.queues, natsUrl: o.nats, heartbeatMs: o.heartbeatMs, shutdownGraceMs: o.shutdownGraceMs, http: o.http });
     await stopTelemetry();
   });
 
@@ -128,6 +148,8 @@ program
   .option("--cache-key <key>", "cache key")
   .option("--json", "print JSON")
   .action(async (task: string, o: { args: string; wait?: boolean; timeoutMs: number; idempotencyKey?: string; delayMs?: number; queue?: string; retries?: number; retryDelayMs?: number; runTimeoutMs?: number; json?: boolean; cacheTtlMs?: number; cacheKey?: string }) => {
+    // With OTEL_* set, the submit is traced from here: a client span, then the broker's, the publish and the worker's.
+    const stopTelemetry = await startTelemetry("taskwire-cli");
     const c = client();
     const opts: ApplyOptions = { cacheTtlMs: o.cacheTtlMs, cacheKey: o.cacheKey, idempotencyKey: o.idempotencyKey, delayMs: o.delayMs, queue: o.queue, retries: o.retries, retryDelaysMs: o.retryDelayMs !== undefined ? [o.retryDelayMs] : undefined, timeoutMs: o.runTimeoutMs };
     // Args go to the broker as typed, so it validates them (and says what is wrong).
@@ -135,11 +157,13 @@ program
     if (!o.wait) {
       print(!!o.json, { ...runJson(out.run), deduplicated: out.deduplicated }, `${out.run.id}  ${task}  ${stateName(out.run.state)}${out.deduplicated ? "  (existing run for this idempotency key)" : ""}`);
       c.close();
+      await stopTelemetry();
       return;
     }
     const run = await new RunHandle(c, out.run).wait({ timeoutMs: o.timeoutMs });
     print(!!o.json, runJson(run), runText(run));
     c.close();
+    await stopTelemetry();
     if (run.state !== RunState.RUN_STATE_COMPLETED) process.exitCode = 1;
   });
 

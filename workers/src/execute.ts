@@ -75,13 +75,17 @@ async function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed
     "taskwire.attempt": run.attempt,
   };
   await tracer.startActiveSpan(`process ${m.subject}`, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
+    deps.metrics?.started(run);
     const runLog = new RunLog(deps.store, run.id, run.attempt, deps.log);
+    const began = performance.now();
     const invoked = await invoke(def, run, deps, runLog);
+    const seconds = (performance.now() - began) / 1000;
     await runLog.flush();
     let recorded: Recorded;
     try {
       recorded = await recordOutcome(m, run, invoked, deps);
       const event = recorded.step.event;
+      deps.metrics?.finished(run, event, invoked.kind === "timeout", seconds);
       span.setAttribute("taskwire.outcome", (event !== undefined && OUTCOME_OF[event]) || "stale");
       if (event === EventType.EVENT_TYPE_FAILED || event === EventType.EVENT_TYPE_TIMED_OUT || event === EventType.EVENT_TYPE_RETRY_SCHEDULED) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: recorded.step.write?.error?.message });

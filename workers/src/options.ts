@@ -1,4 +1,4 @@
-import { int, natsSettings, QUEUE_NAME_RE, resolveSettings, setting } from "@taskwire/core";
+import { int, listenOrOff, natsSettings, QUEUE_NAME_RE, resolveSettings, setting } from "@taskwire/core";
 import type { Logger } from "pino";
 import { z } from "zod";
 
@@ -32,6 +32,12 @@ export interface WorkerOptions {
   handleSignals?: boolean;
   /** Identifies the worker in run records. @default "<hostname>-<pid>-<random>" */
   workerId?: string;
+  /**
+   * HTTP listen address of /metrics, /healthz and /readyz (`host:port`;
+   * port 0 takes a free one, see `worker.httpAddress`); "" or "off": none.
+   * @default "" (off) (TASKWIRE_WORKER_HTTP_LISTEN)
+   */
+  http?: string;
   /** pino logger. @default a JSON logger at TASKWIRE_LOG_LEVEL or "info" */
   logger?: Logger;
   /** Called after a run is recorded COMPLETED by this worker. Errors are logged, never fail the run. */
@@ -60,6 +66,7 @@ export const workerSettings = {
   maxResultBytes: setting("TASKWIRE_MAX_RESULT_BYTES", int("bytes", 1, 64 * 1024 * 1024), 3_145_728),
   inlineResultBytes: setting("TASKWIRE_INLINE_RESULT_BYTES", int("bytes", 0, 1024 * 1024), 65_536),
   maxCrashRetries: setting("TASKWIRE_MAX_CRASH_RETRIES", int("attempts", 0, 1_000), 10),
+  http: setting("TASKWIRE_WORKER_HTTP_LISTEN", listenOrOff(), ""),
   replicas: natsSettings.replicas,
   retentionMs: natsSettings.retentionMs,
 };

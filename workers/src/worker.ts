@@ -5,11 +5,13 @@ import type { Subscription } from "@nats-io/transport-node";
 import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import { isTaskDefinition, type AnyTaskDefinition } from "@taskwire/client";
-import { CANCEL_SUBJECT_PREFIX, ensureResources, ensureTaskConsumer, Heartbeats, type Holders, KeySlots, NatsHandle, PRIORITY_LEVELS, type PriorityLevel, RateLimiter, RUNS_STREAM, RunStore } from "@taskwire/core";
+import { CANCEL_SUBJECT_PREFIX, ensureResources, ensureTaskConsumer, Heartbeats, type Holders, HttpServer, KeySlots, NatsHandle, opsHandler, PRIORITY_LEVELS, type PriorityLevel, RateLimiter, RUNS_STREAM, RunStore } from "@taskwire/core";
 import { pino, type Logger } from "pino";
 import { type ExecDeps, executeRun } from "./execute.js";
 import { resolveOptions, type ResolvedWorkerOptions, type WorkerOptions } from "./options.js";
 import { Slots } from "./slots.js";
+import { WorkerMetrics } from "./metrics.js";
+import { Presence } from "./presence.js";
 
 /** Any task definition, whatever its argument and result types. */
 export type AnyTask = AnyTaskDefinition;
@@ -80,6 +82,11 @@ export class Worker {
   #cancelSub: Subscription | undefined;
   #holderSub: Subscription | undefined;
   #stopping: Promise<void> | undefined;
+  #http: HttpServer | undefined;
+  #presence: Presence | undefined;
+  #started = false;
+  /** Prometheus metrics of this worker (served on /metrics when `http` is set). */
+  readonly metrics: WorkerMetrics;
   #stopped!: () => void;
   readonly #done = new Promise<void>((r) => (this.#stopped = r));
 
@@ -98,6 +105,27 @@ export class Worker {
     this.options = resolveOptions(options, `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`);
     this.log = options.logger ?? pino({ name: "taskwire-worker", level: process.env.TASKWIRE_LOG_LEVEL || "info", base: { pid: process.pid, worker: this.options.workerId } });
     this.#slots = new Slots(this.options.concurrency);
+    this.metrics = new WorkerMetrics(() => this.#nats, {
+      inFlight: () => this.stats.running,
+      freeSlots: () => Math.max(0, this.options.concurrency - this.stats.running),
+      buffered: () => PRIORITY_LEVELS.reduce((n, l) => n + this.#buffers[l].length, 0),
+    });
+  }
+
+  /** The bound HTTP address (`host:port`) of /metrics, /healthz and /readyz; "" when off. */
+  get httpAddress(): string {
+    return this.#http?.address ?? "";
+  }
+
+  /** Starts /metrics, /healthz and /readyz first, so a probe sees the worker start (and why it is not ready yet). */
+  async #startHttp(): Promise<void> {
+    if (!this.options.http) return;
+    const readiness = () => {
+      const checks = { nats: this.#nats?.connected ?? false, started: this.#started, serving: !this.#stopping };
+      return { ready: Object.values(checks).every(Boolean), checks };
+    };
+    this.#http = await HttpServer.listen(this.options.http, [opsHandler(this.metrics.registry, readiness)], "TASKWIRE_WORKER_HTTP_LISTEN / --http", (err) => this.log.warn({ err }, "HTTP request failed"));
+    this.log.info({ http: this.#http.address }, "worker HTTP listening (/metrics, /healthz, /readyz)");
   }
 
   get workerId(): string {
@@ -111,9 +139,16 @@ export class Worker {
 
   async start(): Promise<void> {
     const o = this.options;
-    const nats = await NatsHandle.connect({ servers: o.natsUrl.split(","), name: `taskwire-worker ${o.workerId}` });
+    await this.#startHttp();
+    let nats: NatsHandle;
+    try {
+      nats = await NatsHandle.connect({ servers: o.natsUrl.split(","), name: `taskwire-worker ${o.workerId}` });
+    } catch (err) {
+      await this.#http?.close(0);
+      throw err;
+    }
     this.#nats = nats;
-    const { runs, cache, limits, results } = await ensureResources(nats, { log: this.log });
+    const { runs, cache, limits, results, workers } = await ensureResources(nats, { log: this.log });
     this.#results = results;
     this.#rateLimiter = new RateLimiter(limits);
     this.#keySlots = new KeySlots(limits, 2 * o.heartbeatMs);
@@ -146,6 +181,9 @@ export class Worker {
       }
     }
     this.#loops.push(this.#dispatch());
+    this.#presence = new Presence(workers, { id: o.workerId, tasks: [...this.tasks.keys()], queues: o.queues, concurrency: o.concurrency, runIds: () => [...this.#holding.keys()] }, o.heartbeatMs, this.log);
+    await this.#presence.start();
+    this.#started = true;
     this.log.info({ tasks: [...this.tasks.keys()], queues: o.queues, concurrency: o.concurrency, heartbeatMs: o.heartbeatMs }, "taskwire worker started");
   }
 
@@ -265,6 +303,7 @@ export class Worker {
         return () => this.#aborts.delete(id);
       },
       holders: this.#holders,
+      metrics: this.metrics,
     };
     try {
       await executeRun(m, def, deps);
@@ -316,10 +355,12 @@ export class Worker {
     }
     clearTimeout(timer);
     await Promise.all(this.#loops);
+    await this.#presence?.stop();
     this.#cancelSub?.unsubscribe();
     this.#holderSub?.unsubscribe();
     this.#heartbeats?.stop();
     await this.#nats?.close();
+    await this.#http?.close(1_000);
     this.log.info(this.stats, "taskwire worker stopped");
     this.#stopped();
   }
