@@ -80,7 +80,7 @@ export async function claimRun(m: JsMsg, spec: TaskSpec, deps: ExecDeps, msgRun:
   const giveBack = async (): Promise<void> => {
     if (slotKey) await deps.keySlots.release(msgRun.task, slotKey, msgRun.id);
   };
-  const input = () => ({ workerId: options.workerId, taskDefaults: spec.defaults, admittedAt, maxCrashRetries: options.maxCrashRetries });
+  const input = () => ({ workerId: options.workerId, taskDefaults: spec.defaults, admittedAt, maxCrashRetries: options.maxCrashRetries, dispatch: msgRun.dispatch });
   const holders = deps.holders;
   /** The RUNNING revision whose holder was found gone; only that one may be recorded as crashed. */
   let holderGone = -1;
