@@ -92,7 +92,7 @@ async function fillCache(deps: ExecDeps, run: TaskRun, result: Payload, maxBytes
   if (!o || o.cacheTtlMs <= 0 || !o.cacheKey || result.data.length > maxBytes) return;
   const now = new Date();
   try {
-    await deps.cache.put(cacheEntryKey(run.task, o.cacheKey), CacheEntry.encode({ runId: run.id, result, completedAt: now, expiresAt: new Date(now.getTime() + o.cacheTtlMs) }).finish());
+    await deps.cache.put(cacheEntryKey(run.task, o.cacheKey, run.namespace), CacheEntry.encode({ runId: run.id, result, completedAt: now, expiresAt: new Date(now.getTime() + o.cacheTtlMs) }).finish());
   } catch (err) {
     deps.log.warn({ err, runId: run.id }, "could not store the result in the cache");
   }
