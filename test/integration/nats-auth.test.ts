@@ -117,11 +117,12 @@ describe("NATS credentials and TLS", function () {
       const workerEnv = { TASKWIRE_NATS_USER: "taskwire-worker", TASKWIRE_NATS_PASSWORD: "pw-worker-0123456789" };
       await roundTrip(nats.url, brokerEnv, workerEnv);
       const w = await NatsHandle.connect({ servers: nats.url, auth: { user: "taskwire-worker", password: "pw-worker-0123456789" } });
+      const denied: string[] = [];
+      // Publish permission violations come back asynchronously, as status errors.
+      const watching = (async () => {
+        for await (const s of w.nc.status()) if (s.type === "error") denied.push(String((s as { error?: unknown }).error));
+      })();
       try {
-        const denied: string[] = [];
-        const watching = (async () => {
-          for await (const s of w.nc.status()) if (s.type === "error") denied.push(String((s as { error?: unknown }).error));
-        })();
         for (const subject of ["taskwire.run.default.anything", "taskwire.cancel.someone", "taskwire.sched.x", "$KV.taskwire_idempotency.k", "$KV.taskwire_schedules.s", "$JS.API.STREAM.DELETE.TASKWIRE_RUNS", "$JS.API.STREAM.PURGE.KV_taskwire_runs"]) {
           w.nc.publish(subject, new Uint8Array([1]));
         }
