@@ -114,7 +114,7 @@ describe("web UI in headless Chromium (real broker, JSON API and event stream)",
     assert.equal(await runPage.getAttribute("data-state"), "RUN_STATE_FAILED");
     await page.getByText(`TypeError: attempt 1 of 21 failed`).first().waitFor();
     assert.match((await page.locator(".stack").first().textContent()) ?? "", /TypeError: attempt 1 of 21 failed\n\s+at /);
-    await page.getByRole("cell", { name: "the first attempt always fails" }).waitFor();
+    await page.locator("table.logs").getByRole("cell", { name: "the first attempt always fails" }).waitFor();
     await page.locator("table.events tr[data-event=EVENT_TYPE_FAILED]").waitFor();
     const traceId = (await run.status()).traceParent.split("-")[1];
     assert.match(traceId ?? "", /^[0-9a-f]{32}$/, "the run carries a traceparent");

@@ -26,8 +26,16 @@ export async function retryRun(id: string): Promise<TaskRun> {
   return (await post<{ run: TaskRun }>(`/v1/runs/${encodeURIComponent(id)}:retry`, {})).run;
 }
 
+/** Every schedule (all pages, 1,000 a call). */
 export async function listSchedules(signal?: AbortSignal): Promise<Schedule[]> {
-  return (await get<{ schedules?: Schedule[] }>("/v1/schedules", undefined, signal)).schedules ?? [];
+  const out: Schedule[] = [];
+  let token = "";
+  do {
+    const page = await get<{ schedules?: Schedule[]; nextPageToken?: string }>("/v1/schedules", { page_size: 1_000, page_token: token }, signal);
+    out.push(...(page.schedules ?? []));
+    token = page.nextPageToken ?? "";
+  } while (token);
+  return out;
 }
 
 export async function pauseSchedule(name: string, paused: boolean): Promise<Schedule | undefined> {

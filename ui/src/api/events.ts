@@ -1,4 +1,4 @@
-import { authHeaders, errorOf, queryString } from "./client.js";
+import { ApiError, authHeaders, errorOf, queryString } from "./client.js";
 import type { RunEvent, RunState, StreamEventsResponse } from "./types.js";
 
 /** What to follow on `GET /v1/events` (the broker filters). */
@@ -37,6 +37,8 @@ export interface FollowOptions extends EventFilter {
 /** One server-sent message: its `id:` and its `data:` lines joined. */
 export interface SseMessage {
   id?: string;
+  /** The `event:` name; absent for plain messages. */
+  event?: string;
   data: string;
 }
 
@@ -47,6 +49,7 @@ export interface SseMessage {
 export class SseParser {
   #buf = "";
   #id: string | undefined;
+  #event: string | undefined;
   #data: string[] = [];
 
   push(chunk: string): SseMessage[] {
@@ -58,9 +61,10 @@ export class SseParser {
       const line = this.#buf.slice(0, nl);
       this.#buf = this.#buf.slice(this.#buf.startsWith("\r\n", nl) ? nl + 2 : nl + 1);
       if (line === "") {
-        if (this.#data.length > 0) out.push({ id: this.#id, data: this.#data.join("\n") });
+        if (this.#data.length > 0) out.push({ id: this.#id, event: this.#event, data: this.#data.join("\n") });
         this.#data = [];
         this.#id = undefined;
+        this.#event = undefined;
         continue;
       }
       if (line.startsWith(":")) continue; // comment (keep-alive)
@@ -70,6 +74,7 @@ export class SseParser {
       if (value.startsWith(" ")) value = value.slice(1);
       if (field === "data") this.#data.push(value);
       else if (field === "id") this.#id = value;
+      else if (field === "event") this.#event = value;
     }
     return out;
   }
@@ -121,6 +126,12 @@ export function followEvents(opts: FollowOptions): () => void {
         if (done) break;
         arm();
         for (const m of parser.push(value)) {
+          // The broker ends a stream it cannot go on with by an error event ({code, message}).
+          if (m.event === "error") {
+            const e = JSON.parse(m.data) as { code?: unknown; message?: unknown };
+            throw new ApiError(500, String(e.code ?? "error"), typeof e.message === "string" ? e.message : "the event stream failed");
+          }
+          if (m.event === "end") break;
           const msg = JSON.parse(m.data) as StreamEventsResponse;
           if (msg.event) {
             if (msg.event.cursor) cursor = msg.event.cursor;

@@ -182,6 +182,8 @@ export interface QueueInfo {
   depth?: Int64;
   oldestWaitingAgeSeconds?: number;
   ackPending?: Int64;
+  /** Live workers serving this task on this queue. */
+  workers?: number;
 }
 
 export interface WorkerInfo {
@@ -194,6 +196,8 @@ export interface WorkerInfo {
   running?: number;
   runIds?: string[];
   lastSeen?: string;
+  startedAt?: string;
+  intervalMs?: number;
 }
 
 /** What `/ui/config.json` serves. */

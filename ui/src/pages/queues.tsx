@@ -41,6 +41,9 @@ export function QueuesPage() {
                   <th scope="col" class="num">
                     Being worked on
                   </th>
+                  <th scope="col" class="num">
+                    Workers
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -53,6 +56,7 @@ export function QueuesPage() {
                     <td class="num">{Number(q.depth ?? 0).toLocaleString()}</td>
                     <td class="num">{q.oldestWaitingAgeSeconds ? formatDuration(q.oldestWaitingAgeSeconds * 1_000) : "—"}</td>
                     <td class="num">{Number(q.ackPending ?? 0).toLocaleString()}</td>
+                    <td class="num">{q.workers ?? 0}</td>
                   </tr>
                 ))}
               </tbody>
@@ -79,6 +83,7 @@ export function QueuesPage() {
                   <th scope="col">Tasks</th>
                   <th scope="col">Slots in use</th>
                   <th scope="col">Running</th>
+                  <th scope="col">Up</th>
                   <th scope="col">Last seen</th>
                 </tr>
               </thead>
@@ -108,6 +113,7 @@ export function QueuesPage() {
                         ))}
                         {ids.length > MAX_RUN_LINKS ? <span class="muted"> +{ids.length - MAX_RUN_LINKS}</span> : null}
                       </td>
+                      <td>{w.startedAt ? formatDuration(now - Date.parse(w.startedAt)) : ""}</td>
                       <td>{formatAgo(w.lastSeen, now)}</td>
                     </tr>
                   );
