@@ -304,6 +304,35 @@ describe("security: TLS, mTLS, tokens, scopes and namespaces", function () {
       await a.deleteSchedule(name);
     });
 
+    it("verifies JWTs against a JWKS file and a JWKS URL, with issuer and audience", async function () {
+      const { exportJWK, generateKeyPair } = await import("jose");
+      const { createServer } = await import("node:http");
+      const keys = await generateKeyPair("ES256");
+      const jwk = { ...(await exportJWK(keys.publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+      const jwksFile = join(dir, "jwks.json");
+      writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
+      const signed = (claims: Record<string, unknown>, iss = "https://id.example", key = keys.privateKey) =>
+        new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer(iss).setAudience("taskwire").setSubject("svc").setExpirationTime("5m").sign(key);
+      const http = createServer((_req, res) => res.setHeader("content-type", "application/json").end(JSON.stringify({ keys: [jwk] })));
+      await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
+      const port = (http.address() as { port: number }).port;
+      const fromFile = await startBroker(nats.url, { authJwksFile: jwksFile, authIssuer: "https://id.example", authAudience: "taskwire" });
+      const fromUrl = await startBroker(nats.url, { authJwksUrl: `http://127.0.0.1:${port}/jwks.json` });
+      try {
+        for (const b of [fromFile, fromUrl]) {
+          const ok = client({ address: b.address, token: await signed({ scope: "runs:read", taskwire_ns: "jwks" }) });
+          assert.deepEqual((await ok.listRuns({ pageSize: 1 })).runs, []);
+          const other = await generateKeyPair("ES256");
+          await rejectsWith(client({ address: b.address, token: await signed({ scope: "runs:read" }, undefined, other.privateKey) }).listRuns(), Status.UNAUTHENTICATED, /bad signature/);
+        }
+        await rejectsWith(client({ address: fromFile.address, token: await signed({ scope: "runs:read" }, "https://evil.example") }).listRuns(), Status.UNAUTHENTICATED, /claim "iss"/);
+      } finally {
+        await fromFile.stop();
+        await fromUrl.stop();
+        http.close();
+      }
+    });
+
     it("keeps health and reflection open; reflection can be turned off", async function () {
       assert.equal(await HealthClient.check(addr()), "SERVING");
       assert.ok((await HealthClient.reflectedServices(addr())).includes("taskwire.v1.TaskService"));
