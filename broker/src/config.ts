@@ -22,6 +22,10 @@ export const brokerSettings = {
   scheduler: setting("TASKWIRE_SCHEDULER", flag(), true),
   /** Log level: trace, debug, info, warn, error, fatal, silent. @default "info" (TASKWIRE_LOG_LEVEL) */
   logLevel: setting("TASKWIRE_LOG_LEVEL", logLevel(), "info"),
+  /** Open StreamEvents calls one client connection may hold. @default 1_000 (TASKWIRE_MAX_STREAMS_PER_CONNECTION) */
+  maxStreamsPerConnection: setting("TASKWIRE_MAX_STREAMS_PER_CONNECTION", int("streams", 1, 1_000_000), 1_000),
+  /** GetStatus calls waiting for a run to end that one client connection may hold. @default 10_000 (TASKWIRE_MAX_WAITS_PER_CONNECTION) */
+  maxWaitsPerConnection: setting("TASKWIRE_MAX_WAITS_PER_CONNECTION", int("calls", 1, 1_000_000), 10_000),
   /** TLS certificate (PEM, chain allowed); with tlsKey, the broker serves TLS. Re-read when it changes. @default none (TASKWIRE_TLS_CERT) */
   tlsCert: setting("TASKWIRE_TLS_CERT", text("a PEM certificate file path"), undefined as string | undefined),
   /** TLS private key (PEM) of tlsCert. @default none (TASKWIRE_TLS_KEY) */
@@ -80,6 +84,10 @@ export interface BrokerConfig {
   scheduler: boolean;
   /** Log level: trace, debug, info, warn, error, fatal, silent. @default "info" (TASKWIRE_LOG_LEVEL) */
   logLevel: string;
+  /** Open StreamEvents calls one client connection may hold. @default 1_000 (TASKWIRE_MAX_STREAMS_PER_CONNECTION) */
+  maxStreamsPerConnection: number;
+  /** GetStatus calls waiting for a run to end that one client connection may hold. @default 10_000 (TASKWIRE_MAX_WAITS_PER_CONNECTION) */
+  maxWaitsPerConnection: number;
   /** TLS certificate (PEM, chain allowed); with tlsKey, the broker serves TLS. Re-read when it changes. @default none (TASKWIRE_TLS_CERT) */
   tlsCert: string | undefined;
   /** TLS private key (PEM) of tlsCert. @default none (TASKWIRE_TLS_KEY) */

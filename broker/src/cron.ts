@@ -5,7 +5,7 @@ import { Schedule, SubmitRequest } from "@taskwire/protocol";
 import { isWrongLastSequence, listKeys, namespaceOf } from "@taskwire/core";
 import { CronExpressionParser } from "cron-parser";
 import type { Logger } from "pino";
-import { BrokerError } from "./errors.js";
+import { BrokerError, toServiceError } from "./errors.js";
 import { DEFAULT_NS, type Runs } from "./runs.js";
 import { validateSubmit, validateTaskName } from "./validate.js";
 
@@ -147,7 +147,13 @@ export class CronSchedules {
     try {
       const now = Date.now();
       for (const [key, s] of this.#cache) {
-        if (!s.paused && (s.nextFireAt?.getTime() ?? Infinity) <= now) await this.#fire(key);
+        if (s.paused || (s.nextFireAt?.getTime() ?? Infinity) > now) continue;
+        // Each schedule on its own: one that cannot fire never holds up the others.
+        try {
+          await this.#fire(key);
+        } catch (err) {
+          await this.#fireFailed(key, err);
+        }
       }
     } catch (err) {
       this.log.warn({ err }, "schedule tick failed; retrying at the next tick");
@@ -173,7 +179,7 @@ export class CronSchedules {
       },
     });
     const { run } = await this.runs.submit(validateSubmit(req, this.runs.maxPayloadBytes), otContext.active(), namespaceOf(s));
-    const next: Schedule = { ...s, lastFiredAt: due, lastRunId: run.id, nextFireAt: nextFire(s.cron, s.timezone, new Date(Math.max(Date.now(), due.getTime()))) };
+    const next: Schedule = { ...s, lastFiredAt: due, lastRunId: run.id, lastError: "", lastErrorAt: undefined, nextFireAt: nextFire(s.cron, s.timezone, new Date(Math.max(Date.now(), due.getTime()))) };
     try {
       await this.kv.update(name, Schedule.encode(next).finish(), e.revision);
       this.#cache.set(name, next);
@@ -181,6 +187,37 @@ export class CronSchedules {
     } catch (err) {
       // Another broker advanced it first (it submitted the same run).
       if (!isWrongLastSequence(err)) throw err;
+    }
+  }
+
+  /**
+   * A fire that failed. An outage (UNAVAILABLE) leaves the fire due, to be
+   * tried again at the next tick. Any other error is the schedule's own
+   * (its run no longer validates, a run it waits for expired...): the error
+   * is recorded on the schedule — visible in ListSchedules and
+   * `taskwire schedule list` — and the fire is skipped to the next cron
+   * time, so a broken schedule neither spins nor blocks the others.
+   */
+  async #fireFailed(key: string, err: unknown): Promise<void> {
+    const se = toServiceError(err);
+    if (se.code === Status.UNAVAILABLE) {
+      this.log.warn({ err, schedule: key }, "schedule could not fire (NATS unavailable); trying again at the next tick");
+      return;
+    }
+    const message = `${Status[se.code ?? Status.UNKNOWN] ?? se.code}: ${se.details ?? String(err)}`.slice(0, 1024);
+    this.log.warn({ err, schedule: key }, "schedule could not fire; recorded on the schedule, skipped to its next time");
+    try {
+      const e = await this.kv.get(key);
+      if (!e || e.operation !== "PUT") return;
+      const s = Schedule.decode(e.value);
+      const now = new Date();
+      const next: Schedule = { ...s, lastError: message, lastErrorAt: now, nextFireAt: nextFire(s.cron, s.timezone, now) };
+      await this.kv.update(key, Schedule.encode(next).finish(), e.revision);
+      this.#cache.set(key, next);
+    } catch (inner) {
+      // Lost a race with another broker (it recorded the same), or NATS
+      // failed: the fire stays due and is looked at again next tick.
+      this.log.debug({ err: inner, schedule: key }, "could not record a schedule's failed fire");
     }
   }
 }

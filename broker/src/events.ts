@@ -6,6 +6,7 @@ import { ALL_RECORDS_SUBJECT, namespaceOf, recordSubject, RUNS_BUCKET_STREAM, ru
 import { decodeRun, isTerminal } from "@taskwire/protocol";
 import type { Logger } from "pino";
 import { BrokerError } from "./errors.js";
+import { PeerLimits } from "./peer-limits.js";
 import { DEFAULT_NS, type Runs } from "./runs.js";
 import { validateStreamEvents } from "./validate.js";
 
@@ -37,6 +38,8 @@ export class EventStreamer {
   constructor(
     readonly runs: Runs,
     readonly log: Logger,
+    /** Caps the StreamEvents calls one client connection may hold open. */
+    readonly perConnection = new PeerLimits("StreamEvents calls", 1_000, "TASKWIRE_MAX_STREAMS_PER_CONNECTION"),
   ) {}
 
   #shuttingDown = false;
@@ -52,6 +55,15 @@ export class EventStreamer {
 
   /** Streams the events of `namespace`'s runs (the caller's); another namespace's run is NOT_FOUND. */
   async serve(call: ServerWritableStream<StreamEventsRequest, StreamEventsResponse>, namespace: string = DEFAULT_NS): Promise<void> {
+    const release = this.perConnection.acquire(call.getPeer());
+    try {
+      await this.#serve(call, namespace);
+    } finally {
+      release();
+    }
+  }
+
+  async #serve(call: ServerWritableStream<StreamEventsRequest, StreamEventsResponse>, namespace: string): Promise<void> {
     const req = call.request;
     const { afterSeq, heartbeatMs } = validateStreamEvents(req);
     this.runs.ensureConnected();

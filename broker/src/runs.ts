@@ -19,6 +19,7 @@ import {
 } from "@taskwire/protocol";
 import { cacheEntryKey, IDEMPOTENCY_BUCKET, idempotencyEntryKey, isWrongLastSequence, listKeys, namespaceOf, type NatsHandle, newRunId, recordSubject, RunStore, traceParentOf } from "@taskwire/core";
 import { BrokerError } from "./errors.js";
+import { PeerLimits } from "./peer-limits.js";
 import { effectSubject, Publisher } from "./publisher.js";
 import type { ValidSubmit } from "./validate.js";
 
@@ -84,6 +85,10 @@ export class Runs {
     readonly cache: KV,
     readonly results: ObjectStore,
     readonly maxPayloadBytes: number,
+    /** Retention of run records, in ms: how far ahead a run may be due. */
+    readonly retentionMs = 604_800_000,
+    /** Caps the waiting GetStatus calls one client connection may hold. */
+    readonly waitsPerConnection = new PeerLimits("waiting GetStatus calls", 10_000, "TASKWIRE_MAX_WAITS_PER_CONNECTION"),
   ) {
     this.store = new RunStore(runsKv, nats.wire);
     this.#publisher = new Publisher(nats);

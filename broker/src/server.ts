@@ -8,6 +8,8 @@ import type { Logger } from "pino";
 import { type BrokerConfig, configFromEnv } from "./config.js";
 import { Authenticator } from "./auth/index.js";
 import { EventStreamer } from "./events.js";
+import { guardDeserializers } from "./decode.js";
+import { PeerLimits } from "./peer-limits.js";
 import { createLogger } from "./logger.js";
 import { Runs } from "./runs.js";
 import { Reconciler } from "./reconciler.js";
@@ -33,14 +35,14 @@ const WORKER_SERVICE_NAME = "taskwire.v1.WorkerService";
  * instead of encoding the run a second time.
  */
 function serviceDefinition(): typeof TaskServiceService {
-  return {
+  return guardDeserializers({
     ...TaskServiceService,
     submit: {
       ...TaskServiceService.submit,
       responseSerialize: (value: SubmitResponse & { encodedRun?: Uint8Array }): Buffer =>
         value.encodedRun ? encodeSubmitResponse(value.encodedRun, value.deduplicated) : Buffer.from(SubmitResponse.encode(value).finish()),
     },
-  };
+  });
 }
 
 /** True for addresses only this host can reach: 127.0.0.0/8, ::1, localhost. */
@@ -75,7 +77,6 @@ export class Broker {
   #stopping = false;
   /** Prometheus metrics of this broker (served on /metrics). */
   readonly metrics: BrokerMetrics;
-
 
   constructor(config: Partial<BrokerConfig> = {}, log?: Logger) {
     this.config = configFromEnv(config);
@@ -119,7 +120,6 @@ export class Broker {
     });
     this.log.info({ http: this.#http.address }, "taskwire broker HTTP listening (/metrics, /healthz, /readyz, /v1/, /ui/)");
   }
-
 
   /** The bound port (useful with listen "127.0.0.1:0"). */
   get port(): number {
@@ -195,9 +195,9 @@ export class Broker {
 
   async #start(nats: NatsHandle, credentials: ServerCredentials): Promise<void> {
     const { runs: runsKv, idempotency, cache, limits, results, schedules, workers: workersKv } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
-    const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes);
+    const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes, this.config.retentionMs, new PeerLimits("waiting GetStatus calls", this.config.maxWaitsPerConnection, "TASKWIRE_MAX_WAITS_PER_CONNECTION"));
     this.#cron = new CronSchedules(schedules, runs, this.log);
-    this.#events = new EventStreamer(runs, this.log);
+    this.#events = new EventStreamer(runs, this.log, new PeerLimits("StreamEvents calls", this.config.maxStreamsPerConnection, "TASKWIRE_MAX_STREAMS_PER_CONNECTION"));
     const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING", [WORKER_SERVICE_NAME]: "SERVING" });
     nats.onChange((connected) => {
       const s = connected ? "SERVING" : "NOT_SERVING";
@@ -271,7 +271,6 @@ export class Broker {
     // The HTTP port takes no new API calls and finishes its open ones within the same grace period.
     this.#api = undefined;
     const httpClosed = this.#http?.close(this.config.shutdownGraceMs);
-    this.#workers?.stop();
     this.#workers?.stop();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

@@ -27,12 +27,14 @@ import type {
 } from "@taskwire/protocol";
 import { propagator } from "@taskwire/core";
 import type { Logger } from "pino";
+import { decodeErrorOf } from "./decode.js";
+import { pageSchedules } from "./paging.js";
 import { Authenticator, type Caller, METHOD_SCOPES, type Scope } from "./auth/index.js";
 import { BrokerError, toServiceError } from "./errors.js";
 import type { EventStreamer } from "./events.js";
 import type { CronSchedules } from "./cron.js";
 import type { Runs } from "./runs.js";
-import { validateGetStatus, validateRunId, validateSubmit, validateTaskName } from "./validate.js";
+import { validateGetStatus, validateListRuns, validateRunId, validateSubmit } from "./validate.js";
 import { status as Status } from "@grpc/grpc-js";
 
 const tracer = trace.getTracer("@taskwire/broker");
@@ -78,12 +80,19 @@ function loggedServiceError(err: unknown, method: string, log: Logger): ReturnTy
 /** Adapts an async handler to grpc-js, mapping errors to status codes once. */
 function unary<Req, Res>(method: string, log: Logger, fn: (req: Req, ctx: Context, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
-    withServerSpan(method, call.metadata, (ctx) => fn(call.request, ctx, call)).then(
+    withServerSpan(method, call.metadata, (ctx) => {
+      const bad = decodeErrorOf(call.request);
+      if (bad !== undefined) throw BrokerError.invalid("request", `does not decode as taskwire.v1.${method}Request (${bad}); int64 fields take values up to 2^53−1 and each field's documented limit`);
+      return fn(call.request, ctx, call);
+    }).then(
       (res) => cb(null, res),
       (err: unknown) => cb(loggedServiceError(err, method, log)),
     );
   };
 }
+
+/** How long before the caller's deadline a waiting GetStatus answers, in ms. */
+const DEADLINE_MARGIN_MS = 50;
 
 /** The call's `authorization` metadata value, if any. */
 export function authorizationOf(md: Metadata): string | undefined {
@@ -110,7 +119,7 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
   return {
     submit: track(
       unary<SubmitRequest, SubmitResponse>("Submit", log, async (req, ctx, _call, caller) => {
-        const v = validateSubmit(req, maxPayloadBytes);
+        const v = validateSubmit(req, { maxPayloadBytes, retentionMs: runs.retentionMs });
         return runs.submit(v, ctx, caller.namespace);
       }),
     ),
@@ -123,7 +132,7 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
           // names without the runs[i] prefix, as the caller wrote them),
           // its own outcome.
           // async: a validation error rejects this item only, never the call.
-          const settled = await Promise.allSettled(req.runs.map(async (r) => runs.submit(validateSubmit(r, maxPayloadBytes), ctx, caller.namespace)));
+          const settled = await Promise.allSettled(req.runs.map(async (r) => runs.submit(validateSubmit(r, { maxPayloadBytes, retentionMs: runs.retentionMs }), ctx, caller.namespace)));
           const out: SubmitBatchResponse = { runs: [], statuses: [] };
           for (const s of settled) {
             if (s.status === "fulfilled") {
@@ -138,7 +147,7 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
           return out;
         }
         // All or nothing: every item is validated before any is enqueued.
-        const valid = req.runs.map((r, i) => validateSubmit(r, maxPayloadBytes, `runs[${i}].`));
+        const valid = req.runs.map((r, i) => validateSubmit(r, { maxPayloadBytes, retentionMs: runs.retentionMs }, `runs[${i}].`));
         const out = await Promise.all(valid.map((v) => runs.submit(v, ctx, caller.namespace)));
         return { runs: out, statuses: [] };
       }),
@@ -149,7 +158,16 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
         if (req.waitTimeoutMs > 0) {
           const ac = new AbortController();
           call.on("cancelled", () => ac.abort());
-          return { run: await runs.withResult(await runs.waitTerminal(req.runId, req.waitTimeoutMs, ac.signal, caller.namespace)) };
+          // Answer before the caller's deadline (with the record as it is
+          // then), never after it: a late answer is one nobody reads.
+          const deadline = Number(call.getDeadline());
+          const wait = Number.isFinite(deadline) ? Math.max(0, Math.min(req.waitTimeoutMs, deadline - Date.now() - DEADLINE_MARGIN_MS)) : req.waitTimeoutMs;
+          const release = runs.waitsPerConnection.acquire(call.getPeer());
+          try {
+            return { run: await runs.withResult(await runs.waitTerminal(req.runId, wait, ac.signal, caller.namespace)) };
+          } finally {
+            release();
+          }
         }
         return { run: await runs.withResult(await runs.get(req.runId, false, caller.namespace)) };
       }),
@@ -163,9 +181,7 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
     ),
     listRuns: track(
       unary<ListRunsRequest, ListRunsResponse>("ListRuns", log, async (req, _ctx, _call, caller) => {
-        if (req.task) validateTaskName(req.task);
-        if (req.pageSize < 0 || req.pageSize > 1000) throw BrokerError.invalid("page_size", `must be 0 (default 50) or 1–1000, got ${req.pageSize}`);
-        if (req.pageToken) validateRunId(req.pageToken, "page_token");
+        validateListRuns(req);
         const page = await runs.list({ task: req.task, queue: req.queue, states: req.states }, req.pageSize || 50, req.pageToken, caller.namespace);
         return { runs: page.runs, nextPageToken: page.next };
       }),
@@ -179,7 +195,7 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
     createSchedule: track(
       unary<CreateScheduleRequest, CreateScheduleResponse>("CreateSchedule", log, async (req, _ctx, _call, caller) => ({ schedule: await cron.create(req.schedule, caller.namespace) })),
     ),
-    listSchedules: track(unary<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", log, async (_req, _ctx, _call, caller) => ({ schedules: await cron.list(caller.namespace) }))),
+    listSchedules: track(unary<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", log, async (req, _ctx, _call, caller) => pageSchedules(await cron.list(caller.namespace), req))),
     pauseSchedule: track(
       unary<PauseScheduleRequest, PauseScheduleResponse>("PauseSchedule", log, async (req, _ctx, _call, caller) => ({ schedule: await cron.pause(req.name, req.paused, caller.namespace) })),
     ),
@@ -191,7 +207,8 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
     ),
     streamEvents: ((call: ServerWritableStream<StreamEventsRequest, StreamEventsResponse>) => {
       inflight.count++;
-      auth.authorize(authorizationOf(call.metadata), "runs:read", "StreamEvents").then(async (caller) => events.serve(call, caller.namespace)).then(
+      const bad = decodeErrorOf(call.request);
+      (bad !== undefined ? Promise.reject(BrokerError.invalid("request", `does not decode as taskwire.v1.StreamEventsRequest (${bad})`)) : auth.authorize(authorizationOf(call.metadata), "runs:read", "StreamEvents").then(async (caller) => events.serve(call, caller.namespace))).then(
         () => {
           inflight.count--;
         },

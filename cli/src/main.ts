@@ -252,13 +252,14 @@ program
   });
 
 const schedules = program.command("schedule").description("cron schedules: create, list, pause, resume, delete");
-const scheduleLine = (s: { name: string; cron: string; timezone: string; paused: boolean; nextFireAt?: Date; lastRunId: string; run?: { task: string } }): string[] => [
+const scheduleLine = (s: { name: string; cron: string; timezone: string; paused: boolean; nextFireAt?: Date; lastRunId: string; lastError: string; lastErrorAt?: Date; run?: { task: string } }): string[] => [
   s.name,
   s.run?.task ?? "",
   `${s.cron} (${s.timezone})`,
-  s.paused ? "paused" : "active",
+  s.paused ? "paused" : s.lastError ? "failing" : "active",
   s.paused ? "-" : (s.nextFireAt?.toISOString() ?? ""),
   s.lastRunId || "-",
+  s.lastError ? `${s.lastErrorAt?.toISOString() ?? ""} ${s.lastError}`.trim() : "-",
 ];
 schedules
   .command("create")
@@ -289,7 +290,7 @@ schedules
     const c = client();
     const all = await c.listSchedules();
     if (o.json) console.log(JSON.stringify(all, null, 2));
-    else console.log(table([["NAME", "TASK", "CRON", "STATUS", "NEXT", "LAST RUN"], ...all.map(scheduleLine)]));
+    else console.log(table([["NAME", "TASK", "CRON", "STATUS", "NEXT", "LAST RUN", "LAST ERROR"], ...all.map(scheduleLine)]));
     c.close();
   });
 for (const [cmd, paused] of [["pause", true], ["resume", false]] as const) {

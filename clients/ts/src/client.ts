@@ -206,8 +206,16 @@ export class Client {
     return res.schedule;
   }
 
+  /** Every schedule, by name (all pages). */
   async listSchedules(): Promise<Schedule[]> {
-    return (await this.#rpc.unary<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", this.#raw.listSchedules, {})).schedules;
+    const out: Schedule[] = [];
+    let pageToken = "";
+    do {
+      const page = await this.#rpc.retried<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", this.#raw.listSchedules, { pageSize: 1000, pageToken });
+      out.push(...page.schedules);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return out;
   }
 
   /** Pauses (or with `paused = false` resumes) a schedule. */
