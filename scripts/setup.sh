@@ -35,5 +35,8 @@ if [ "${1:-}" = "--all" ]; then
     echo "setup: installing chromium from Debian"
     apt_install chromium
   fi
+  # curl and jq: docs/http-api.md's examples, which a test runs as written.
+  command -v curl >/dev/null || apt_install curl
+  command -v jq >/dev/null || apt_install jq
   bash scripts/install-tools.sh
 fi

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +7,7 @@ import { NonRetryableError, task } from "@taskwire/client";
 import type { Broker } from "@taskwire/broker";
 import { api, readSse, sample, scrape } from "../helpers/http.js";
 import { useStack } from "../helpers/stack.js";
-import { startBroker, uniq, waitFor } from "../helpers/env.js";
+import { REPO, startBroker, uniq, waitFor } from "../helpers/env.js";
 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString("base64");
 const unb64 = (s: unknown): unknown => JSON.parse(Buffer.from(String(s), "base64").toString("utf8"));
@@ -221,6 +221,22 @@ describe("HTTP: the JSON API, /metrics, /healthz and /readyz", function () {
     assert.equal(sample(w, "taskwire_worker_runs_in_flight"), 0);
     assert.equal(sample(w, "taskwire_worker_slots_free"), 4);
     assert.ok(sample(w, "process_cpu_seconds_total") !== undefined, "Node's process metrics too");
+  });
+
+  it("the Grafana dashboard (deploy/grafana/taskwire.json) queries only metrics a broker or worker exports", async function () {
+    const families = new Set<string>();
+    for (const addr of [stack.broker.httpAddress, stack.worker.httpAddress]) {
+      const text = await (await fetch(`http://${addr}/metrics`)).text();
+      for (const m of text.matchAll(/^# TYPE (\S+) (\w+)$/gm)) {
+        const [name, type] = [m[1] ?? "", m[2] ?? ""];
+        families.add(name);
+        if (type === "histogram") for (const suffix of ["_bucket", "_count", "_sum"]) families.add(name + suffix);
+      }
+    }
+    const dashboard = JSON.parse(readFileSync(join(REPO, "deploy/grafana/taskwire.json"), "utf8")) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
+    const exprs = dashboard.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
+    assert.ok(exprs.length >= 20, `found ${exprs.length} queries`);
+    for (const e of exprs) for (const name of e.match(/taskwire_[a-z_]+/g) ?? []) assert.ok(families.has(name), `the dashboard queries ${name}, which nothing exports (${e})`);
   });
 });
 

@@ -16,10 +16,10 @@ const SHOTS = process.env.TASKWIRE_UI_SCREENSHOTS ? join(REPO, "docs/img") : "";
 
 describe("web UI in headless Chromium (real broker, JSON API and event stream)", function () {
   this.timeout(60_000);
-  const name = uniq("ui");
-  const add = task(`${name}-add`, async (a: number, b: number) => a + b);
+  // Plain names (the stack is this suite's own): they show in the screenshots.
+  const add = task("add", async (a: number, b: number) => a + b);
   // Fails its first attempt (no retries, so the run ends FAILED); the Retry button's attempt succeeds.
-  const flaky = task(`${name}-flaky`, async (x: number) => {
+  const flaky = task("charge-card", async (x: number) => {
     const { attempt, log, progress } = context();
     log.info(`attempt ${attempt} got ${x}`);
     progress(0.5, "halfway");
@@ -29,7 +29,18 @@ describe("web UI in headless Chromium (real broker, JSON API and event stream)",
     }
     return { doubled: x * 2, attempt };
   });
-  const stack = useStack({ tasks: [add, flaky], worker: { concurrency: 4 }, broker: { uiTraceUrl: "http://jaeger.test:16686/trace/{traceId}" } });
+  // Runs until cancelled (for the screenshots' running run).
+  const slow = task("render-report", async (pages: number) => {
+    const { signal, progress, log } = context();
+    log.info(`rendering ${pages} pages`);
+    progress(0.4, `page ${Math.round(pages * 0.4)} of ${pages}`);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 30_000);
+      signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+    });
+    return pages;
+  });
+  const stack = useStack({ tasks: [add, flaky, slow], worker: { concurrency: 4 }, broker: { uiTraceUrl: "http://jaeger.test:16686/trace/{traceId}" } });
   let browser: Browser;
   let page: Page;
   let base = "";
@@ -59,10 +70,10 @@ describe("web UI in headless Chromium (real broker, JSON API and event stream)",
     assert.deepEqual(pageErrors, [], "the page threw no uncaught errors");
   });
 
-  const shot = async (file: string): Promise<void> => {
+  const shot = async (file: string, fullPage = true): Promise<void> => {
     if (!SHOTS) return;
     mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, file), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, file), fullPage });
   };
   const rowOf = (id: string) => page.locator(`table.runs tbody tr[data-run-id="${id}"]`);
 
@@ -90,7 +101,6 @@ describe("web UI in headless Chromium (real broker, JSON API and event stream)",
     assert.deepEqual(ids, [...runs.map((r) => r.id)].sort().reverse());
     for (const r of runs) await page.locator(`table.runs tbody tr[data-run-id="${r.id}"][data-state=RUN_STATE_COMPLETED]`).waitFor();
     assert.match((await rowOf(runs[0]!.id).textContent()) ?? "", /batch=ui-test/);
-    await shot("runs.png");
   });
 
   it("filters by state and label in the URL", async function () {
@@ -172,6 +182,29 @@ describe("web UI in headless Chromium (real broker, JSON API and event stream)",
     await page.locator(`table.queues tr[data-task="${add.taskName}"]`).waitFor();
     const worker = page.locator("table.workers tbody tr").filter({ hasText: add.taskName });
     await worker.first().waitFor();
+  });
+
+  it("takes the screenshots of docs/ui.md (with TASKWIRE_UI_SCREENSHOTS=1)", async function () {
+    if (!SHOTS) this.skip();
+    const c = stack.client;
+    for (const [n, cron, paused] of [["nightly-report", "0 3 * * *", false], ["hourly-sync", "0 * * * *", false], ["weekly-digest", "0 8 * * 1", true]] as const) {
+      await c.createSchedule({ name: n, cron, task: slow.taskName, args: [12], paused, options: { labels: { team: "reports" } } });
+    }
+    await page.goto(`${base}/ui/#/schedules`);
+    await page.locator(`tr[data-schedule="weekly-digest"][data-paused=true]`).waitFor();
+    await shot("schedules.png");
+    // A backlog for a task no worker serves, one running run with progress, one due later.
+    await c.submitBatch(Array.from({ length: 8 }, (_, i) => ({ task: "send-invoice", args: [{ invoice: 1000 + i }], options: { queue: "billing", labels: { customer: `c-${i % 7}` } } })));
+    const running = await slow.using(c).applyAsync([30], { labels: { team: "reports" } });
+    await c.submit(add.taskName, [40, 2], { delayMs: 3_600_000, labels: { kind: "delayed" } });
+    await waitFor(async () => (await running.status()).progress?.fraction, "the running run to report progress");
+    await page.goto(`${base}/ui/#/runs`);
+    await page.locator(`table.runs[data-live=true] tbody tr[data-run-id="${running.id}"][data-state=RUN_STATE_RUNNING]`).waitFor();
+    await shot("runs.png", false);
+    await page.goto(`${base}/ui/#/queues`);
+    await page.locator(`table.queues tr[data-task="send-invoice"]`).waitFor();
+    await page.locator("table.workers tbody tr .run-link").first().waitFor();
     await shot("queues.png");
+    await c.cancel(running.id);
   });
 });

@@ -11,7 +11,7 @@ import { StateBadge } from "../components/state-badge.js";
 import { AttemptsTimeline } from "../components/timeline.js";
 import { useNow } from "../hooks.js";
 import { elapsed, enumLabel, formatAgo, formatDuration, formatTime, isTerminal, stateLabel } from "../lib/format.js";
-import { traceUrl } from "../lib/trace.js";
+import { traceIdOf, traceUrl } from "../lib/trace.js";
 import { href } from "../router.js";
 import { revisionOf } from "./runs-data.js";
 
@@ -174,7 +174,7 @@ export function RunPage({ id, config }: { id: string; config: UiConfig }) {
         {o.retry?.maxRetries ? <Fact name="Retries" value={String(o.retry.maxRetries)} /> : null}
         {run.cached ? <Fact name="Cached" value="yes, from the cache" /> : null}
         {run.namespace ? <Fact name="Namespace" value={run.namespace} /> : null}
-        {run.traceParent ? <Fact name="Trace" value={run.traceParent} /> : null}
+        {traceIdOf(run.traceParent) ? <Fact name="Trace id" value={traceIdOf(run.traceParent)} /> : null}
         {o.labels && Object.keys(o.labels).length > 0 ? (
           <div class="fact">
             <dt>Labels</dt>
