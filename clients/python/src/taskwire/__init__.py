@@ -9,6 +9,9 @@ Quick start::
         print(run.result(timeout=30))            # 5
 
 Async: :class:`taskwire.AsyncClient`. Generated messages: :mod:`taskwire.v1`.
+
+Workers: define tasks with ``@taskwire.task(name=...)`` and serve them with
+``python -m taskwire worker MODULE`` or :func:`taskwire.serve`.
 """
 
 from ._common import BatchInput, BatchItem, TLSConfig, call, submit_options
@@ -53,6 +56,9 @@ from .models import (
     RunState,
 )
 from .payload import RawPayload, decode_payload, encode_args, encode_value
+from .context import Cancelled, TaskContext, TaskLogger, context
+from .task import Isolation, NonRetryableError, RetryAfterError, Task, task
+from .worker import Worker, WorkerError, load_tasks, serve, serve_async
 
 __version__ = "0.1.0"
 
@@ -107,5 +113,19 @@ __all__ = [
     "RunTimeoutError",
     "from_rpc_error",
     "RETRYABLE_ABORTED_MESSAGE",
+    "task",
+    "Task",
+    "Isolation",
+    "NonRetryableError",
+    "RetryAfterError",
+    "context",
+    "TaskContext",
+    "TaskLogger",
+    "Cancelled",
+    "Worker",
+    "WorkerError",
+    "load_tasks",
+    "serve",
+    "serve_async",
     "__version__",
 ]
