@@ -156,6 +156,8 @@ describe("Helm chart deploy/helm/taskwire", function () {
       TASKWIRE_LISTEN: "0.0.0.0:50051",
       TASKWIRE_HTTP_LISTEN: "0.0.0.0:8050",
       TASKWIRE_MAX_PAYLOAD_BYTES: "524288",
+      TASKWIRE_MAX_STREAMS_PER_CONNECTION: "1000",
+      TASKWIRE_MAX_WAITS_PER_CONNECTION: "10000",
       TASKWIRE_SHUTDOWN_GRACE_MS: "10000",
       TASKWIRE_SCHEDULER: "true",
       // The chart listens on 0.0.0.0: without TLS and auth the broker starts only when told it is insecure.
