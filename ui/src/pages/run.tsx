@@ -13,7 +13,7 @@ import { useNow } from "../hooks.js";
 import { elapsed, enumLabel, formatAgo, formatDuration, formatTime, isTerminal, stateLabel } from "../lib/format.js";
 import { traceIdOf, traceUrl } from "../lib/trace.js";
 import { href } from "../router.js";
-import { revisionOf } from "./runs-data.js";
+import { revisionOf } from "../lib/runs.js";
 
 /** Events kept on the page (a run retains at most 64 revisions; this bounds a long live session). */
 const MAX_EVENTS = 500;

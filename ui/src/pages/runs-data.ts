@@ -55,13 +55,3 @@ export async function loadRunsPage(f: RunFilter, token: string, signal: AbortSig
     if (!next || scanned >= SCAN_BUDGET) return { rows, next, scanned };
   }
 }
-
-/** Compares run ids (UUIDv7) newest first. */
-export function newestFirst(a: TaskRun, b: TaskRun): number {
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
-
-/** A revision as a number (the JSON mapping may send 64-bit integers as strings). */
-export function revisionOf(run: TaskRun): number {
-  return Number(run.revision ?? 0);
-}

@@ -1,6 +1,6 @@
 import type { RunEvent, TaskRun } from "../api/types.js";
 import { matches, type RunFilter } from "../lib/filters.js";
-import { revisionOf } from "./runs-data.js";
+import { revisionOf } from "../lib/runs.js";
 
 /** The most rows the first page grows to with live arrivals; past it, arrivals are counted, not shown. */
 export const MAX_LIVE_ROWS = 250;

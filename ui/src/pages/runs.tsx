@@ -10,7 +10,8 @@ import { filterFromParams, filterToParams, timeWindow, tokenBefore } from "../li
 import { elapsed, formatAgo, formatDuration, formatTime, shortId } from "../lib/format.js";
 import { href } from "../router.js";
 import { RunFilters } from "./run-filters.js";
-import { loadRunsPage, PAGE_SIZE, revisionOf } from "./runs-data.js";
+import { revisionOf } from "../lib/runs.js";
+import { loadRunsPage, PAGE_SIZE } from "./runs-data.js";
 import { applyEvents, type LiveRows, MAX_LIVE_ROWS } from "./runs-live.js";
 
 /** Events are applied in batches at most this often, so a busy stream costs one render per batch. */
