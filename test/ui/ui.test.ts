@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { context as otContext, propagation, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
-import { context, task } from "@taskwire/client";
+import { Client, context, task } from "@taskwire/client";
 import type { Browser, Page } from "playwright-core";
 import { REPO, uniq, waitFor } from "../helpers/env.js";
 import { useStack } from "../helpers/stack.js";
@@ -206,5 +207,49 @@ describe("web UI in headless Chromium (real broker, JSON API and event stream)",
     await page.locator("table.workers tbody tr .run-link").first().waitFor();
     await shot("queues.png");
     await c.cancel(running.id);
+  });
+});
+
+describe("web UI with auth: the token field", function () {
+  this.timeout(60_000);
+  const TOKEN = "ui-test-token-0123456789abcdef0123456789";
+  const echo = task("echo", async (s: string) => s);
+  const dir = mkdtempSync(join(tmpdir(), "taskwire-ui-auth-"));
+  const stack = useStack(() => {
+    const tokensFile = join(dir, "tokens.yaml");
+    writeFileSync(tokensFile, `"${TOKEN}":\n  name: ui\n  scopes: [runs:submit, runs:read, runs:cancel, schedules:admin]\n`);
+    return { tasks: [echo], broker: { authTokensFile: tokensFile } };
+  });
+  let browser: Browser;
+  let client: Client;
+
+  before(async function () {
+    buildUi();
+    browser = await launchChromium();
+    client = new Client({ address: stack.broker.address, token: TOKEN });
+  });
+  after(async function () {
+    client?.close();
+    await browser?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("asks for a token, then lists and follows runs with it (the event stream included)", async function () {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`http://${stack.broker.httpAddress}/ui/#/runs`);
+      await page.getByRole("alert").filter({ hasText: "wants a token" }).waitFor();
+      await page.getByLabel("Bearer token").fill(TOKEN);
+      await page.getByRole("button", { name: "Use" }).click();
+      await page.locator("table.runs[data-live=true][aria-busy=false]").waitFor();
+      assert.equal(await page.getByRole("alert").count(), 0);
+      const run = await echo.using(client).delay("hi");
+      await page.locator(`table.runs tbody tr[data-run-id="${run.id}"][data-state=RUN_STATE_COMPLETED]`).waitFor();
+      // Kept for the tab (sessionStorage): a reload needs no new token.
+      await page.reload();
+      await page.locator(`table.runs[data-live=true] tbody tr[data-run-id="${run.id}"]`).waitFor();
+    } finally {
+      await page.close();
+    }
   });
 });
