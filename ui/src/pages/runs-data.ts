@@ -7,6 +7,8 @@ import { filtersLocally, matches, type RunFilter, timeWindow } from "../lib/filt
 export const PAGE_SIZE = 50;
 /** With label or time filters, at most this many runs are scanned for one page; the user may scan on. */
 export const SCAN_BUDGET = 5_000;
+/** ListRuns page size of such scans: fewer, larger calls (each call has a fixed cost in the broker). */
+export const SCAN_PAGE = 500;
 
 export interface RunsPage {
   rows: TaskRun[];
@@ -18,7 +20,7 @@ export interface RunsPage {
 
 /**
  * One page of the runs list, newest first. Without label or time filters it
- * is one ListRuns call. With them, ListRuns pages are read (200 at a time)
+ * is one ListRuns call. With them, ListRuns pages are read (SCAN_PAGE at a time)
  * and filtered here until the page is full, the scan budget is spent (then
  * `next` lets the user go on), or the runs are older than the window's start.
  */
@@ -34,7 +36,7 @@ export async function loadRunsPage(f: RunFilter, token: string, signal: AbortSig
   let scanned = 0;
   let next = token;
   for (;;) {
-    const page = await listRuns({ ...query, pageSize: 200, pageToken: next }, signal);
+    const page = await listRuns({ ...query, pageSize: SCAN_PAGE, pageToken: next }, signal);
     const runs = page.runs ?? [];
     next = page.nextPageToken ?? "";
     let tooOld = false;
