@@ -160,6 +160,7 @@ describe("Helm chart deploy/helm/taskwire", function () {
       TASKWIRE_MAX_WAITS_PER_CONNECTION: "10000",
       TASKWIRE_SHUTDOWN_GRACE_MS: "10000",
       TASKWIRE_SCHEDULER: "true",
+      TASKWIRE_UI_TRACE_URL: "",
       // The chart listens on 0.0.0.0: without TLS and auth the broker starts only when told it is insecure.
       TASKWIRE_INSECURE: "true",
     });
@@ -308,8 +309,9 @@ describe("Helm chart deploy/helm/taskwire", function () {
     const wired = new Set<string>();
     for (const m of manifests) if (m.kind === "ConfigMap" || m.kind === "Secret") for (const k of Object.keys(dataOf(m))) wired.add(k);
     for (const m of manifests.filter((x) => x.kind === "Deployment")) for (const n of envNames(podSpec(m).containers[0] ?? { name: "" })) wired.add(n);
-    // TASKWIRE_PROTO_DIR is set by the image (deploy/Dockerfile), where proto/ is.
-    const missing = documentedProcessSettings().filter((s) => !wired.has(s) && s !== "TASKWIRE_PROTO_DIR");
+    // TASKWIRE_PROTO_DIR is set by the image (deploy/Dockerfile), where proto/ is;
+    // the image has the built UI where the broker looks by default (TASKWIRE_UI_DIR).
+    const missing = documentedProcessSettings().filter((s) => !wired.has(s) && s !== "TASKWIRE_PROTO_DIR" && s !== "TASKWIRE_UI_DIR");
     assert.deepEqual(missing, [], "documented settings the chart does not set");
   });
 
