@@ -9,8 +9,9 @@
  * and drives Debian's headless Chromium:
  * - page load: from navigation to the runs list's first page rendered
  *   (50 rows, newest first), a new page each time; also with a task filter
- *   (the broker reads records until the page is full) and one ListRuns call
- *   over HTTP alone;
+ *   (the broker reads records until the page is full), with a label filter
+ *   (the browser filters ListRuns pages) and one ListRuns call over HTTP
+ *   alone;
  * - live-update delay: from just before Submit is called to the run's row
  *   appearing in the open list (a MutationObserver stamps the time in the
  *   page; browser and script share the machine's clock).
@@ -76,6 +77,9 @@ try {
   for (let i = 0; i < 5; i++) plain.push(await load("#/runs", 50));
   const filtered: number[] = [];
   for (let i = 0; i < 3; i++) filtered.push(await load("#/runs?task=ui-probe", 5));
+  // 1 run in 16 has this label: the browser filters pages of 500 until 50 match.
+  const labelled: number[] = [];
+  for (let i = 0; i < 3; i++) labelled.push(await load("#/runs?label=shard%3D3", 50));
 
   // Live-update delay on the open, unfiltered first page (bypassCSP: the probes below are strings the page's CSP would refuse to eval).
   const page = await browser.newPage({ bypassCSP: true });
@@ -103,6 +107,7 @@ try {
   console.log(`  ListRuns over HTTP (page of 50):            ${stats(api)}`);
   console.log(`  runs list, first page rendered:             ${stats(plain)}`);
   console.log(`  runs list filtered by a task (5 of ${RUNS.toLocaleString()}): ${stats(filtered)}`);
+  console.log(`  runs list filtered by a label (1 in 16):     ${stats(labelled)}`);
   console.log(`  live update, Submit → row on screen:        ${stats(delays)}`);
 } finally {
   await browser.close();

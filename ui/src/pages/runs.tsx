@@ -10,14 +10,11 @@ import { filterFromParams, filterToParams, timeWindow, tokenBefore } from "../li
 import { elapsed, formatAgo, formatDuration, formatTime, shortId } from "../lib/format.js";
 import { href } from "../router.js";
 import { RunFilters } from "./run-filters.js";
-import { revisionOf } from "../lib/runs.js";
 import { loadRunsPage, PAGE_SIZE } from "./runs-data.js";
 import { applyEvents, type LiveRows, MAX_LIVE_ROWS } from "./runs-live.js";
 
 /** Events are applied in batches at most this often, so a busy stream costs one render per batch. */
 const FLUSH_MS = 50;
-/** Rows whose updates are followed by run id when the broker filters the stream by state. */
-const FOLLOW_IDS = 100;
 
 /**
  * The runs list (mount it with `key` = the filter's parameters, so a new
@@ -79,35 +76,20 @@ export function RunsPage({ params }: { params: URLSearchParams }) {
     return () => ctl.abort();
   }, [filter, token, reloads]);
 
-  // Every change of the runs of this task (and states), new runs included.
+  // Every change of the runs of this task, new runs included. States are
+  // checked here, not by the broker: a shown run that leaves the filtered
+  // states must still change in place (the unfiltered list, the default
+  // view, takes the whole stream anyway).
   useEffect(
     () =>
       followEvents({
         tasks: filter.task ? [filter.task] : undefined,
-        states: filter.states,
         onEvent,
         onStatus: setStatus,
       }),
     // onEvent only reads refs.
     [filter],
   );
-
-  // With a state filter the stream above no longer reports a shown run that
-  // leaves those states: follow the shown runs by id too.
-  const followKey = filter.states.length > 0 ? live.rows.slice(0, FOLLOW_IDS).map((r) => r.id).join(",") : "";
-  const [debouncedFollow, setDebouncedFollow] = useState("");
-  useEffect(() => {
-    const t = setTimeout(() => setDebouncedFollow(followKey), 500);
-    return () => clearTimeout(t);
-  }, [followKey]);
-  useEffect(() => {
-    if (!debouncedFollow) return undefined;
-    const ids = debouncedFollow.split(",");
-    const shown = live.rows.filter((r) => ids.includes(r.id));
-    const from = Math.min(...shown.map(revisionOf));
-    return followEvents({ runIds: ids, afterCursor: Number.isFinite(from) && from > 0 ? String(from) : undefined, onEvent });
-    // live.rows is read once, when the followed ids change.
-  }, [debouncedFollow]);
 
   const older = (): void => {
     if (page.next) setTokens((t) => [...t, page.next]);
