@@ -26,6 +26,10 @@ export const brokerSettings = {
   maxStreamsPerConnection: setting("TASKWIRE_MAX_STREAMS_PER_CONNECTION", int("streams", 1, 1_000_000), 1_000),
   /** GetStatus calls waiting for a run to end that one client connection may hold. @default 10_000 (TASKWIRE_MAX_WAITS_PER_CONNECTION) */
   maxWaitsPerConnection: setting("TASKWIRE_MAX_WAITS_PER_CONNECTION", int("calls", 1, 1_000_000), 10_000),
+  /** Reads one ListRuns call may spend on the run index and on records it does not list (a state filter); then it answers with what it found and a page token to go on. @default 2_000 (TASKWIRE_LIST_SCAN_LIMIT) */
+  listScanLimit: setting("TASKWIRE_LIST_SCAN_LIMIT", int("reads", 100, 1_000_000), 2_000),
+  /** How far a broker's clock may run ahead of nats-server's, in ms, for ListRuns to list in exact id order across pages (beyond it a run may come a little out of order, never twice). @default 10 (TASKWIRE_LIST_CLOCK_SKEW_MS) */
+  listClockSkewMs: setting("TASKWIRE_LIST_CLOCK_SKEW_MS", int("ms", 0, 60_000), 10),
   /** TLS certificate (PEM, chain allowed); with tlsKey, the broker serves TLS. Re-read when it changes. @default none (TASKWIRE_TLS_CERT) */
   tlsCert: setting("TASKWIRE_TLS_CERT", text("a PEM certificate file path"), undefined as string | undefined),
   /** TLS private key (PEM) of tlsCert. @default none (TASKWIRE_TLS_KEY) */
@@ -88,6 +92,10 @@ export interface BrokerConfig {
   maxStreamsPerConnection: number;
   /** GetStatus calls waiting for a run to end that one client connection may hold. @default 10_000 (TASKWIRE_MAX_WAITS_PER_CONNECTION) */
   maxWaitsPerConnection: number;
+  /** Reads one ListRuns call may spend on the run index and on records it does not list. @default 2_000 (TASKWIRE_LIST_SCAN_LIMIT) */
+  listScanLimit: number;
+  /** How far a broker's clock may run ahead of nats-server's, in ms, for ListRuns' exact order. @default 10 (TASKWIRE_LIST_CLOCK_SKEW_MS) */
+  listClockSkewMs: number;
   /** TLS certificate (PEM, chain allowed); with tlsKey, the broker serves TLS. Re-read when it changes. @default none (TASKWIRE_TLS_CERT) */
   tlsCert: string | undefined;
   /** TLS private key (PEM) of tlsCert. @default none (TASKWIRE_TLS_KEY) */

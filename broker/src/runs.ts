@@ -17,8 +17,9 @@ import {
   withRevision,
   wrapRunMessage,
 } from "@taskwire/protocol";
-import { cacheEntryKey, IDEMPOTENCY_BUCKET, idempotencyEntryKey, isWrongLastSequence, listKeys, namespaceOf, type NatsHandle, newRunId, recordSubject, RunStore, traceParentOf } from "@taskwire/core";
+import { cacheEntryKey, IDEMPOTENCY_BUCKET, idempotencyEntryKey, isWrongLastSequence, namespaceOf, type NatsHandle, newRunId, recordSubject, RunStore, traceParentOf } from "@taskwire/core";
 import { BrokerError } from "./errors.js";
+import { DEFAULT_SCAN_LIMITS, IndexWriter, type ListFilter, Listing, type ScanLimits } from "./listing/index.js";
 import { PeerLimits } from "./peer-limits.js";
 import { effectSubject, Publisher } from "./publisher.js";
 import type { ValidSubmit } from "./validate.js";
@@ -77,6 +78,8 @@ function refusedError(step: Step): BrokerError | undefined {
 export class Runs {
   readonly store: RunStore;
   readonly #publisher: Publisher;
+  readonly #index: IndexWriter;
+  readonly #listing: Listing;
 
   constructor(
     readonly nats: NatsHandle,
@@ -89,9 +92,13 @@ export class Runs {
     readonly retentionMs = 604_800_000,
     /** Caps the waiting GetStatus calls one client connection may hold. */
     readonly waitsPerConnection = new PeerLimits("waiting GetStatus calls", 10_000, "TASKWIRE_MAX_WAITS_PER_CONNECTION"),
+    /** What one ListRuns call may read, and the clock skew its order allows (TASKWIRE_LIST_SCAN_LIMIT, TASKWIRE_LIST_CLOCK_SKEW_MS). */
+    listLimits: ScanLimits = DEFAULT_SCAN_LIMITS,
   ) {
     this.store = new RunStore(runsKv, nats.wire);
     this.#publisher = new Publisher(nats);
+    this.#index = new IndexWriter(nats.wire);
+    this.#listing = new Listing(nats, listLimits);
     void idempotency; // written and read through the wire (see #claimKey)
   }
 
@@ -141,7 +148,7 @@ export class Runs {
     const run = step.write;
     if (!run) throw new Error("newRun decided no write");
     if (cached) {
-      const revision = await this.store.create(run);
+      const [revision] = await Promise.all([this.store.create(run), this.#index.add(run)]);
       if (revision === undefined) throw new BrokerError(Status.ABORTED, "run id collision; retry the call");
       return { run: { ...run, revision }, deduplicated: false };
     }
@@ -185,21 +192,24 @@ export class Runs {
   }
 
   /**
-   * Writes a new run's record and publishes its message(s) in parallel (one
-   * round trip instead of two): both are durable before we answer. If the
-   * publish wins, a worker may see the message first; it creates the record
-   * from the message (the message carries it), and our create then finds it
-   * there. One encoding serves the record and the message.
+   * Writes a new run's record, publishes its message(s) and adds it to the
+   * run index, in parallel (one round trip instead of three): all are
+   * durable before we answer. If the publish wins, a worker may see the
+   * message first; it creates the record from the message (the message
+   * carries it), and our create then finds it there. One encoding serves
+   * the record and the message.
    */
   async #createAndQueue(run: TaskRun, step: Step, ctx: Context, deduplicated: boolean): Promise<SubmitResult> {
     const encoded = encodeRun(run);
-    const [created, published] = await Promise.allSettled([this.store.createEncoded(run.id, encoded), this.#publisher.publish(step.effects, run, ctx, wrapRunMessage(encoded))]);
-    if (published.status === "rejected") {
+    const [created, published, indexed] = await Promise.allSettled([this.store.createEncoded(run.id, encoded), this.#publisher.publish(step.effects, run, ctx, wrapRunMessage(encoded)), this.#index.add(run)]);
+    const failed = published.status === "rejected" ? published : indexed.status === "rejected" ? indexed : undefined;
+    if (failed) {
       // The caller gets an error, so the run must not look queued: mark a
       // record we wrote as FAILED, never run (best effort; NATS may be down
-      // for both).
+      // for both). A run that ListRuns would not show is refused the same
+      // way; a retry with the idempotency key queues and indexes it.
       if (created.status === "fulfilled" && created.value !== undefined) await this.store.transition(run.id, (r) => submitFailed(r, new Date())).catch(() => undefined);
-      throw published.reason;
+      throw failed.reason;
     }
     if (created.status === "rejected") throw created.reason;
     const revision = created.value;
@@ -239,6 +249,9 @@ export class Runs {
    */
   async #republishIfStranded(run: TaskRun, step: Step, ctx: Context): Promise<TaskRun> {
     const young = Date.now() - (run.createdAt?.getTime() ?? 0) < DEDUPE_WINDOW_MS;
+    // The first Submit may have died before its index write landed; inside
+    // the dedupe window adding the run again stores nothing if it did.
+    if (young) await this.#index.add(run);
     if (young && (run.state === RunState.RUN_STATE_PENDING || run.state === RunState.RUN_STATE_SCHEDULED) && run.attempt === 0) {
       await this.#publisher.publish(step.effects, run, ctx);
     }
@@ -330,35 +343,13 @@ export class Runs {
   }
 
   /**
-   * Lists runs newest first. Keys are UUIDv7, so sorting them sorts by
-   * creation time; records are read only for the page (or, with filters,
-   * until the page is full). Cost grows with the number of retained runs.
+   * Lists runs of `namespace` newest first (by run id), from the run index
+   * (listing/): a page reads about a page of index messages and records,
+   * however many runs are retained; a state filter reads a bounded number
+   * of records per call and answers with a token to go on.
    */
-  async list(filter: { task: string; queue: string; states: RunState[] }, pageSize: number, pageToken: string, namespace: string = DEFAULT_NS): Promise<{ runs: TaskRun[]; next: string }> {
+  async list(filter: ListFilter, pageSize: number, pageToken: string, namespace: string = DEFAULT_NS): Promise<{ runs: TaskRun[]; next: string }> {
     await this.#connected();
-    const keys = (await listKeys(this.store.kv)).filter((k) => !pageToken || k < pageToken);
-    keys.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
-    const states = new Set(filter.states);
-    const out: TaskRun[] = [];
-    let i = 0;
-    const chunk = 64;
-    while (i < keys.length && out.length < pageSize) {
-      const batch = keys.slice(i, i + chunk);
-      i += chunk;
-      const recs = await Promise.all(batch.map((k) => this.store.get(k)));
-      for (const r of recs) {
-        if (!r) continue;
-        const run = r.run;
-        if (namespaceOf(run) !== namespace) continue;
-        if (filter.task && run.task !== filter.task) continue;
-        if (filter.queue && run.queue !== filter.queue) continue;
-        if (states.size > 0 && !states.has(run.state)) continue;
-        out.push(run);
-        if (out.length === pageSize) break;
-      }
-    }
-    const last = out.at(-1);
-    const more = out.length === pageSize && last !== undefined && keys.some((k) => k < last.id);
-    return { runs: out, next: more && last ? last.id : "" };
+    return this.#listing.page(filter, pageSize, pageToken, namespace);
   }
 }

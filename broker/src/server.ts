@@ -195,7 +195,7 @@ export class Broker {
 
   async #start(nats: NatsHandle, credentials: ServerCredentials): Promise<void> {
     const { runs: runsKv, idempotency, cache, limits, results, schedules, workers: workersKv } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
-    const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes, this.config.retentionMs, new PeerLimits("waiting GetStatus calls", this.config.maxWaitsPerConnection, "TASKWIRE_MAX_WAITS_PER_CONNECTION"));
+    const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes, this.config.retentionMs, new PeerLimits("waiting GetStatus calls", this.config.maxWaitsPerConnection, "TASKWIRE_MAX_WAITS_PER_CONNECTION"), { scanLimit: this.config.listScanLimit, clockSkewMs: this.config.listClockSkewMs });
     this.#cron = new CronSchedules(schedules, runs, this.log);
     this.#events = new EventStreamer(runs, this.log, new PeerLimits("StreamEvents calls", this.config.maxStreamsPerConnection, "TASKWIRE_MAX_STREAMS_PER_CONNECTION"));
     const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING", [WORKER_SERVICE_NAME]: "SERVING" });

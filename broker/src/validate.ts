@@ -3,6 +3,7 @@ import { type GetStatusRequest, type RetryPolicy, type StreamEventsRequest, Subm
 import { DEFAULT_QUEUE, isRunId, QUEUE_NAME_RE, TASK_NAME_RE } from "@taskwire/core";
 import { status as Status } from "@grpc/grpc-js";
 import { BrokerError } from "./errors.js";
+import { parsePageToken } from "./listing/cursor.js";
 
 const invalid = BrokerError.invalid;
 
@@ -176,5 +177,5 @@ export function validateListRuns(req: { task: string; queue: string; states: rea
   if (req.queue && !QUEUE_NAME_RE.test(req.queue)) throw invalid("queue", `"${req.queue.slice(0, 80)}" is not a valid queue name: use 1–64 characters of a-z, 0-9 and "-"`);
   maxItems("states", req.states.length, 16, "states");
   if (!Number.isInteger(req.pageSize) || req.pageSize < 0 || req.pageSize > 1000) throw invalid("page_size", `must be 0 (default 50) or 1–1000, got ${req.pageSize}`);
-  if (req.pageToken) validateRunId(req.pageToken, "page_token");
+  if (req.pageToken && !parsePageToken(req.pageToken)) throw invalid("page_token", `"${req.pageToken.slice(0, 80)}" is not a page token: pass the next_page_token of the previous page (or a run id, to list the runs older than it)`);
 }

@@ -32,6 +32,25 @@ export const LIMITS_BUCKET = "taskwire_limits";
 export const WORKERS_BUCKET = "taskwire_workers";
 /** Key in LIMITS_BUCKET of the lease that picks the one broker exporting queue metrics. */
 export const QUEUE_METRICS_LEASE_KEY = "lease.queue-metrics";
+/**
+ * Stream of the run index (broker/src/listing/): one message per created
+ * run, subject `taskwire.idx.<namespace>.<queue>.<task>`, data = the run id,
+ * `Nats-Msg-Id` = the run id. Limits retention with `max_age` = the
+ * retention of run records; ListRuns reads it backwards by sequence.
+ */
+export const INDEX_STREAM = "TASKWIRE_INDEX";
+export const INDEX_SUBJECT_PREFIX = "taskwire.idx";
+
+/** The index subject of runs of `task` on `queue` in `namespace` (all three are subject-token safe: see their patterns). */
+export function indexSubject(namespace: string, queue: string, task: string): string {
+  return `${INDEX_SUBJECT_PREFIX}.${namespace || "default"}.${queue || DEFAULT_QUEUE}.${task}`;
+}
+
+/** The index subjects of a listing: one namespace, a queue and a task or any ("" → `*`). */
+export function indexFilter(namespace: string, queue: string, task: string): string {
+  return `${INDEX_SUBJECT_PREFIX}.${namespace || "default"}.${queue || "*"}.${task || "*"}`;
+}
+
 /** Core-NATS subject a broker publishes on to abort a running run: `taskwire.cancel.<run id>`. */
 export const CANCEL_SUBJECT_PREFIX = "taskwire.cancel";
 

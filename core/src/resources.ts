@@ -6,6 +6,8 @@ import type { NatsHandle } from "./connection.js";
 import {
   CACHE_BUCKET,
   IDEMPOTENCY_BUCKET,
+  INDEX_STREAM,
+  INDEX_SUBJECT_PREFIX,
   LIMITS_BUCKET,
   RESULTS_STORE,
   SCHEDULES_BUCKET,
@@ -29,7 +31,7 @@ export interface ResourceOptions {
 }
 
 /** Every stream behind taskwire's streams, buckets and object store. */
-const ALL_STREAMS = [RUNS_STREAM, SCHEDULED_STREAM, ...[RUNS_BUCKET, IDEMPOTENCY_BUCKET, CACHE_BUCKET, LIMITS_BUCKET, SCHEDULES_BUCKET, WORKERS_BUCKET].map((b) => `KV_${b}`), `OBJ_${RESULTS_STORE}`];
+const ALL_STREAMS = [RUNS_STREAM, SCHEDULED_STREAM, INDEX_STREAM, ...[RUNS_BUCKET, IDEMPOTENCY_BUCKET, CACHE_BUCKET, LIMITS_BUCKET, SCHEDULES_BUCKET, WORKERS_BUCKET].map((b) => `KV_${b}`), `OBJ_${RESULTS_STORE}`];
 
 /**
  * Compares the replica count of every existing taskwire stream with the
@@ -69,8 +71,9 @@ const nanos = (ms: number): number => ms * 1_000_000;
 /** The resolved settings stream creation needs. */
 type StreamSettings = Required<Pick<ResourceOptions, "replicas" | "retentionMs">>;
 
-async function ensureStream(h: NatsHandle, name: string, subjects: string[], retention: RetentionPolicy, opts: StreamSettings): Promise<void> {
+async function ensureStream(h: NatsHandle, name: string, subjects: string[], retention: RetentionPolicy, opts: StreamSettings, extra: { allow_direct?: boolean } = {}): Promise<void> {
   const config = {
+    ...extra,
     name,
     subjects,
     retention,
@@ -109,6 +112,10 @@ export async function ensureResources(h: NatsHandle, options: ResourceOptions = 
   const opts: StreamSettings = { replicas: fromEnv.replicas, retentionMs: fromEnv.retentionMs };
   await ensureStream(h, RUNS_STREAM, [`${RUN_SUBJECT_PREFIX}.>`], RetentionPolicy.Workqueue, opts);
   await ensureStream(h, SCHEDULED_STREAM, [`${SCHEDULED_SUBJECT_PREFIX}.>`], RetentionPolicy.Workqueue, opts);
+  // The run index (one small message per created run, kept as long as the
+  // records): ListRuns reads it by sequence with direct gets, which any
+  // replica answers.
+  await ensureStream(h, INDEX_STREAM, [`${INDEX_SUBJECT_PREFIX}.>`], RetentionPolicy.Limits, opts, { allow_direct: true });
   const kvm = new Kvm(h.js);
   const runs = await kvm.create(RUNS_BUCKET, {
     history: RECORD_HISTORY,

@@ -298,6 +298,27 @@ export class JsWire {
   }
 
   /**
+   * A direct get by sequence (`$JS.API.DIRECT.GET.<stream>` with a JSON
+   * request, nats-server ≥ 2.9): the message at `seq`, or with
+   * `nextBySubject` the first one at or after `seq` whose subject matches
+   * that filter (wildcards allowed); undefined when there is none. Any
+   * replica answers (see `getLast`). `storedAt` is when the stream stored
+   * the message (ms since the epoch, the server's clock).
+   */
+  async getBySeq(stream: string, seq: number, nextBySubject?: string): Promise<(StoredMsg & { storedAt: number }) | undefined> {
+    const req = nextBySubject ? { seq, next_by_subj: nextBySubject } : { seq };
+    const { m } = await this.#call(`$JS.API.DIRECT.GET.${stream}`, new TextEncoder().encode(JSON.stringify(req)), undefined, (r) => r.headers?.code === 503);
+    const h = m.headers;
+    if (h && h.code !== 0) {
+      if (h.code === 404) return undefined;
+      if (h.code === 503) throw new JetStreamError(`no responders for a direct get on ${stream}: the stream is missing or does not allow direct gets`, { cause: new NoRespondersError(stream) });
+      throw new Error(`direct get of sequence ${seq} on ${stream} failed: ${h.code} ${h.description}`);
+    }
+    const stamp = h?.get("Nats-Time-Stamp");
+    return { seq: Number(h?.get("Nats-Sequence") ?? 0), subject: h?.get("Nats-Subject") ?? "", data: m.data, headers: h, storedAt: stamp ? Date.parse(stamp) : 0 };
+  }
+
+  /**
    * The last message on `subject` as the stream's leader has it
    * (`$JS.API.STREAM.MSG.GET`): it includes every acknowledged write, which
    * a direct get served by a lagging follower may not.
