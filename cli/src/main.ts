@@ -50,6 +50,8 @@ program
       process.env.OTEL_EXPORTER_OTLP_ENDPOINT = jaeger.otlpHttpEndpoint;
       process.env.OTEL_EXPORTER_OTLP_PROTOCOL = "http/protobuf";
       delete process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+      // Spans show up in Jaeger within half a second, not the SDK's default 5 s.
+      process.env.OTEL_BSP_SCHEDULE_DELAY ??= "500";
     }
     const stopTelemetry = await startTelemetry("taskwire-dev");
     try {
