@@ -81,6 +81,8 @@ type step struct {
 	AfterCursor          *string         `json:"after_cursor"`
 	Token                *string         `json:"token"`
 	Namespace            *string         `json:"namespace"`
+	LogMessages          []string        `json:"log_messages"`
+	Progress             *float64        `json:"progress"`
 }
 
 // loadScenarios reads the scenario file with ${uniq} replaced.
@@ -637,6 +639,18 @@ func (r *runner) do(st *step) {
 
 func (r *runner) expectStatus(st *step, run *Run) {
 	r.t.Helper()
+	if st.LogMessages != nil {
+		var got []string
+		for _, l := range run.GetLogs() {
+			got = append(got, l.GetMessage())
+		}
+		if !slices.Equal(got, st.LogMessages) {
+			r.fatalf("log messages %q, want %q", got, st.LogMessages)
+		}
+	}
+	if st.Progress != nil && run.GetProgress().GetFraction() != *st.Progress {
+		r.fatalf("progress %v, want %v", run.GetProgress().GetFraction(), *st.Progress)
+	}
 	if st.Namespace != nil && run.GetNamespace() != *st.Namespace {
 		r.fatalf("namespace %q, want %q", run.GetNamespace(), *st.Namespace)
 	}

@@ -24,3 +24,24 @@ export const sleep = task("cf-sleep", async (ms: number) => {
   return ms;
 });
 export const large = task("cf-large", async (n: number) => "x".repeat(n));
+export const logLines = task("cf-log", async (n: number) => {
+  const { log, progress } = context();
+  for (let i = 0; i < n; i++) {
+    log.info(`line ${i}`);
+    progress((i + 1) / n, `${i + 1} of ${n}`);
+  }
+  return n;
+});
+// Busy, never looks at its signal: only a hard stop ends it early (a worker
+// thread, terminated when the abort is not obeyed).
+export const spin = task(
+  "cf-spin",
+  (ms: number) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      // spin
+    }
+    return ms;
+  },
+  { isolation: "thread" },
+);

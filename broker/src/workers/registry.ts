@@ -57,7 +57,12 @@ export class RemoteWorkers {
     };
   }
 
-  /** How often a remote worker must send something, in ms (half the heartbeat: a silent one is noticed within one heartbeat). */
+  /**
+   * How often a remote worker must send something, in ms: half the
+   * heartbeat. A session silent for 4 of these (2 × the heartbeat: the
+   * TS worker's redelivery deadline) is ended and its runs handed back; the
+   * slack rides out a busy worker or a broker whose event loop lags.
+   */
   get workerIntervalMs(): number {
     return Math.max(50, Math.floor(this.settings.heartbeatMs / 2));
   }
@@ -69,7 +74,7 @@ export class RemoteWorkers {
         this.byRun.get(id)?.cancel(id, msg.string());
       },
     });
-    const limit = 2 * this.workerIntervalMs;
+    const limit = 4 * this.workerIntervalMs;
     this.#liveness = setInterval(() => {
       const now = Date.now();
       for (const s of this.#sessions.values()) s.checkAlive(now, limit);

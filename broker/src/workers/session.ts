@@ -76,7 +76,7 @@ export interface SessionOutput {
 export type EndReason =
   /** The worker closed the stream or the stream broke: its runs are no longer heartbeated (back in play within 2 × the heartbeat unless it reconnects and lists them). */
   | { closed: string }
-  /** The worker sent nothing for twice its heartbeat interval: its runs are handed back at once. */
+  /** The worker sent nothing for 4 of its heartbeat intervals: its runs are handed back at once. */
   | { silent: number }
   /** The broker stops: runs are no longer heartbeated here; the worker reconnects elsewhere. */
   | { shutdown: true }

@@ -340,7 +340,7 @@ func (w *Worker) hello(cfg *config) *taskwirev1.ConnectRequest {
 	}}}
 }
 
-var errLost = errors.New("nothing from the broker for 3 heartbeat intervals")
+var errLost = errors.New("nothing from the broker for 6 heartbeat intervals")
 
 // serveStream runs one Connect stream; true when the worker stopped for good.
 func (w *Worker) serveStream(ctx, runCtx context.Context, client taskwirev1.WorkerServiceClient, cfg *config) (bool, error) {
@@ -398,7 +398,7 @@ func (w *Worker) serveStream(ctx, runCtx context.Context, client taskwirev1.Work
 				}
 				continue
 			}
-			if now.Sub(heard) > 3*interval {
+			if now.Sub(heard) > 6*interval {
 				return false, errLost
 			}
 			if now.After(nextBeat) {

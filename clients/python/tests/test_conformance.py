@@ -262,6 +262,14 @@ class Runner:
             self.fail(f"len(attempts) {len(run.proto.attempts)} != {step['attempts']}")
         if "namespace" in step and run.proto.namespace != step["namespace"]:
             self.fail(f"namespace {run.proto.namespace!r} != {step['namespace']!r}")
+        if "log_messages" in step:
+            got_lines = [line.message for line in run.logs]
+            if got_lines != step["log_messages"]:
+                self.fail(f"log messages {got_lines!r} != {step['log_messages']!r}")
+        if "progress" in step:
+            got_progress = run.progress.fraction if run.progress else None
+            if got_progress != step["progress"]:
+                self.fail(f"progress {got_progress!r} != {step['progress']!r}")
 
     def op_cancel(self, step: dict[str, Any]) -> None:
         run_id = self.run_id(step)

@@ -391,14 +391,14 @@ class Worker:
         self._unsent.clear()
 
     async def _watch(self, s: _Session) -> None:
-        """Heartbeats; a stream that has been silent for 3 intervals is given up (it stalled, or the broker is gone)."""
+        """Heartbeats; a stream that has been silent for 6 intervals is given up (it stalled, or the broker is gone)."""
         while True:
             await asyncio.sleep(s.interval if s.welcomed else 0.05)
             if not s.welcomed:
                 if time.monotonic() - s.last_heard > 10:
                     raise _StreamLost("no welcome within 10 s")
                 continue
-            if time.monotonic() - s.last_heard > 3 * s.interval:
+            if time.monotonic() - s.last_heard > 6 * s.interval:
                 raise _StreamLost(f"nothing from the broker for {time.monotonic() - s.last_heard:.1f} s")
             held = [worker_pb2.HeldRun(run_id=a.a.run_id, attempt=a.a.attempt) for a in self._attempts.values()]
             s.out.put_nowait(worker_pb2.ConnectRequest(heartbeat=worker_pb2.WorkerHeartbeat(running=held, free_slots=max(0, self.concurrency - len(held)))))

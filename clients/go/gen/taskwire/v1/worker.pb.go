@@ -1181,8 +1181,9 @@ type WorkerWelcome struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The worker's id (WorkerHello.worker_id, or the one the broker made up).
 	WorkerId string `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
-	// Send a WorkerHeartbeat at least this often, in milliseconds. A session
-	// silent for twice as long is ended and its runs handed back.
+	// Send a WorkerHeartbeat at least this often, in milliseconds (half the
+	// broker's heartbeat). A session silent for 4 intervals is ended and its
+	// runs handed back.
 	HeartbeatIntervalMs int64 `protobuf:"varint,2,opt,name=heartbeat_interval_ms,json=heartbeatIntervalMs,proto3" json:"heartbeat_interval_ms,omitempty"`
 	// Largest result accepted, in bytes; a larger one fails the run
 	// (ResultTooLarge, not retried). Check it before sending.

@@ -48,7 +48,7 @@ type WorkerServiceClient interface {
 	//	broker → worker: WorkerWelcome once, then RunAssignment (a claimed
 	//	  run: it is RUNNING under this worker's id), CancelNotice (abort a
 	//	  run now: cancelled, or past its timeout) and a BrokerHeartbeat for
-	//	  every WorkerHeartbeat (a worker that hears nothing for 3 of its
+	//	  every WorkerHeartbeat (a worker that hears nothing for 6 of its
 	//	  intervals reconnects: the stream stalled or the broker is gone).
 	//
 	// The broker holds at most WorkerHello.concurrency runs for the session at
@@ -56,9 +56,9 @@ type WorkerServiceClient interface {
 	// died, the network dropped) the broker stops keeping its runs alive: they
 	// are delivered again within 2 × the heartbeat interval and their attempts
 	// recorded CRASHED, unless the worker reconnects first and lists them in
-	// WorkerHello.running. A session that sends nothing for 2 ×
-	// heartbeat_interval_ms is ended by the broker (DEADLINE_EXCEEDED) and its
-	// runs handed back at once.
+	// WorkerHello.running. A session that sends nothing for 4 ×
+	// heartbeat_interval_ms (2 × the heartbeat) is ended by the broker
+	// (DEADLINE_EXCEEDED) and its runs handed back at once.
 	//
 	// Errors: INVALID_ARGUMENT (the first message is not a valid WorkerHello;
 	// the message names the field), UNAUTHENTICATED / PERMISSION_DENIED,
@@ -104,7 +104,7 @@ type WorkerServiceServer interface {
 	//	broker → worker: WorkerWelcome once, then RunAssignment (a claimed
 	//	  run: it is RUNNING under this worker's id), CancelNotice (abort a
 	//	  run now: cancelled, or past its timeout) and a BrokerHeartbeat for
-	//	  every WorkerHeartbeat (a worker that hears nothing for 3 of its
+	//	  every WorkerHeartbeat (a worker that hears nothing for 6 of its
 	//	  intervals reconnects: the stream stalled or the broker is gone).
 	//
 	// The broker holds at most WorkerHello.concurrency runs for the session at
@@ -112,9 +112,9 @@ type WorkerServiceServer interface {
 	// died, the network dropped) the broker stops keeping its runs alive: they
 	// are delivered again within 2 × the heartbeat interval and their attempts
 	// recorded CRASHED, unless the worker reconnects first and lists them in
-	// WorkerHello.running. A session that sends nothing for 2 ×
-	// heartbeat_interval_ms is ended by the broker (DEADLINE_EXCEEDED) and its
-	// runs handed back at once.
+	// WorkerHello.running. A session that sends nothing for 4 ×
+	// heartbeat_interval_ms (2 × the heartbeat) is ended by the broker
+	// (DEADLINE_EXCEEDED) and its runs handed back at once.
 	//
 	// Errors: INVALID_ARGUMENT (the first message is not a valid WorkerHello;
 	// the message names the field), UNAUTHENTICATED / PERMISSION_DENIED,

@@ -221,8 +221,9 @@ export interface WorkerWelcome {
   /** The worker's id (WorkerHello.worker_id, or the one the broker made up). */
   workerId: string;
   /**
-   * Send a WorkerHeartbeat at least this often, in milliseconds. A session
-   * silent for twice as long is ended and its runs handed back.
+   * Send a WorkerHeartbeat at least this often, in milliseconds (half the
+   * broker's heartbeat). A session silent for 4 intervals is ended and its
+   * runs handed back.
    */
   heartbeatIntervalMs: number;
   /**
@@ -2560,7 +2561,7 @@ export const WorkerServiceService = {
    *   broker → worker: WorkerWelcome once, then RunAssignment (a claimed
    *     run: it is RUNNING under this worker's id), CancelNotice (abort a
    *     run now: cancelled, or past its timeout) and a BrokerHeartbeat for
-   *     every WorkerHeartbeat (a worker that hears nothing for 3 of its
+   *     every WorkerHeartbeat (a worker that hears nothing for 6 of its
    *     intervals reconnects: the stream stalled or the broker is gone).
    *
    * The broker holds at most WorkerHello.concurrency runs for the session at
@@ -2568,9 +2569,9 @@ export const WorkerServiceService = {
    * died, the network dropped) the broker stops keeping its runs alive: they
    * are delivered again within 2 × the heartbeat interval and their attempts
    * recorded CRASHED, unless the worker reconnects first and lists them in
-   * WorkerHello.running. A session that sends nothing for 2 ×
-   * heartbeat_interval_ms is ended by the broker (DEADLINE_EXCEEDED) and its
-   * runs handed back at once.
+   * WorkerHello.running. A session that sends nothing for 4 ×
+   * heartbeat_interval_ms (2 × the heartbeat) is ended by the broker
+   * (DEADLINE_EXCEEDED) and its runs handed back at once.
    *
    * Errors: INVALID_ARGUMENT (the first message is not a valid WorkerHello;
    * the message names the field), UNAUTHENTICATED / PERMISSION_DENIED,
@@ -2599,7 +2600,7 @@ export interface WorkerServiceServer extends UntypedServiceImplementation {
    *   broker → worker: WorkerWelcome once, then RunAssignment (a claimed
    *     run: it is RUNNING under this worker's id), CancelNotice (abort a
    *     run now: cancelled, or past its timeout) and a BrokerHeartbeat for
-   *     every WorkerHeartbeat (a worker that hears nothing for 3 of its
+   *     every WorkerHeartbeat (a worker that hears nothing for 6 of its
    *     intervals reconnects: the stream stalled or the broker is gone).
    *
    * The broker holds at most WorkerHello.concurrency runs for the session at
@@ -2607,9 +2608,9 @@ export interface WorkerServiceServer extends UntypedServiceImplementation {
    * died, the network dropped) the broker stops keeping its runs alive: they
    * are delivered again within 2 × the heartbeat interval and their attempts
    * recorded CRASHED, unless the worker reconnects first and lists them in
-   * WorkerHello.running. A session that sends nothing for 2 ×
-   * heartbeat_interval_ms is ended by the broker (DEADLINE_EXCEEDED) and its
-   * runs handed back at once.
+   * WorkerHello.running. A session that sends nothing for 4 ×
+   * heartbeat_interval_ms (2 × the heartbeat) is ended by the broker
+   * (DEADLINE_EXCEEDED) and its runs handed back at once.
    *
    * Errors: INVALID_ARGUMENT (the first message is not a valid WorkerHello;
    * the message names the field), UNAUTHENTICATED / PERMISSION_DENIED,
@@ -2630,7 +2631,7 @@ export interface WorkerServiceClient extends Client {
    *   broker → worker: WorkerWelcome once, then RunAssignment (a claimed
    *     run: it is RUNNING under this worker's id), CancelNotice (abort a
    *     run now: cancelled, or past its timeout) and a BrokerHeartbeat for
-   *     every WorkerHeartbeat (a worker that hears nothing for 3 of its
+   *     every WorkerHeartbeat (a worker that hears nothing for 6 of its
    *     intervals reconnects: the stream stalled or the broker is gone).
    *
    * The broker holds at most WorkerHello.concurrency runs for the session at
@@ -2638,9 +2639,9 @@ export interface WorkerServiceClient extends Client {
    * died, the network dropped) the broker stops keeping its runs alive: they
    * are delivered again within 2 × the heartbeat interval and their attempts
    * recorded CRASHED, unless the worker reconnects first and lists them in
-   * WorkerHello.running. A session that sends nothing for 2 ×
-   * heartbeat_interval_ms is ended by the broker (DEADLINE_EXCEEDED) and its
-   * runs handed back at once.
+   * WorkerHello.running. A session that sends nothing for 4 ×
+   * heartbeat_interval_ms (2 × the heartbeat) is ended by the broker
+   * (DEADLINE_EXCEEDED) and its runs handed back at once.
    *
    * Errors: INVALID_ARGUMENT (the first message is not a valid WorkerHello;
    * the message names the field), UNAUTHENTICATED / PERMISSION_DENIED,
