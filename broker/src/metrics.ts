@@ -101,9 +101,17 @@ export class BrokerMetrics {
     this.#queues = q;
   }
 
+  /** Counter children by task, queue and result: found without prom-client hashing the labels on every Submit. */
+  readonly #submitChildren = new Map<string, { inc(): void }>();
+
   /** Counts the run a Submit (or a batch item) answered with. */
   submitted(run: TaskRun | undefined, deduplicated: boolean): void {
     if (!run) return;
-    this.submits.inc({ task: run.task, queue: run.queue || "default", result: deduplicated ? "deduplicated" : run.cached ? "cached" : "created" });
+    const queue = run.queue || "default";
+    const result = deduplicated ? "deduplicated" : run.cached ? "cached" : "created";
+    const key = `${run.task}\u0000${queue}\u0000${result}`;
+    let child = this.#submitChildren.get(key);
+    if (!child) this.#submitChildren.set(key, (child = this.submits.labels({ task: run.task, queue, result })));
+    child.inc();
   }
 }
