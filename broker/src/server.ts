@@ -222,7 +222,7 @@ export class Broker {
     // Workers in any language execute runs through WorkerService; the broker
     // does their NATS side with the TS worker's own helpers (core/src/exec).
     const c = this.config;
-    const workers = new RemoteWorkers(nats, { store: runs.store, cache, results, limits }, { heartbeatMs: c.workerHeartbeatMs, maxResultBytes: c.workerMaxResultBytes, inlineResultBytes: c.workerInlineResultBytes, maxCrashRetries: c.workerMaxCrashRetries }, this.log);
+    const workers = new RemoteWorkers(nats, { store: runs.store, cache, results, limits, workers: workersKv }, { heartbeatMs: c.workerHeartbeatMs, maxResultBytes: c.workerMaxResultBytes, inlineResultBytes: c.workerInlineResultBytes, maxCrashRetries: c.workerMaxCrashRetries }, this.log);
     this.#workers = workers;
     workers.start();
     const auth = this.#auth;

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { AttemptOutcome, EventType, RunState, task } from "@taskwire/client";
 import { status as Status } from "@grpc/grpc-js";
-import { uniq, startWorker } from "../helpers/env.js";
+import { uniq, startWorker, waitFor } from "../helpers/env.js";
 import { RawWorker } from "../helpers/remote-worker.js";
 import { useStack } from "../helpers/stack.js";
 
@@ -48,6 +48,32 @@ describe("WorkerService: remote workers through the broker", function () {
     assert.equal(running.workerId, `w-${name}`);
     w.complete(a, 5);
     assert.equal(await h.result({ timeoutMs: 10_000 }), 5);
+  });
+
+  it("lists a connected worker in /v1/workers (what it serves and runs) until it leaves", async function () {
+    const name = uniq("rw-list");
+    const id = `listed-${name}`;
+    const w = connect(name, { workerId: id, concurrency: 3 });
+    await w.welcome;
+    const h = await stack().client.submit(name, []);
+    const a = await w.assignments.next(10_000, "assignment");
+    type Listed = { id: string; tasks: string[]; concurrency: number; runIds: string[] };
+    const listed = async (): Promise<Listed | undefined> => {
+      const res = await fetch(`http://${stack().broker.httpAddress}/v1/workers`);
+      const body = (await res.json()) as { workers: Listed[] };
+      return body.workers.find((x) => x.id === id);
+    };
+    const entry = await waitFor(async () => {
+      const e = await listed();
+      return e && e.runIds.includes(h.id) ? e : undefined;
+    }, "the worker's record with its run", 10_000, 50);
+    assert.deepEqual(entry.tasks, [name]);
+    assert.equal(entry.concurrency, 3);
+    w.complete(a, 1);
+    await h.result({ timeoutMs: 10_000 });
+    w.close();
+    await w.ended;
+    await waitFor(async () => (await listed()) === undefined, "the record removed", 10_000, 50);
   });
 
   it("refuses a stream whose first message is not a valid hello, naming the field", async function () {

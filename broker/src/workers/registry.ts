@@ -1,7 +1,7 @@
 import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import type { Subscription } from "@nats-io/transport-node";
-import { CANCEL_SUBJECT_PREFIX, Heartbeats, KeySlots, type NatsHandle, RateLimiter, type RunStore } from "@taskwire/core";
+import { CANCEL_SUBJECT_PREFIX, encodeWorkerRecord, Heartbeats, KeySlots, type NatsHandle, RateLimiter, type RunStore, WORKER_RECORD_INTERVAL_MS, workerKey } from "@taskwire/core";
 import type { Logger } from "pino";
 import type { SessionSpec } from "./hello.js";
 import { RemoteSession, type SessionOutput } from "./session.js";
@@ -39,15 +39,19 @@ export class RemoteWorkers {
   readonly byRun = new Map<string, RemoteSession>();
   #cancelSub: Subscription | undefined;
   #liveness: NodeJS.Timeout | undefined;
+  #presence: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** The taskwire_workers bucket: each session keeps its worker's record there, as the TS worker does (GET /v1/workers, the UI). */
+  readonly #workersKv: KV | undefined;
 
   constructor(
     readonly nats: NatsHandle,
-    resources: { store: RunStore; cache: KV; results: ObjectStore; limits: KV },
+    resources: { store: RunStore; cache: KV; results: ObjectStore; limits: KV; workers?: KV },
     readonly settings: RemoteWorkerSettings,
     readonly log: Logger,
   ) {
     this.heartbeats = new Heartbeats(settings.heartbeatMs);
+    this.#workersKv = resources.workers;
     this.shared = {
       store: resources.store,
       cache: resources.cache,
@@ -80,6 +84,24 @@ export class RemoteWorkers {
       for (const s of this.#sessions.values()) s.checkAlive(now, limit);
     }, Math.max(25, Math.floor(this.workerIntervalMs / 2)));
     this.#liveness.unref();
+    this.#presence = setInterval(() => void this.#writeRecords(), this.presenceIntervalMs);
+    this.#presence.unref();
+  }
+
+  /** How often a session's worker record is rewritten, in ms (the TS worker's interval). */
+  get presenceIntervalMs(): number {
+    return Math.min(this.settings.heartbeatMs, WORKER_RECORD_INTERVAL_MS);
+  }
+
+  /** Writes the record of every connected worker; a failed write only costs a stale entry until the next. */
+  async #writeRecords(): Promise<void> {
+    const kv = this.#workersKv;
+    if (!kv) return;
+    await Promise.all(
+      [...this.#sessions.values()].map((s) =>
+        kv.put(workerKey(s.workerId), encodeWorkerRecord(s.record(this.presenceIntervalMs))).catch((err: unknown) => this.log.debug({ err, worker: s.workerId }, "could not write a remote worker's record")),
+      ),
+    );
   }
 
   /** Sessions connected now. */
@@ -101,12 +123,16 @@ export class RemoteWorkers {
     const moved = previous ? previous.handOver(spec.running) : [];
     previous?.end({ superseded: true });
     await session.start(moved);
+    await this.#workersKv?.put(workerKey(spec.workerId), encodeWorkerRecord(session.record(this.presenceIntervalMs))).catch(() => undefined);
     return session;
   }
 
   /** A session ended: it no longer answers for its worker id (unless a newer one took over). */
   closed(session: RemoteSession): void {
-    if (this.#sessions.get(session.workerId) === session) this.#sessions.delete(session.workerId);
+    if (this.#sessions.get(session.workerId) !== session) return;
+    this.#sessions.delete(session.workerId);
+    // Gone from the list at once, as when a TS worker stops.
+    void this.#workersKv?.delete(workerKey(session.workerId)).catch(() => undefined);
   }
 
   /**
@@ -118,6 +144,7 @@ export class RemoteWorkers {
     this.#stopped = true;
     for (const s of [...this.#sessions.values()]) s.end({ shutdown: true });
     clearInterval(this.#liveness);
+    clearInterval(this.#presence);
     this.#cancelSub?.unsubscribe();
     this.heartbeats.stop();
   }

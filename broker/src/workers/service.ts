@@ -36,6 +36,7 @@ export function createWorkerService(workers: RemoteWorkers, log: Logger, authori
       let pending: ConnectRequest[] | undefined = [];
       let ended = false;
       const out: SessionOutput = {
+        peer: call.getPeer(),
         send: (msg) => {
           if (!ended) call.write(msg);
         },

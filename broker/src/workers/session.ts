@@ -32,6 +32,7 @@ import {
   RUNS_STREAM,
   RunStore,
   traceParentOf,
+  type WorkerRecord,
 } from "@taskwire/core";
 import type { Logger } from "pino";
 import type { RemoteTask, SessionSpec } from "./hello.js";
@@ -67,6 +68,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Where a session's messages to its worker go: the gRPC stream. */
 export interface SessionOutput {
+  /** The worker's address as the broker sees it (for its record). */
+  readonly peer: string;
   send(msg: ConnectResponse): void;
   /** Ends the stream: with a status, or OK when the worker closed its side. */
   end(status?: { code: Status; details: string }): void;
@@ -181,6 +184,7 @@ export class RemoteSession {
   #state: "open" | "draining" | "closed" = "open";
   #holderSub: Subscription | undefined;
   readonly #loops: Promise<void>[] = [];
+  readonly #startedAt = new Date().toISOString();
 
   constructor(reg: RemoteWorkers, spec: SessionSpec, namespace: string, out: SessionOutput) {
     this.#reg = reg;
@@ -289,6 +293,24 @@ export class RemoteSession {
       out.push(a);
     }
     return out;
+  }
+
+  /** The worker's entry in the taskwire_workers bucket (core/src/worker-registry.ts): what it serves and runs now. */
+  record(intervalMs: number): WorkerRecord {
+    const ids = [...this.#held.keys()];
+    return {
+      id: this.workerId,
+      host: this.#out.peer,
+      pid: 0,
+      tasks: [...this.#spec.tasks.keys()],
+      queues: this.#spec.queues,
+      concurrency: this.#spec.concurrency,
+      running: ids.length,
+      runIds: ids.slice(0, 100),
+      lastSeen: new Date().toISOString(),
+      startedAt: this.#startedAt,
+      intervalMs,
+    };
   }
 
   /** Handles one message from the worker. */
