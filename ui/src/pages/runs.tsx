@@ -62,7 +62,10 @@ export function RunsPage({ params }: { params: URLSearchParams }) {
     const ctl = new AbortController();
     sinceLoad.current = [];
     setPage((p) => ({ ...p, loading: true, error: undefined }));
-    loadRunsPage(filter, token, ctl.signal).then(
+    const partial = (rows: readonly TaskRun[]): void => {
+      if (!ctl.signal.aborted) setLive(applyEvents({ rows: [...rows], hidden: 0 }, sinceLoad.current, { ...ctx.current, hasNext: true }));
+    };
+    loadRunsPage(filter, token, ctl.signal, partial).then(
       (res) => {
         if (ctl.signal.aborted) return;
         const hasNext = res.next !== "";
