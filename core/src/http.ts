@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Registry } from "prom-client";
+import { processRegistry } from "./metrics.js";
 
 /**
  * The HTTP side of every taskwire process: `/metrics`, `/healthz` and
@@ -33,12 +34,14 @@ export function pathOf(req: IncomingMessage): string {
 }
 
 /**
- * `/metrics` (Prometheus text format from `registry`), `/healthz` (200
+ * `/metrics` (Prometheus text format from `registry`, then Node's process
+ * metrics), `/healthz` (200
  * while the process runs: a liveness probe) and `/readyz` (200 when every
  * check of `readiness()` passes, else 503 naming the failing ones: a
  * readiness probe).
  */
 export function opsHandler(registry: Registry, readiness: () => Readiness): HttpHandler {
+  const nodeRegistry = processRegistry();
   return async (req, res) => {
     const path = pathOf(req);
     if (path !== "/metrics" && path !== "/healthz" && path !== "/readyz") return false;
@@ -47,7 +50,8 @@ export function opsHandler(registry: Registry, readiness: () => Readiness): Http
       return true;
     }
     if (path === "/metrics") {
-      const text = await registry.metrics();
+      const [own, node] = await Promise.all([registry.metrics(), nodeRegistry.metrics()]);
+      const text = `${own}${own.endsWith("\n") || own === "" ? "" : "\n"}${node}`;
       res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store" });
       res.end(req.method === "HEAD" ? undefined : text);
     } else if (path === "/healthz") {

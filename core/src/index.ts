@@ -12,6 +12,6 @@ export { settle } from "./settle.js";
 export { ConfigError, resolveSettings, setting, natsSettings, int, flag, text, hostPort, natsUrls, logLevel, LOG_LEVELS, type Setting, type Settings, type Resolved, type NatsSettings } from "./config.js";
 export * from "./exec/index.js";
 export { HttpServer, opsHandler, sendJson, pathOf, type HttpHandler, type Readiness } from "./http.js";
-export { createRegistry, natsConnectedGauge } from "./metrics.js";
+export { createRegistry, natsConnectedGauge, processRegistry } from "./metrics.js";
 export { listenOrOff } from "./config.js";
 export { listWorkers, encodeWorkerRecord, workerKey, WORKER_RECORD_INTERVAL_MS, WORKER_RECORD_MAX_AGE_MS, type WorkerRecord } from "./worker-registry.js";

@@ -2,15 +2,28 @@ import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { NatsHandle } from "./connection.js";
 
 /**
- * A fresh Prometheus registry for one process (one broker, one worker):
- * never prom-client's global one, so several of them in one process (tests,
- * `taskwire dev`) keep their own series. Holds Node's process metrics
- * (`process_*`, `nodejs_*`: CPU, memory, event-loop lag, GC).
+ * A fresh Prometheus registry for one broker or worker: never prom-client's
+ * global one, so several of them in one process (tests, `taskwire dev`)
+ * keep their own series. Node's process metrics are in `processRegistry()`,
+ * which `/metrics` appends.
  */
 export function createRegistry(): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  return registry;
+  return new Registry();
+}
+
+let nodeMetrics: Registry | undefined;
+
+/**
+ * Node's process metrics (`process_*`, `nodejs_*`: CPU, memory, event-loop
+ * lag, GC), collected once per process however many brokers and workers it
+ * runs (each collection keeps an event-loop-delay monitor running for good).
+ */
+export function processRegistry(): Registry {
+  if (!nodeMetrics) {
+    nodeMetrics = new Registry();
+    collectDefaultMetrics({ register: nodeMetrics });
+  }
+  return nodeMetrics;
 }
 
 /** `taskwire_nats_connected`: 1 while the process's NATS connection is up, else 0. */
