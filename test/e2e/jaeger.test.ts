@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
-import { context as otContext, propagation, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { trace } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { Client } from "@taskwire/client";
 import { Jaeger } from "@taskwire/cli";
 import { freePort, type Proc, spawnCli, startNats, waitFor } from "../helpers/env.js";
+import { useTracerProvider } from "../helpers/otel.js";
 import { run } from "../helpers/tools.js";
 import { REPO } from "../helpers/env.js";
 
@@ -43,6 +42,7 @@ describe("Jaeger: one submit is one trace across caller, broker, publish and wor
   let worker: Proc;
   let address: string;
   let provider: BasicTracerProvider;
+  let release: (() => void) | undefined;
   const otel = (): Record<string, string> => ({
     OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpEndpoint,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
@@ -63,16 +63,12 @@ describe("Jaeger: one submit is one trace across caller, broker, publish and wor
       resource: resourceFromAttributes({ "service.name": "taskwire-test-app" }),
       spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${jaeger.otlpHttpEndpoint}/v1/traces` }))],
     });
-    trace.setGlobalTracerProvider(provider);
-    otContext.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    release = useTracerProvider(provider);
   });
 
   after(async function () {
+    release?.();
     await provider?.shutdown();
-    trace.disable();
-    otContext.disable();
-    propagation.disable();
     await worker?.kill();
     await broker?.kill();
     await nats?.cleanup();

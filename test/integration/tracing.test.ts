@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { context as otContext, propagation, SpanKind, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { SpanKind, trace } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { Client, task } from "@taskwire/client";
 import type { Broker } from "@taskwire/broker";
 import type { Worker } from "@taskwire/worker";
 import { startBroker, startNats, startWorker, uniq, waitFor } from "../helpers/env.js";
+import { useTracerProvider } from "../helpers/otel.js";
 
 describe("tracing: one submit is one trace across client, broker and worker", function () {
   const exporter = new InMemorySpanExporter();
@@ -15,12 +14,12 @@ describe("tracing: one submit is one trace across client, broker and worker", fu
   let worker: Worker;
   let client: Client;
   const add = task(uniq("traced"), async (a: number, b: number) => a + b);
+  let provider: BasicTracerProvider | undefined;
+  let release: (() => void) | undefined;
 
   before(async function () {
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    trace.setGlobalTracerProvider(provider);
-    otContext.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    release = useTracerProvider(provider);
     nats = await startNats();
     broker = await startBroker(nats.url);
     worker = await startWorker(nats.url, [add]);
@@ -32,9 +31,8 @@ describe("tracing: one submit is one trace across client, broker and worker", fu
     await worker?.stop();
     await broker?.stop();
     await nats?.cleanup();
-    trace.disable();
-    otContext.disable();
-    propagation.disable();
+    release?.();
+    await provider?.shutdown();
   });
 
   it("links client → broker → producer → worker spans as parent and child", async function () {

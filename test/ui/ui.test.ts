@@ -2,13 +2,11 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { context as otContext, propagation, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { Client, context, task } from "@taskwire/client";
 import type { Browser, Page } from "playwright-core";
 import { REPO, uniq, waitFor } from "../helpers/env.js";
+import { useTracerProvider } from "../helpers/otel.js";
 import { useStack } from "../helpers/stack.js";
 import { buildUi, launchChromium } from "./browser.js";
 
@@ -43,15 +41,14 @@ describe("web UI in headless Chromium (real broker, JSON API and event stream)",
   });
   const stack = useStack({ tasks: [add, flaky, slow], worker: { concurrency: 4 }, broker: { uiTraceUrl: "http://jaeger.test:16686/trace/{traceId}" } });
   let browser: Browser;
+  let release: (() => void) | undefined;
   let page: Page;
   let base = "";
   const pageErrors: string[] = [];
 
   before(async function () {
     // A tracer, so runs carry a traceparent and the run page links to the trace.
-    trace.setGlobalTracerProvider(new BasicTracerProvider());
-    otContext.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    release = useTracerProvider(new BasicTracerProvider());
     buildUi();
     browser = await launchChromium();
     base = `http://${stack.broker.httpAddress}`;
@@ -65,9 +62,7 @@ describe("web UI in headless Chromium (real broker, JSON API and event stream)",
   });
   after(async function () {
     await browser?.close();
-    trace.disable();
-    otContext.disable();
-    propagation.disable();
+    release?.();
     assert.deepEqual(pageErrors, [], "the page threw no uncaught errors");
   });
 
