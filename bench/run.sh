@@ -30,4 +30,14 @@ export PATH="$PATH:/usr/sbin"
 # deployed; the build is incremental (seconds when nothing changed).
 npm run --silent build
 
+# The Python and Go workers of the "workers by language" phase (skipped, with
+# the reason, when python3 or go is missing).
+if command -v python3 >/dev/null; then
+  [ -x clients/python/.venv/bin/python ] || python3 -m venv clients/python/.venv
+  clients/python/.venv/bin/pip install --quiet --disable-pip-version-check ./clients/python
+fi
+if command -v go >/dev/null; then
+  (cd clients/go && go build -o ../../.taskwire/bin/bench-worker-go ./examples/bench-worker)
+fi
+
 exec node --conditions=taskwire-source --import tsx bench/src/main.ts "$@"

@@ -14,6 +14,7 @@ import { Client } from "@taskwire/client";
 import { bullmq } from "./phases/bullmq.js";
 import { costPerRun } from "./phases/cost.js";
 import { workerDrain } from "./phases/drain.js";
+import { workerLanguages } from "./phases/languages.js";
 import { e2eBursts } from "./phases/e2e.js";
 import { grpcCeiling } from "./phases/grpc-ceiling.js";
 import { jetstreamCeiling } from "./phases/jetstream-ceiling.js";
@@ -79,13 +80,16 @@ async function main(): Promise<void> {
 
     // 5. Worker drain: runs preloaded, then a worker of its own.
     const drain = await workerDrain(S, stack, broker);
+
+    // 5b. The same drain through a TS, a Python and a Go worker (the last two over WorkerService).
+    const languages = await workerLanguages(S, stack, broker);
     await stopBroker(broker);
     broker = undefined;
 
     // 6. The peer: BullMQ on redis-server.
     const bull = redis ? await bullmq(S, redis) : undefined;
 
-    writeResults(MODE, S, machine, started, { ceilings, submit: { ...throughput, open, batch }, memory, costPerRun: cost, e2e: { ...bursts, paced }, drain, bullmq: bull });
+    writeResults(MODE, S, machine, started, { ceilings, submit: { ...throughput, open, batch }, memory, costPerRun: cost, e2e: { ...bursts, paced }, drain, languages, bullmq: bull });
   } finally {
     await worker?.stop().catch(() => {});
     broker?.client.close();

@@ -18,7 +18,7 @@ export function writeResults(mode: Mode, s: Settings, machine: Record<string, st
   process.stdout.write(`\ntaskwire bench (${mode}), ${machine.nproc} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.natsServer}, ${machine.redis}\n\n${table}\n\n`);
   process.stdout.write(`${t.targetsLine()}\n`);
 
-  const details = { kvCeiling: f.ceilings.kvCeiling, submit: f.submit, memory: f.memory, costPerRun: f.costPerRun, e2e: f.e2e, drain: f.drain, bullmq: f.bullmq };
+  const details = { kvCeiling: f.ceilings.kvCeiling, submit: f.submit, memory: f.memory, costPerRun: f.costPerRun, e2e: f.e2e, drain: f.drain, languages: f.languages, bullmq: f.bullmq };
   const result = { date: new Date().toISOString(), mode, durationS: round((Date.now() - started) / 1000, 1), machine, settings: { ...s, concurrency: CONC, payload: PAYLOAD, submitRequestBytes: SUBMIT_BYTES }, rows: t.rows, details, table };
   const json = JSON.stringify(result, null, 2);
   const latest = mode === "quick" ? "latest-quick.json" : "latest.json";

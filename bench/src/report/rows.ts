@@ -4,6 +4,7 @@ import type { BullmqFigures } from "../phases/bullmq.js";
 import type { E2EBurst } from "../phases/e2e.js";
 import type { GrpcCeiling } from "../phases/grpc-ceiling.js";
 import type { JetStreamCeiling } from "../phases/jetstream-ceiling.js";
+import type { LanguageDrain, WorkerLang } from "../phases/languages.js";
 import type { BrokerMemory } from "../phases/memory.js";
 import type { E2EPaced, SubmitOpenLoop } from "../phases/paced.js";
 import type { SubmitThroughput } from "../phases/submit.js";
@@ -18,6 +19,8 @@ export interface Figures {
   costPerRun: Record<string, number>;
   e2e: E2EBurst & { unary: E2EBurst; paced: E2EPaced };
   drain: { rate: number; completed: number };
+  /** The drain through a TS, a Python and a Go worker. */
+  languages: Record<WorkerLang, LanguageDrain>;
   /** Absent with --skip-bullmq. */
   bullmq: BullmqFigures | undefined;
 }
@@ -27,6 +30,7 @@ export function tableOf(s: Settings, f: Figures): Table {
   ceilingRows(t, s, f);
   submitRows(t, s, f);
   e2eRows(t, s, f);
+  languageRows(t, s, f);
   memoryRows(t, f);
   costRows(t, f);
   return t;
@@ -76,6 +80,19 @@ function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bu
   // The worker's CPU next to BullMQ's worker, nats-server's next to redis-server's.
   const peerOf: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.cpuMsPerJob.worker], natsServer: ["redis-server", bull?.cpuMsPerJob.redis] };
   for (const [k, v] of Object.entries(e2e.cpuMsPerRun)) t.row({ section: "e2e", metric: `CPU per run: ${k}`, unit: "ms", taskwire: v, peer: peerOf[k]?.[0], peerValue: peerOf[k]?.[1] });
+}
+
+function languageRows(t: Table, s: Settings, { languages: l }: Figures): void {
+  const n = s.e2eN.toLocaleString("en-US");
+  const ts = l.ts.rate;
+  t.row({ section: "workers", metric: `drain rate, TS worker (own NATS connection; ${n} no-op, c64)`, unit: "/s", taskwire: ts });
+  t.row({ section: "workers", metric: `drain rate, Python worker (WorkerService; async def)`, unit: "/s", taskwire: l.python.rate, peer: "TS worker", peerValue: ts });
+  t.row({ section: "workers", metric: `drain rate, Go worker (WorkerService)`, unit: "/s", taskwire: l.go.rate, peer: "TS worker", peerValue: ts });
+  for (const [lang, label] of [["ts", "TS"], ["python", "Python"], ["go", "Go"]] as const) {
+    const c = l[lang].cpuMsPerRun;
+    if (!c) continue;
+    t.row({ section: "workers", metric: `CPU per run, ${label} drain: worker / broker`, unit: "ms", taskwire: c.worker, peer: "broker", peerValue: c.broker });
+  }
 }
 
 function memoryRows(t: Table, { memory: mem }: Figures): void {
