@@ -24,7 +24,9 @@ describe("fault: a worker killed with SIGKILL mid-run", function () {
   it("completes the run on the other worker, records the lost attempt, and records completion once", async function () {
     const a = await spawnWorker(nats.url);
     procs.push(a);
-    const run = await client.submit<{ pid: number }>("e2e-slow", [1_500]);
+    // Long enough that worker A is still running it once worker B has started
+    // (starting a worker takes seconds on a loaded machine).
+    const run = await client.submit<{ pid: number }>("e2e-slow", [6_000]);
     await waitFor(async () => (await run.status()).state === RunState.RUN_STATE_RUNNING, "run started on worker A");
     const b = await spawnWorker(nats.url);
     procs.push(b);
