@@ -68,6 +68,12 @@ export const brokerSettings = {
   workerInlineResultBytes: setting("TASKWIRE_INLINE_RESULT_BYTES", int("bytes", 0, 1024 * 1024), 65_536),
   /** Crashed attempts of a remote worker's run retried beyond its retry policy. @default 10 (TASKWIRE_MAX_CRASH_RETRIES) */
   workerMaxCrashRetries: setting("TASKWIRE_MAX_CRASH_RETRIES", int("attempts", 0, 1_000), 10),
+  /** Match run events against automations and execute their action runs (queue taskwire-automations) in this broker. @default true (TASKWIRE_AUTOMATIONS=false disables) */
+  automations: setting("TASKWIRE_AUTOMATIONS", flag(), true),
+  /** What automation webhooks may reach beyond public addresses: CIDRs, addresses and host names, comma separated (loopback, link-local and private ranges are refused unless listed). @default "" (TASKWIRE_AUTOMATION_ALLOW) */
+  automationAllow: setting("TASKWIRE_AUTOMATION_ALLOW", text("CIDRs, addresses and host names, comma separated"), ""),
+  /** Action runs of each built-in automation task this broker executes at once. @default 16 (TASKWIRE_AUTOMATION_CONCURRENCY) */
+  automationConcurrency: setting("TASKWIRE_AUTOMATION_CONCURRENCY", int("runs", 1, 1_000), 16),
 };
 
 /** Broker settings, resolved. */
@@ -134,6 +140,12 @@ export interface BrokerConfig {
   workerInlineResultBytes: number;
   /** Crashed attempts of a remote worker's run retried beyond its retry policy. @default 10 (TASKWIRE_MAX_CRASH_RETRIES) */
   workerMaxCrashRetries: number;
+  /** Match run events against automations and execute their action runs in this broker. @default true (TASKWIRE_AUTOMATIONS) */
+  automations: boolean;
+  /** What automation webhooks may reach beyond public addresses: CIDRs, addresses and host names. @default "" (TASKWIRE_AUTOMATION_ALLOW) */
+  automationAllow: string;
+  /** Action runs of each built-in automation task this broker executes at once. @default 16 (TASKWIRE_AUTOMATION_CONCURRENCY) */
+  automationConcurrency: number;
 }
 
 /**

@@ -15,6 +15,7 @@ import { Runs } from "./runs.js";
 import { Reconciler } from "./reconciler.js";
 import { Scheduler } from "./scheduler.js";
 import { CronSchedules } from "./cron.js";
+import { Automations } from "./automations/index.js";
 import { authorizationOf, createService } from "./service.js";
 import { createWorkerService, RemoteWorkers } from "./workers/index.js";
 import { TlsFileProvider } from "./tls.js";
@@ -67,6 +68,7 @@ export class Broker {
   #reconciler: Reconciler | undefined;
   #workers: RemoteWorkers | undefined;
   #cron!: CronSchedules;
+  #automations: Automations | undefined;
   #inflight = { count: 0 };
   #port = 0;
   #auth: Authenticator | undefined;
@@ -180,6 +182,7 @@ export class Broker {
       // E.g. the listen address is taken: leave nothing running behind.
       await this.#scheduler?.stop().catch(() => undefined);
       await this.#reconciler?.stop().catch(() => undefined);
+      await this.#automations?.stop().catch(() => undefined);
       this.#workers?.stop();
       await this.#lease?.stop().catch(() => undefined);
       this.#server?.forceShutdown();
@@ -194,9 +197,19 @@ export class Broker {
   }
 
   async #start(nats: NatsHandle, credentials: ServerCredentials): Promise<void> {
-    const { runs: runsKv, idempotency, cache, limits, results, schedules, workers: workersKv } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
+    const { runs: runsKv, idempotency, cache, limits, results, schedules, workers: workersKv, automations, automationState } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
     const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes, this.config.retentionMs, new PeerLimits("waiting GetStatus calls", this.config.maxWaitsPerConnection, "TASKWIRE_MAX_WAITS_PER_CONNECTION"), { scanLimit: this.config.listScanLimit, clockSkewMs: this.config.listClockSkewMs });
     this.#cron = new CronSchedules(schedules, runs, this.log);
+    const c0 = this.config;
+    this.#automations = new Automations(
+      nats,
+      { automations, automationState, store: runs.store, cache, results, limits },
+      runs,
+      this.#cron,
+      new QueueStats(nats, workersKv),
+      { enabled: c0.automations, allow: c0.automationAllow, concurrency: c0.automationConcurrency, heartbeatMs: c0.workerHeartbeatMs },
+      this.log,
+    );
     this.#events = new EventStreamer(runs, this.log, new PeerLimits("StreamEvents calls", this.config.maxStreamsPerConnection, "TASKWIRE_MAX_STREAMS_PER_CONNECTION"));
     const health = new HealthImplementation({ "": "SERVING", [SERVICE_NAME]: "SERVING", [WORKER_SERVICE_NAME]: "SERVING" });
     nats.onChange((connected) => {
@@ -217,7 +230,7 @@ export class Broker {
     });
     const definition = serviceDefinition();
     // Metrics wrap the handlers once; gRPC and the JSON API both call the wrapped ones.
-    const service = instrumentService(createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight, this.#auth), this.metrics);
+    const service = instrumentService(createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight, this.#auth, this.#automations.store), this.metrics);
     server.addService(definition, service);
     // Workers in any language execute runs through WorkerService; the broker
     // does their NATS side with the TS worker's own helpers (core/src/exec).
@@ -253,6 +266,8 @@ export class Broker {
     // Every broker puts back in play the runs nothing would move forward (no leader: compare-and-set).
     this.#reconciler = new Reconciler(nats, runs.store, this.log, `reconciler@${hostname()}-${process.pid}`);
     await this.#reconciler.start();
+    // Automations: every broker matches events and executes action runs (no leader; see automations/engine.ts).
+    await this.#automations.start();
     this.log.info({ listen: this.address, nats: this.config.natsUrl, tls: this.#tls ? (this.config.tlsClientCa ? "mTLS" : "TLS") : "off", auth: this.#auth?.enabled ? "on" : "off" }, "taskwire broker listening");
   }
 
@@ -287,6 +302,7 @@ export class Broker {
     this.#cron?.stop();
     await this.#scheduler?.stop();
     await this.#reconciler?.stop();
+    await this.#automations?.stop();
     await this.#lease?.stop();
     this.#auth?.close();
     this.#tls?.close();

@@ -1,6 +1,16 @@
 import type { handleServerStreamingCall, handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
 import { context as otContext, type Context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type {
+  CreateAutomationRequest,
+  CreateAutomationResponse,
+  DeleteAutomationRequest,
+  DeleteAutomationResponse,
+  GetAutomationRequest,
+  GetAutomationResponse,
+  ListAutomationsRequest,
+  ListAutomationsResponse,
+  PauseAutomationRequest,
+  PauseAutomationResponse,
   CreateScheduleRequest,
   CreateScheduleResponse,
   DeleteScheduleRequest,
@@ -33,6 +43,7 @@ import { Authenticator, type Caller, METHOD_SCOPES, type Scope } from "./auth/in
 import { BrokerError, toServiceError } from "./errors.js";
 import type { EventStreamer } from "./events.js";
 import type { CronSchedules } from "./cron.js";
+import type { AutomationStore } from "./automations/index.js";
 import type { Runs } from "./runs.js";
 import { validateGetStatus, validateListRuns, validateRunId, validateSubmit } from "./validate.js";
 import { status as Status } from "@grpc/grpc-js";
@@ -103,7 +114,20 @@ export function authorizationOf(md: Metadata): string | undefined {
 /** `unary`, for handlers that run as their authenticated caller (see createService). */
 const unaryCall = unary;
 
-export function createService(runs: Runs, events: EventStreamer, cron: CronSchedules, log: Logger, maxPayloadBytes: number, inflight: { count: number }, auth: Authenticator = new Authenticator()): TaskServiceServer {
+export function createService(
+  runs: Runs,
+  events: EventStreamer,
+  cron: CronSchedules,
+  log: Logger,
+  maxPayloadBytes: number,
+  inflight: { count: number },
+  auth: Authenticator = new Authenticator(),
+  automations?: AutomationStore,
+): TaskServiceServer {
+  const automationStore = (): AutomationStore => {
+    if (!automations) throw new BrokerError(Status.UNIMPLEMENTED, "this broker was built without automations");
+    return automations;
+  };
   // Every RPC is authenticated and checked against its scope here, in one
   // place, before its handler runs; the handler gets the caller (its
   // namespace scopes every run and schedule it touches).
@@ -202,6 +226,16 @@ export function createService(runs: Runs, events: EventStreamer, cron: CronSched
     deleteSchedule: track(
       unary<DeleteScheduleRequest, DeleteScheduleResponse>("DeleteSchedule", log, async (req, _ctx, _call, caller) => {
         await cron.delete(req.name, caller.namespace);
+        return {};
+      }),
+    ),
+    createAutomation: track(unary<CreateAutomationRequest, CreateAutomationResponse>("CreateAutomation", log, async (req, _ctx, _call, caller) => automationStore().create(req.automation, caller))),
+    listAutomations: track(unary<ListAutomationsRequest, ListAutomationsResponse>("ListAutomations", log, async (req, _ctx, _call, caller) => automationStore().list(req, caller.namespace))),
+    getAutomation: track(unary<GetAutomationRequest, GetAutomationResponse>("GetAutomation", log, async (req, _ctx, _call, caller) => ({ automation: await automationStore().get(req.name, caller.namespace) }))),
+    pauseAutomation: track(unary<PauseAutomationRequest, PauseAutomationResponse>("PauseAutomation", log, async (req, _ctx, _call, caller) => ({ automation: await automationStore().pause(req.name, req.paused, caller.namespace) }))),
+    deleteAutomation: track(
+      unary<DeleteAutomationRequest, DeleteAutomationResponse>("DeleteAutomation", log, async (req, _ctx, _call, caller) => {
+        await automationStore().delete(req.name, caller.namespace);
         return {};
       }),
     ),

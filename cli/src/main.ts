@@ -4,6 +4,7 @@ import { Client, RunHandle, RunState, Status, TaskwireError, isTerminalState, ty
 import { SubmitRequest } from "@taskwire/protocol";
 import { toSubmitOptions } from "@taskwire/client/internal";
 import { serve } from "@taskwire/worker";
+import { addAutomationCommands } from "./automation.js";
 import { runDev } from "./dev.js";
 import { Jaeger } from "./jaeger.js";
 import { eventText, runJson, runText, stateName, table } from "./format.js";
@@ -317,6 +318,8 @@ schedules
     console.log(`schedule ${name} deleted`);
     c.close();
   });
+
+addAutomationCommands(program, client);
 
 program.addOption(new Option("--verbose", "print stack traces of errors").hideHelp());
 

@@ -30,6 +30,23 @@ export const SCHEDULES_BUCKET = "taskwire_schedules";
 export const LIMITS_BUCKET = "taskwire_limits";
 /** KV bucket of live workers: key = worker id, value = WorkerRecord (JSON, worker-registry.ts); max_age 30 s. */
 export const WORKERS_BUCKET = "taskwire_workers";
+/** KV bucket of automations: key = name (`<namespace>.<name>` outside namespace "default"), value = Automation (protobuf). */
+export const AUTOMATIONS_BUCKET = "taskwire_automations";
+/** KV bucket of what each automation did and is counting (cool-down, threshold window, firings in flight): same keys, JSON. */
+export const AUTOMATION_STATE_BUCKET = "taskwire_automation_state";
+/** Durable consumer of the run records' stream (RUNS_BUCKET_STREAM) that every broker shares to match automations: each event to one broker. */
+export const AUTOMATIONS_CONSUMER = "taskwire-automations";
+/** Queue of the automations' action runs, executed by the brokers (see AUTOMATION_TASKS). */
+export const AUTOMATION_QUEUE = "taskwire-automations";
+/** The built-in tasks the brokers execute on AUTOMATION_QUEUE, one per kind of action. */
+export const AUTOMATION_TASKS = {
+  webhook: "taskwire-webhook",
+  chat: "taskwire-chat",
+  cancelRun: "taskwire-cancel-run",
+  retryRun: "taskwire-retry-run",
+  pauseSchedule: "taskwire-pause-schedule",
+  checkRunning: "taskwire-check-running",
+} as const;
 /** Key in LIMITS_BUCKET of the lease that picks the one broker exporting queue metrics. */
 export const QUEUE_METRICS_LEASE_KEY = "lease.queue-metrics";
 /**

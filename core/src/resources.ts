@@ -4,6 +4,8 @@ import { Objm, type ObjectStore } from "@nats-io/obj";
 import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { NatsHandle } from "./connection.js";
 import {
+  AUTOMATION_STATE_BUCKET,
+  AUTOMATIONS_BUCKET,
   CACHE_BUCKET,
   IDEMPOTENCY_BUCKET,
   INDEX_STREAM,
@@ -31,7 +33,7 @@ export interface ResourceOptions {
 }
 
 /** Every stream behind taskwire's streams, buckets and object store. */
-const ALL_STREAMS = [RUNS_STREAM, SCHEDULED_STREAM, INDEX_STREAM, ...[RUNS_BUCKET, IDEMPOTENCY_BUCKET, CACHE_BUCKET, LIMITS_BUCKET, SCHEDULES_BUCKET, WORKERS_BUCKET].map((b) => `KV_${b}`), `OBJ_${RESULTS_STORE}`];
+const ALL_STREAMS = [RUNS_STREAM, SCHEDULED_STREAM, INDEX_STREAM, ...[RUNS_BUCKET, IDEMPOTENCY_BUCKET, CACHE_BUCKET, LIMITS_BUCKET, SCHEDULES_BUCKET, WORKERS_BUCKET, AUTOMATIONS_BUCKET, AUTOMATION_STATE_BUCKET].map((b) => `KV_${b}`), `OBJ_${RESULTS_STORE}`];
 
 /**
  * Compares the replica count of every existing taskwire stream with the
@@ -64,6 +66,10 @@ export interface Resources {
   schedules: KV;
   /** Live workers' records (worker-registry.ts). */
   workers: KV;
+  /** Automations (broker/src/automations). */
+  automations: KV;
+  /** What each automation did and is counting. */
+  automationState: KV;
 }
 
 const nanos = (ms: number): number => ms * 1_000_000;
@@ -150,7 +156,10 @@ export async function ensureResources(h: NatsHandle, options: ResourceOptions = 
   // Memory storage would lose nothing worth keeping, but a restarted server
   // would then show no workers for up to an interval; file keeps it simple.
   const workers = await kvm.create(WORKERS_BUCKET, { history: 1, storage: StorageType.File, replicas: opts.replicas, ttl: WORKER_RECORD_MAX_AGE_MS, allow_direct: true });
+  const automations = await kvm.create(AUTOMATIONS_BUCKET, { history: 1, storage: StorageType.File, replicas: opts.replicas, allow_direct: true });
+  // Changed only with compare-and-set (broker/src/automations/state.ts).
+  const automationState = await kvm.create(AUTOMATION_STATE_BUCKET, { history: 1, storage: StorageType.File, replicas: opts.replicas, allow_direct: true });
   await checkReplicas(h, opts.replicas, options.log);
-  return { runs, idempotency, cache, limits, results, schedules, workers };
+  return { runs, idempotency, cache, limits, results, schedules, workers, automations, automationState };
 }
 

@@ -24,7 +24,7 @@ describe("taskwire broker: the loopback rule", function () {
       writeFileSync(file, `"0123456789abcdef0123":\n  name: ci\n  scopes: [runs:submit, runs:write]\n`);
       const p = spawnCli(["broker", "--listen", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1", "--auth-tokens-file", file], { TASKWIRE_HTTP_LISTEN: "off" });
       assert.notEqual(await p.exited, 0);
-      assert.match(p.output(), /ci: unknown scope\(s\) "runs:write"; known: runs:submit, runs:read, runs:cancel, schedules:admin, workers/);
+      assert.match(p.output(), /ci: unknown scope\(s\) "runs:write"; known: runs:submit, runs:read, runs:cancel, schedules:admin, automations:admin, workers/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -71,7 +71,42 @@ const REQUESTS: Record<string, fc.Arbitrary<unknown>> = {
   ListSchedules: fc.record({ page_size: edgeInt, page_token: edgeString }, { requiredKeys: [] }),
   PauseSchedule: fc.record({ name: edgeString, paused: fc.boolean() }, { requiredKeys: [] }),
   DeleteSchedule: fc.record({ name: edgeString }, { requiredKeys: [] }),
+  CreateAutomation: fc.record({ automation: automation() }, { requiredKeys: [] }),
+  ListAutomations: fc.record({ page_size: edgeInt, page_token: edgeString }, { requiredKeys: [] }),
+  GetAutomation: fc.record({ name: edgeString }, { requiredKeys: [] }),
+  PauseAutomation: fc.record({ name: edgeString, paused: fc.boolean() }, { requiredKeys: [] }),
+  DeleteAutomation: fc.record({ name: edgeString }, { requiredKeys: [] }),
 };
+
+/** Automations: mostly well-formed, with edge values in every field (issue 15). */
+function automation(): fc.Arbitrary<unknown> {
+  const events = fc.array(fc.oneof(fc.integer({ min: -1, max: 12 }), fc.constant(2)), { maxLength: 20 });
+  const url = fc.oneof(fc.constantFrom("https://hooks.example.com/x", "http://127.0.0.1/x", "http://[::1]/", "ftp://x/", "http://user:pw@example.com/", "http://169.254.169.254/"), edgeString);
+  const trigger = fc.record(
+    {
+      tasks: fc.array(taskName, { maxLength: 3 }),
+      queues: fc.array(edgeString, { maxLength: 3 }),
+      labels: fc.dictionary(edgeString, edgeString, { maxKeys: 3 }),
+      on_event: fc.record({ events }, { requiredKeys: [] }),
+      threshold: fc.record({ events, count: edgeInt, window_ms: edgeInt }, { requiredKeys: [] }),
+      queue_age: fc.record({ older_than_ms: edgeInt }, { requiredKeys: [] }),
+      running: fc.record({ longer_than_ms: edgeInt }, { requiredKeys: [] }),
+    },
+    { requiredKeys: [] },
+  );
+  const action = fc.oneof(
+    fc.record({ webhook: fc.record({ url, headers: fc.dictionary(edgeString, edgeString, { maxKeys: 3 }), timeout_ms: edgeInt }, { requiredKeys: [] }) }),
+    fc.record({ chat: fc.record({ url, text: edgeString, timeout_ms: edgeInt }, { requiredKeys: [] }) }),
+    fc.record({ submit: fc.record({ task: taskName, options }, { requiredKeys: [] }) }),
+    fc.record({ cancel_run: fc.record({ reason: edgeString }, { requiredKeys: [] }) }),
+    fc.record({ retry_run: fc.record({ max_attempts: edgeInt }, { requiredKeys: [] }) }),
+    fc.record({ pause_schedule: fc.record({ name: edgeString }, { requiredKeys: [] }) }),
+  );
+  return fc.record(
+    { name: taskName, description: edgeString, trigger, actions: fc.array(action, { maxLength: 12 }), cooldown_ms: edgeInt, paused: fc.boolean(), delivery_retry: retry, secret: edgeString },
+    { requiredKeys: [] },
+  );
+}
 
 /** The gRPC code of a call's outcome (0 = OK). Requests the client library itself refuses to serialise count as not sent. */
 async function codeOf(c: RawClient, method: string, req: unknown): Promise<{ code: number; details: string } | undefined> {

@@ -2,10 +2,10 @@ import { status as Status } from "@grpc/grpc-js";
 import { BrokerError } from "../errors.js";
 
 /** What a caller may do. Each RPC needs one scope (see METHOD_SCOPES). */
-export type Scope = "runs:submit" | "runs:read" | "runs:cancel" | "schedules:admin" | "workers";
+export type Scope = "runs:submit" | "runs:read" | "runs:cancel" | "schedules:admin" | "automations:admin" | "workers";
 
 /** Every scope, in the order the docs list them. */
-export const ALL_SCOPES: readonly Scope[] = ["runs:submit", "runs:read", "runs:cancel", "schedules:admin", "workers"];
+export const ALL_SCOPES: readonly Scope[] = ["runs:submit", "runs:read", "runs:cancel", "schedules:admin", "automations:admin", "workers"];
 
 /** The namespace of callers without one (no auth configured, tokens without a namespace). */
 export const DEFAULT_NAMESPACE = "default";
@@ -40,6 +40,14 @@ export const METHOD_SCOPES: Readonly<Record<string, Scope>> = {
   ListSchedules: "schedules:admin",
   PauseSchedule: "schedules:admin",
   DeleteSchedule: "schedules:admin",
+  // Automations send run data to outside URLs and act on runs: their own
+  // scope, so a token may manage schedules without reaching out (and
+  // creating one also needs the scopes of its actions, see automations/).
+  CreateAutomation: "automations:admin",
+  ListAutomations: "automations:admin",
+  GetAutomation: "automations:admin",
+  PauseAutomation: "automations:admin",
+  DeleteAutomation: "automations:admin",
 };
 
 /** Scope names from a token: a space-separated string (`scope`, as OAuth 2 has it) or an array (`scopes`); unknown names are ignored. */

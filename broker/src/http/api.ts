@@ -4,6 +4,11 @@ import { type handleServerStreamingCall, type handleUnaryCall, type ServiceError
 import type { KV } from "@nats-io/kv";
 import {
   CancelResponse,
+  CreateAutomationResponse,
+  DeleteAutomationResponse,
+  GetAutomationResponse,
+  ListAutomationsResponse,
+  PauseAutomationResponse,
   CreateScheduleResponse,
   DeleteScheduleResponse,
   GetStatusResponse,
@@ -130,6 +135,11 @@ const RPCS = {
   createSchedule: { key: "createSchedule", method: "CreateSchedule", toJSON: CreateScheduleResponse.toJSON },
   pauseSchedule: { key: "pauseSchedule", method: "PauseSchedule", toJSON: PauseScheduleResponse.toJSON },
   deleteSchedule: { key: "deleteSchedule", method: "DeleteSchedule", toJSON: DeleteScheduleResponse.toJSON },
+  listAutomations: { key: "listAutomations", method: "ListAutomations", toJSON: ListAutomationsResponse.toJSON },
+  createAutomation: { key: "createAutomation", method: "CreateAutomation", toJSON: CreateAutomationResponse.toJSON },
+  getAutomation: { key: "getAutomation", method: "GetAutomation", toJSON: GetAutomationResponse.toJSON },
+  pauseAutomation: { key: "pauseAutomation", method: "PauseAutomation", toJSON: PauseAutomationResponse.toJSON },
+  deleteAutomation: { key: "deleteAutomation", method: "DeleteAutomation", toJSON: DeleteAutomationResponse.toJSON },
 } satisfies Record<string, Rpc>;
 
 /** Where a request's fields come from. */
@@ -216,6 +226,11 @@ export function apiHandler(deps: () => ApiDeps | undefined, opts: ApiOptions): H
     route("POST", "/v1/schedules", /^\/v1\/schedules$/, async (ctx) => unary(ctx, RPCS.createSchedule, await fields(ctx, RPCS.createSchedule, { body: true }))),
     rpcRoute("POST", "/v1/schedules/{name}:pause", /^\/v1\/schedules\/([^/:]+):pause$/, RPCS.pauseSchedule, { body: true }, "name"),
     rpcRoute("DELETE", "/v1/schedules/{name}", /^\/v1\/schedules\/([^/:]+)$/, RPCS.deleteSchedule, { query: true }, "name"),
+    rpcRoute("GET", "/v1/automations", /^\/v1\/automations$/, RPCS.listAutomations, { query: true }),
+    rpcRoute("POST", "/v1/automations", /^\/v1\/automations$/, RPCS.createAutomation, { body: true }),
+    rpcRoute("GET", "/v1/automations/{name}", /^\/v1\/automations\/([^/:]+)$/, RPCS.getAutomation, { query: true }, "name"),
+    rpcRoute("POST", "/v1/automations/{name}:pause", /^\/v1\/automations\/([^/:]+):pause$/, RPCS.pauseAutomation, { body: true }, "name"),
+    rpcRoute("DELETE", "/v1/automations/{name}", /^\/v1\/automations\/([^/:]+)$/, RPCS.deleteAutomation, { query: true }, "name"),
     route("GET", "/v1/events", /^\/v1\/events$/, async (ctx) => events(ctx)),
     route("GET", "/v1/queues", /^\/v1\/queues$/, async (ctx) => {
       await ctx.deps.auth?.authorize(authorizationOf(ctx.req), "runs:read", "ListQueues");

@@ -42,10 +42,10 @@ mkdir -p "$gen"
 (cd "$proto" && "$PYTHON" -m grpc_tools.protoc \
   -I . -I "$include" \
   --python_out="$out" --pyi_out="$out" --grpc_python_out="$out" \
-  taskwire/v1/types.proto taskwire/v1/taskwire.proto taskwire/v1/worker.proto)
+  taskwire/v1/types.proto taskwire/v1/automation.proto taskwire/v1/taskwire.proto taskwire/v1/worker.proto)
 
-# types.proto has no services; its empty *_grpc module is noise.
-rm -f "$gen/types_pb2_grpc.py"
+# types.proto and automation.proto have no services; their empty *_grpc modules are noise.
+rm -f "$gen/types_pb2_grpc.py" "$gen/automation_pb2_grpc.py"
 cat > "$gen/__init__.py" <<'PY'
 """Generated protobuf and gRPC modules for taskwire.v1 (scripts/generate.sh). Do not edit."""
 PY

@@ -1,6 +1,17 @@
 import { randomUUID } from "node:crypto";
 import type { ChannelCredentials, ClientOptions, ClientReadableStream } from "@grpc/grpc-js";
 import {
+  Automation,
+  type CreateAutomationRequest,
+  type CreateAutomationResponse,
+  type DeleteAutomationRequest,
+  type DeleteAutomationResponse,
+  type GetAutomationRequest,
+  type GetAutomationResponse,
+  type ListAutomationsRequest,
+  type ListAutomationsResponse,
+  type PauseAutomationRequest,
+  type PauseAutomationResponse,
   type CreateScheduleRequest,
   type CreateScheduleResponse,
   type DeleteScheduleRequest,
@@ -37,6 +48,12 @@ import { encodeArgs } from "./payload.js";
 import { type CallRetry, DEFAULT_CALL_RETRY } from "./retry.js";
 import { Rpc } from "./rpc.js";
 import { channelCredentials, type TlsOptions, tlsFromEnv } from "./tls.js";
+
+/** Every field optional, all the way down (what `fromPartial` of the generated messages takes). */
+type DeepPartial<T> = T extends Date | Uint8Array ? T : T extends Array<infer U> ? Array<DeepPartial<U>> : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/** An automation as `createAutomation` takes it: any field may be left out (defaults as in proto/taskwire/v1/automation.proto). */
+export type AutomationInput = DeepPartial<Automation>;
 
 export type { SubmitOutcome } from "./coalescer.js";
 export type { StreamEventsOptions } from "./events.js";
@@ -227,6 +244,49 @@ export class Client {
 
   async deleteSchedule(name: string): Promise<void> {
     await this.#rpc.unary<DeleteScheduleRequest, DeleteScheduleResponse>("DeleteSchedule", this.#raw.deleteSchedule, { name });
+  }
+
+  /**
+   * Creates or replaces the automation `a.name` (docs/automations.md):
+   * when its trigger fires, each of its actions is carried out once, as a
+   * run. Answers the automation and, when the broker generated the webhook
+   * signing secret, that secret (shown only here).
+   */
+  async createAutomation(a: AutomationInput): Promise<{ automation: Automation; secret: string }> {
+    // fromPartial fills every field left out; the cast only widens its generic parameter.
+    const res = await this.#rpc.unary<CreateAutomationRequest, CreateAutomationResponse>("CreateAutomation", this.#raw.createAutomation, { automation: Automation.fromPartial(a as unknown as Automation) });
+    if (!res.automation) throw new TaskwireError(Status.INTERNAL, "broker answered CreateAutomation without an automation");
+    return { automation: res.automation, secret: res.secret };
+  }
+
+  /** Every automation of the caller's namespace, by name (all pages), with its status. */
+  async listAutomations(): Promise<Automation[]> {
+    const out: Automation[] = [];
+    let pageToken = "";
+    do {
+      const page = await this.#rpc.retried<ListAutomationsRequest, ListAutomationsResponse>("ListAutomations", this.#raw.listAutomations, { pageSize: 1000, pageToken });
+      out.push(...page.automations);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return out;
+  }
+
+  /** One automation with its status and recent firings. */
+  async getAutomation(name: string): Promise<Automation> {
+    const res = await this.#rpc.retried<GetAutomationRequest, GetAutomationResponse>("GetAutomation", this.#raw.getAutomation, { name });
+    if (!res.automation) throw new TaskwireError(Status.INTERNAL, "broker answered GetAutomation without an automation");
+    return res.automation;
+  }
+
+  /** Pauses (or with `paused = false` resumes) an automation. */
+  async pauseAutomation(name: string, paused = true): Promise<Automation> {
+    const res = await this.#rpc.unary<PauseAutomationRequest, PauseAutomationResponse>("PauseAutomation", this.#raw.pauseAutomation, { name, paused });
+    if (!res.automation) throw new TaskwireError(Status.INTERNAL, "broker answered PauseAutomation without an automation");
+    return res.automation;
+  }
+
+  async deleteAutomation(name: string): Promise<void> {
+    await this.#rpc.unary<DeleteAutomationRequest, DeleteAutomationResponse>("DeleteAutomation", this.#raw.deleteAutomation, { name });
   }
 
   async listRuns(opts: ListRunsOptions = {}): Promise<ListRunsResponse> {

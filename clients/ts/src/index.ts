@@ -1,6 +1,6 @@
 // Public surface of @taskwire/client: an allow-list.
 export { task, isTaskDefinition, type TaskDefinition, type AnyTaskDefinition, type TaskFn } from "./task.js";
-export { Client, getDefaultClient, setDefaultClient, type ClientConfig, type ListRunsOptions, type StreamEventsOptions, type SubmitOutcome } from "./client.js";
+export { Client, getDefaultClient, setDefaultClient, type AutomationInput, type ClientConfig, type ListRunsOptions, type StreamEventsOptions, type SubmitOutcome } from "./client.js";
 export { RunHandle, waitAll, asCompleted, isTerminalState } from "./handle.js";
 export { context, type TaskContext, type TaskLogger } from "./context.js";
 export type { ApplyOptions, TaskOptions, RetryOptions } from "./options.js";
@@ -19,4 +19,4 @@ export {
   isUnavailable,
 } from "./errors.js";
 export { encodeArgs, encodeJson, decodeJson, decodeArgs, JSON_CONTENT_TYPE } from "./payload.js";
-export { RunState, EventType, AttemptOutcome, type Schedule, type TaskRun, type RunEvent, type Failure, type Payload } from "@taskwire/protocol";
+export { RunState, EventType, AttemptOutcome, TriggerEvent, type Automation, type Schedule, type TaskRun, type RunEvent, type Failure, type Payload } from "@taskwire/protocol";

@@ -1488,7 +1488,7 @@ var File_taskwire_v1_taskwire_proto protoreflect.FileDescriptor
 
 const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\n" +
-	"\x1ataskwire/v1/taskwire.proto\x12\vtaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\xea\x03\n" +
+	"\x1ataskwire/v1/taskwire.proto\x12\vtaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctaskwire/v1/automation.proto\x1a\x17taskwire/v1/types.proto\"\xea\x03\n" +
 	"\bSchedule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04cron\x18\x02 \x01(\tR\x04cron\x12\x1a\n" +
@@ -1578,7 +1578,8 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\x05queue\x18\x05 \x01(\tR\x05queue\"d\n" +
 	"\x10ListRunsResponse\x12(\n" +
 	"\x04runs\x18\x01 \x03(\v2\x14.taskwire.v1.TaskRunR\x04runs\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xf7\x06\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xcd\n" +
+	"\n" +
 	"\vTaskService\x12A\n" +
 	"\x06Submit\x12\x1a.taskwire.v1.SubmitRequest\x1a\x1b.taskwire.v1.SubmitResponse\x12P\n" +
 	"\vSubmitBatch\x12\x1f.taskwire.v1.SubmitBatchRequest\x1a .taskwire.v1.SubmitBatchResponse\x12J\n" +
@@ -1590,7 +1591,12 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\x0eCreateSchedule\x12\".taskwire.v1.CreateScheduleRequest\x1a#.taskwire.v1.CreateScheduleResponse\x12V\n" +
 	"\rListSchedules\x12!.taskwire.v1.ListSchedulesRequest\x1a\".taskwire.v1.ListSchedulesResponse\x12V\n" +
 	"\rPauseSchedule\x12!.taskwire.v1.PauseScheduleRequest\x1a\".taskwire.v1.PauseScheduleResponse\x12Y\n" +
-	"\x0eDeleteSchedule\x12\".taskwire.v1.DeleteScheduleRequest\x1a#.taskwire.v1.DeleteScheduleResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3"
+	"\x0eDeleteSchedule\x12\".taskwire.v1.DeleteScheduleRequest\x1a#.taskwire.v1.DeleteScheduleResponse\x12_\n" +
+	"\x10CreateAutomation\x12$.taskwire.v1.CreateAutomationRequest\x1a%.taskwire.v1.CreateAutomationResponse\x12\\\n" +
+	"\x0fListAutomations\x12#.taskwire.v1.ListAutomationsRequest\x1a$.taskwire.v1.ListAutomationsResponse\x12V\n" +
+	"\rGetAutomation\x12!.taskwire.v1.GetAutomationRequest\x1a\".taskwire.v1.GetAutomationResponse\x12\\\n" +
+	"\x0fPauseAutomation\x12#.taskwire.v1.PauseAutomationRequest\x1a$.taskwire.v1.PauseAutomationResponse\x12_\n" +
+	"\x10DeleteAutomation\x12$.taskwire.v1.DeleteAutomationRequest\x1a%.taskwire.v1.DeleteAutomationResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3"
 
 var (
 	file_taskwire_v1_taskwire_proto_rawDescOnce sync.Once
@@ -1606,37 +1612,47 @@ func file_taskwire_v1_taskwire_proto_rawDescGZIP() []byte {
 
 var file_taskwire_v1_taskwire_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_taskwire_v1_taskwire_proto_goTypes = []any{
-	(*Schedule)(nil),               // 0: taskwire.v1.Schedule
-	(*CreateScheduleRequest)(nil),  // 1: taskwire.v1.CreateScheduleRequest
-	(*CreateScheduleResponse)(nil), // 2: taskwire.v1.CreateScheduleResponse
-	(*ListSchedulesRequest)(nil),   // 3: taskwire.v1.ListSchedulesRequest
-	(*ListSchedulesResponse)(nil),  // 4: taskwire.v1.ListSchedulesResponse
-	(*PauseScheduleRequest)(nil),   // 5: taskwire.v1.PauseScheduleRequest
-	(*PauseScheduleResponse)(nil),  // 6: taskwire.v1.PauseScheduleResponse
-	(*DeleteScheduleRequest)(nil),  // 7: taskwire.v1.DeleteScheduleRequest
-	(*DeleteScheduleResponse)(nil), // 8: taskwire.v1.DeleteScheduleResponse
-	(*RetryRequest)(nil),           // 9: taskwire.v1.RetryRequest
-	(*RetryResponse)(nil),          // 10: taskwire.v1.RetryResponse
-	(*SubmitRequest)(nil),          // 11: taskwire.v1.SubmitRequest
-	(*SubmitResponse)(nil),         // 12: taskwire.v1.SubmitResponse
-	(*SubmitBatchRequest)(nil),     // 13: taskwire.v1.SubmitBatchRequest
-	(*SubmitBatchItemStatus)(nil),  // 14: taskwire.v1.SubmitBatchItemStatus
-	(*SubmitBatchResponse)(nil),    // 15: taskwire.v1.SubmitBatchResponse
-	(*GetStatusRequest)(nil),       // 16: taskwire.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),      // 17: taskwire.v1.GetStatusResponse
-	(*StreamEventsRequest)(nil),    // 18: taskwire.v1.StreamEventsRequest
-	(*StreamEventsResponse)(nil),   // 19: taskwire.v1.StreamEventsResponse
-	(*Heartbeat)(nil),              // 20: taskwire.v1.Heartbeat
-	(*CancelRequest)(nil),          // 21: taskwire.v1.CancelRequest
-	(*CancelResponse)(nil),         // 22: taskwire.v1.CancelResponse
-	(*ListRunsRequest)(nil),        // 23: taskwire.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),       // 24: taskwire.v1.ListRunsResponse
-	(*timestamppb.Timestamp)(nil),  // 25: google.protobuf.Timestamp
-	(*TaskRun)(nil),                // 26: taskwire.v1.TaskRun
-	(*Payload)(nil),                // 27: taskwire.v1.Payload
-	(*SubmitOptions)(nil),          // 28: taskwire.v1.SubmitOptions
-	(RunState)(0),                  // 29: taskwire.v1.RunState
-	(*RunEvent)(nil),               // 30: taskwire.v1.RunEvent
+	(*Schedule)(nil),                 // 0: taskwire.v1.Schedule
+	(*CreateScheduleRequest)(nil),    // 1: taskwire.v1.CreateScheduleRequest
+	(*CreateScheduleResponse)(nil),   // 2: taskwire.v1.CreateScheduleResponse
+	(*ListSchedulesRequest)(nil),     // 3: taskwire.v1.ListSchedulesRequest
+	(*ListSchedulesResponse)(nil),    // 4: taskwire.v1.ListSchedulesResponse
+	(*PauseScheduleRequest)(nil),     // 5: taskwire.v1.PauseScheduleRequest
+	(*PauseScheduleResponse)(nil),    // 6: taskwire.v1.PauseScheduleResponse
+	(*DeleteScheduleRequest)(nil),    // 7: taskwire.v1.DeleteScheduleRequest
+	(*DeleteScheduleResponse)(nil),   // 8: taskwire.v1.DeleteScheduleResponse
+	(*RetryRequest)(nil),             // 9: taskwire.v1.RetryRequest
+	(*RetryResponse)(nil),            // 10: taskwire.v1.RetryResponse
+	(*SubmitRequest)(nil),            // 11: taskwire.v1.SubmitRequest
+	(*SubmitResponse)(nil),           // 12: taskwire.v1.SubmitResponse
+	(*SubmitBatchRequest)(nil),       // 13: taskwire.v1.SubmitBatchRequest
+	(*SubmitBatchItemStatus)(nil),    // 14: taskwire.v1.SubmitBatchItemStatus
+	(*SubmitBatchResponse)(nil),      // 15: taskwire.v1.SubmitBatchResponse
+	(*GetStatusRequest)(nil),         // 16: taskwire.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 17: taskwire.v1.GetStatusResponse
+	(*StreamEventsRequest)(nil),      // 18: taskwire.v1.StreamEventsRequest
+	(*StreamEventsResponse)(nil),     // 19: taskwire.v1.StreamEventsResponse
+	(*Heartbeat)(nil),                // 20: taskwire.v1.Heartbeat
+	(*CancelRequest)(nil),            // 21: taskwire.v1.CancelRequest
+	(*CancelResponse)(nil),           // 22: taskwire.v1.CancelResponse
+	(*ListRunsRequest)(nil),          // 23: taskwire.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),         // 24: taskwire.v1.ListRunsResponse
+	(*timestamppb.Timestamp)(nil),    // 25: google.protobuf.Timestamp
+	(*TaskRun)(nil),                  // 26: taskwire.v1.TaskRun
+	(*Payload)(nil),                  // 27: taskwire.v1.Payload
+	(*SubmitOptions)(nil),            // 28: taskwire.v1.SubmitOptions
+	(RunState)(0),                    // 29: taskwire.v1.RunState
+	(*RunEvent)(nil),                 // 30: taskwire.v1.RunEvent
+	(*CreateAutomationRequest)(nil),  // 31: taskwire.v1.CreateAutomationRequest
+	(*ListAutomationsRequest)(nil),   // 32: taskwire.v1.ListAutomationsRequest
+	(*GetAutomationRequest)(nil),     // 33: taskwire.v1.GetAutomationRequest
+	(*PauseAutomationRequest)(nil),   // 34: taskwire.v1.PauseAutomationRequest
+	(*DeleteAutomationRequest)(nil),  // 35: taskwire.v1.DeleteAutomationRequest
+	(*CreateAutomationResponse)(nil), // 36: taskwire.v1.CreateAutomationResponse
+	(*ListAutomationsResponse)(nil),  // 37: taskwire.v1.ListAutomationsResponse
+	(*GetAutomationResponse)(nil),    // 38: taskwire.v1.GetAutomationResponse
+	(*PauseAutomationResponse)(nil),  // 39: taskwire.v1.PauseAutomationResponse
+	(*DeleteAutomationResponse)(nil), // 40: taskwire.v1.DeleteAutomationResponse
 }
 var file_taskwire_v1_taskwire_proto_depIdxs = []int32{
 	11, // 0: taskwire.v1.Schedule.run:type_name -> taskwire.v1.SubmitRequest
@@ -1674,19 +1690,29 @@ var file_taskwire_v1_taskwire_proto_depIdxs = []int32{
 	3,  // 32: taskwire.v1.TaskService.ListSchedules:input_type -> taskwire.v1.ListSchedulesRequest
 	5,  // 33: taskwire.v1.TaskService.PauseSchedule:input_type -> taskwire.v1.PauseScheduleRequest
 	7,  // 34: taskwire.v1.TaskService.DeleteSchedule:input_type -> taskwire.v1.DeleteScheduleRequest
-	12, // 35: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
-	15, // 36: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
-	17, // 37: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
-	19, // 38: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
-	22, // 39: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
-	24, // 40: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
-	10, // 41: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
-	2,  // 42: taskwire.v1.TaskService.CreateSchedule:output_type -> taskwire.v1.CreateScheduleResponse
-	4,  // 43: taskwire.v1.TaskService.ListSchedules:output_type -> taskwire.v1.ListSchedulesResponse
-	6,  // 44: taskwire.v1.TaskService.PauseSchedule:output_type -> taskwire.v1.PauseScheduleResponse
-	8,  // 45: taskwire.v1.TaskService.DeleteSchedule:output_type -> taskwire.v1.DeleteScheduleResponse
-	35, // [35:46] is the sub-list for method output_type
-	24, // [24:35] is the sub-list for method input_type
+	31, // 35: taskwire.v1.TaskService.CreateAutomation:input_type -> taskwire.v1.CreateAutomationRequest
+	32, // 36: taskwire.v1.TaskService.ListAutomations:input_type -> taskwire.v1.ListAutomationsRequest
+	33, // 37: taskwire.v1.TaskService.GetAutomation:input_type -> taskwire.v1.GetAutomationRequest
+	34, // 38: taskwire.v1.TaskService.PauseAutomation:input_type -> taskwire.v1.PauseAutomationRequest
+	35, // 39: taskwire.v1.TaskService.DeleteAutomation:input_type -> taskwire.v1.DeleteAutomationRequest
+	12, // 40: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
+	15, // 41: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
+	17, // 42: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
+	19, // 43: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
+	22, // 44: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
+	24, // 45: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
+	10, // 46: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
+	2,  // 47: taskwire.v1.TaskService.CreateSchedule:output_type -> taskwire.v1.CreateScheduleResponse
+	4,  // 48: taskwire.v1.TaskService.ListSchedules:output_type -> taskwire.v1.ListSchedulesResponse
+	6,  // 49: taskwire.v1.TaskService.PauseSchedule:output_type -> taskwire.v1.PauseScheduleResponse
+	8,  // 50: taskwire.v1.TaskService.DeleteSchedule:output_type -> taskwire.v1.DeleteScheduleResponse
+	36, // 51: taskwire.v1.TaskService.CreateAutomation:output_type -> taskwire.v1.CreateAutomationResponse
+	37, // 52: taskwire.v1.TaskService.ListAutomations:output_type -> taskwire.v1.ListAutomationsResponse
+	38, // 53: taskwire.v1.TaskService.GetAutomation:output_type -> taskwire.v1.GetAutomationResponse
+	39, // 54: taskwire.v1.TaskService.PauseAutomation:output_type -> taskwire.v1.PauseAutomationResponse
+	40, // 55: taskwire.v1.TaskService.DeleteAutomation:output_type -> taskwire.v1.DeleteAutomationResponse
+	40, // [40:56] is the sub-list for method output_type
+	24, // [24:40] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name
 	24, // [24:24] is the sub-list for extension extendee
 	0,  // [0:24] is the sub-list for field type_name
@@ -1697,6 +1723,7 @@ func file_taskwire_v1_taskwire_proto_init() {
 	if File_taskwire_v1_taskwire_proto != nil {
 		return
 	}
+	file_taskwire_v1_automation_proto_init()
 	file_taskwire_v1_types_proto_init()
 	file_taskwire_v1_taskwire_proto_msgTypes[19].OneofWrappers = []any{
 		(*StreamEventsResponse_Event)(nil),

@@ -25,17 +25,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TaskService_Submit_FullMethodName         = "/taskwire.v1.TaskService/Submit"
-	TaskService_SubmitBatch_FullMethodName    = "/taskwire.v1.TaskService/SubmitBatch"
-	TaskService_GetStatus_FullMethodName      = "/taskwire.v1.TaskService/GetStatus"
-	TaskService_StreamEvents_FullMethodName   = "/taskwire.v1.TaskService/StreamEvents"
-	TaskService_Cancel_FullMethodName         = "/taskwire.v1.TaskService/Cancel"
-	TaskService_ListRuns_FullMethodName       = "/taskwire.v1.TaskService/ListRuns"
-	TaskService_Retry_FullMethodName          = "/taskwire.v1.TaskService/Retry"
-	TaskService_CreateSchedule_FullMethodName = "/taskwire.v1.TaskService/CreateSchedule"
-	TaskService_ListSchedules_FullMethodName  = "/taskwire.v1.TaskService/ListSchedules"
-	TaskService_PauseSchedule_FullMethodName  = "/taskwire.v1.TaskService/PauseSchedule"
-	TaskService_DeleteSchedule_FullMethodName = "/taskwire.v1.TaskService/DeleteSchedule"
+	TaskService_Submit_FullMethodName           = "/taskwire.v1.TaskService/Submit"
+	TaskService_SubmitBatch_FullMethodName      = "/taskwire.v1.TaskService/SubmitBatch"
+	TaskService_GetStatus_FullMethodName        = "/taskwire.v1.TaskService/GetStatus"
+	TaskService_StreamEvents_FullMethodName     = "/taskwire.v1.TaskService/StreamEvents"
+	TaskService_Cancel_FullMethodName           = "/taskwire.v1.TaskService/Cancel"
+	TaskService_ListRuns_FullMethodName         = "/taskwire.v1.TaskService/ListRuns"
+	TaskService_Retry_FullMethodName            = "/taskwire.v1.TaskService/Retry"
+	TaskService_CreateSchedule_FullMethodName   = "/taskwire.v1.TaskService/CreateSchedule"
+	TaskService_ListSchedules_FullMethodName    = "/taskwire.v1.TaskService/ListSchedules"
+	TaskService_PauseSchedule_FullMethodName    = "/taskwire.v1.TaskService/PauseSchedule"
+	TaskService_DeleteSchedule_FullMethodName   = "/taskwire.v1.TaskService/DeleteSchedule"
+	TaskService_CreateAutomation_FullMethodName = "/taskwire.v1.TaskService/CreateAutomation"
+	TaskService_ListAutomations_FullMethodName  = "/taskwire.v1.TaskService/ListAutomations"
+	TaskService_GetAutomation_FullMethodName    = "/taskwire.v1.TaskService/GetAutomation"
+	TaskService_PauseAutomation_FullMethodName  = "/taskwire.v1.TaskService/PauseAutomation"
+	TaskService_DeleteAutomation_FullMethodName = "/taskwire.v1.TaskService/DeleteAutomation"
 )
 
 // TaskServiceClient is the client API for TaskService service.
@@ -89,6 +94,22 @@ type TaskServiceClient interface {
 	PauseSchedule(ctx context.Context, in *PauseScheduleRequest, opts ...grpc.CallOption) (*PauseScheduleResponse, error)
 	// DeleteSchedule deletes a schedule; runs it already submitted go on.
 	DeleteSchedule(ctx context.Context, in *DeleteScheduleRequest, opts ...grpc.CallOption) (*DeleteScheduleResponse, error)
+	// CreateAutomation creates or replaces an automation (keyed by name):
+	// notifications and actions on run events (docs/automations.md).
+	// Automations live in NATS; with several brokers each firing carries out
+	// each action exactly once, as a run. Needs the scope automations:admin,
+	// and the scopes of its actions (submit: runs:submit; cancel and retry:
+	// runs:cancel; pause a schedule: schedules:admin).
+	CreateAutomation(ctx context.Context, in *CreateAutomationRequest, opts ...grpc.CallOption) (*CreateAutomationResponse, error)
+	// ListAutomations lists the caller's automations by name, with status.
+	ListAutomations(ctx context.Context, in *ListAutomationsRequest, opts ...grpc.CallOption) (*ListAutomationsResponse, error)
+	// GetAutomation answers one automation with its status and recent firings.
+	GetAutomation(ctx context.Context, in *GetAutomationRequest, opts ...grpc.CallOption) (*GetAutomationResponse, error)
+	// PauseAutomation pauses (paused = true) or resumes an automation.
+	// Events while it is paused never fire it.
+	PauseAutomation(ctx context.Context, in *PauseAutomationRequest, opts ...grpc.CallOption) (*PauseAutomationResponse, error)
+	// DeleteAutomation deletes an automation; action runs already submitted go on.
+	DeleteAutomation(ctx context.Context, in *DeleteAutomationRequest, opts ...grpc.CallOption) (*DeleteAutomationResponse, error)
 }
 
 type taskServiceClient struct {
@@ -218,6 +239,56 @@ func (c *taskServiceClient) DeleteSchedule(ctx context.Context, in *DeleteSchedu
 	return out, nil
 }
 
+func (c *taskServiceClient) CreateAutomation(ctx context.Context, in *CreateAutomationRequest, opts ...grpc.CallOption) (*CreateAutomationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateAutomationResponse)
+	err := c.cc.Invoke(ctx, TaskService_CreateAutomation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) ListAutomations(ctx context.Context, in *ListAutomationsRequest, opts ...grpc.CallOption) (*ListAutomationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAutomationsResponse)
+	err := c.cc.Invoke(ctx, TaskService_ListAutomations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) GetAutomation(ctx context.Context, in *GetAutomationRequest, opts ...grpc.CallOption) (*GetAutomationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAutomationResponse)
+	err := c.cc.Invoke(ctx, TaskService_GetAutomation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) PauseAutomation(ctx context.Context, in *PauseAutomationRequest, opts ...grpc.CallOption) (*PauseAutomationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PauseAutomationResponse)
+	err := c.cc.Invoke(ctx, TaskService_PauseAutomation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskServiceClient) DeleteAutomation(ctx context.Context, in *DeleteAutomationRequest, opts ...grpc.CallOption) (*DeleteAutomationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAutomationResponse)
+	err := c.cc.Invoke(ctx, TaskService_DeleteAutomation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TaskServiceServer is the server API for TaskService service.
 // All implementations must embed UnimplementedTaskServiceServer
 // for forward compatibility.
@@ -269,6 +340,22 @@ type TaskServiceServer interface {
 	PauseSchedule(context.Context, *PauseScheduleRequest) (*PauseScheduleResponse, error)
 	// DeleteSchedule deletes a schedule; runs it already submitted go on.
 	DeleteSchedule(context.Context, *DeleteScheduleRequest) (*DeleteScheduleResponse, error)
+	// CreateAutomation creates or replaces an automation (keyed by name):
+	// notifications and actions on run events (docs/automations.md).
+	// Automations live in NATS; with several brokers each firing carries out
+	// each action exactly once, as a run. Needs the scope automations:admin,
+	// and the scopes of its actions (submit: runs:submit; cancel and retry:
+	// runs:cancel; pause a schedule: schedules:admin).
+	CreateAutomation(context.Context, *CreateAutomationRequest) (*CreateAutomationResponse, error)
+	// ListAutomations lists the caller's automations by name, with status.
+	ListAutomations(context.Context, *ListAutomationsRequest) (*ListAutomationsResponse, error)
+	// GetAutomation answers one automation with its status and recent firings.
+	GetAutomation(context.Context, *GetAutomationRequest) (*GetAutomationResponse, error)
+	// PauseAutomation pauses (paused = true) or resumes an automation.
+	// Events while it is paused never fire it.
+	PauseAutomation(context.Context, *PauseAutomationRequest) (*PauseAutomationResponse, error)
+	// DeleteAutomation deletes an automation; action runs already submitted go on.
+	DeleteAutomation(context.Context, *DeleteAutomationRequest) (*DeleteAutomationResponse, error)
 	mustEmbedUnimplementedTaskServiceServer()
 }
 
@@ -311,6 +398,21 @@ func (UnimplementedTaskServiceServer) PauseSchedule(context.Context, *PauseSched
 }
 func (UnimplementedTaskServiceServer) DeleteSchedule(context.Context, *DeleteScheduleRequest) (*DeleteScheduleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteSchedule not implemented")
+}
+func (UnimplementedTaskServiceServer) CreateAutomation(context.Context, *CreateAutomationRequest) (*CreateAutomationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAutomation not implemented")
+}
+func (UnimplementedTaskServiceServer) ListAutomations(context.Context, *ListAutomationsRequest) (*ListAutomationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAutomations not implemented")
+}
+func (UnimplementedTaskServiceServer) GetAutomation(context.Context, *GetAutomationRequest) (*GetAutomationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAutomation not implemented")
+}
+func (UnimplementedTaskServiceServer) PauseAutomation(context.Context, *PauseAutomationRequest) (*PauseAutomationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseAutomation not implemented")
+}
+func (UnimplementedTaskServiceServer) DeleteAutomation(context.Context, *DeleteAutomationRequest) (*DeleteAutomationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAutomation not implemented")
 }
 func (UnimplementedTaskServiceServer) mustEmbedUnimplementedTaskServiceServer() {}
 func (UnimplementedTaskServiceServer) testEmbeddedByValue()                     {}
@@ -524,6 +626,96 @@ func _TaskService_DeleteSchedule_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskService_CreateAutomation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAutomationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).CreateAutomation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_CreateAutomation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).CreateAutomation(ctx, req.(*CreateAutomationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_ListAutomations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAutomationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).ListAutomations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_ListAutomations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).ListAutomations(ctx, req.(*ListAutomationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_GetAutomation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAutomationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).GetAutomation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_GetAutomation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).GetAutomation(ctx, req.(*GetAutomationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_PauseAutomation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseAutomationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).PauseAutomation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_PauseAutomation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).PauseAutomation(ctx, req.(*PauseAutomationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskService_DeleteAutomation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAutomationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskServiceServer).DeleteAutomation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskService_DeleteAutomation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskServiceServer).DeleteAutomation(ctx, req.(*DeleteAutomationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TaskService_ServiceDesc is the grpc.ServiceDesc for TaskService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -570,6 +762,26 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteSchedule",
 			Handler:    _TaskService_DeleteSchedule_Handler,
+		},
+		{
+			MethodName: "CreateAutomation",
+			Handler:    _TaskService_CreateAutomation_Handler,
+		},
+		{
+			MethodName: "ListAutomations",
+			Handler:    _TaskService_ListAutomations_Handler,
+		},
+		{
+			MethodName: "GetAutomation",
+			Handler:    _TaskService_GetAutomation_Handler,
+		},
+		{
+			MethodName: "PauseAutomation",
+			Handler:    _TaskService_PauseAutomation_Handler,
+		},
+		{
+			MethodName: "DeleteAutomation",
+			Handler:    _TaskService_DeleteAutomation_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

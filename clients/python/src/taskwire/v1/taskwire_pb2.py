@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from taskwire.v1 import automation_pb2 as taskwire_dot_v1_dot_automation__pb2
 from taskwire.v1 import types_pb2 as taskwire_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ataskwire/v1/taskwire.proto\x12\x0btaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17taskwire/v1/types.proto\"\xf5\x02\n\x08Schedule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63ron\x18\x02 \x01(\t\x12\x10\n\x08timezone\x18\x03 \x01(\t\x12\'\n\x03run\x18\x04 \x01(\x0b\x32\x1a.taskwire.v1.SubmitRequest\x12\x0e\n\x06paused\x18\x05 \x01(\x08\x12\x30\n\x0cnext_fire_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_fired_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0blast_run_id\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tnamespace\x18\n \x01(\t\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12\x31\n\rlast_error_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\x15\x43reateScheduleRequest\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.Schedule\"A\n\x16\x43reateScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.Schedule\"=\n\x14ListSchedulesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Z\n\x15ListSchedulesResponse\x12(\n\tschedules\x18\x01 \x03(\x0b\x32\x15.taskwire.v1.Schedule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"4\n\x14PauseScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06paused\x18\x02 \x01(\x08\"@\n\x15PauseScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.Schedule\"%\n\x15\x44\x65leteScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteScheduleResponse\"\x1e\n\x0cRetryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"2\n\rRetryResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"n\n\rSubmitRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\"\n\x04\x61rgs\x18\x02 \x01(\x0b\x32\x14.taskwire.v1.Payload\x12+\n\x07options\x18\x03 \x01(\x0b\x32\x1a.taskwire.v1.SubmitOptions\"I\n\x0eSubmitResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"S\n\x12SubmitBatchRequest\x12(\n\x04runs\x18\x01 \x03(\x0b\x32\x1a.taskwire.v1.SubmitRequest\x12\x13\n\x0bindependent\x18\x02 \x01(\x08\"6\n\x15SubmitBatchItemStatus\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"v\n\x13SubmitBatchResponse\x12)\n\x04runs\x18\x01 \x03(\x0b\x32\x1b.taskwire.v1.SubmitResponse\x12\x34\n\x08statuses\x18\x02 \x03(\x0b\x32\".taskwire.v1.SubmitBatchItemStatus\";\n\x10GetStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x17\n\x0fwait_timeout_ms\x18\x02 \x01(\x03\"6\n\x11GetStatusResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"\xa9\x01\n\x13StreamEventsRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\r\n\x05tasks\x18\x02 \x03(\t\x12%\n\x06states\x18\x03 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x14\n\x0c\x61\x66ter_cursor\x18\x04 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x05 \x01(\x03\x12\x16\n\x0euntil_terminal\x18\x06 \x01(\x08\"s\n\x14StreamEventsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.RunEventH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.taskwire.v1.HeartbeatH\x00\x42\x06\n\x04kind\"E\n\tHeartbeat\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"/\n\rCancelRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x0e\x43\x61ncelResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"|\n\x0fListRunsRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12%\n\x06states\x18\x02 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\"O\n\x10ListRunsResponse\x12\"\n\x04runs\x18\x01 \x03(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf7\x06\n\x0bTaskService\x12\x41\n\x06Submit\x12\x1a.taskwire.v1.SubmitRequest\x1a\x1b.taskwire.v1.SubmitResponse\x12P\n\x0bSubmitBatch\x12\x1f.taskwire.v1.SubmitBatchRequest\x1a .taskwire.v1.SubmitBatchResponse\x12J\n\tGetStatus\x12\x1d.taskwire.v1.GetStatusRequest\x1a\x1e.taskwire.v1.GetStatusResponse\x12U\n\x0cStreamEvents\x12 .taskwire.v1.StreamEventsRequest\x1a!.taskwire.v1.StreamEventsResponse0\x01\x12\x41\n\x06\x43\x61ncel\x12\x1a.taskwire.v1.CancelRequest\x1a\x1b.taskwire.v1.CancelResponse\x12G\n\x08ListRuns\x12\x1c.taskwire.v1.ListRunsRequest\x1a\x1d.taskwire.v1.ListRunsResponse\x12>\n\x05Retry\x12\x19.taskwire.v1.RetryRequest\x1a\x1a.taskwire.v1.RetryResponse\x12Y\n\x0e\x43reateSchedule\x12\".taskwire.v1.CreateScheduleRequest\x1a#.taskwire.v1.CreateScheduleResponse\x12V\n\rListSchedules\x12!.taskwire.v1.ListSchedulesRequest\x1a\".taskwire.v1.ListSchedulesResponse\x12V\n\rPauseSchedule\x12!.taskwire.v1.PauseScheduleRequest\x1a\".taskwire.v1.PauseScheduleResponse\x12Y\n\x0e\x44\x65leteSchedule\x12\".taskwire.v1.DeleteScheduleRequest\x1a#.taskwire.v1.DeleteScheduleResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ataskwire/v1/taskwire.proto\x12\x0btaskwire.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ctaskwire/v1/automation.proto\x1a\x17taskwire/v1/types.proto\"\xf5\x02\n\x08Schedule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63ron\x18\x02 \x01(\t\x12\x10\n\x08timezone\x18\x03 \x01(\t\x12\'\n\x03run\x18\x04 \x01(\x0b\x32\x1a.taskwire.v1.SubmitRequest\x12\x0e\n\x06paused\x18\x05 \x01(\x08\x12\x30\n\x0cnext_fire_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_fired_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0blast_run_id\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tnamespace\x18\n \x01(\t\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12\x31\n\rlast_error_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\x15\x43reateScheduleRequest\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.Schedule\"A\n\x16\x43reateScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.Schedule\"=\n\x14ListSchedulesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Z\n\x15ListSchedulesResponse\x12(\n\tschedules\x18\x01 \x03(\x0b\x32\x15.taskwire.v1.Schedule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"4\n\x14PauseScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06paused\x18\x02 \x01(\x08\"@\n\x15PauseScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.Schedule\"%\n\x15\x44\x65leteScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteScheduleResponse\"\x1e\n\x0cRetryRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"2\n\rRetryResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"n\n\rSubmitRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\"\n\x04\x61rgs\x18\x02 \x01(\x0b\x32\x14.taskwire.v1.Payload\x12+\n\x07options\x18\x03 \x01(\x0b\x32\x1a.taskwire.v1.SubmitOptions\"I\n\x0eSubmitResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x14\n\x0c\x64\x65\x64uplicated\x18\x02 \x01(\x08\"S\n\x12SubmitBatchRequest\x12(\n\x04runs\x18\x01 \x03(\x0b\x32\x1a.taskwire.v1.SubmitRequest\x12\x13\n\x0bindependent\x18\x02 \x01(\x08\"6\n\x15SubmitBatchItemStatus\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"v\n\x13SubmitBatchResponse\x12)\n\x04runs\x18\x01 \x03(\x0b\x32\x1b.taskwire.v1.SubmitResponse\x12\x34\n\x08statuses\x18\x02 \x03(\x0b\x32\".taskwire.v1.SubmitBatchItemStatus\";\n\x10GetStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x17\n\x0fwait_timeout_ms\x18\x02 \x01(\x03\"6\n\x11GetStatusResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"\xa9\x01\n\x13StreamEventsRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\r\n\x05tasks\x18\x02 \x03(\t\x12%\n\x06states\x18\x03 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x14\n\x0c\x61\x66ter_cursor\x18\x04 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x05 \x01(\x03\x12\x16\n\x0euntil_terminal\x18\x06 \x01(\x08\"s\n\x14StreamEventsResponse\x12&\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x15.taskwire.v1.RunEventH\x00\x12+\n\theartbeat\x18\x02 \x01(\x0b\x32\x16.taskwire.v1.HeartbeatH\x00\x42\x06\n\x04kind\"E\n\tHeartbeat\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"/\n\rCancelRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x0e\x43\x61ncelResponse\x12!\n\x03run\x18\x01 \x01(\x0b\x32\x14.taskwire.v1.TaskRun\"|\n\x0fListRunsRequest\x12\x0c\n\x04task\x18\x01 \x01(\t\x12%\n\x06states\x18\x02 \x03(\x0e\x32\x15.taskwire.v1.RunState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\r\n\x05queue\x18\x05 \x01(\t\"O\n\x10ListRunsResponse\x12\"\n\x04runs\x18\x01 \x03(\x0b\x32\x14.taskwire.v1.TaskRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xcd\n\n\x0bTaskService\x12\x41\n\x06Submit\x12\x1a.taskwire.v1.SubmitRequest\x1a\x1b.taskwire.v1.SubmitResponse\x12P\n\x0bSubmitBatch\x12\x1f.taskwire.v1.SubmitBatchRequest\x1a .taskwire.v1.SubmitBatchResponse\x12J\n\tGetStatus\x12\x1d.taskwire.v1.GetStatusRequest\x1a\x1e.taskwire.v1.GetStatusResponse\x12U\n\x0cStreamEvents\x12 .taskwire.v1.StreamEventsRequest\x1a!.taskwire.v1.StreamEventsResponse0\x01\x12\x41\n\x06\x43\x61ncel\x12\x1a.taskwire.v1.CancelRequest\x1a\x1b.taskwire.v1.CancelResponse\x12G\n\x08ListRuns\x12\x1c.taskwire.v1.ListRunsRequest\x1a\x1d.taskwire.v1.ListRunsResponse\x12>\n\x05Retry\x12\x19.taskwire.v1.RetryRequest\x1a\x1a.taskwire.v1.RetryResponse\x12Y\n\x0e\x43reateSchedule\x12\".taskwire.v1.CreateScheduleRequest\x1a#.taskwire.v1.CreateScheduleResponse\x12V\n\rListSchedules\x12!.taskwire.v1.ListSchedulesRequest\x1a\".taskwire.v1.ListSchedulesResponse\x12V\n\rPauseSchedule\x12!.taskwire.v1.PauseScheduleRequest\x1a\".taskwire.v1.PauseScheduleResponse\x12Y\n\x0e\x44\x65leteSchedule\x12\".taskwire.v1.DeleteScheduleRequest\x1a#.taskwire.v1.DeleteScheduleResponse\x12_\n\x10\x43reateAutomation\x12$.taskwire.v1.CreateAutomationRequest\x1a%.taskwire.v1.CreateAutomationResponse\x12\\\n\x0fListAutomations\x12#.taskwire.v1.ListAutomationsRequest\x1a$.taskwire.v1.ListAutomationsResponse\x12V\n\rGetAutomation\x12!.taskwire.v1.GetAutomationRequest\x1a\".taskwire.v1.GetAutomationResponse\x12\\\n\x0fPauseAutomation\x12#.taskwire.v1.PauseAutomationRequest\x1a$.taskwire.v1.PauseAutomationResponse\x12_\n\x10\x44\x65leteAutomation\x12$.taskwire.v1.DeleteAutomationRequest\x1a%.taskwire.v1.DeleteAutomationResponseBDZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,56 +35,56 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskwire.v1.taskwire_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZBgithub.com/taskwire/taskwire/clients/go/gen/taskwire/v1;taskwirev1'
-  _globals['_SCHEDULE']._serialized_start=102
-  _globals['_SCHEDULE']._serialized_end=475
-  _globals['_CREATESCHEDULEREQUEST']._serialized_start=477
-  _globals['_CREATESCHEDULEREQUEST']._serialized_end=541
-  _globals['_CREATESCHEDULERESPONSE']._serialized_start=543
-  _globals['_CREATESCHEDULERESPONSE']._serialized_end=608
-  _globals['_LISTSCHEDULESREQUEST']._serialized_start=610
-  _globals['_LISTSCHEDULESREQUEST']._serialized_end=671
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=673
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=763
-  _globals['_PAUSESCHEDULEREQUEST']._serialized_start=765
-  _globals['_PAUSESCHEDULEREQUEST']._serialized_end=817
-  _globals['_PAUSESCHEDULERESPONSE']._serialized_start=819
-  _globals['_PAUSESCHEDULERESPONSE']._serialized_end=883
-  _globals['_DELETESCHEDULEREQUEST']._serialized_start=885
-  _globals['_DELETESCHEDULEREQUEST']._serialized_end=922
-  _globals['_DELETESCHEDULERESPONSE']._serialized_start=924
-  _globals['_DELETESCHEDULERESPONSE']._serialized_end=948
-  _globals['_RETRYREQUEST']._serialized_start=950
-  _globals['_RETRYREQUEST']._serialized_end=980
-  _globals['_RETRYRESPONSE']._serialized_start=982
-  _globals['_RETRYRESPONSE']._serialized_end=1032
-  _globals['_SUBMITREQUEST']._serialized_start=1034
-  _globals['_SUBMITREQUEST']._serialized_end=1144
-  _globals['_SUBMITRESPONSE']._serialized_start=1146
-  _globals['_SUBMITRESPONSE']._serialized_end=1219
-  _globals['_SUBMITBATCHREQUEST']._serialized_start=1221
-  _globals['_SUBMITBATCHREQUEST']._serialized_end=1304
-  _globals['_SUBMITBATCHITEMSTATUS']._serialized_start=1306
-  _globals['_SUBMITBATCHITEMSTATUS']._serialized_end=1360
-  _globals['_SUBMITBATCHRESPONSE']._serialized_start=1362
-  _globals['_SUBMITBATCHRESPONSE']._serialized_end=1480
-  _globals['_GETSTATUSREQUEST']._serialized_start=1482
-  _globals['_GETSTATUSREQUEST']._serialized_end=1541
-  _globals['_GETSTATUSRESPONSE']._serialized_start=1543
-  _globals['_GETSTATUSRESPONSE']._serialized_end=1597
-  _globals['_STREAMEVENTSREQUEST']._serialized_start=1600
-  _globals['_STREAMEVENTSREQUEST']._serialized_end=1769
-  _globals['_STREAMEVENTSRESPONSE']._serialized_start=1771
-  _globals['_STREAMEVENTSRESPONSE']._serialized_end=1886
-  _globals['_HEARTBEAT']._serialized_start=1888
-  _globals['_HEARTBEAT']._serialized_end=1957
-  _globals['_CANCELREQUEST']._serialized_start=1959
-  _globals['_CANCELREQUEST']._serialized_end=2006
-  _globals['_CANCELRESPONSE']._serialized_start=2008
-  _globals['_CANCELRESPONSE']._serialized_end=2059
-  _globals['_LISTRUNSREQUEST']._serialized_start=2061
-  _globals['_LISTRUNSREQUEST']._serialized_end=2185
-  _globals['_LISTRUNSRESPONSE']._serialized_start=2187
-  _globals['_LISTRUNSRESPONSE']._serialized_end=2266
-  _globals['_TASKSERVICE']._serialized_start=2269
-  _globals['_TASKSERVICE']._serialized_end=3156
+  _globals['_SCHEDULE']._serialized_start=132
+  _globals['_SCHEDULE']._serialized_end=505
+  _globals['_CREATESCHEDULEREQUEST']._serialized_start=507
+  _globals['_CREATESCHEDULEREQUEST']._serialized_end=571
+  _globals['_CREATESCHEDULERESPONSE']._serialized_start=573
+  _globals['_CREATESCHEDULERESPONSE']._serialized_end=638
+  _globals['_LISTSCHEDULESREQUEST']._serialized_start=640
+  _globals['_LISTSCHEDULESREQUEST']._serialized_end=701
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=703
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=793
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_start=795
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_end=847
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_start=849
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_end=913
+  _globals['_DELETESCHEDULEREQUEST']._serialized_start=915
+  _globals['_DELETESCHEDULEREQUEST']._serialized_end=952
+  _globals['_DELETESCHEDULERESPONSE']._serialized_start=954
+  _globals['_DELETESCHEDULERESPONSE']._serialized_end=978
+  _globals['_RETRYREQUEST']._serialized_start=980
+  _globals['_RETRYREQUEST']._serialized_end=1010
+  _globals['_RETRYRESPONSE']._serialized_start=1012
+  _globals['_RETRYRESPONSE']._serialized_end=1062
+  _globals['_SUBMITREQUEST']._serialized_start=1064
+  _globals['_SUBMITREQUEST']._serialized_end=1174
+  _globals['_SUBMITRESPONSE']._serialized_start=1176
+  _globals['_SUBMITRESPONSE']._serialized_end=1249
+  _globals['_SUBMITBATCHREQUEST']._serialized_start=1251
+  _globals['_SUBMITBATCHREQUEST']._serialized_end=1334
+  _globals['_SUBMITBATCHITEMSTATUS']._serialized_start=1336
+  _globals['_SUBMITBATCHITEMSTATUS']._serialized_end=1390
+  _globals['_SUBMITBATCHRESPONSE']._serialized_start=1392
+  _globals['_SUBMITBATCHRESPONSE']._serialized_end=1510
+  _globals['_GETSTATUSREQUEST']._serialized_start=1512
+  _globals['_GETSTATUSREQUEST']._serialized_end=1571
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1573
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1627
+  _globals['_STREAMEVENTSREQUEST']._serialized_start=1630
+  _globals['_STREAMEVENTSREQUEST']._serialized_end=1799
+  _globals['_STREAMEVENTSRESPONSE']._serialized_start=1801
+  _globals['_STREAMEVENTSRESPONSE']._serialized_end=1916
+  _globals['_HEARTBEAT']._serialized_start=1918
+  _globals['_HEARTBEAT']._serialized_end=1987
+  _globals['_CANCELREQUEST']._serialized_start=1989
+  _globals['_CANCELREQUEST']._serialized_end=2036
+  _globals['_CANCELRESPONSE']._serialized_start=2038
+  _globals['_CANCELRESPONSE']._serialized_end=2089
+  _globals['_LISTRUNSREQUEST']._serialized_start=2091
+  _globals['_LISTRUNSREQUEST']._serialized_end=2215
+  _globals['_LISTRUNSRESPONSE']._serialized_start=2217
+  _globals['_LISTRUNSRESPONSE']._serialized_end=2296
+  _globals['_TASKSERVICE']._serialized_start=2299
+  _globals['_TASKSERVICE']._serialized_end=3656
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from taskwire.v1 import automation_pb2 as taskwire_dot_v1_dot_automation__pb2
 from taskwire.v1 import taskwire_pb2 as taskwire_dot_v1_dot_taskwire__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -93,6 +94,31 @@ class TaskServiceStub:
                 '/taskwire.v1.TaskService/DeleteSchedule',
                 request_serializer=taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleRequest.SerializeToString,
                 response_deserializer=taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleResponse.FromString,
+                _registered_method=True)
+        self.CreateAutomation = channel.unary_unary(
+                '/taskwire.v1.TaskService/CreateAutomation',
+                request_serializer=taskwire_dot_v1_dot_automation__pb2.CreateAutomationRequest.SerializeToString,
+                response_deserializer=taskwire_dot_v1_dot_automation__pb2.CreateAutomationResponse.FromString,
+                _registered_method=True)
+        self.ListAutomations = channel.unary_unary(
+                '/taskwire.v1.TaskService/ListAutomations',
+                request_serializer=taskwire_dot_v1_dot_automation__pb2.ListAutomationsRequest.SerializeToString,
+                response_deserializer=taskwire_dot_v1_dot_automation__pb2.ListAutomationsResponse.FromString,
+                _registered_method=True)
+        self.GetAutomation = channel.unary_unary(
+                '/taskwire.v1.TaskService/GetAutomation',
+                request_serializer=taskwire_dot_v1_dot_automation__pb2.GetAutomationRequest.SerializeToString,
+                response_deserializer=taskwire_dot_v1_dot_automation__pb2.GetAutomationResponse.FromString,
+                _registered_method=True)
+        self.PauseAutomation = channel.unary_unary(
+                '/taskwire.v1.TaskService/PauseAutomation',
+                request_serializer=taskwire_dot_v1_dot_automation__pb2.PauseAutomationRequest.SerializeToString,
+                response_deserializer=taskwire_dot_v1_dot_automation__pb2.PauseAutomationResponse.FromString,
+                _registered_method=True)
+        self.DeleteAutomation = channel.unary_unary(
+                '/taskwire.v1.TaskService/DeleteAutomation',
+                request_serializer=taskwire_dot_v1_dot_automation__pb2.DeleteAutomationRequest.SerializeToString,
+                response_deserializer=taskwire_dot_v1_dot_automation__pb2.DeleteAutomationResponse.FromString,
                 _registered_method=True)
 
 
@@ -200,6 +226,47 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateAutomation(self, request, context):
+        """CreateAutomation creates or replaces an automation (keyed by name):
+        notifications and actions on run events (docs/automations.md).
+        Automations live in NATS; with several brokers each firing carries out
+        each action exactly once, as a run. Needs the scope automations:admin,
+        and the scopes of its actions (submit: runs:submit; cancel and retry:
+        runs:cancel; pause a schedule: schedules:admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAutomations(self, request, context):
+        """ListAutomations lists the caller's automations by name, with status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAutomation(self, request, context):
+        """GetAutomation answers one automation with its status and recent firings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseAutomation(self, request, context):
+        """PauseAutomation pauses (paused = true) or resumes an automation.
+        Events while it is paused never fire it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAutomation(self, request, context):
+        """DeleteAutomation deletes an automation; action runs already submitted go on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -257,6 +324,31 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.DeleteSchedule,
                     request_deserializer=taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleRequest.FromString,
                     response_serializer=taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleResponse.SerializeToString,
+            ),
+            'CreateAutomation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAutomation,
+                    request_deserializer=taskwire_dot_v1_dot_automation__pb2.CreateAutomationRequest.FromString,
+                    response_serializer=taskwire_dot_v1_dot_automation__pb2.CreateAutomationResponse.SerializeToString,
+            ),
+            'ListAutomations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAutomations,
+                    request_deserializer=taskwire_dot_v1_dot_automation__pb2.ListAutomationsRequest.FromString,
+                    response_serializer=taskwire_dot_v1_dot_automation__pb2.ListAutomationsResponse.SerializeToString,
+            ),
+            'GetAutomation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAutomation,
+                    request_deserializer=taskwire_dot_v1_dot_automation__pb2.GetAutomationRequest.FromString,
+                    response_serializer=taskwire_dot_v1_dot_automation__pb2.GetAutomationResponse.SerializeToString,
+            ),
+            'PauseAutomation': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseAutomation,
+                    request_deserializer=taskwire_dot_v1_dot_automation__pb2.PauseAutomationRequest.FromString,
+                    response_serializer=taskwire_dot_v1_dot_automation__pb2.PauseAutomationResponse.SerializeToString,
+            ),
+            'DeleteAutomation': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAutomation,
+                    request_deserializer=taskwire_dot_v1_dot_automation__pb2.DeleteAutomationRequest.FromString,
+                    response_serializer=taskwire_dot_v1_dot_automation__pb2.DeleteAutomationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -561,6 +653,141 @@ class TaskService:
             '/taskwire.v1.TaskService/DeleteSchedule',
             taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleRequest.SerializeToString,
             taskwire_dot_v1_dot_taskwire__pb2.DeleteScheduleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAutomation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskwire.v1.TaskService/CreateAutomation',
+            taskwire_dot_v1_dot_automation__pb2.CreateAutomationRequest.SerializeToString,
+            taskwire_dot_v1_dot_automation__pb2.CreateAutomationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAutomations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskwire.v1.TaskService/ListAutomations',
+            taskwire_dot_v1_dot_automation__pb2.ListAutomationsRequest.SerializeToString,
+            taskwire_dot_v1_dot_automation__pb2.ListAutomationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAutomation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskwire.v1.TaskService/GetAutomation',
+            taskwire_dot_v1_dot_automation__pb2.GetAutomationRequest.SerializeToString,
+            taskwire_dot_v1_dot_automation__pb2.GetAutomationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseAutomation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskwire.v1.TaskService/PauseAutomation',
+            taskwire_dot_v1_dot_automation__pb2.PauseAutomationRequest.SerializeToString,
+            taskwire_dot_v1_dot_automation__pb2.PauseAutomationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAutomation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/taskwire.v1.TaskService/DeleteAutomation',
+            taskwire_dot_v1_dot_automation__pb2.DeleteAutomationRequest.SerializeToString,
+            taskwire_dot_v1_dot_automation__pb2.DeleteAutomationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -21,6 +21,18 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import {
+  CreateAutomationRequest,
+  CreateAutomationResponse,
+  DeleteAutomationRequest,
+  DeleteAutomationResponse,
+  GetAutomationRequest,
+  GetAutomationResponse,
+  ListAutomationsRequest,
+  ListAutomationsResponse,
+  PauseAutomationRequest,
+  PauseAutomationResponse,
+} from "./automation.js";
 import { Payload, RunEvent, RunState, runStateFromJSON, runStateToJSON, SubmitOptions, TaskRun } from "./types.js";
 
 /**
@@ -2798,6 +2810,75 @@ export const TaskServiceService = {
       Buffer.from(DeleteScheduleResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteScheduleResponse => DeleteScheduleResponse.decode(value),
   },
+  /**
+   * CreateAutomation creates or replaces an automation (keyed by name):
+   * notifications and actions on run events (docs/automations.md).
+   * Automations live in NATS; with several brokers each firing carries out
+   * each action exactly once, as a run. Needs the scope automations:admin,
+   * and the scopes of its actions (submit: runs:submit; cancel and retry:
+   * runs:cancel; pause a schedule: schedules:admin).
+   */
+  createAutomation: {
+    path: "/taskwire.v1.TaskService/CreateAutomation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateAutomationRequest): Buffer =>
+      Buffer.from(CreateAutomationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateAutomationRequest => CreateAutomationRequest.decode(value),
+    responseSerialize: (value: CreateAutomationResponse): Buffer =>
+      Buffer.from(CreateAutomationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateAutomationResponse => CreateAutomationResponse.decode(value),
+  },
+  /** ListAutomations lists the caller's automations by name, with status. */
+  listAutomations: {
+    path: "/taskwire.v1.TaskService/ListAutomations" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAutomationsRequest): Buffer =>
+      Buffer.from(ListAutomationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAutomationsRequest => ListAutomationsRequest.decode(value),
+    responseSerialize: (value: ListAutomationsResponse): Buffer =>
+      Buffer.from(ListAutomationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAutomationsResponse => ListAutomationsResponse.decode(value),
+  },
+  /** GetAutomation answers one automation with its status and recent firings. */
+  getAutomation: {
+    path: "/taskwire.v1.TaskService/GetAutomation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAutomationRequest): Buffer => Buffer.from(GetAutomationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAutomationRequest => GetAutomationRequest.decode(value),
+    responseSerialize: (value: GetAutomationResponse): Buffer =>
+      Buffer.from(GetAutomationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetAutomationResponse => GetAutomationResponse.decode(value),
+  },
+  /**
+   * PauseAutomation pauses (paused = true) or resumes an automation.
+   * Events while it is paused never fire it.
+   */
+  pauseAutomation: {
+    path: "/taskwire.v1.TaskService/PauseAutomation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PauseAutomationRequest): Buffer =>
+      Buffer.from(PauseAutomationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PauseAutomationRequest => PauseAutomationRequest.decode(value),
+    responseSerialize: (value: PauseAutomationResponse): Buffer =>
+      Buffer.from(PauseAutomationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PauseAutomationResponse => PauseAutomationResponse.decode(value),
+  },
+  /** DeleteAutomation deletes an automation; action runs already submitted go on. */
+  deleteAutomation: {
+    path: "/taskwire.v1.TaskService/DeleteAutomation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteAutomationRequest): Buffer =>
+      Buffer.from(DeleteAutomationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteAutomationRequest => DeleteAutomationRequest.decode(value),
+    responseSerialize: (value: DeleteAutomationResponse): Buffer =>
+      Buffer.from(DeleteAutomationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteAutomationResponse => DeleteAutomationResponse.decode(value),
+  },
 } as const;
 
 export interface TaskServiceServer extends UntypedServiceImplementation {
@@ -2860,6 +2941,26 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
   pauseSchedule: handleUnaryCall<PauseScheduleRequest, PauseScheduleResponse>;
   /** DeleteSchedule deletes a schedule; runs it already submitted go on. */
   deleteSchedule: handleUnaryCall<DeleteScheduleRequest, DeleteScheduleResponse>;
+  /**
+   * CreateAutomation creates or replaces an automation (keyed by name):
+   * notifications and actions on run events (docs/automations.md).
+   * Automations live in NATS; with several brokers each firing carries out
+   * each action exactly once, as a run. Needs the scope automations:admin,
+   * and the scopes of its actions (submit: runs:submit; cancel and retry:
+   * runs:cancel; pause a schedule: schedules:admin).
+   */
+  createAutomation: handleUnaryCall<CreateAutomationRequest, CreateAutomationResponse>;
+  /** ListAutomations lists the caller's automations by name, with status. */
+  listAutomations: handleUnaryCall<ListAutomationsRequest, ListAutomationsResponse>;
+  /** GetAutomation answers one automation with its status and recent firings. */
+  getAutomation: handleUnaryCall<GetAutomationRequest, GetAutomationResponse>;
+  /**
+   * PauseAutomation pauses (paused = true) or resumes an automation.
+   * Events while it is paused never fire it.
+   */
+  pauseAutomation: handleUnaryCall<PauseAutomationRequest, PauseAutomationResponse>;
+  /** DeleteAutomation deletes an automation; action runs already submitted go on. */
+  deleteAutomation: handleUnaryCall<DeleteAutomationRequest, DeleteAutomationResponse>;
 }
 
 export interface TaskServiceClient extends Client {
@@ -3069,6 +3170,96 @@ export interface TaskServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteScheduleResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CreateAutomation creates or replaces an automation (keyed by name):
+   * notifications and actions on run events (docs/automations.md).
+   * Automations live in NATS; with several brokers each firing carries out
+   * each action exactly once, as a run. Needs the scope automations:admin,
+   * and the scopes of its actions (submit: runs:submit; cancel and retry:
+   * runs:cancel; pause a schedule: schedules:admin).
+   */
+  createAutomation(
+    request: CreateAutomationRequest,
+    callback: (error: ServiceError | null, response: CreateAutomationResponse) => void,
+  ): ClientUnaryCall;
+  createAutomation(
+    request: CreateAutomationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateAutomationResponse) => void,
+  ): ClientUnaryCall;
+  createAutomation(
+    request: CreateAutomationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateAutomationResponse) => void,
+  ): ClientUnaryCall;
+  /** ListAutomations lists the caller's automations by name, with status. */
+  listAutomations(
+    request: ListAutomationsRequest,
+    callback: (error: ServiceError | null, response: ListAutomationsResponse) => void,
+  ): ClientUnaryCall;
+  listAutomations(
+    request: ListAutomationsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAutomationsResponse) => void,
+  ): ClientUnaryCall;
+  listAutomations(
+    request: ListAutomationsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAutomationsResponse) => void,
+  ): ClientUnaryCall;
+  /** GetAutomation answers one automation with its status and recent firings. */
+  getAutomation(
+    request: GetAutomationRequest,
+    callback: (error: ServiceError | null, response: GetAutomationResponse) => void,
+  ): ClientUnaryCall;
+  getAutomation(
+    request: GetAutomationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetAutomationResponse) => void,
+  ): ClientUnaryCall;
+  getAutomation(
+    request: GetAutomationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetAutomationResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * PauseAutomation pauses (paused = true) or resumes an automation.
+   * Events while it is paused never fire it.
+   */
+  pauseAutomation(
+    request: PauseAutomationRequest,
+    callback: (error: ServiceError | null, response: PauseAutomationResponse) => void,
+  ): ClientUnaryCall;
+  pauseAutomation(
+    request: PauseAutomationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PauseAutomationResponse) => void,
+  ): ClientUnaryCall;
+  pauseAutomation(
+    request: PauseAutomationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PauseAutomationResponse) => void,
+  ): ClientUnaryCall;
+  /** DeleteAutomation deletes an automation; action runs already submitted go on. */
+  deleteAutomation(
+    request: DeleteAutomationRequest,
+    callback: (error: ServiceError | null, response: DeleteAutomationResponse) => void,
+  ): ClientUnaryCall;
+  deleteAutomation(
+    request: DeleteAutomationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteAutomationResponse) => void,
+  ): ClientUnaryCall;
+  deleteAutomation(
+    request: DeleteAutomationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteAutomationResponse) => void,
   ): ClientUnaryCall;
 }
 
