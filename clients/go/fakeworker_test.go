@@ -2,10 +2,12 @@ package taskwire
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	taskwirev1 "github.com/taskwire/taskwire/clients/go/gen/taskwire/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -17,6 +19,7 @@ func (f *fakeBroker) execute(id string) {
 	run := f.runs[id]
 	task, argsData := run.Task, run.Args.GetData()
 	retry := run.GetOptions().GetRetry()
+	timeout := time.Duration(run.GetOptions().GetTimeoutMs()) * time.Millisecond
 	done := int32(len(run.Attempts)) // a retried run continues its attempt numbering
 	f.mu.Unlock()
 	var args []any
@@ -41,7 +44,15 @@ func (f *fakeBroker) execute(id string) {
 		})
 		var result any
 		var failure *Failure
+		timedOut := false
+		// cf-sleep and cf-spin past the run's timeout: the attempt times out.
+		if (task == "cf-sleep" || task == "cf-spin") && timeout > 0 && time.Duration(num(0))*time.Millisecond > timeout {
+			time.Sleep(timeout)
+			task, timedOut = "(timed out)", true
+			failure = &Failure{Type: "TimeoutError", Message: "attempt exceeded its timeout", Retryable: true}
+		}
 		switch task {
+		case "(timed out)":
 		case "cf-echo":
 			result = args[0]
 		case "cf-add", "add":
@@ -66,6 +77,18 @@ func (f *fakeBroker) execute(id string) {
 			result = num(0)
 		case "cf-large":
 			result = strings.Repeat("x", int(num(0)))
+		case "cf-spin":
+			time.Sleep(time.Duration(num(0)) * time.Millisecond)
+			result = num(0)
+		case "cf-log":
+			n := int(num(0))
+			for i := range n {
+				f.transition(id, StateRunning, EventLog, func(r *Run) {
+					r.Logs = append(r.Logs, &taskwirev1.LogLine{Level: "info", Message: "line " + strconv.Itoa(i), Attempt: attempt})
+				})
+			}
+			f.transition(id, StateRunning, EventProgress, func(r *Run) { r.Progress = &taskwirev1.Progress{Fraction: 1} })
+			result = n
 		default:
 			failure = &Failure{Type: "UnknownTask", Message: task}
 		}
@@ -81,9 +104,13 @@ func (f *fakeBroker) execute(id string) {
 			return
 		}
 		if !failure.Retryable || attempt > retry.GetMaxRetries() {
-			f.transition(id, StateFailed, EventFailed, func(r *Run) {
+			event, outcome := EventFailed, taskwirev1.AttemptOutcome(3)
+			if timedOut {
+				event, outcome = EventTimedOut, 5
+			}
+			f.transition(id, StateFailed, event, func(r *Run) {
 				r.Error = failure
-				r.Attempts[len(r.Attempts)-1].Outcome = 3
+				r.Attempts[len(r.Attempts)-1].Outcome = outcome
 			})
 			return
 		}

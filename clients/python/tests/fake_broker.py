@@ -26,6 +26,14 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 TERMINAL = {types_pb2.RUN_STATE_COMPLETED, types_pb2.RUN_STATE_FAILED, types_pb2.RUN_STATE_CANCELLED}
 MAX_PAYLOAD = 1_000_000
 SLEEP = object()  # a simulated task result: run until cancelled
+
+
+class LogThen:
+    """A simulated task's outcome: log these lines (LOG events), report progress 1, then complete with result."""
+
+    def __init__(self, lines: list[str], result: Any) -> None:
+        self.lines = lines
+        self.result = result
 T = TypeVar("T")
 
 
@@ -168,6 +176,18 @@ class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
             run.logs.append(line)
             self._emit(run, types_pb2.EVENT_TYPE_LOG, line)
 
+    def timed_out(self, run_id: str) -> None:
+        with self.cond:
+            run = self.state.runs[run_id]
+            if run.state in TERMINAL:
+                return
+            run.state = types_pb2.RUN_STATE_FAILED
+            run.error.CopyFrom(types_pb2.Failure(type="TimeoutError", message=f"attempt {run.attempt} exceeded its timeout of {run.options.timeout_ms} ms", retryable=True))
+            run.attempts[-1].outcome = types_pb2.ATTEMPT_OUTCOME_TIMED_OUT
+            run.attempts[-1].error.CopyFrom(run.error)
+            run.finished_at.CopyFrom(_now())
+            self._emit(run, types_pb2.EVENT_TYPE_TIMED_OUT)
+
     def complete(self, run_id: str, result: Any) -> None:
         with self.cond:
             run = self.state.runs[run_id]
@@ -243,6 +263,18 @@ class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
                     return
                 time.sleep(delay)
                 continue
+            if isinstance(result, LogThen):
+                for line in result.lines:
+                    self.log(run_id, line)
+                with self.cond:
+                    run.progress.CopyFrom(types_pb2.Progress(fraction=1.0))
+                    self._emit(run, types_pb2.EVENT_TYPE_PROGRESS)
+                result = result.result
+            if result is SLEEP and run.options.timeout_ms > 0:
+                # The run's timeout ends a sleeping attempt: TIMED_OUT, as a worker records it.
+                time.sleep(run.options.timeout_ms / 1000)
+                self.timed_out(run_id)
+                return
             if result is SLEEP:
                 with self.cond:
                     while run.state not in TERMINAL:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from fake_broker import SLEEP, FakeBroker
+from fake_broker import SLEEP, FakeBroker, LogThen
 from test_conformance import OPEN, Runner
 
 import taskwire
@@ -49,6 +49,8 @@ CF_TASKS = {
     "cf-flaky": _flaky,
     "cf-sleep": lambda a, n: SLEEP,
     "cf-large": lambda a, n: "x" * a[0],
+    "cf-log": lambda a, n: LogThen([f"line {i}" for i in range(a[0])], a[0]),
+    "cf-spin": lambda a, n: SLEEP,
 }
 
 
