@@ -35,7 +35,7 @@ import type {
   SubmitResponse,
   TaskServiceServer,
 } from "@taskwire/protocol";
-import { propagator } from "@taskwire/core";
+import { AUTOMATION_QUEUE, propagator } from "@taskwire/core";
 import type { Logger } from "pino";
 import { decodeErrorOf } from "./decode.js";
 import { pageSchedules } from "./paging.js";
@@ -111,6 +111,16 @@ export function authorizationOf(md: Metadata): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+/**
+ * The automations' queue takes only the runs the brokers submit for
+ * automations (their signed deliveries): a caller may not queue runs there,
+ * directly or through a schedule, or it could send a forged firing signed
+ * with an automation's secret.
+ */
+function refuseAutomationQueue(queue: string | undefined, field: string): void {
+  if (queue === AUTOMATION_QUEUE) throw BrokerError.invalid(field, `"${AUTOMATION_QUEUE}" is reserved for the automations' own action runs; use another queue`);
+}
+
 /** `unary`, for handlers that run as their authenticated caller (see createService). */
 const unaryCall = unary;
 
@@ -144,6 +154,7 @@ export function createService(
     submit: track(
       unary<SubmitRequest, SubmitResponse>("Submit", log, async (req, ctx, _call, caller) => {
         const v = validateSubmit(req, { maxPayloadBytes, retentionMs: runs.retentionMs });
+        refuseAutomationQueue(v.queue, "options.queue");
         return runs.submit(v, ctx, caller.namespace);
       }),
     ),
@@ -156,7 +167,13 @@ export function createService(
           // names without the runs[i] prefix, as the caller wrote them),
           // its own outcome.
           // async: a validation error rejects this item only, never the call.
-          const settled = await Promise.allSettled(req.runs.map(async (r) => runs.submit(validateSubmit(r, { maxPayloadBytes, retentionMs: runs.retentionMs }), ctx, caller.namespace)));
+          const settled = await Promise.allSettled(
+            req.runs.map(async (r) => {
+              const v = validateSubmit(r, { maxPayloadBytes, retentionMs: runs.retentionMs });
+              refuseAutomationQueue(v.queue, "options.queue");
+              return runs.submit(v, ctx, caller.namespace);
+            }),
+          );
           const out: SubmitBatchResponse = { runs: [], statuses: [] };
           for (const s of settled) {
             if (s.status === "fulfilled") {
@@ -172,6 +189,7 @@ export function createService(
         }
         // All or nothing: every item is validated before any is enqueued.
         const valid = req.runs.map((r, i) => validateSubmit(r, { maxPayloadBytes, retentionMs: runs.retentionMs }, `runs[${i}].`));
+        valid.forEach((v, i) => refuseAutomationQueue(v.queue, `runs[${i}].options.queue`));
         const out = await Promise.all(valid.map((v) => runs.submit(v, ctx, caller.namespace)));
         return { runs: out, statuses: [] };
       }),
@@ -217,7 +235,10 @@ export function createService(
       }),
     ),
     createSchedule: track(
-      unary<CreateScheduleRequest, CreateScheduleResponse>("CreateSchedule", log, async (req, _ctx, _call, caller) => ({ schedule: await cron.create(req.schedule, caller.namespace) })),
+      unary<CreateScheduleRequest, CreateScheduleResponse>("CreateSchedule", log, async (req, _ctx, _call, caller) => {
+        refuseAutomationQueue(req.schedule?.run?.options?.queue, "schedule.run.options.queue");
+        return { schedule: await cron.create(req.schedule, caller.namespace) };
+      }),
     ),
     listSchedules: track(unary<ListSchedulesRequest, ListSchedulesResponse>("ListSchedules", log, async (req, _ctx, _call, caller) => pageSchedules(await cron.list(caller.namespace), req))),
     pauseSchedule: track(

@@ -193,6 +193,9 @@ describe("automations (two brokers)", function () {
     await assert.rejects(stack.client.createAutomation({ name, trigger: { onEvent: { events: [1] } }, actions: [{ webhook: { url: "ftp://x/" } }] }), invalid(/scheme "ftp:"/));
     await assert.rejects(stack.client.createAutomation({ name, trigger: { queueAge: { olderThanMs: 1_000 } }, actions: [{ cancelRun: {} }] }), invalid(/needs a run/));
     await assert.rejects(stack.client.createAutomation({ name, trigger: { threshold: { events: [1], count: 0, windowMs: 1_000 } }, actions: [{ webhook: { url: receiver.url } }] }), invalid(/threshold.count: must be 1–10000/));
+    // Only the brokers queue runs on the automations' queue: a forged delivery would carry a real signature.
+    await assert.rejects(stack.client.submit("taskwire-webhook", [{ automation: name, action: 0, firing: {} }], { queue: AUTOMATION_QUEUE }), invalid(/"taskwire-automations" is reserved/));
+    await assert.rejects(stack.client.createSchedule({ name, cron: "* * * * *", task: "taskwire-webhook", options: { queue: AUTOMATION_QUEUE } }), invalid(/schedule.run.options.queue: "taskwire-automations" is reserved/));
   });
 });
 
