@@ -3,6 +3,7 @@ import { getToken, setToken } from "./api/client.js";
 import { getUiConfig } from "./api/endpoints.js";
 import type { UiConfig } from "./api/types.js";
 import { filterFromParams, filterToParams } from "./lib/filters.js";
+import { AutomationsPage } from "./pages/automations.js";
 import { QueuesPage } from "./pages/queues.js";
 import { RunPage } from "./pages/run.js";
 import { RunsPage } from "./pages/runs.js";
@@ -12,6 +13,7 @@ import { href, type Route, useRoute } from "./router.js";
 const NAV = [
   { path: "/runs", label: "Runs" },
   { path: "/schedules", label: "Schedules" },
+  { path: "/automations", label: "Automations" },
   { path: "/queues", label: "Queues & workers" },
 ];
 
@@ -78,6 +80,7 @@ function Page({ route, config }: { route: Route; config: UiConfig }) {
     return <RunPage key={id} id={id} config={config} />;
   }
   if (route.path === "/schedules") return <SchedulesPage />;
+  if (route.path === "/automations") return <AutomationsPage />;
   if (route.path === "/queues") return <QueuesPage />;
   return (
     <section>
