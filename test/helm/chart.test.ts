@@ -161,6 +161,9 @@ describe("Helm chart deploy/helm/taskwire", function () {
       TASKWIRE_SHUTDOWN_GRACE_MS: "10000",
       TASKWIRE_SCHEDULER: "true",
       TASKWIRE_UI_TRACE_URL: "",
+      TASKWIRE_AUTOMATIONS: "true",
+      TASKWIRE_AUTOMATION_ALLOW: "",
+      TASKWIRE_AUTOMATION_CONCURRENCY: "16",
       // The chart listens on 0.0.0.0: without TLS and auth the broker starts only when told it is insecure.
       TASKWIRE_INSECURE: "true",
     });
