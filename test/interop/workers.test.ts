@@ -3,7 +3,8 @@
 // the same task names (examples/conformance/tasks.ts, tasks.py,
 // clients/go/examples/conformance-worker), each alone on a broker; a worker
 // process of each language killed with SIGKILL mid-run while another one of
-// its language completes the run; and runs that cross languages (TS
+// its language completes the run; a broker restarted under a Python and a
+// Go worker mid-run (they reconnect and keep their runs); and runs that cross languages (TS
 // submits and Python executes, Python submits and Go executes, Go submits
 // and TS executes). Prints the scenario × worker table (docs/workers.md
 // keeps the latest). Starts its own nats-server and broker; needs the
@@ -16,7 +17,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { AttemptOutcome, Client, RunState } from "@taskwire/client";
 import type { Broker } from "@taskwire/broker";
-import { REPO, startBroker, startNats, waitFor } from "../helpers/env.js";
+import { freePort, REPO, startBroker, startNats, waitFor } from "../helpers/env.js";
 import { executesRuns, loadScenarios, play } from "../helpers/scenarios.js";
 
 const run = promisify(execFile);
@@ -179,6 +180,35 @@ describe("worker conformance: TS, Python and Go workers", function () {
           if (!ok) await other.stop("SIGKILL");
         }
       });
+
+      if (lang !== "TS") {
+        it("the broker restarts mid-run: the worker reconnects and keeps its run (no crash)", async function () {
+          let ok = false;
+          // A broker of its own on a fixed port, so the worker finds the next one there.
+          const port = await freePort();
+          let b = await startBroker(nats.url, { workerHeartbeatMs: HB, listen: `127.0.0.1:${port}` });
+          const other = new WorkerProc(lang, nats.url, `127.0.0.1:${port}`);
+          try {
+            await w.stop(); // only the worker under test serves cf-*
+            await ready(client, other);
+            const h = await client.submit<number>("cf-sleep", [3_000]);
+            await waitFor(async () => (await client.getStatus(h.id)).state === RunState.RUN_STATE_RUNNING, "the run to start", 20_000, 10);
+            await b.stop();
+            b = await startBroker(nats.url, { workerHeartbeatMs: HB, listen: `127.0.0.1:${port}` });
+            assert.equal(await h.result({ timeoutMs: 30_000 }), 3_000);
+            const done = await client.getStatus(h.id);
+            assert.deepEqual(done.attempts.map((a) => a.outcome), [AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED]);
+            assert.ok(other.holds(done.workerId));
+            ok = true;
+          } finally {
+            mark("the broker restarts mid-run: the worker keeps its run", lang, ok);
+            await other.stop();
+            await b.stop();
+            w = new WorkerProc(lang, nats.url, broker.address);
+            await ready(client, w);
+          }
+        });
+      }
 
       const env = (): NodeJS.ProcessEnv => ({ ...process.env, TASKWIRE_ADDRESS: broker.address });
       const python = (...args: string[]) => run(PYTHON, [join(REPO, "clients/python/examples/interop.py"), ...args], { env: env() });
