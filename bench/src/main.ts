@@ -15,13 +15,14 @@ import { bullmq } from "./phases/bullmq.js";
 import { costPerRun } from "./phases/cost.js";
 import { workerDrain } from "./phases/drain.js";
 import { workerLanguages } from "./phases/languages.js";
+import { listingAtScale } from "./phases/listing.js";
 import { e2eBursts } from "./phases/e2e.js";
 import { grpcCeiling } from "./phases/grpc-ceiling.js";
 import { jetstreamCeiling } from "./phases/jetstream-ceiling.js";
 import { brokerMemory } from "./phases/memory.js";
 import { e2ePaced, submitOpenLoop } from "./phases/paced.js";
 import { submitBatchThroughput, submitThroughput } from "./phases/submit.js";
-import { type Mode, RESULTS_DIR, writeResults } from "./report/results.js";
+import { type Mode, RESULTS_DIR, writeListing, writeResults } from "./report/results.js";
 import { purge } from "./runs.js";
 import { type Redis, startNats, startRedis } from "./servers.js";
 import { FULL_SETTINGS, QUICK_SETTINGS } from "./settings.js";
@@ -32,6 +33,8 @@ const argv = new Set(process.argv.slice(2));
 const MODE: Mode = argv.has("--quick") ? "quick" : "full";
 const PROFILE = argv.has("--profile");
 const SKIP_BULLMQ = argv.has("--skip-bullmq");
+/** Only the listing phase (seeding s.listN runs), its figures logged and written to bench/results/listing-<mode>.json. */
+const LISTING_ONLY = argv.has("--listing-only");
 const S = MODE === "quick" ? QUICK_SETTINGS : FULL_SETTINGS;
 const PROF_DIR = join(BENCH, "results", "profiles", new Date().toISOString().replace(/[:.]/g, "-"));
 
@@ -50,6 +53,10 @@ async function main(): Promise<void> {
     const machine = machineInfo(nats.bin, redis?.bin ?? "redis-server");
     log(`machine ${JSON.stringify(machine)}`);
     stack = await connectStack(nats, PROFILE ? PROF_DIR : undefined);
+    if (LISTING_ONLY) {
+      writeListing(MODE, await listingAtScale(S, stack));
+      return;
+    }
 
     // 1. Ceilings: raw JetStream, raw grpc-js; no taskwire.
     const ceilings = { ...(await jetstreamCeiling(S, nats)), ...(await grpcCeiling(S)) };
@@ -86,10 +93,13 @@ async function main(): Promise<void> {
     await stopBroker(broker);
     broker = undefined;
 
-    // 6. The peer: BullMQ on redis-server.
+    // 6. ListRuns with s.listN runs retained (seeded), a broker of its own.
+    const listing = await listingAtScale(S, stack);
+
+    // 7. The peer: BullMQ on redis-server.
     const bull = redis ? await bullmq(S, redis) : undefined;
 
-    writeResults(MODE, S, machine, started, { ceilings, submit: { ...throughput, open, batch }, memory, costPerRun: cost, e2e: { ...bursts, paced }, drain, languages, bullmq: bull });
+    writeResults(MODE, S, machine, started, { ceilings, submit: { ...throughput, open, batch }, memory, costPerRun: cost, e2e: { ...bursts, paced }, drain, languages, listing, bullmq: bull });
   } finally {
     await worker?.stop().catch(() => {});
     broker?.client.close();

@@ -3,7 +3,7 @@
 // records back, and the latencies they carry.
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { type Client, decodeJson, encodeArgs, RunState, type TaskRun } from "@taskwire/client";
-import { RUNS_BUCKET_STREAM, RUNS_STREAM, taskConsumerName } from "@taskwire/core";
+import { INDEX_STREAM, RUNS_BUCKET_STREAM, RUNS_STREAM, taskConsumerName } from "@taskwire/core";
 import { decodeRun, SubmitBatchRequest, SubmitRequest } from "@taskwire/protocol";
 import { TASK } from "./settings.js";
 import { PAYLOAD, type Pcts, pcts, waitFor } from "./util.js";
@@ -24,6 +24,7 @@ export function submitBatch(client: Client, req: SubmitBatchRequest): Promise<vo
 export async function purge(jsm: JetStreamManager): Promise<void> {
   await jsm.streams.purge(RUNS_STREAM);
   await jsm.streams.purge(RUNS_BUCKET_STREAM);
+  await jsm.streams.purge(INDEX_STREAM).catch(() => undefined); // created by the first broker
 }
 
 /** Waits until every queued run is acked (stream empty, nothing pending), bounded. */

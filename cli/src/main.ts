@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { Broker } from "@taskwire/broker";
-import { Client, RunHandle, RunState, Status, TaskwireError, isTerminalState, type ApplyOptions } from "@taskwire/client";
+import { Client, RunHandle, RunState, Status, TaskwireError, isTerminalState, type ApplyOptions, type TaskRun } from "@taskwire/client";
 import { SubmitRequest } from "@taskwire/protocol";
 import { toSubmitOptions } from "@taskwire/client/internal";
 import { serve } from "@taskwire/worker";
@@ -215,7 +215,16 @@ program
   .option("--json", "print JSON")
   .action(async (o: { task?: string; state?: string[]; limit: number; pageToken?: string; json?: boolean }) => {
     const c = client();
-    const page = await c.listRuns({ task: o.task, states: (o.state ?? []).map(parseState), pageSize: o.limit, pageToken: o.pageToken });
+    // A state filter reads a bounded number of records per call, so a
+    // call may come back short: ask again until the page is full or the
+    // listing ends (within a few seconds).
+    const page = { runs: [] as TaskRun[], nextPageToken: o.pageToken ?? "" };
+    const until = Date.now() + 3_000;
+    do {
+      const next = await c.listRuns({ task: o.task, states: (o.state ?? []).map(parseState), pageSize: o.limit - page.runs.length, pageToken: page.nextPageToken });
+      page.runs.push(...next.runs);
+      page.nextPageToken = next.nextPageToken;
+    } while (page.runs.length < o.limit && page.nextPageToken && Date.now() < until);
     if (o.json) console.log(JSON.stringify({ runs: page.runs.map(runJson), nextPageToken: page.nextPageToken }, null, 2));
     else {
       const rows = [["RUN", "TASK", "STATE", "ATTEMPT", "CREATED", "DURATION"]];

@@ -3,10 +3,12 @@
 // latest-quick.json, plus a timestamped copy) with every figure in details.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { ListingFigures } from "../phases/listing.js";
 import { SUBMIT_BYTES } from "../runs.js";
 import { CONC, type Settings } from "../settings.js";
 import { BENCH, log, PAYLOAD, round } from "../util.js";
-import { type Figures, tableOf } from "./rows.js";
+import { type Figures, listingRows, tableOf } from "./rows.js";
+import { Table } from "./table.js";
 
 export type Mode = "quick" | "full";
 
@@ -18,11 +20,21 @@ export function writeResults(mode: Mode, s: Settings, machine: Record<string, st
   process.stdout.write(`\ntaskwire bench (${mode}), ${machine.nproc} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.natsServer}, ${machine.redis}\n\n${table}\n\n`);
   process.stdout.write(`${t.targetsLine()}\n`);
 
-  const details = { kvCeiling: f.ceilings.kvCeiling, submit: f.submit, memory: f.memory, costPerRun: f.costPerRun, e2e: f.e2e, drain: f.drain, languages: f.languages, bullmq: f.bullmq };
+  const details = { kvCeiling: f.ceilings.kvCeiling, submit: f.submit, memory: f.memory, costPerRun: f.costPerRun, e2e: f.e2e, drain: f.drain, languages: f.languages, listing: f.listing, bullmq: f.bullmq };
   const result = { date: new Date().toISOString(), mode, durationS: round((Date.now() - started) / 1000, 1), machine, settings: { ...s, concurrency: CONC, payload: PAYLOAD, submitRequestBytes: SUBMIT_BYTES }, rows: t.rows, details, table };
   const json = JSON.stringify(result, null, 2);
   const latest = mode === "quick" ? "latest-quick.json" : "latest.json";
   writeFileSync(join(RESULTS_DIR, latest), json);
   writeFileSync(join(RESULTS_DIR, `${result.date.replace(/[:.]/g, "-")}-${result.mode}.json`), json);
   log(`wrote bench/results/${latest} (${result.durationS} s)`);
+}
+
+/** `--listing-only`: the listing phase's rows on stdout, and its figures in bench/results/listing-<mode>.json. */
+export function writeListing(mode: Mode, f: ListingFigures): void {
+  const t = new Table();
+  listingRows(t, f);
+  process.stdout.write(`\n${t.render()}\n\n`);
+  const json = JSON.stringify({ date: new Date().toISOString(), mode, rows: t.rows, details: f }, null, 2);
+  writeFileSync(join(RESULTS_DIR, `listing-${mode}.json`), json);
+  log(`wrote bench/results/listing-${mode}.json`);
 }

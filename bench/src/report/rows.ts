@@ -4,6 +4,7 @@ import type { BullmqFigures } from "../phases/bullmq.js";
 import type { E2EBurst } from "../phases/e2e.js";
 import type { GrpcCeiling } from "../phases/grpc-ceiling.js";
 import type { JetStreamCeiling } from "../phases/jetstream-ceiling.js";
+import type { ListingFigures } from "../phases/listing.js";
 import type { LanguageDrain, WorkerLang } from "../phases/languages.js";
 import type { BrokerMemory } from "../phases/memory.js";
 import type { E2EPaced, SubmitOpenLoop } from "../phases/paced.js";
@@ -21,6 +22,7 @@ export interface Figures {
   drain: { rate: number; completed: number };
   /** The drain through a TS, a Python and a Go worker. */
   languages: Record<WorkerLang, LanguageDrain>;
+  listing: ListingFigures;
   /** Absent with --skip-bullmq. */
   bullmq: BullmqFigures | undefined;
 }
@@ -32,6 +34,7 @@ export function tableOf(s: Settings, f: Figures): Table {
   e2eRows(t, s, f);
   languageRows(t, s, f);
   memoryRows(t, f);
+  listingRows(t, f.listing);
   costRows(t, f);
   return t;
 }
@@ -99,6 +102,22 @@ function memoryRows(t: Table, { memory: mem }: Figures): void {
   t.row({ section: "memory", metric: "broker RSS, idle", unit: "MiB", taskwire: mem.idleMiB });
   t.row({ section: "memory", metric: `broker RSS, ${mem.queued.toLocaleString("en-US")} runs queued`, unit: "MiB", taskwire: mem.queuedMiB, target: "≤ 200 MB", met: mem.queuedMiB * 1.048576 <= 200 });
   t.row({ section: "memory", metric: "broker peak RSS (VmHWM) while queueing", unit: "MiB", taskwire: mem.peakMiB });
+}
+
+export function listingRows(t: Table, l: ListingFigures): void {
+  const n = l.runs.toLocaleString("en-US");
+  t.latencies("listing", `ListRuns first page (50), ${n} runs retained,`, l.firstPage, undefined, { p50: 50 });
+  t.latencies("listing", "ListRuns next pages (page token)", l.nextPages);
+  t.latencies("listing", "ListRuns filter matching nothing (unknown task)", l.emptyTask, undefined, { p50: 200 });
+  t.latencies("listing", "ListRuns filter matching nothing (RUNNING/PENDING, none queued)", l.emptyRunning, undefined, { p50: 200 });
+  t.latencies("listing", "ListRuns selective filter (a task with 1 % of runs), first page", l.selective);
+  t.latencies("listing", "ListRuns selective filter (a task with 0.01 % of runs), all of it", l.rare);
+  t.latencies("listing", `ListRuns state FAILED (0.5 % of runs), one call (found ${l.failedFound})`, l.failed);
+  t.row({ section: "listing", metric: "broker RSS before listing", unit: "MiB", taskwire: l.rssIdleMiB });
+  t.row({ section: "listing", metric: "broker RSS after listing", unit: "MiB", taskwire: l.rssAfterMiB, peer: "before", peerValue: l.rssIdleMiB });
+  t.row({ section: "listing", metric: "broker peak RSS (VmHWM)", unit: "MiB", taskwire: l.hwmMiB });
+  t.row({ section: "listing", metric: "run index on disk per 100,000 runs", unit: "MiB", taskwire: l.indexBytesPer100k / 2 ** 20 });
+  t.row({ section: "listing", metric: "run records on disk per 100,000 runs (for scale)", unit: "MiB", taskwire: l.recordBytesPer100k / 2 ** 20 });
 }
 
 const COST_LABELS: Record<string, string> = {

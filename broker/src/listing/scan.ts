@@ -1,7 +1,7 @@
 import { indexFilter, namespaceOf, runIdTime } from "@taskwire/core";
 import { decodeRun, type RunState, type TaskRun } from "@taskwire/protocol";
 import { peekState } from "../reconciler.js";
-import { encodeListCursor, type ListCursor, parsePageToken } from "./cursor.js";
+import { encodeListCursor, type ListCursor, MAX_PINNED, parsePageToken } from "./cursor.js";
 
 /** ListRuns filters (the caller's namespace comes on its own). */
 export interface ListFilter {
@@ -65,12 +65,13 @@ const MAX_CHUNK = 1_024;
 const DENSE = 0.5;
 const MIN_DENSITY = 1e-9;
 /**
- * How long after its id a run's index message may be stored, for a run id
- * given as page token (ms). A Submit writes it within milliseconds; one
- * that took longer may be missed by such a token — never by the tokens
- * ListRuns itself hands out, which say where in the index to go on.
+ * A run whose index message was stored more than this after its id's time
+ * (a Submit retried with its idempotency key after its first index write
+ * was lost) is listed where it was stored, as if its id were this much
+ * older than that: one late message then costs no more reading than any
+ * other, and its run comes a little out of id order (ms).
  */
-export const ID_TOKEN_LAG_MS = 1_000;
+export const LATE_INDEX_MS = 2_000;
 
 const EMPTY: ListPage = { runs: [], next: "" };
 
@@ -109,12 +110,13 @@ export async function listPage(src: ListingSource, limits: ScanLimits, namespace
   if (f.states.length > 0 && src.noneIn && (await src.noneIn(f))) return EMPTY;
   const parsed = token ? parsePageToken(token) : undefined;
   let cursor: ListCursor;
-  if (!parsed) cursor = { below: "", top: span.last, floor: span.last + 1 };
+  if (!parsed) cursor = { below: "", top: span.last, floor: span.last + 1, from: span.last + 1, pinned: [] };
   else if ("runId" in parsed) {
-    // A run id: the runs with smaller ids, which were stored (at the
-    // latest) a moment after that id's time; the id filter applies
-    // everywhere, as nothing says which runs the caller has seen.
-    cursor = { below: parsed.runId, top: await seek(src, subject, span, runIdTime(parsed.runId) + limits.clockSkewMs + ID_TOKEN_LAG_MS), floor: 0 };
+    // A run id: the runs with smaller keys, stored at the latest
+    // LATE_INDEX_MS after that id's time (plus the skew); the key filter
+    // applies everywhere, as nothing says which runs the caller has seen.
+    const top = await seek(src, subject, span, runIdTime(parsed.runId) + limits.clockSkewMs + LATE_INDEX_MS);
+    cursor = { below: parsed.runId, top, floor: 0, from: top + 1, pinned: [] };
   } else cursor = parsed;
   return new Scan(src, limits, namespace, f, subject, pageSize, span, cursor).run();
 }
@@ -132,12 +134,31 @@ async function seek(src: ListingSource, subject: string, span: { first: number; 
   return lo;
 }
 
+/** The 48-bit millisecond prefix of a UUIDv7 ("xxxxxxxx-xxxx"). */
+function timePrefix(ms: number): string {
+  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}`;
+}
+
+/**
+ * Where a run is listed: its id, or for a run indexed more than
+ * LATE_INDEX_MS after its id's time, its id with the time part moved to
+ * that long before the message was stored (unique still: the rest is the
+ * id's). Keys order the listing and the cursor's `below`.
+ */
+export function listKey(e: Pick<IndexEntry, "id" | "storedAt">): string {
+  if (e.storedAt - runIdTime(e.id) <= LATE_INDEX_MS) return e.id;
+  return `${timePrefix(e.storedAt - LATE_INDEX_MS)}${e.id.slice(13)}`;
+}
+
 interface Candidate {
   id: string;
+  /** listKey(): the order of the listing. */
+  key: string;
   seq: number;
 }
 
-const byIdDesc = (a: Candidate, b: Candidate): number => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+const byKeyDesc = (a: Candidate, b: Candidate): number => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0);
 
 /**
  * One call's walk down the index.
@@ -157,8 +178,8 @@ const byIdDesc = (a: Candidate, b: Candidate): number => (a.id < b.id ? 1 : a.id
  */
 class Scan {
   readonly #out: TaskRun[] = [];
-  /** Runs read from the index and not yet looked at: id → index sequence. */
-  readonly #candidates = new Map<string, number>();
+  /** Runs read from the index and not yet looked at, by id. */
+  readonly #candidates = new Map<string, Candidate>();
   /** Runs looked at by this call (a run indexed twice is looked at once). */
   readonly #seen = new Set<string>();
   readonly #states: ReadonlySet<number>;
@@ -203,11 +224,19 @@ class Scan {
   }
 
   async run(): Promise<ListPage> {
-    // What an earlier page read and left: read all of it before looking at any.
-    while (this.#pos >= Math.max(this.span.first, this.cursor.floor)) await this.#read(this.#pos - Math.max(this.span.first, this.cursor.floor) + 1);
+    // What an earlier page read and left: read all of it before looking at
+    // any (it is no more than that page read).
+    const from = Math.max(this.span.first, this.cursor.from);
+    const pinned = this.cursor.pinned.filter((q) => q > this.#pos && q <= this.span.last);
+    // A pinned sequence whose message expired answers the next one: kept only when it is the one asked for.
+    const [again] = await Promise.all([Promise.all(pinned.map((q) => this.src.at(q).then((e) => (e?.seq === q ? e : undefined)))), (async () => {
+      while (this.#pos >= from) await this.#read(this.#pos - from + 1);
+    })()]);
+    this.#waste += pinned.length;
+    for (const e of again) if (e && subjectMatches(this.subject, e.subject)) this.#add(e);
     while (this.#out.length < this.pageSize) {
       const ranked = this.#ranked();
-      const late = this.#bound ? ranked.filter((c) => c.id >= this.#bound) : [];
+      const late = this.#bound ? ranked.filter((c) => c.key >= this.#bound) : [];
       if (late.length > 0) {
         await this.#examineLate(late);
         break;
@@ -215,7 +244,7 @@ class Scan {
       const exhausted = this.#pos < this.span.first;
       const threshold = exhausted ? -Infinity : this.#lowStamp + Math.max(this.limits.clockSkewMs, this.#ahead);
       let certain = 0;
-      while (certain < ranked.length && runIdTime((ranked[certain] as Candidate).id) > threshold) certain++;
+      while (certain < ranked.length && runIdTime((ranked[certain] as Candidate).key) > threshold) certain++;
       if (certain > 0) {
         await this.#examine(ranked.slice(0, certain), false);
         if (this.#spent) break;
@@ -237,7 +266,7 @@ class Scan {
 
   /** Candidates, largest id first. */
   #ranked(): Candidate[] {
-    return [...this.#candidates].map(([id, seq]) => ({ id, seq })).sort(byIdDesc);
+    return [...this.#candidates.values()].sort(byKeyDesc);
   }
 
   /**
@@ -254,7 +283,7 @@ class Scan {
       i += batch.length;
       const looked = await this.#lookAt(batch);
       const last = batch[looked - 1];
-      if (last) this.#bound = last.id;
+      if (last) this.#bound = last.key;
       if (forced || this.#spent) return;
     }
   }
@@ -361,16 +390,31 @@ class Scan {
     this.#ahead = Math.max(this.#ahead, runIdTime(e.id) - e.storedAt);
     const c = this.cursor;
     // Looked at by an earlier page already.
-    if (c.below && e.seq >= c.floor && e.id >= c.below) return;
-    if (!this.#seen.has(e.id) && !this.#candidates.has(e.id)) this.#candidates.set(e.id, e.seq);
+    const key = listKey(e);
+    if (c.below && e.seq >= c.floor && key >= c.below) return;
+    if (!this.#seen.has(e.id) && !this.#candidates.has(e.id)) this.#candidates.set(e.id, { id: e.id, key, seq: e.seq });
   }
 
   #nextToken(): string {
     if (this.#pos < this.span.first && this.#candidates.size === 0) return "";
-    let top = this.#pos;
-    for (const seq of this.#candidates.values()) top = Math.max(top, seq);
-    if (top < this.span.first) return "";
     const floor = this.#lateFloor ?? Math.min(this.cursor.floor, this.#readFrom);
-    return encodeListCursor({ below: this.#bound, top, floor });
+    const from = this.#lateFloor ?? Math.min(this.cursor.from, this.#readFrom);
+    // The next page reads from..top again: pin the few runs left far above
+    // the others (a run indexed late waits for the runs made before it)
+    // rather than read down all the way from them.
+    const bySeq = [...this.#candidates.values()].map((c) => c.seq).sort((a, b) => b - a);
+    let pins = 0;
+    let best = Infinity;
+    for (let j = 0; j <= Math.min(MAX_PINNED, bySeq.length); j++) {
+      const cost = Math.max(this.#pos, bySeq[j] ?? this.#pos) - from + j;
+      if (cost < best) {
+        best = cost;
+        pins = j;
+      }
+    }
+    const top = Math.max(this.#pos, bySeq[pins] ?? this.#pos);
+    const pinned = bySeq.slice(0, pins);
+    if (top < this.span.first && pinned.length === 0) return "";
+    return encodeListCursor({ below: this.#bound, top, floor, from, pinned });
   }
 }
