@@ -3,7 +3,9 @@
 // way a worker in any language would (helpers/remote-worker.ts). The Python
 // and Go SDKs are tested on top of this in their own suites.
 import assert from "node:assert/strict";
-import { AttemptOutcome, EventType, RunState, task } from "@taskwire/client";
+import { AttemptOutcome, Client, EventType, RunState, task } from "@taskwire/client";
+import type { WorkerTask } from "@taskwire/protocol";
+import { SignJWT } from "jose";
 import { status as Status } from "@grpc/grpc-js";
 import { uniq, startWorker, waitFor } from "../helpers/env.js";
 import { RawWorker } from "../helpers/remote-worker.js";
@@ -309,5 +311,59 @@ describe("WorkerService: remote workers through the broker", function () {
     await b.stop();
     const end = await w.ended;
     assert.equal(end.code, Status.UNAVAILABLE);
+  });
+});
+
+describe("WorkerService: auth and namespaces", function () {
+  this.timeout(60_000);
+  const SECRET = "an-hs256-secret-of-at-least-32-bytes!!";
+  const jwt = (claims: Record<string, unknown>): Promise<string> =>
+    new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject("worker-test").setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode(SECRET));
+  const s = useStack({ broker: { workerHeartbeatMs: HB, authJwtSecret: SECRET } });
+  const workers: RawWorker[] = [];
+  const clients: Client[] = [];
+  const task1 = (name: string): WorkerTask => ({ name, retry: undefined, timeoutMs: 0, scheduleToStartTimeoutMs: 0, concurrencyLimit: 0, keyConcurrencyLimit: 0, rateLimit: undefined });
+  const connect = (name: string, token: string | undefined): RawWorker => {
+    const w = new RawWorker({ address: s.broker.address, hello: { tasks: [task1(name)] }, token });
+    workers.push(w);
+    return w;
+  };
+  const clientOf = (token: string): Client => {
+    const c = new Client({ address: s.broker.address, token, callRetry: false });
+    clients.push(c);
+    return c;
+  };
+  after(function () {
+    for (const w of workers) w.kill();
+    for (const c of clients) c.close();
+  });
+
+  it("needs a token with the scope workers", async function () {
+    const name = uniq("rw-auth");
+    const none = await connect(name, undefined).ended;
+    assert.equal(none.code, Status.UNAUTHENTICATED);
+    const reader = await connect(name, await jwt({ scope: "runs:read" })).ended;
+    assert.equal(reader.code, Status.PERMISSION_DENIED);
+    assert.match(reader.details, /"workers"/);
+  });
+
+  it("executes runs of its token's namespace only", async function () {
+    const name = uniq("rw-ns");
+    const acme = connect(name, await jwt({ scope: "workers", taskwire_ns: "acme" }));
+    assert.equal((await acme.welcome).namespace, "acme");
+    const inAcme = await clientOf(await jwt({ scope: "runs:submit runs:read", taskwire_ns: "acme" })).submit<string>(name, []);
+    const otherClient = clientOf(await jwt({ scope: "runs:submit runs:read", taskwire_ns: "other" }));
+    const inOther = await otherClient.submit<string>(name, []);
+    const a = await acme.assignments.next(10_000, "the acme run");
+    assert.equal(a.runId, inAcme.id);
+    assert.equal(a.namespace, "acme");
+    acme.complete(a, "acme");
+    assert.equal(await inAcme.result({ timeoutMs: 10_000 }), "acme");
+    await assert.rejects(acme.assignments.next(1_500, "a run of another namespace"));
+    const other = connect(name, await jwt({ scope: "workers", taskwire_ns: "other" }));
+    const b = await other.assignments.next(10_000, "the other namespace's run");
+    assert.equal(b.runId, inOther.id);
+    other.complete(b, "other");
+    assert.equal(await inOther.result({ timeoutMs: 10_000 }), "other");
   });
 });
