@@ -236,6 +236,24 @@ describe("WorkerService: remote workers through the broker", function () {
     assert.deepEqual(run.attempts.map((x) => x.outcome), [AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED]);
   });
 
+  it("hands a run over, with its message and timeout backstop, to a new stream of the same worker on this broker", async function () {
+    const name = uniq("rw-handover");
+    const id = `twice-${name}`;
+    const w1 = connect(name, { workerId: id });
+    const h = await stack().client.submit(name, [], { timeoutMs: 300 });
+    const a = await w1.assignments.next(10_000, "assignment");
+    // The same worker on a second stream (the first one looks alive: a half-open connection).
+    const w2 = connect(name, { workerId: id, running: [{ runId: a.runId, attempt: a.attempt }] });
+    await w2.welcome;
+    assert.equal((await w1.ended).code, Status.ABORTED);
+    // Never reported: the new session's backstop records the timeout.
+    const c = await w2.cancels.next(15_000, "cancel notice at the timeout");
+    assert.equal(c.runId, a.runId);
+    const run = await stack().client.getStatus(h.id, 10_000);
+    assert.equal(run.state, RunState.RUN_STATE_FAILED);
+    assert.deepEqual(run.attempts.map((x) => x.outcome), [AttemptOutcome.ATTEMPT_OUTCOME_TIMED_OUT]);
+  });
+
   it("stops assigning after a drain; assigned runs still report; a half-close ends the stream with OK", async function () {
     const name = uniq("rw-drain");
     const w = connect(name, { concurrency: 1 });

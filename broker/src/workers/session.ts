@@ -238,7 +238,10 @@ export class RemoteSession {
   async start(moved: Assignment[]): Promise<void> {
     const reg = this.#reg;
     this.#out.send({ welcome: { workerId: this.workerId, heartbeatIntervalMs: reg.workerIntervalMs, maxResultBytes: reg.settings.maxResultBytes, namespace: this.#namespace } });
-    for (const a of moved) this.#adopt(a);
+    for (const a of moved) {
+      this.#adopt(a);
+      this.#armTimeout(a);
+    }
     const have = new Set(moved.map((a) => a.run.id));
     await Promise.all(this.#spec.running.filter((h) => !have.has(h.runId)).map((h) => this.#adoptFromRecord(h)));
     this.#holderSub = RunStore.answerHolderProbes(reg.nats.nc, this.workerId, (id) => this.#holds(id));
@@ -290,6 +293,9 @@ export class RemoteSession {
       const a = this.#held.get(h.runId);
       if (!a || a.run.attempt !== h.attempt || a.recorded) continue;
       this.#held.delete(h.runId);
+      // Its timers belong to this session: the new one arms its own.
+      clearTimeout(a.timer);
+      a.timer = undefined;
       out.push(a);
     }
     return out;
@@ -542,12 +548,7 @@ export class RemoteSession {
     const keySlots = this.#reg.shared.keySlots;
     if (a.slotKey) a.renew = setInterval(() => void keySlots.renew(run.task, a.slotKey, run.id).catch(() => undefined), this.#reg.settings.heartbeatMs);
     const timeoutMs = run.options?.timeoutMs ?? 0;
-    if (timeoutMs > 0 && timeoutMs + REPORT_GRACE_MS <= MAX_TIMER_MS) {
-      a.timer = setTimeout(() => {
-        this.#out.send({ cancel: { runId: run.id, attempt: run.attempt, reason: `attempt exceeded its timeout of ${timeoutMs} ms` } });
-        this.#backstop(a, { kind: "timedOut", timeoutMs });
-      }, timeoutMs + REPORT_GRACE_MS);
-    }
+    this.#armTimeout(a);
     const started = run.attempts.find((x) => x.number === run.attempt)?.startedAt ?? new Date();
     this.#out.send({
       assignment: {
@@ -568,6 +569,26 @@ export class RemoteSession {
       this.#pendingCancel.delete(run.id);
       this.cancel(run.id, reason);
     }
+  }
+
+  /**
+   * The broker's backstop for an attempt's timeout: a cancel notice, then the
+   * timeout recorded, REPORT_GRACE_MS after the attempt's deadline if the
+   * worker has not reported by then. Armed for an assignment and again for
+   * one handed over from an earlier session of the worker.
+   */
+  #armTimeout(a: Assignment): void {
+    const run = a.run;
+    const timeoutMs = run.options?.timeoutMs ?? 0;
+    if (timeoutMs <= 0 || !a.m) return;
+    const started = run.attempts.find((x) => x.number === run.attempt)?.startedAt?.getTime() ?? Date.now();
+    const wait = Math.max(0, started + timeoutMs + REPORT_GRACE_MS - Date.now());
+    if (wait > MAX_TIMER_MS) return; // left to the worker (Node timers stop at about 24.8 days)
+    clearTimeout(a.timer);
+    a.timer = setTimeout(() => {
+      this.#out.send({ cancel: { runId: run.id, attempt: run.attempt, reason: `attempt exceeded its timeout of ${timeoutMs} ms` } });
+      this.#backstop(a, { kind: "timedOut", timeoutMs });
+    }, wait);
   }
 
   /** The worker reports an attempt finished. */
