@@ -122,7 +122,13 @@ export class RemoteWorkers {
     this.#sessions.set(spec.workerId, session);
     const moved = previous ? previous.handOver(spec.running) : [];
     previous?.end({ superseded: true });
-    await session.start(moved);
+    try {
+      await session.start(moved);
+    } catch (err) {
+      // NATS failed while the session started (its consumers): no half-started session stays registered.
+      session.end({ failed: "the session could not start" });
+      throw err;
+    }
     await this.#workersKv?.put(workerKey(spec.workerId), encodeWorkerRecord(session.record(this.presenceIntervalMs))).catch(() => undefined);
     return session;
   }

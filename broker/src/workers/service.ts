@@ -51,8 +51,9 @@ export function createWorkerService(workers: RemoteWorkers, log: Logger, authori
         const se = toServiceError(err);
         if (se.code === Status.INTERNAL || se.code === Status.UNAVAILABLE) log.warn({ err }, se.details);
         else log.debug({ code: se.code }, se.details);
-        if (session) session.end({ closed: se.details ?? "failed" });
+        // The status first: ending the session ends the stream too (with OK).
         out.end({ code: se.code ?? Status.INTERNAL, details: se.details ?? "internal error" });
+        session?.end({ failed: se.details ?? "failed" });
       };
       const open = async (first: ConnectRequest): Promise<void> => {
         const caller = await authorize(call.metadata, "Connect");

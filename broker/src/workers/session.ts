@@ -84,7 +84,9 @@ export type EndReason =
   /** The broker stops: runs are no longer heartbeated here; the worker reconnects elsewhere. */
   | { shutdown: true }
   /** The same worker connected again; runs it did not list are handed back at once. */
-  | { superseded: true };
+  | { superseded: true }
+  /** The session failed (its caller ends the stream with the error): as `closed`, the stream left alone. */
+  | { failed: string };
 
 /** A run assigned to the worker (or adopted after a reconnect), until the worker reports it finished. */
 export interface Assignment {
@@ -421,6 +423,8 @@ export class RemoteSession {
       this.#out.end({ code: Status.UNAVAILABLE, details: "the broker is shutting down; reconnect (to any broker) and list the runs still executing in WorkerHello.running" });
     } else if ("superseded" in reason) {
       this.#out.end({ code: Status.ABORTED, details: `worker ${this.workerId} connected again on another stream; this one is closed` });
+    } else if ("failed" in reason) {
+      this.log.warn({ reason: reason.failed }, "remote worker session failed");
     } else {
       this.log.info({ reason: reason.closed }, "remote worker disconnected");
       this.#out.end();
