@@ -57,6 +57,24 @@ export async function checkReplicas(h: NatsHandle, replicas: number, log?: Resou
   return off;
 }
 
+/**
+ * Warns when replicated streams run on nats-server older than 2.10: run
+ * records stay exactly-once there (their compare-and-set writes carry a
+ * message id, see `JsWire.casNeedsMsgId`), but the other compare-and-set
+ * users — rate-limit windows, per-key concurrency slots, schedule and lease
+ * updates, written through the nats.js KV client — can let two racing
+ * writers both win, so a limit may over-admit briefly.
+ */
+export function warnOldServerOnCluster(h: NatsHandle, replicas: number, log?: ResourceOptions["log"]): boolean {
+  if (replicas <= 1 || !h.wire.casNeedsMsgId) return false;
+  const message =
+    `nats-server ${h.nc.info?.version ?? "?"} with ${replicas} replicas: servers before 2.10 check compare-and-set only before replicating a write. ` +
+    "Run records are protected, but rate limits and per-key concurrency limits may over-admit under races. Use nats-server 2.10 or newer for a replicated deployment.";
+  if (log) log.warn({ serverVersion: h.nc.info?.version, replicas }, message);
+  else process.emitWarning(message, { code: "TASKWIRE_OLD_NATS_SERVER" });
+  return true;
+}
+
 export interface Resources {
   runs: KV;
   idempotency: KV;
@@ -160,6 +178,7 @@ export async function ensureResources(h: NatsHandle, options: ResourceOptions = 
   // Changed only with compare-and-set (broker/src/automations/state.ts).
   const automationState = await kvm.create(AUTOMATION_STATE_BUCKET, { history: 1, storage: StorageType.File, replicas: opts.replicas, allow_direct: true });
   await checkReplicas(h, opts.replicas, options.log);
+  warnOldServerOnCluster(h, opts.replicas, options.log);
   return { runs, idempotency, cache, limits, results, schedules, workers, automations, automationState };
 }
 
