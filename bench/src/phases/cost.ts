@@ -1,7 +1,7 @@
 // NATS cost per run: s.costN runs submitted and executed, counted through
 // nats-server's monitoring port (JetStream API requests, messages and bytes
 // in and out, stream and consumer sequences), divided by s.costN.
-import { RUNS_BUCKET_STREAM, RUNS_STREAM, taskConsumerName } from "@taskwire/core";
+import { INDEX_STREAM, RUNS_BUCKET_STREAM, RUNS_STREAM, taskConsumerName } from "@taskwire/core";
 import { purge, submitReq } from "../runs.js";
 import type { Nats } from "../servers.js";
 import { CONC, type Settings, TASK } from "../settings.js";
@@ -20,6 +20,7 @@ async function counters(nats: Nats): Promise<Record<string, number>> {
   const streams = (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []);
   const runs = streams.find((s) => s.name === RUNS_STREAM);
   const kv = streams.find((s) => s.name === RUNS_BUCKET_STREAM);
+  const index = streams.find((s) => s.name === INDEX_STREAM);
   const cons = runs?.consumer_detail?.find((c) => c.name === taskConsumerName("default", TASK));
   return {
     apiTotal: jsz.api.total,
@@ -29,6 +30,7 @@ async function counters(nats: Nats): Promise<Record<string, number>> {
     outBytes: varz.out_bytes,
     runPublishes: runs?.state.last_seq ?? 0,
     kvWrites: kv?.state.last_seq ?? 0,
+    indexPublishes: index?.state.last_seq ?? 0,
     delivered: cons?.delivered.consumer_seq ?? 0,
     acked: cons?.ack_floor.consumer_seq ?? 0,
   };

@@ -36,6 +36,8 @@ export interface ListingFigures {
   /** States FAILED (0.5 % of the runs): one call, with the scan budget. */
   failed: Pcts;
   failedFound: number;
+  /** States FAILED: calls (and ms in all) until 50 were found, going on with each call's token. */
+  failedPage: { ms: number; calls: number; found: number };
   /** Broker RSS once started, and after every listing; its peak. */
   rssIdleMiB: number;
   rssAfterMiB: number;
@@ -160,6 +162,16 @@ export async function listingAtScale(s: Settings, stack: Stack): Promise<Listing
     const failed = await timed(10, async () => {
       failedFound = (await client.listRuns({ states: [RunState.RUN_STATE_FAILED], pageSize: 50 })).runs.length;
     });
+    const failedPage = { ms: 0, calls: 0, found: 0 };
+    const t0 = performance.now();
+    let ft = "";
+    do {
+      const page = await client.listRuns({ states: [RunState.RUN_STATE_FAILED], pageSize: 50 - failedPage.found, pageToken: ft });
+      failedPage.calls++;
+      failedPage.found += page.runs.length;
+      ft = page.nextPageToken;
+    } while (failedPage.found < 50 && ft);
+    failedPage.ms = performance.now() - t0;
     const after = rssMiB(pid);
     const figures: ListingFigures = {
       runs: n,
@@ -172,6 +184,7 @@ export async function listingAtScale(s: Settings, stack: Stack): Promise<Listing
       rare,
       failed,
       failedFound,
+      failedPage,
       rssIdleMiB: idle.rss,
       rssAfterMiB: after.rss,
       hwmMiB: after.hwm,
@@ -180,7 +193,7 @@ export async function listingAtScale(s: Settings, stack: Stack): Promise<Listing
     };
     log(
       `  first page p50 ${round(firstPage.p50)} ms (max ${round(firstPage.max)}), next pages p50 ${round(nextPages.p50)} ms, nothing (task) p50 ${round(emptyTask.p50)} ms, nothing (running) p50 ${round(emptyRunning.p50)} ms, ` +
-        `1 % task p50 ${round(selective.p50)} ms, 0.01 % task p50 ${round(rare.p50)} ms, FAILED p50 ${round(failed.p50)} ms (${failedFound} found); RSS ${round(idle.rss, 1)} → ${round(after.rss, 1)} MiB (peak ${round(after.hwm, 1)})`,
+        `1 % task p50 ${round(selective.p50)} ms, 0.01 % task p50 ${round(rare.p50)} ms, FAILED p50 ${round(failed.p50)} ms (${failedFound} found), 50 FAILED in ${failedPage.calls} calls, ${round(failedPage.ms)} ms; RSS ${round(idle.rss, 1)} → ${round(after.rss, 1)} MiB (peak ${round(after.hwm, 1)})`,
     );
     return figures;
   } finally {

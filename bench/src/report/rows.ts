@@ -113,6 +113,7 @@ export function listingRows(t: Table, l: ListingFigures): void {
   t.latencies("listing", "ListRuns selective filter (a task with 1 % of runs), first page", l.selective);
   t.latencies("listing", "ListRuns selective filter (a task with 0.01 % of runs), all of it", l.rare);
   t.latencies("listing", `ListRuns state FAILED (0.5 % of runs), one call (found ${l.failedFound})`, l.failed);
+  t.row({ section: "listing", metric: `ListRuns state FAILED: ${l.failedPage.found} found in ${l.failedPage.calls} calls (each going on from the last's token), all calls`, unit: "ms", taskwire: l.failedPage.ms });
   t.row({ section: "listing", metric: "broker RSS before listing", unit: "MiB", taskwire: l.rssIdleMiB });
   t.row({ section: "listing", metric: "broker RSS after listing", unit: "MiB", taskwire: l.rssAfterMiB, peer: "before", peerValue: l.rssIdleMiB });
   t.row({ section: "listing", metric: "broker peak RSS (VmHWM)", unit: "MiB", taskwire: l.hwmMiB });
@@ -123,6 +124,7 @@ export function listingRows(t: Table, l: ListingFigures): void {
 const COST_LABELS: Record<string, string> = {
   runPublishes: "TASKWIRE_RUNS publishes",
   kvWrites: "KV taskwire_runs writes",
+  indexPublishes: "TASKWIRE_INDEX publishes (the run index)",
   delivered: "consumer deliveries",
   acked: "acks (ack floor)",
   apiTotal: "JetStream API requests",

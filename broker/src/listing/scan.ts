@@ -57,8 +57,10 @@ export interface ScanLimits {
   clockSkewMs: number;
 }
 
-/** Index reads and record reads in flight at once. */
+/** Record reads, and next-by-subject walks, in flight at once. */
 const PARALLEL = 64;
+/** Index reads by sequence in flight at once (small answers). */
+const PARALLEL_SEQ = 256;
 /** The largest read of one step, in index messages. */
 const MAX_CHUNK = 1_024;
 /** Below this share of the stream, a filter's messages are found with next-by-subject walks rather than read one sequence at a time. */
@@ -258,7 +260,9 @@ class Scan {
         if (ranked.length > 0) await this.#examine(ranked, true);
         break;
       }
-      await this.#read(Math.max(16, Math.min(this.#chunk, this.limits.scanLimit - this.#waste)));
+      // With a state filter each run read costs a record read too: keep half the budget for those.
+      const left = this.limits.scanLimit - this.#waste;
+      await this.#read(Math.max(16, Math.min(this.#chunk, this.#states.size > 0 ? Math.ceil(left / 2) : left)));
       this.#chunk = Math.min(MAX_CHUNK, this.#chunk * 2);
     }
     return { runs: this.#out, next: this.#nextToken() };
@@ -350,9 +354,9 @@ class Scan {
   /** Every message in [lo, hi], kept when on the filter (for a filter that takes most of the index). */
   async #readEach(lo: number, hi: number): Promise<IndexEntry[]> {
     const out: IndexEntry[] = [];
-    for (let s = hi; s >= lo; s -= PARALLEL) {
+    for (let s = hi; s >= lo; s -= PARALLEL_SEQ) {
       const seqs: number[] = [];
-      for (let q = s; q > s - PARALLEL && q >= lo; q--) seqs.push(q);
+      for (let q = s; q > s - PARALLEL_SEQ && q >= lo; q--) seqs.push(q);
       // A sequence whose message expired or was removed answers the next one: kept only when it is the one asked for.
       const got = await Promise.all(seqs.map((q) => this.src.at(q).then((e) => (e && e.seq === q ? e : undefined))));
       this.#waste += seqs.length;
