@@ -296,6 +296,15 @@ describe("run listing (the run index, scan.ts)", function () {
     assert.deepEqual(ids, all.filter((id) => !gone.has(id)));
   });
 
+  it("holds a forged token to a bounded read", async function () {
+    const w = world(23, 20_000);
+    const f: ListFilter = { task: "", queue: "", states: [] };
+    w.src.reads = 0;
+    const page = await listPage(w.src, exact, "default", f, 50, encodeListCursor({ below: "", top: 1e12, floor: 0, from: 0, pinned: [1, 2, 3] }));
+    assert.ok(page.runs.length <= 50);
+    assert.ok(w.src.reads < 2 * (exact.scanLimit + 1_024) + 500, `read ${w.src.reads}`);
+  });
+
   it("encodes and parses page tokens; refuses anything else", function () {
     const rand = rng(1);
     const id = runId(1_800_000_000_000, rand);

@@ -227,8 +227,9 @@ class Scan {
 
   async run(): Promise<ListPage> {
     // What an earlier page read and left: read all of it before looking at
-    // any (it is no more than that page read).
-    const from = Math.max(this.span.first, this.cursor.from);
+    // any. It is no more than that page read; a token claiming more was
+    // not made here, and is held to that much.
+    const from = Math.max(this.span.first, this.cursor.from, this.#pos - 2 * (this.limits.scanLimit + MAX_CHUNK) + 1);
     const pinned = this.cursor.pinned.filter((q) => q > this.#pos && q <= this.span.last);
     // A pinned sequence whose message expired answers the next one: kept only when it is the one asked for.
     const [again] = await Promise.all([Promise.all(pinned.map((q) => this.src.at(q).then((e) => (e?.seq === q ? e : undefined)))), (async () => {
