@@ -28,8 +28,8 @@ export const brokerSettings = {
   maxWaitsPerConnection: setting("TASKWIRE_MAX_WAITS_PER_CONNECTION", int("calls", 1, 1_000_000), 10_000),
   /** Reads one ListRuns call may spend on the run index and on records it does not list (a state filter); then it answers with what it found and a page token to go on. @default 2_000 (TASKWIRE_LIST_SCAN_LIMIT) */
   listScanLimit: setting("TASKWIRE_LIST_SCAN_LIMIT", int("reads", 100, 1_000_000), 2_000),
-  /** How far a broker's clock may run ahead of nats-server's, in ms, for ListRuns to list in exact id order across pages (beyond it a run may come a little out of order, never twice). @default 10 (TASKWIRE_LIST_CLOCK_SKEW_MS) */
-  listClockSkewMs: setting("TASKWIRE_LIST_CLOCK_SKEW_MS", int("ms", 0, 60_000), 10),
+  /** How far a broker's clock may run ahead of nats-server's, in ms, beyond what ListRuns sees in the runs it reads, for exact id order across pages (beyond it a run may come a little out of order, never twice). @default 0 (TASKWIRE_LIST_CLOCK_SKEW_MS) */
+  listClockSkewMs: setting("TASKWIRE_LIST_CLOCK_SKEW_MS", int("ms", 0, 60_000), 0),
   /** TLS certificate (PEM, chain allowed); with tlsKey, the broker serves TLS. Re-read when it changes. @default none (TASKWIRE_TLS_CERT) */
   tlsCert: setting("TASKWIRE_TLS_CERT", text("a PEM certificate file path"), undefined as string | undefined),
   /** TLS private key (PEM) of tlsCert. @default none (TASKWIRE_TLS_KEY) */
@@ -100,7 +100,7 @@ export interface BrokerConfig {
   maxWaitsPerConnection: number;
   /** Reads one ListRuns call may spend on the run index and on records it does not list. @default 2_000 (TASKWIRE_LIST_SCAN_LIMIT) */
   listScanLimit: number;
-  /** How far a broker's clock may run ahead of nats-server's, in ms, for ListRuns' exact order. @default 10 (TASKWIRE_LIST_CLOCK_SKEW_MS) */
+  /** How far a broker's clock may run ahead of nats-server's, in ms, beyond what ListRuns sees, for its exact order. @default 0 (TASKWIRE_LIST_CLOCK_SKEW_MS) */
   listClockSkewMs: number;
   /** TLS certificate (PEM, chain allowed); with tlsKey, the broker serves TLS. Re-read when it changes. @default none (TASKWIRE_TLS_CERT) */
   tlsCert: string | undefined;

@@ -7,7 +7,7 @@ export { encodeListCursor, parsePageToken, type ListCursor } from "./cursor.js";
 export { type IndexEntry, type ListFilter, type ListingSource, type ListPage, listPage, type ScanLimits } from "./scan.js";
 
 /** Listing settings; see docs/configuration.md. */
-export const DEFAULT_SCAN_LIMITS: ScanLimits = { scanLimit: 2_000, clockSkewMs: 10 };
+export const DEFAULT_SCAN_LIMITS: ScanLimits = { scanLimit: 2_000, clockSkewMs: 0 };
 
 /** ListRuns over the run index (scan.ts), on NATS. */
 export class Listing {
