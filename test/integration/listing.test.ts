@@ -204,6 +204,7 @@ describe("ListRuns from the run index", function () {
     let restored = false;
     try {
       await assert.rejects(c.submit(t, [1], { idempotencyKey: "k1", delayMs: 3_600_000 }), (e: unknown) => e instanceof TaskwireError && e.code === Status.UNAVAILABLE);
+      await assert.rejects(c.listRuns({ task: t }), (e: unknown) => e instanceof TaskwireError && e.code === Status.FAILED_PRECONDITION && /TASKWIRE_INDEX/.test(e.message));
       await jsm.streams.add(config);
       restored = true;
       const run = await c.submit(t, [1], { idempotencyKey: "k1", delayMs: 3_600_000 });

@@ -1,5 +1,8 @@
 import { INDEX_STREAM, INDEX_SUBJECT_PREFIX, type NatsHandle, recordSubject, RUN_SUBJECT_PREFIX, RUNS_BUCKET_STREAM, RUNS_STREAM, SCHEDULED_STREAM, SCHEDULED_SUBJECT_PREFIX } from "@taskwire/core";
 import { RunState } from "@taskwire/protocol";
+import { JetStreamApiError } from "@nats-io/jetstream";
+import { status as Status } from "@grpc/grpc-js";
+import { BrokerError } from "../errors.js";
 import type { IndexEntry, ListFilter, ListingSource } from "./scan.js";
 
 const decoder = new TextDecoder();
@@ -13,8 +16,14 @@ export class NatsListingSource implements ListingSource {
   constructor(readonly nats: NatsHandle) {}
 
   async span(subject: string): Promise<{ first: number; last: number; count: number }> {
-    const si = await this.nats.jsm.streams.info(INDEX_STREAM, { subjects_filter: subject });
-    return { first: si.state.first_seq, last: si.state.last_seq, count: sum(si.state.subjects) };
+    try {
+      const si = await this.nats.jsm.streams.info(INDEX_STREAM, { subjects_filter: subject });
+      return { first: si.state.first_seq, last: si.state.last_seq, count: sum(si.state.subjects) };
+    } catch (err) {
+      // Stream not found: removed by hand (a broker creates it when it starts).
+      if (err instanceof JetStreamApiError && err.code === 10059) throw new BrokerError(Status.FAILED_PRECONDITION, `the run index (stream ${INDEX_STREAM}) does not exist: restart a broker to create it (runs submitted meanwhile are refused)`, { cause: err });
+      throw err;
+    }
   }
 
   async at(seq: number, subject?: string): Promise<IndexEntry | undefined> {
