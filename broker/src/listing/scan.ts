@@ -1,4 +1,4 @@
-import { indexFilter, namespaceOf, runIdTime } from "@taskwire/core";
+import { DEFAULT_QUEUE, indexFilter, namespaceOf, runIdTime } from "@taskwire/core";
 import { decodeRun, type RunState, type TaskRun } from "@taskwire/protocol";
 import { peekState } from "../reconciler.js";
 import { encodeListCursor, type ListCursor, MAX_PINNED, parsePageToken } from "./cursor.js";
@@ -332,8 +332,9 @@ class Scan {
     if (data.length === 0) return undefined;
     if (this.#states.size > 0 && !this.#states.has(peekState(data))) return undefined;
     const run = decodeRun(data);
-    // The index subject names the namespace; the record has the last word.
-    return namespaceOf(run) === this.namespace ? run : undefined;
+    // The index subject names namespace, queue and task; the record has the last word.
+    if (namespaceOf(run) !== this.namespace || (this.f.task && run.task !== this.f.task) || (this.f.queue && (run.queue || DEFAULT_QUEUE) !== this.f.queue)) return undefined;
+    return run;
   }
 
   /** Reads about `want` more index messages on the filter, down from #pos. */
