@@ -123,13 +123,13 @@ describe("NATS credentials and TLS", function () {
         for await (const s of w.nc.status()) if (s.type === "error") denied.push(String((s as { error?: unknown }).error));
       })();
       try {
-        for (const subject of ["taskwire.run.default.anything", "taskwire.cancel.someone", "taskwire.sched.x", "$KV.taskwire_idempotency.k", "$KV.taskwire_schedules.s", "$JS.API.STREAM.DELETE.TASKWIRE_RUNS", "$JS.API.STREAM.PURGE.KV_taskwire_runs"]) {
+        for (const subject of ["taskwire.run.default.anything", "taskwire.cancel.someone", "taskwire.sched.x", "taskwire.idx.default.default.anything", "$KV.taskwire_idempotency.k", "$KV.taskwire_schedules.s", "$JS.API.STREAM.DELETE.TASKWIRE_RUNS", "$JS.API.STREAM.PURGE.KV_taskwire_runs"]) {
           w.nc.publish(subject, new Uint8Array([1]));
         }
         await w.nc.flush();
         const deadline = Date.now() + 5_000;
-        while (denied.length < 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        assert.equal(denied.filter((d) => /permissions violation for publish/i.test(d)).length, 7, denied.join("\n"));
+        while (denied.length < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        assert.equal(denied.filter((d) => /permissions violation for publish/i.test(d)).length, 8, denied.join("\n"));
       } finally {
         await w.close();
         await watching;
