@@ -95,11 +95,11 @@ export function subjectMatches(filter: string, subject: string): boolean {
  * lists a run only when every message not yet read must hold a smaller id:
  * those were stored before the lowest message read, so their ids are at
  * most its time (plus the clock skew allowed or seen: a run whose id is
- * ahead of its message's time shows its broker's clock ahead). Runs read but not yet
- * certain stay for the next step or the next page; the cursor says which
- * (cursor.ts), so no run is listed twice or skipped, and a run whose
- * broker's clock was off by more than the skew is listed a little out of
- * order rather than lost.
+ * ahead of its message's time shows its broker's clock ahead). Runs read
+ * but not yet certain stay for the next step or the next page; the cursor
+ * says which (cursor.ts), so no run is listed twice or skipped, and a run
+ * whose broker's clock was off by more than the skew is listed a little
+ * out of order rather than lost.
  *
  * Filters on namespace, queue and task are subjects of the index, so the
  * server finds their messages; a state filter reads each candidate's
@@ -232,9 +232,11 @@ class Scan {
     const from = Math.max(this.span.first, this.cursor.from, this.#pos - 2 * (this.limits.scanLimit + MAX_CHUNK) + 1);
     const pinned = this.cursor.pinned.filter((q) => q > this.#pos && q <= this.span.last);
     // A pinned sequence whose message expired answers the next one: kept only when it is the one asked for.
-    const [again] = await Promise.all([Promise.all(pinned.map((q) => this.src.at(q).then((e) => (e?.seq === q ? e : undefined)))), (async () => {
+    const readPinned = Promise.all(pinned.map((q) => this.src.at(q).then((e) => (e?.seq === q ? e : undefined))));
+    const readRegion = async (): Promise<void> => {
       while (this.#pos >= from) await this.#read(this.#pos - from + 1);
-    })()]);
+    };
+    const [again] = await Promise.all([readPinned, readRegion()]);
     this.#waste += pinned.length;
     for (const e of again) if (e && subjectMatches(this.subject, e.subject)) this.#add(e);
     while (this.#out.length < this.pageSize) {
