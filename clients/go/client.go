@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Client is a connection to a taskwire broker. It is safe for concurrent
@@ -122,46 +121,10 @@ func Dial(ctx context.Context, addr string, opts ...ClientOption) (*Client, erro
 	}
 	cfg := newClientConfig(opts)
 	addr = ResolveAddress(addr)
-	creds := cfg.creds
-	if creds == nil {
-		// WithTLSFiles, else TASKWIRE_TLS_CA / TASKWIRE_TLS (+ _CERT, _KEY), else plaintext.
-		files := cfg.tlsFiles
-		if files == nil {
-			files = tlsFromEnv()
-		}
-		if files != nil {
-			c, err := files.credentials()
-			if err != nil {
-				return nil, err
-			}
-			creds = c
-		}
+	dialOpts, err := cfg.dialOptions(addr)
+	if err != nil {
+		return nil, err
 	}
-	if creds == nil {
-		creds = insecure.NewCredentials()
-	}
-	if !cfg.tokenSet {
-		// TASKWIRE_TOKEN, like the TS and Python clients. Over plaintext it is
-		// sent only to a loopback address (it cannot leave the host).
-		if env := os.Getenv(TokenEnv); env != "" {
-			cfg.token, cfg.tokenSet = env, true
-			if creds.Info().SecurityProtocol == "insecure" && isLoopback(addr) {
-				cfg.insecureToken = true
-			}
-		}
-	}
-	dialOpts := []grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
-		grpc.WithUserAgent("taskwire-go/" + Version),
-	}
-	if cfg.tokenSet && cfg.token != "" {
-		secure := creds.Info().SecurityProtocol != "insecure"
-		if !secure && !cfg.insecureToken {
-			return nil, errors.New("taskwire: WithToken needs WithTransportCredentials or WithTLS (or WithInsecureToken for local development)")
-		}
-		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(bearerToken{token: cfg.token, requireTLS: !cfg.insecureToken}))
-	}
-	dialOpts = append(dialOpts, cfg.dialOpts...)
 	conn, err := grpc.NewClient(addr, dialOpts...)
 	if err != nil {
 		return nil, err

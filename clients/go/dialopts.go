@@ -18,7 +18,12 @@ import (
 // [ResolveAddress].
 func DialOptions(addr string, opts ...ClientOption) ([]grpc.DialOption, error) {
 	cfg := newClientConfig(opts)
-	addr = ResolveAddress(addr)
+	return cfg.dialOptions(ResolveAddress(addr))
+}
+
+// dialOptions resolves transport security and the bearer token (filling in
+// cfg's token from TASKWIRE_TOKEN when none was given) into dial options.
+func (cfg *clientConfig) dialOptions(addr string) ([]grpc.DialOption, error) {
 	creds := cfg.creds
 	if creds == nil {
 		files := cfg.tlsFiles
@@ -37,6 +42,8 @@ func DialOptions(addr string, opts ...ClientOption) ([]grpc.DialOption, error) {
 		creds = insecure.NewCredentials()
 	}
 	if !cfg.tokenSet {
+		// TASKWIRE_TOKEN, like the TS and Python clients. Over plaintext it is
+		// sent only to a loopback address (it cannot leave the host).
 		if env := os.Getenv(TokenEnv); env != "" {
 			cfg.token, cfg.tokenSet = env, true
 			if creds.Info().SecurityProtocol == "insecure" && isLoopback(addr) {

@@ -47,3 +47,34 @@ export function traceParentOf(ctx: Context): string {
   propagator.inject(ctx, carrier, { set: (c, k, v) => { c[k] = v; } });
   return carrier.traceparent ?? "";
 }
+
+/** What the consumer (`process`) span of a delivered run needs from its message. */
+interface ProcessedMessage {
+  subject: string;
+  headers?: MsgHdrs;
+  info: { consumer: string };
+}
+
+/**
+ * The parent context and attributes of the `process <subject>` CONSUMER
+ * span of a run's attempt (OpenTelemetry messaging conventions), the same
+ * for the TS worker and the broker's remote-worker sessions: the trace
+ * continues from the message's headers, else from the run's trace_parent.
+ */
+export function processSpan(m: ProcessedMessage, run: { id: string; task: string; attempt: number; traceParent: string }): { name: string; parent: Context; attributes: Record<string, string | number> } {
+  return {
+    name: `process ${m.subject}`,
+    parent: m.headers ? extractHeaders(m.headers) : extractTraceParent(run.traceParent),
+    attributes: {
+      "messaging.system": "nats",
+      "messaging.operation.type": "process",
+      "messaging.operation.name": "process",
+      "messaging.destination.name": m.subject,
+      "messaging.message.id": run.id,
+      "messaging.consumer.group.name": m.info.consumer,
+      "taskwire.task": run.task,
+      "taskwire.run_id": run.id,
+      "taskwire.attempt": run.attempt,
+    },
+  };
+}

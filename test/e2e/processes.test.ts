@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Client, RunState } from "@taskwire/client";
 import { type Proc, startNats, waitFor } from "../helpers/env.js";
+import { HealthClient } from "../helpers/health.js";
 import { spawnBroker, spawnWorker } from "../helpers/procs.js";
 import { call, json, rawClient } from "../helpers/raw-client.js";
 
@@ -48,32 +49,10 @@ describe("end to end: broker and two workers as separate processes", function ()
   });
 
   it("answers gRPC health and lists services through reflection", async function () {
-    const { loadSync } = await import("@grpc/proto-loader");
-    const { loadPackageDefinition, credentials } = await import("@grpc/grpc-js");
-    // The health proto ships with grpc-health-check.
-    const healthProto = (await import("node:module")).createRequire(import.meta.url).resolve("grpc-health-check/proto/health/v1/health.proto");
-    const def = loadPackageDefinition(loadSync(healthProto, { keepCase: true, enums: String })) as unknown as {
-      grpc: { health: { v1: { Health: new (a: string, c: unknown) => { Check(r: unknown, cb: (e: Error | null, r: { status: string }) => void): void; close(): void } } } };
-    };
-    const h = new def.grpc.health.v1.Health(broker.address, credentials.createInsecure());
-    const res = await new Promise<{ status: string }>((resolve, reject) => h.Check({ service: "taskwire.v1.TaskService" }, (e, r) => (e ? reject(e) : resolve(r))));
-    h.close();
-    assert.equal(res.status, "SERVING");
+    assert.equal(await HealthClient.check(broker.address), "SERVING");
     // Server reflection (what grpcurl uses): list services.
-    const reflProto = (await import("node:module")).createRequire(import.meta.url).resolve("@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto");
-    const rdef = loadPackageDefinition(loadSync(reflProto, { keepCase: true })) as unknown as {
-      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: unknown) => { ServerReflectionInfo(): NodeJS.ReadWriteStream & { end(): void }; close(): void } } } };
-    };
-    const r = new rdef.grpc.reflection.v1.ServerReflection(broker.address, credentials.createInsecure());
-    const stream = r.ServerReflectionInfo();
-    const answer = await new Promise<{ list_services_response: { service: Array<{ name: string }> } }>((resolve, reject) => {
-      stream.on("data", resolve);
-      stream.on("error", reject);
-      stream.write({ list_services: "" } as unknown as string);
-    });
-    stream.end();
-    r.close();
-    assert.ok(answer.list_services_response.service.some((s) => s.name === "taskwire.v1.TaskService"), JSON.stringify(answer));
+    const services = await HealthClient.reflectedServices(broker.address);
+    assert.ok(services.includes("taskwire.v1.TaskService"), JSON.stringify(services));
   });
 
   it("drains on SIGTERM: the broker exits 0 and a worker finishes its in-flight run first", async function () {

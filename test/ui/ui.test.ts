@@ -181,6 +181,7 @@ describe("web UI in headless Chromium (real broker, JSON API and event stream)",
   });
 
   it("takes the screenshots of docs/ui.md (with TASKWIRE_UI_SCREENSHOTS=1)", async function () {
+    // Skipped unless TASKWIRE_UI_SCREENSHOTS=1: it rewrites docs/img/*.png, which a test run must not do.
     if (!SHOTS) this.skip();
     const c = stack.client;
     for (const [n, cron, paused] of [["nightly-report", "0 3 * * *", false], ["hourly-sync", "0 * * * *", false], ["weekly-digest", "0 8 * * 1", true]] as const) {

@@ -2,7 +2,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { AnyTaskDefinition } from "@taskwire/client";
 import { decodeRunMessage, EventType } from "@taskwire/protocol";
-import { type Claimed, claimRun, extractHeaders, extractTraceParent, RunLog, type TaskSpec } from "@taskwire/core";
+import { type Claimed, claimRun, processSpan, RunLog, type TaskSpec } from "@taskwire/core";
 import { toSubmitOptions } from "@taskwire/client/internal";
 import { invoke } from "./attempt.js";
 import type { ExecDeps } from "./deps.js";
@@ -62,19 +62,8 @@ export async function executeRun(m: JsMsg, def: AnyTaskDefinition, deps: ExecDep
 /** One claimed attempt inside its `process` span: invoke, record, settle, hooks. */
 async function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed: Claimed): Promise<void> {
   const { run } = claimed.stored;
-  const parent = m.headers ? extractHeaders(m.headers) : extractTraceParent(run.traceParent);
-  const attributes = {
-    "messaging.system": "nats",
-    "messaging.operation.type": "process",
-    "messaging.operation.name": "process",
-    "messaging.destination.name": m.subject,
-    "messaging.message.id": run.id,
-    "messaging.consumer.group.name": m.info.consumer,
-    "taskwire.task": run.task,
-    "taskwire.run_id": run.id,
-    "taskwire.attempt": run.attempt,
-  };
-  await tracer.startActiveSpan(`process ${m.subject}`, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
+  const ps = processSpan(m, run);
+  await tracer.startActiveSpan(ps.name, { kind: SpanKind.CONSUMER, attributes: ps.attributes }, ps.parent, async (span) => {
     deps.metrics?.started(run);
     const runLog = new RunLog(deps.store, run.id, run.attempt, deps.log);
     const began = performance.now();

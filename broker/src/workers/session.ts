@@ -23,9 +23,8 @@ import {
   completedResult,
   ensureTaskConsumer,
   type ExecDeps,
-  extractHeaders,
-  extractTraceParent,
   PRIORITY_LEVELS,
+  processSpan,
   type PriorityLevel,
   recordAttempt,
   RunLog,
@@ -526,26 +525,11 @@ export class RemoteSession {
 
   #assign(claimed: Claimed, m: JsMsg): void {
     const run = claimed.stored.run;
-    const parent = m.headers ? extractHeaders(m.headers) : extractTraceParent(run.traceParent);
+    const ps = processSpan(m, run);
     const span = tracer.startSpan(
-      `process ${m.subject}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          "messaging.system": "nats",
-          "messaging.operation.type": "process",
-          "messaging.operation.name": "process",
-          "messaging.destination.name": m.subject,
-          "messaging.message.id": run.id,
-          "messaging.consumer.group.name": m.info.consumer,
-          "taskwire.task": run.task,
-          "taskwire.run_id": run.id,
-          "taskwire.attempt": run.attempt,
-          "taskwire.worker_id": this.workerId,
-          "taskwire.worker.remote": true,
-        },
-      },
-      parent,
+      ps.name,
+      { kind: SpanKind.CONSUMER, attributes: { ...ps.attributes, "taskwire.worker_id": this.workerId, "taskwire.worker.remote": true } },
+      ps.parent,
     );
     const a: Assignment = { run, m, slotKey: claimed.slotKey, runLog: new RunLog(this.#reg.shared.store, run.id, run.attempt, this.log, false), span, timer: undefined, renew: undefined, recorded: false, reported: false };
     this.#adopt(a);
@@ -562,7 +546,7 @@ export class RemoteSession {
         args: run.args,
         timeoutMs,
         deadline: timeoutMs > 0 ? new Date(started.getTime() + timeoutMs) : undefined,
-        traceParent: traceParentOf(trace.setSpan(parent, span)),
+        traceParent: traceParentOf(trace.setSpan(ps.parent, span)),
         queue: run.queue,
         labels: run.options?.labels ?? {},
         namespace: run.namespace || "default",

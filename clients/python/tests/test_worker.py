@@ -159,7 +159,7 @@ class Background:
 @pytest.fixture(scope="module")
 def worker() -> Iterator[taskwire.Worker]:
     if not ADDRESS:
-        pytest.skip("TASKWIRE_ADDRESS is not set")
+        pytest.skip("TASKWIRE_ADDRESS is not set: the worker tests need a live broker (make test starts one)")
     bg = Background(taskwire.Worker(taskwire.load_tasks([wt]), address=ADDRESS, concurrency=8, shutdown_grace=2))
     yield bg.worker
     bg.stop()
@@ -168,7 +168,7 @@ def worker() -> Iterator[taskwire.Worker]:
 @pytest.fixture(scope="module")
 def client() -> Iterator[taskwire.Client]:
     if not ADDRESS:
-        pytest.skip("TASKWIRE_ADDRESS is not set")
+        pytest.skip("TASKWIRE_ADDRESS is not set: the worker tests need a live broker (make test starts one)")
     with taskwire.Client(ADDRESS, timeout=15) as c:
         yield c
 
