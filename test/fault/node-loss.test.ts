@@ -166,6 +166,15 @@ describe(`fault: NATS node loss — ${RUNS} runs on a 3-node cluster while nodes
       if (open.size > 0) await new Promise((r) => setTimeout(r, 250));
     }
 
+    // The cron fires too: a fire submitted just before the schedule was
+    // deleted may still be running; wait for it (bounded) before counting.
+    const cronDrainStart = Date.now();
+    while (Date.now() - cronDrainStart < 30_000) {
+      const page = await clients[0]?.listRuns({ task: tick.taskName, pageSize: 1000 }).catch(() => undefined);
+      if (page && page.runs.every((r) => isTerminalState(r.state))) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+
     // Every revision of every record: COMPLETED writes per run and each run's final state.
     const h = await NatsHandle.connect({ servers: cluster.urls.split(",") });
     const completedWrites = new Map<string, number>();
