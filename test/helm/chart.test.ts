@@ -351,7 +351,7 @@ describe("Helm chart deploy/helm/taskwire", function () {
   });
 
   describe("the rendered broker and worker, run as local processes against a 3-node NATS cluster", function () {
-    this.timeout(60_000);
+    this.timeout(240_000);
     let cluster: NatsCluster | undefined;
     const procs: Array<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> = [];
     let client: Client | undefined;
@@ -416,9 +416,9 @@ describe("Helm chart deploy/helm/taskwire", function () {
 
       const broker = start("broker", localArgv(brokerC), brokerEnv);
       const wk = start("worker", localArgv(workerC), workerEnv);
-      await waitFor(() => broker.output().includes("taskwire broker listening") || broker.child.exitCode !== null, "the broker to listen", 30_000);
+      await waitFor(() => broker.output().includes("taskwire broker listening") || broker.child.exitCode !== null, "the broker to listen", 90_000);
       assert.match(broker.output(), /taskwire broker listening/, broker.output());
-      await waitFor(() => wk.output().includes("taskwire worker started") || wk.child.exitCode !== null, "the worker to start", 30_000);
+      await waitFor(() => wk.output().includes("taskwire worker started") || wk.child.exitCode !== null, "the worker to start", 90_000);
       const startedLine = wk.output().split("\n").find((l) => l.includes("taskwire worker started")) ?? "";
       assert.ok(startedLine, wk.output());
       const started = JSON.parse(startedLine) as { concurrency?: number; heartbeatMs?: number; queues?: string[]; tasks?: string[] };
