@@ -1,7 +1,7 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { status as Status } from "@grpc/grpc-js";
 import { DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream";
-import { EventType, type RunEvent, type StreamEventsRequest, type StreamEventsResponse, type TaskRun } from "@taskwire/protocol";
+import { EventType, RunState, type RunEvent, type StreamEventsRequest, type StreamEventsResponse, type TaskRun } from "@taskwire/protocol";
 import { ALL_RECORDS_SUBJECT, namespaceOf, recordSubject, RUNS_BUCKET_STREAM, runIdTime } from "@taskwire/core";
 import { decodeRun, isTerminal } from "@taskwire/protocol";
 import type { Logger } from "pino";
@@ -9,6 +9,21 @@ import { BrokerError } from "./errors.js";
 import { PeerLimits } from "./peer-limits.js";
 import { DEFAULT_NS, type Runs } from "./runs.js";
 import { validateStreamEvents } from "./validate.js";
+
+/**
+ * The events a record revision stands for, with the KV stream sequence as
+ * cursor: its own, preceded by STARTED when the revision also records its
+ * attempt's start (`folds_start`: the attempt ended before its RUNNING
+ * revision was written). That STARTED event's cursor is the sequence just
+ * before the revision, so resuming after it yields the revision's own event
+ * too (nothing is skipped; cursors never decrease).
+ */
+export function eventsOf(run: TaskRun, seq: number, time: Date | undefined): RunEvent[] {
+  const own = eventOf(run, seq, time);
+  if (!run.foldsStart) return [own];
+  const startedAt = run.attempts.find((a) => a.number === run.attempt)?.startedAt;
+  return [{ ...own, cursor: String(seq - 1), type: EventType.EVENT_TYPE_STARTED, state: RunState.RUN_STATE_RUNNING, time: startedAt ?? own.time, log: undefined }, own];
+}
 
 /** The event a record revision stands for. The KV stream sequence is the cursor. */
 export function eventOf(run: TaskRun, seq: number, time: Date | undefined): RunEvent {
@@ -134,8 +149,10 @@ export class EventStreamer {
         if (namespaceOf(run) !== namespace) continue;
         if (wanted.size > 0 && !wanted.has(run.id)) continue;
         const terminal = isTerminal(run.state);
-        if ((tasks.size === 0 || tasks.has(run.task)) && (states.size === 0 || states.has(run.state))) {
-          await write({ event: eventOf(run, m.seq, m.info.timestampNanos ? new Date(m.info.timestampNanos / 1e6) : undefined), heartbeat: undefined });
+        if ((tasks.size === 0 || tasks.has(run.task)) && (states.size === 0 || states.has(run.state) || (run.foldsStart && states.has(RunState.RUN_STATE_RUNNING)))) {
+          for (const event of eventsOf(run, m.seq, m.info.timestampNanos ? new Date(m.info.timestampNanos / 1e6) : undefined)) {
+            if (states.size === 0 || states.has(event.state)) await write({ event, heartbeat: undefined });
+          }
         }
         if (req.untilTerminal && terminal && m.seq >= (revisionAtStart.get(run.id) ?? 0)) {
           pendingTerminal.delete(run.id);

@@ -7,8 +7,10 @@ import {
   type Effect,
   EventType,
   expire,
+  foldedOutcome,
   newRun,
   outcome,
+  recordStart,
   release,
   reportProgress,
   retry,
@@ -60,6 +62,7 @@ interface Row {
 }
 
 const claimInput = { workerId: "w1", maxCrashRetries: 2 };
+const completed = { kind: "completed", result: { contentType: "application/json", data: Buffer.from("5") }, resultRef: "" } as const;
 const retryPolicy = { maxRetries: 2, delaysMs: [100], initialDelayMs: 0, maxDelayMs: 0, backoffMultiplier: 0, jitter: 0, retryOn: [], neverRetryOn: [] };
 
 const rows: Row[] = [
@@ -116,6 +119,18 @@ const rows: Row[] = [
   { name: "outcome refused: another attempt took over → no write, the message left to that attempt", step: () => outcome(running(2), { attempt: 1, result: { kind: "completed", result: { contentType: "application/json", data: Buffer.from("1") }, resultRef: "" } }, NOW), effects: [] },
   { name: "outcome refused: already terminal (first terminal state wins)", step: () => outcome(running(1, { state: RunState.RUN_STATE_CANCELLED }), { attempt: 1, result: { kind: "completed", result: { contentType: "application/json", data: Buffer.from("1") }, resultRef: "" } }, NOW), effects: ["ack"] },
   { name: "outcome refused: crash recorded meanwhile (PENDING) → no write, no ack", step: () => outcome(running(1, { state: RunState.RUN_STATE_PENDING }), { attempt: 1, result: { kind: "failed", failure: { type: "E", message: "m", stack: "", retryable: true } } }, NOW), effects: [] },
+
+  // a start folded into the outcome (the worker's startRecordDelayMs)
+  { name: "foldedOutcome: PENDING, returned → COMPLETED with the start in the same revision", step: () => foldedOutcome(run(), { start: { claim: claimInput, startedAt: at(-3) }, attempt: 1, result: completed }, NOW), state: RunState.RUN_STATE_COMPLETED, event: EventType.EVENT_TYPE_COMPLETED, effects: ["ack"], check: (s) => { assert.equal(s.write?.foldsStart, true); assert.equal(s.write?.attempt, 1); assert.equal(s.write?.workerId, "w1"); assert.equal(s.write?.attempts[0]?.startedAt?.getTime(), T - 3); assert.equal(s.write?.startedAt?.getTime(), T - 3); assert.equal(s.write?.attempts[0]?.outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED); } },
+  { name: "foldedOutcome: AWAITING_RETRY due, threw, retries left → AWAITING_RETRY (attempt 2), folded", step: () => foldedOutcome(running(1, { state: RunState.RUN_STATE_AWAITING_RETRY, nextAttemptAt: at(-9), options: options({ retry: { ...retryPolicy, maxRetries: 3 } }) }), { start: { claim: claimInput, startedAt: at(-2) }, attempt: 2, result: { kind: "failed", failure: { type: "E", message: "m", stack: "", retryable: true } } }, NOW), state: RunState.RUN_STATE_AWAITING_RETRY, event: EventType.EVENT_TYPE_RETRY_SCHEDULED, effects: ["nak"], check: (s) => { assert.equal(s.write?.attempt, 2); assert.equal(s.write?.foldsStart, true); } },
+  { name: "foldedOutcome refused: cancelled before the start was written → ack, result not recorded", step: () => foldedOutcome(run({ state: RunState.RUN_STATE_CANCELLED }), { start: { claim: claimInput, startedAt: at(-3) }, attempt: 1, result: completed }, NOW), effects: ["ack"] },
+  { name: "foldedOutcome: cancel requested meanwhile → CANCELLED (claim's decision)", step: () => foldedOutcome(run({ cancelRequested: true }), { start: { claim: claimInput, startedAt: at(-3) }, attempt: 1, result: completed }, NOW), state: RunState.RUN_STATE_CANCELLED, event: EventType.EVENT_TYPE_CANCELLED, effects: ["ack"], check: (s) => assert.equal(s.write?.foldsStart, false) },
+  { name: "foldedOutcome: RUNNING written by this attempt after all → plain outcome", step: () => foldedOutcome(running(1, { workerId: "w1" }), { start: { claim: claimInput, startedAt: at(-3) }, attempt: 1, result: completed }, NOW), state: RunState.RUN_STATE_COMPLETED, event: EventType.EVENT_TYPE_COMPLETED, effects: ["ack"], check: (s) => assert.equal(s.write?.foldsStart, false) },
+  { name: "foldedOutcome refused: another attempt holds the run → no write, no crash recorded", step: () => foldedOutcome(running(2), { start: { claim: claimInput, startedAt: at(-3) }, attempt: 1, result: completed }, NOW), effects: [] },
+  { name: "recordStart: PENDING → RUNNING dated at the attempt's start", step: () => recordStart(run(), { claim: claimInput, startedAt: at(-40) }, NOW), state: RunState.RUN_STATE_RUNNING, event: EventType.EVENT_TYPE_STARTED, effects: ["execute"], check: (s) => assert.equal(s.write?.attempts[0]?.startedAt?.getTime(), T - 40) },
+  { name: "recordStart refused: cancelled meanwhile → no start (the attempt is told to stop)", step: () => recordStart(run({ state: RunState.RUN_STATE_CANCELLED }), { claim: claimInput, startedAt: at(-40) }, NOW), effects: ["ack"] },
+  { name: "recordStart refused: another attempt holds the run → nothing written (no crash recorded)", step: () => recordStart(running(1), { claim: claimInput, startedAt: at(-40) }, NOW), effects: [] },
+  { name: "a later write clears foldsStart", step: () => appendLog(running(1, { foldsStart: true }), { attempt: 1, line: { time: NOW, level: "info", message: "x", attempt: 1 } }, NOW), state: RunState.RUN_STATE_RUNNING, event: EventType.EVENT_TYPE_LOG, effects: [], check: (s) => assert.equal(s.write?.foldsStart, false) },
 
   // cancel
   { name: "cancel: PENDING → CANCELLED at once", step: () => cancel(run(), { reason: "no" }, NOW), state: RunState.RUN_STATE_CANCELLED, event: EventType.EVENT_TYPE_CANCELLED, effects: [], check: (s) => assert.equal(s.write?.error?.message, "no") },

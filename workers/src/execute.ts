@@ -62,17 +62,28 @@ export async function executeRun(m: JsMsg, def: AnyTaskDefinition, deps: ExecDep
 /** One claimed attempt inside its `process` span: invoke, record, settle, hooks. */
 async function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed: Claimed): Promise<void> {
   const { run } = claimed.stored;
+  const start = claimed.start;
+  // A deferred start that finds the run cancelled or finished aborts the attempt, as a cancel notice would.
+  const attemptDeps: ExecDeps = start
+    ? {
+        ...deps,
+        registerAbort: (id, abort) => {
+          start.onLost(abort);
+          return deps.registerAbort(id, abort);
+        },
+      }
+    : deps;
   const ps = processSpan(m, run);
   await tracer.startActiveSpan(ps.name, { kind: SpanKind.CONSUMER, attributes: ps.attributes }, ps.parent, async (span) => {
     deps.metrics?.started(run);
-    const runLog = new RunLog(deps.store, run.id, run.attempt, deps.log);
+    const runLog = new RunLog(deps.store, run.id, run.attempt, deps.log, true, start && (() => start.recorded()));
     const began = performance.now();
-    const invoked = await invoke(def, run, deps, runLog);
+    const invoked = await invoke(def, run, attemptDeps, runLog);
     const seconds = (performance.now() - began) / 1000;
     await runLog.flush();
     let recorded: Recorded;
     try {
-      recorded = await recordOutcome(m, run, invoked, deps);
+      recorded = await recordOutcome(m, run, invoked, deps, start);
       const event = recorded.step.event;
       deps.metrics?.finished(run, event, invoked.kind === "timeout", seconds);
       span.setAttribute("taskwire.outcome", (event !== undefined && OUTCOME_OF[event]) || "stale");
@@ -80,6 +91,7 @@ async function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed
         span.setStatus({ code: SpanStatusCode.ERROR, message: recorded.step.write?.error?.message });
       }
     } finally {
+      start?.dispose();
       span.end();
     }
     await runHooks(deps.options, deps.log, run, recorded);

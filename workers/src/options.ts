@@ -28,6 +28,15 @@ export interface WorkerOptions {
   inlineResultBytes?: number;
   /** A crashed attempt (worker died) is retried this many times beyond the task's retry policy. @default 10 (TASKWIRE_MAX_CRASH_RETRIES) */
   maxCrashRetries?: number;
+  /**
+   * A run's RUNNING state is written only once its attempt has run this
+   * long, in ms; an attempt that ends sooner records its start and its end
+   * in one write (StreamEvents still shows STARTED, from that revision).
+   * Until then GetStatus says PENDING. 0: RUNNING is written before the task
+   * starts. Redelivered runs and runs with a schedule-to-start timeout
+   * always write RUNNING first. @default 50 (TASKWIRE_START_RECORD_DELAY_MS)
+   */
+  startRecordDelayMs?: number;
   /** Install SIGTERM/SIGINT handlers that stop the worker gracefully (serve() only). @default true */
   handleSignals?: boolean;
   /** Identifies the worker in run records. @default "<hostname>-<pid>-<random>" */
@@ -66,6 +75,7 @@ export const workerSettings = {
   maxResultBytes: setting("TASKWIRE_MAX_RESULT_BYTES", int("bytes", 1, 64 * 1024 * 1024), 3_145_728),
   inlineResultBytes: setting("TASKWIRE_INLINE_RESULT_BYTES", int("bytes", 0, 1024 * 1024), 65_536),
   maxCrashRetries: setting("TASKWIRE_MAX_CRASH_RETRIES", int("attempts", 0, 1_000), 10),
+  startRecordDelayMs: setting("TASKWIRE_START_RECORD_DELAY_MS", int("ms", 0, 60_000), 50),
   http: setting("TASKWIRE_WORKER_HTTP_LISTEN", listenOrOff(), ""),
   replicas: natsSettings.replicas,
   retentionMs: natsSettings.retentionMs,

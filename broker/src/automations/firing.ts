@@ -55,6 +55,12 @@ export function triggerEventName(e: TriggerEvent): string {
 
 /** Which trigger events a revision of a run record is (see TriggerEvent in proto/taskwire/v1/automation.proto). */
 export function triggerEventsOf(run: TaskRun): TriggerEvent[] {
+  // A revision that also records its attempt's start (folds_start) is a STARTED event too, first.
+  const own = ownTriggerEventsOf(run);
+  return run.foldsStart ? [TriggerEvent.TRIGGER_EVENT_STARTED, ...own] : own;
+}
+
+function ownTriggerEventsOf(run: TaskRun): TriggerEvent[] {
   const lastOutcome = run.attempts.at(-1)?.outcome;
   switch (run.lastEvent) {
     case EventType.EVENT_TYPE_SUBMITTED:

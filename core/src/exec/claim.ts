@@ -1,14 +1,21 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { claim, mayStart, RunState, type Step, type TaskRun } from "@taskwire/protocol";
+import { claim, type ClaimInput, mayStart, RunState, type Step, type TaskRun } from "@taskwire/protocol";
 import { settle } from "../settle.js";
 import type { StoredRun } from "../store.js";
 import type { ExecDeps, TaskSpec } from "./deps.js";
+import { DeferredStart } from "./start.js";
 
 /** A run now held as RUNNING, and the key slot it took for it (if any). */
 export interface Claimed {
   stored: StoredRun;
   /** The per-key concurrency key whose slot this run holds; "" when none. */
   slotKey: string;
+  /**
+   * Set when RUNNING is not written yet (`startRecordDelayMs`): `stored`
+   * is then the RUNNING record as decided, at the claimed record's revision,
+   * and the outcome must be recorded through `start.decider`.
+   */
+  start?: DeferredStart;
 }
 
 /** Sentinel decision: the record turned RUNNING under another holder, who is asked before anything is written. */
@@ -82,6 +89,11 @@ export async function claimRun(m: JsMsg, spec: TaskSpec, deps: ExecDeps, msgRun:
   };
   const input = () => ({ workerId: options.workerId, taskDefaults: spec.defaults, admittedAt, maxCrashRetries: options.maxCrashRetries, dispatch: msgRun.dispatch });
   const holders = deps.holders;
+  const deferred = deferStart(m, deps, known, input());
+  if (deferred) {
+    holders?.hold(msgRun.id, m);
+    return { ...deferred, slotKey };
+  }
   /** The RUNNING revision whose holder was found gone; only that one may be recorded as crashed. */
   let holderGone = -1;
   for (;;) {
@@ -126,4 +138,22 @@ export async function claimRun(m: JsMsg, spec: TaskSpec, deps: ExecDeps, msgRun:
     settle(m, out.step.effects);
     return undefined;
   }
+}
+
+/**
+ * A claim whose RUNNING write waits (`startRecordDelayMs`): only on a
+ * message's first delivery (a redelivered one may come from a crashed
+ * attempt, which must be recorded, so a run that kills its worker still
+ * uses up the crash budget) and for a run without a schedule-to-start
+ * deadline (whose expiry must see the start). Undefined: claim as usual.
+ */
+function deferStart(m: JsMsg, deps: ExecDeps, known: StoredRun, input: ClaimInput): Omit<Claimed, "slotKey"> | undefined {
+  const delayMs = deps.options.startRecordDelayMs ?? 0;
+  if (delayMs <= 0 || m.info.deliveryCount !== 1 || known.run.state === RunState.RUN_STATE_RUNNING) return undefined;
+  const startedAt = input.admittedAt ?? new Date();
+  const step = claim(known.run, input, startedAt);
+  const running = step.write;
+  if (!running || !step.effects.some((e) => e.type === "execute") || (running.options?.scheduleToStartTimeoutMs ?? 0) > 0) return undefined;
+  const start = new DeferredStart(deps.store, known, { claim: input, startedAt }, delayMs, deps.log);
+  return { stored: { run: { ...running, revision: known.revision }, revision: known.revision }, start };
 }

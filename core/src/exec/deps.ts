@@ -41,6 +41,12 @@ export interface ExecSettings {
   maxResultBytes: number;
   /** Results above this go to the Object Store, in bytes. */
   inlineResultBytes: number;
+  /**
+   * An attempt's RUNNING revision is written only once it has run this long,
+   * in ms; a shorter attempt's start is recorded in its outcome's revision
+   * (`DeferredStart`). 0 or unset: RUNNING is written before the task starts.
+   */
+  startRecordDelayMs?: number;
 }
 
 /**

@@ -7,6 +7,7 @@ export { type ExecDeps, type ExecLog, type ExecSettings, type Holders, type Task
 export { ensureTaskConsumer } from "./consumers.js";
 export { Heartbeats } from "./heartbeat.js";
 export { claimRun, type Claimed } from "./claim.js";
+export { DeferredStart } from "./start.js";
 export { completedResult, recordAttempt, RECORD_RETRY_MS, type RecordedAttempt } from "./record.js";
 export { RunLog } from "./runlog.js";
 export { RateLimiter, type RateLimit, type RateDecision } from "./ratelimit.js";

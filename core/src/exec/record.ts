@@ -4,6 +4,7 @@ import { cacheEntryKey } from "../layout.js";
 import { settle } from "../settle.js";
 import type { Transitioned } from "../store.js";
 import type { ExecDeps } from "./deps.js";
+import type { DeferredStart } from "./start.js";
 
 /** The recorded end of an attempt: the lifecycle step that was carried out, and whether its write was made. */
 export interface RecordedAttempt {
@@ -60,7 +61,7 @@ const RECORD_BACKOFF_MS = [100, 2_000] as const;
  * (`run.revision`): a lagging replica's older copy would make `outcome`
  * decide "not this attempt's run any more".
  */
-export async function recordAttempt(m: JsMsg | undefined, run: TaskRun, result: () => Promise<AttemptResult>, deps: ExecDeps): Promise<RecordedAttempt> {
+export async function recordAttempt(m: JsMsg | undefined, run: TaskRun, result: () => Promise<AttemptResult>, deps: ExecDeps, start?: DeferredStart): Promise<RecordedAttempt> {
   const started = Date.now();
   let pause: number = RECORD_BACKOFF_MS[0];
   let res: AttemptResult | undefined;
@@ -69,7 +70,9 @@ export async function recordAttempt(m: JsMsg | undefined, run: TaskRun, result: 
     try {
       res ??= await result();
       const r = res;
-      out = await deps.store.transition(run.id, (cur) => outcome(cur, { attempt: run.attempt, result: r }, new Date()), undefined, { minRevision: run.revision });
+      // A start not written yet is folded into this write (`DeferredStart`).
+      const { decide, minRevision } = start ? await start.decider(run.attempt, r) : { decide: (cur: TaskRun) => outcome(cur, { attempt: run.attempt, result: r }, new Date()), minRevision: run.revision };
+      out = await deps.store.transition(run.id, decide, undefined, { minRevision });
       break;
     } catch (err) {
       if (Date.now() - started + pause > RECORD_RETRY_MS) throw err;

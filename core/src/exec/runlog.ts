@@ -27,12 +27,15 @@ export class RunLog {
     readonly log: ExecLog,
     /** Print each line to `log` too (the worker does; the broker, recording a remote worker's lines, does not). */
     readonly print = true,
+    /** Awaited before the first write: a deferred start is recorded before any line (`DeferredStart.recorded`). */
+    readonly before?: () => Promise<unknown>,
   ) {}
 
   /** Chains one write (a lifecycle step: only while our attempt is the running one). */
   #enqueue(decide: (run: TaskRun) => Step): void {
     this.#chain = this.#chain.then(async () => {
       try {
+        await this.before?.();
         await this.store.transition(this.runId, decide);
       } catch (err) {
         this.log.warn({ err, runId: this.runId }, "could not record a log line or progress");

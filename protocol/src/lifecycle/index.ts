@@ -6,6 +6,7 @@ export { newRun, submitFailed, SCHEDULE_THRESHOLD_MS, type NewRunInput } from ".
 export { claim, mayStart, withDefaults, type ClaimInput } from "./claim.js";
 export { outcome, type AttemptResult, type OutcomeInput } from "./outcome.js";
 export { cancel } from "./cancel.js";
+export { foldedOutcome, recordStart, type UnrecordedStart } from "./fold.js";
 export { retry } from "./resubmit.js";
 export { release, DEPENDENCY_POLL_MS, type ReleaseInput } from "./release.js";
 export { expire, MAX_HOLD_MS } from "./expire.js";

@@ -53,7 +53,8 @@ export function isTerminal(state: RunState): boolean {
 
 /** A decision that writes `run` changed by `patch`, recording `event`. */
 export function writeStep(run: TaskRun, patch: Partial<TaskRun>, event: EventType, now: Date, effects: Effect[] = []): Step {
-  return { write: { ...run, ...patch, lastEvent: event, updatedAt: now }, event, effects };
+  // `foldsStart` describes one revision only: a write never carries it on.
+  return { write: { ...run, foldsStart: false, ...patch, lastEvent: event, updatedAt: now }, event, effects };
 }
 
 /** A decision that writes nothing. */

@@ -56,6 +56,7 @@ export function newRun(input: NewRunInput, now: Date): Step {
     resultRef: "",
     dispatch: 0,
     namespace: input.namespace ?? "default",
+    foldsStart: false,
   };
   if (input.cached) {
     // A cache hit completes at once from the stored result, without a

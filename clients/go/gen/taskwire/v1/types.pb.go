@@ -923,7 +923,15 @@ type TaskRun struct {
 	// published with, so a worker recognises a message from an earlier
 	// dispatch (dispatch lower than the record's) and drops it instead of
 	// executing the run a second time.
-	Dispatch      uint32 `protobuf:"varint,27,opt,name=dispatch,proto3" json:"dispatch,omitempty"`
+	Dispatch uint32 `protobuf:"varint,27,opt,name=dispatch,proto3" json:"dispatch,omitempty"`
+	// Output only. Set on a revision that also records its attempt's start:
+	// the attempt ended before its RUNNING revision was written (a worker
+	// writes RUNNING only for an attempt that outlives its start-record
+	// delay, and records a shorter one's start in its outcome's revision).
+	// StreamEvents then yields a STARTED event before this revision's own
+	// event; that STARTED event's cursor is this revision's minus one, so
+	// resuming after it yields this revision's event too.
+	FoldsStart    bool `protobuf:"varint,28,opt,name=folds_start,json=foldsStart,proto3" json:"folds_start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1147,12 +1155,21 @@ func (x *TaskRun) GetDispatch() uint32 {
 	return 0
 }
 
+func (x *TaskRun) GetFoldsStart() bool {
+	if x != nil {
+		return x.FoldsStart
+	}
+	return false
+}
+
 // RunEvent is one change of one run.
 type RunEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Cursor of this event; pass it as StreamEventsRequest.after_cursor to
 	// resume after it. It is the decimal sequence number of the record's
 	// revision in the runs KV stream: compare cursors as integers, not strings.
+	// Cursors never decrease along a stream, and two events may share one (a
+	// STARTED event folded into a later revision, see TaskRun.folds_start).
 	Cursor string    `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	RunId  string    `protobuf:"bytes,2,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
 	Task   string    `protobuf:"bytes,3,opt,name=task,proto3" json:"task,omitempty"`
@@ -1442,7 +1459,7 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\tR\x05level\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\xf3\b\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\x94\t\n" +
 	"\aTaskRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04task\x18\x02 \x01(\tR\x04task\x12+\n" +
@@ -1477,7 +1494,9 @@ const file_taskwire_v1_types_proto_rawDesc = "" +
 	"\n" +
 	"result_ref\x18\x19 \x01(\tR\tresultRef\x12\x1c\n" +
 	"\tnamespace\x18\x1a \x01(\tR\tnamespace\x12\x1a\n" +
-	"\bdispatch\x18\x1b \x01(\rR\bdispatch\"\xc0\x02\n" +
+	"\bdispatch\x18\x1b \x01(\rR\bdispatch\x12\x1f\n" +
+	"\vfolds_start\x18\x1c \x01(\bR\n" +
+	"foldsStart\"\xc0\x02\n" +
 	"\bRunEvent\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12\x12\n" +

@@ -199,7 +199,7 @@ class LogLine(_message.Message):
     def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., level: _Optional[str] = ..., message: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class TaskRun(_message.Message):
-    __slots__ = ("id", "task", "state", "args", "result", "error", "attempt", "options", "created_at", "scheduled_at", "started_at", "finished_at", "updated_at", "next_attempt_at", "attempts", "cached", "cancel_requested", "worker_id", "progress", "queue", "revision", "last_event", "trace_parent", "logs", "result_ref", "namespace", "dispatch")
+    __slots__ = ("id", "task", "state", "args", "result", "error", "attempt", "options", "created_at", "scheduled_at", "started_at", "finished_at", "updated_at", "next_attempt_at", "attempts", "cached", "cancel_requested", "worker_id", "progress", "queue", "revision", "last_event", "trace_parent", "logs", "result_ref", "namespace", "dispatch", "folds_start")
     ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -227,6 +227,7 @@ class TaskRun(_message.Message):
     RESULT_REF_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    FOLDS_START_FIELD_NUMBER: _ClassVar[int]
     id: str
     task: str
     state: RunState
@@ -254,7 +255,8 @@ class TaskRun(_message.Message):
     result_ref: str
     namespace: str
     dispatch: int
-    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., result: _Optional[_Union[Payload, _Mapping]] = ..., error: _Optional[_Union[Failure, _Mapping]] = ..., attempt: _Optional[int] = ..., options: _Optional[_Union[SubmitOptions, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., cached: _Optional[bool] = ..., cancel_requested: _Optional[bool] = ..., worker_id: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., queue: _Optional[str] = ..., revision: _Optional[int] = ..., last_event: _Optional[_Union[EventType, str]] = ..., trace_parent: _Optional[str] = ..., logs: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ..., result_ref: _Optional[str] = ..., namespace: _Optional[str] = ..., dispatch: _Optional[int] = ...) -> None: ...
+    folds_start: bool
+    def __init__(self, id: _Optional[str] = ..., task: _Optional[str] = ..., state: _Optional[_Union[RunState, str]] = ..., args: _Optional[_Union[Payload, _Mapping]] = ..., result: _Optional[_Union[Payload, _Mapping]] = ..., error: _Optional[_Union[Failure, _Mapping]] = ..., attempt: _Optional[int] = ..., options: _Optional[_Union[SubmitOptions, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., cached: _Optional[bool] = ..., cancel_requested: _Optional[bool] = ..., worker_id: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., queue: _Optional[str] = ..., revision: _Optional[int] = ..., last_event: _Optional[_Union[EventType, str]] = ..., trace_parent: _Optional[str] = ..., logs: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ..., result_ref: _Optional[str] = ..., namespace: _Optional[str] = ..., dispatch: _Optional[int] = ..., folds_start: _Optional[bool] = ...) -> None: ...
 
 class RunEvent(_message.Message):
     __slots__ = ("cursor", "run_id", "task", "type", "state", "attempt", "time", "run", "log")

@@ -474,6 +474,16 @@ export interface TaskRun {
    * executing the run a second time.
    */
   dispatch: number;
+  /**
+   * Output only. Set on a revision that also records its attempt's start:
+   * the attempt ended before its RUNNING revision was written (a worker
+   * writes RUNNING only for an attempt that outlives its start-record
+   * delay, and records a shorter one's start in its outcome's revision).
+   * StreamEvents then yields a STARTED event before this revision's own
+   * event; that STARTED event's cursor is this revision's minus one, so
+   * resuming after it yields this revision's event too.
+   */
+  foldsStart: boolean;
 }
 
 /** RunEvent is one change of one run. */
@@ -482,6 +492,8 @@ export interface RunEvent {
    * Cursor of this event; pass it as StreamEventsRequest.after_cursor to
    * resume after it. It is the decimal sequence number of the record's
    * revision in the runs KV stream: compare cursors as integers, not strings.
+   * Cursors never decrease along a stream, and two events may share one (a
+   * STARTED event folded into a later revision, see TaskRun.folds_start).
    */
   cursor: string;
   runId: string;
@@ -1824,6 +1836,7 @@ function createBaseTaskRun(): TaskRun {
     resultRef: "",
     namespace: "",
     dispatch: 0,
+    foldsStart: false,
   };
 }
 
@@ -1909,6 +1922,9 @@ export const TaskRun: MessageFns<TaskRun> = {
     }
     if (message.dispatch !== 0) {
       writer.uint32(216).uint32(message.dispatch);
+    }
+    if (message.foldsStart !== false) {
+      writer.uint32(224).bool(message.foldsStart);
     }
     return writer;
   },
@@ -2142,6 +2158,14 @@ export const TaskRun: MessageFns<TaskRun> = {
             message.dispatch = reader.uint32();
             continue;
           }
+          case 28: {
+            if (tag !== 224) {
+              break;
+            }
+
+            message.foldsStart = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2231,6 +2255,11 @@ export const TaskRun: MessageFns<TaskRun> = {
         : "",
       namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
       dispatch: isSet(object.dispatch) ? globalThis.Number(object.dispatch) : 0,
+      foldsStart: isSet(object.foldsStart)
+        ? globalThis.Boolean(object.foldsStart)
+        : isSet(object.folds_start)
+        ? globalThis.Boolean(object.folds_start)
+        : false,
     };
   },
 
@@ -2317,6 +2346,9 @@ export const TaskRun: MessageFns<TaskRun> = {
     if (message.dispatch !== 0) {
       obj.dispatch = Math.round(message.dispatch);
     }
+    if (message.foldsStart !== false) {
+      obj.foldsStart = message.foldsStart;
+    }
     return obj;
   },
 
@@ -2360,6 +2392,7 @@ export const TaskRun: MessageFns<TaskRun> = {
     message.resultRef = object.resultRef ?? "";
     message.namespace = object.namespace ?? "";
     message.dispatch = object.dispatch ?? 0;
+    message.foldsStart = object.foldsStart ?? false;
     return message;
   },
 };
