@@ -3,7 +3,10 @@
 # Installs what is missing (redis-server, nats-server from Debian; node_modules),
 # then runs bench/src/main.ts, which starts and stops every server itself.
 # Extra flags are passed on: --quick, --profile (CPU profiles of broker and
-# worker under bench/results/profiles/), --skip-bullmq.
+# worker under bench/results/profiles/), --skip-bullmq, --listing-only,
+# --only=<phases> (comma-separated, e.g. --only=scale,multi: just those
+# phases, written to bench/results/only-<mode>.json; the names are PHASES in
+# bench/src/main.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

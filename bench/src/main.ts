@@ -1,13 +1,16 @@
 // taskwire benchmark suite (issue 4). Run through bench/run.sh (`make bench`,
 // `make bench-quick`), or directly:
-//   node --conditions=taskwire-source --import tsx bench/src/main.ts [--quick] [--profile] [--skip-bullmq]
+//   node --conditions=taskwire-source --import tsx bench/src/main.ts [--quick] [--profile] [--skip-bullmq] [--only=scale,multi]
 // Starts every server it needs on 127.0.0.1 with temporary stores, measures
 // taskwire next to its ceilings and BullMQ in the same run, prints one table
 // and writes bench/results/latest.json plus a timestamped copy.
 //
 // Both modes run every phase, in the order below; --quick runs them shorter
 // and smaller (settings.ts). --skip-bullmq leaves out redis-server and the
-// BullMQ phase (the table's BullMQ columns are then empty).
+// BullMQ phase (the table's BullMQ columns are then empty). --only=<phases>
+// runs just the named phases (PHASES), in the same order, and writes
+// bench/results/only-<mode>.json: for working on one phase without running
+// (and waiting for) the rest.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@taskwire/client";
@@ -20,14 +23,21 @@ import { e2eBursts } from "./phases/e2e.js";
 import { grpcCeiling } from "./phases/grpc-ceiling.js";
 import { jetstreamCeiling } from "./phases/jetstream-ceiling.js";
 import { brokerMemory } from "./phases/memory.js";
+import { multiProcess } from "./phases/multi.js";
 import { e2ePaced, submitOpenLoop } from "./phases/paced.js";
+import { scaleQueue } from "./phases/scale.js";
 import { submitBatchThroughput, submitThroughput } from "./phases/submit.js";
 import { type Mode, RESULTS_DIR, writeListing, writeResults } from "./report/results.js";
+import type { Figures } from "./report/rows.js";
 import { purge } from "./runs.js";
 import { type Redis, startNats, startRedis } from "./servers.js";
 import { FULL_SETTINGS, QUICK_SETTINGS } from "./settings.js";
 import { type Broker, connectStack, type Stack, startBroker, startWorker, stopBroker } from "./stack.js";
 import { BENCH, type Child, killAllChildrenSync, log, machineInfo, stopAllChildren } from "./util.js";
+
+/** The phases, in the order they run; the names --only takes. */
+const PHASES = ["ceilings", "submit", "memory", "cost", "e2e", "drain", "languages", "scale", "multi", "listing", "bullmq"] as const;
+type Phase = (typeof PHASES)[number];
 
 const argv = new Set(process.argv.slice(2));
 const MODE: Mode = argv.has("--quick") ? "quick" : "full";
@@ -35,21 +45,34 @@ const PROFILE = argv.has("--profile");
 const SKIP_BULLMQ = argv.has("--skip-bullmq");
 /** Only the listing phase (seeding s.listN runs), its figures logged and written to bench/results/listing-<mode>.json. */
 const LISTING_ONLY = argv.has("--listing-only");
+const ONLY = parseOnly(process.argv.slice(2));
 const S = MODE === "quick" ? QUICK_SETTINGS : FULL_SETTINGS;
 const PROF_DIR = join(BENCH, "results", "profiles", new Date().toISOString().replace(/[:.]/g, "-"));
+
+/** `--only=a,b`: those phases (checked against PHASES, so a typo fails at once, not after minutes); undefined without the flag. */
+function parseOnly(args: string[]): Set<Phase> | undefined {
+  const flag = args.find((a) => a.startsWith("--only="));
+  if (!flag) return undefined;
+  const names = flag.slice("--only=".length).split(",").map((n) => n.trim()).filter((n) => n);
+  const unknown = names.filter((n) => !(PHASES as readonly string[]).includes(n));
+  if (unknown.length > 0 || names.length === 0) throw new Error(`--only: unknown phase(s) ${JSON.stringify(unknown)}; phases: ${PHASES.join(",")}`);
+  return new Set(names as Phase[]);
+}
+
+const want = (p: Phase): boolean => !ONLY || ONLY.has(p);
 
 async function main(): Promise<void> {
   const started = Date.now();
   mkdirSync(RESULTS_DIR, { recursive: true });
   if (PROFILE) mkdirSync(PROF_DIR, { recursive: true });
-  log(`mode ${MODE}; settings ${JSON.stringify(S)}`);
+  log(`mode ${MODE}; ${ONLY ? `phases ${[...ONLY].join(",")}; ` : ""}settings ${JSON.stringify(S)}`);
   const nats = await startNats();
   let redis: Redis | undefined;
   let stack: Stack | undefined;
   let broker: Broker | undefined;
   let worker: Child | undefined;
   try {
-    redis = SKIP_BULLMQ ? undefined : await startRedis();
+    redis = SKIP_BULLMQ || !want("bullmq") ? undefined : await startRedis();
     const machine = machineInfo(nats.bin, redis?.bin ?? "redis-server");
     log(`machine ${JSON.stringify(machine)}`);
     stack = await connectStack(nats, PROFILE ? PROF_DIR : undefined);
@@ -57,49 +80,68 @@ async function main(): Promise<void> {
       writeListing(MODE, await listingAtScale(S, stack));
       return;
     }
+    const f: Partial<Figures> = {};
 
     // 1. Ceilings: raw JetStream, raw grpc-js; no taskwire.
-    const ceilings = { ...(await jetstreamCeiling(S, nats)), ...(await grpcCeiling(S)) };
+    if (want("ceilings")) f.ceilings = { ...(await jetstreamCeiling(S, nats)), ...(await grpcCeiling(S)) };
 
     // 2. Submit, a broker and no worker: closed loops, open loop, SubmitBatch.
-    broker = await startBroker(stack);
-    const throughput = await submitThroughput(S, stack, broker);
-    const open = await submitOpenLoop(S, stack, broker);
-    const batch = await submitBatchThroughput(S, stack, broker);
-    await stopBroker(broker);
-    broker = undefined;
+    if (want("submit")) {
+      broker = await startBroker(stack);
+      const throughput = await submitThroughput(S, stack, broker);
+      const open = await submitOpenLoop(S, stack, broker);
+      const batch = await submitBatchThroughput(S, stack, broker);
+      f.submit = { ...throughput, open, batch };
+      await stopBroker(broker);
+      broker = undefined;
+    }
 
     // 3. Broker memory with runs queued (a fresh broker of its own).
-    const memory = await brokerMemory(S, stack);
+    if (want("memory")) f.memory = await brokerMemory(S, stack);
 
     // 4. A broker and a worker: NATS cost per run, end-to-end bursts, paced runs.
-    broker = await startBroker(stack);
-    await purge(stack.jsm);
-    worker = await startWorker(stack);
-    const cost = await costPerRun(S, stack, broker);
-    const coalescing = new Client({ address: broker.client.address });
-    const pids = { broker: broker.child.proc.pid!, worker: worker.proc.pid!, natsServer: nats.child.proc.pid! };
-    const bursts = await e2eBursts(S, stack, coalescing, broker.client, pids);
-    const paced = await e2ePaced(S, stack, broker.client);
-    coalescing.close();
-    await worker.stop();
-    worker = undefined;
+    if (want("cost") || want("e2e") || want("drain") || want("languages")) {
+      broker = await startBroker(stack);
+      await purge(stack.jsm);
+    }
+    if (broker && (want("cost") || want("e2e"))) {
+      worker = await startWorker(stack);
+      if (want("cost")) f.costPerRun = await costPerRun(S, stack, broker);
+      if (want("e2e")) {
+        const coalescing = new Client({ address: broker.client.address });
+        const pids = { broker: broker.child.proc.pid!, worker: worker.proc.pid!, natsServer: nats.child.proc.pid!, loadGenerator: process.pid };
+        const bursts = await e2eBursts(S, stack, coalescing, broker.client, pids);
+        const paced = await e2ePaced(S, stack, broker.client);
+        f.e2e = { ...bursts, paced };
+        coalescing.close();
+      }
+      await worker.stop();
+      worker = undefined;
+    }
 
     // 5. Worker drain: runs preloaded, then a worker of its own.
-    const drain = await workerDrain(S, stack, broker);
+    if (broker && want("drain")) f.drain = await workerDrain(S, stack, broker);
 
     // 5b. The same drain through a TS, a Python and a Go worker (the last two over WorkerService).
-    const languages = await workerLanguages(S, stack, broker);
-    await stopBroker(broker);
-    broker = undefined;
+    if (broker && want("languages")) f.languages = await workerLanguages(S, stack, broker);
+    if (broker) {
+      await stopBroker(broker);
+      broker = undefined;
+    }
 
-    // 6. ListRuns with s.listN runs retained (seeded), a broker of its own.
-    const listing = await listingAtScale(S, stack);
+    // 6. Scale: s.scaleN runs queued, drained and retained (a broker and a worker of its own).
+    if (want("scale")) f.scale = await scaleQueue(S, stack);
 
-    // 7. The peer: BullMQ on redis-server.
-    const bull = redis ? await bullmq(S, redis) : undefined;
+    // 7. Several brokers and workers (their own), next to phase 4's single pair.
+    if (want("multi")) f.multi = await multiProcess(S, stack, f.e2e);
 
-    writeResults(MODE, S, machine, started, { ceilings, submit: { ...throughput, open, batch }, memory, costPerRun: cost, e2e: { ...bursts, paced }, drain, languages, listing, bullmq: bull });
+    // 8. ListRuns with s.listN runs retained (seeded), a broker of its own.
+    if (want("listing")) f.listing = await listingAtScale(S, stack);
+
+    // 9. The peer: BullMQ on redis-server.
+    if (redis) f.bullmq = await bullmq(S, redis);
+
+    writeResults(MODE, S, machine, started, f, ONLY && [...ONLY]);
   } finally {
     await worker?.stop().catch(() => {});
     broker?.client.close();

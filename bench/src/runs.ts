@@ -1,7 +1,7 @@
 // Taskwire runs as the phases submit and read them: the one Submit request,
 // emptying the streams between phases, waiting for a drain, reading the run
 // records back, and the latencies they carry.
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { DeliverPolicy, type JetStreamClient, JetStreamApiError, type JetStreamManager } from "@nats-io/jetstream";
 import { type Client, decodeJson, encodeArgs, RunState, type TaskRun } from "@taskwire/client";
 import { INDEX_STREAM, RUNS_BUCKET_STREAM, RUNS_STREAM, taskConsumerName } from "@taskwire/core";
 import { decodeRun, SubmitBatchRequest, SubmitRequest } from "@taskwire/protocol";
@@ -21,10 +21,15 @@ export function submitBatch(client: Client, req: SubmitBatchRequest): Promise<vo
   return new Promise<void>((res, rej) => client.raw.submitBatch(req, (e) => (e ? rej(e) : res())));
 }
 
+/** Empties the runs' streams; one no broker has created yet (a phase run first, with --only) has nothing to empty. */
 export async function purge(jsm: JetStreamManager): Promise<void> {
-  await jsm.streams.purge(RUNS_STREAM);
-  await jsm.streams.purge(RUNS_BUCKET_STREAM);
-  await jsm.streams.purge(INDEX_STREAM).catch(() => undefined); // created by the first broker
+  const empty = (stream: string): Promise<unknown> =>
+    jsm.streams.purge(stream).catch((err: unknown) => {
+      if (!(err instanceof JetStreamApiError && err.code === 10059)) throw err; // 10059: stream not found
+    });
+  await empty(RUNS_STREAM);
+  await empty(RUNS_BUCKET_STREAM);
+  await empty(INDEX_STREAM);
 }
 
 /** Waits until every queued run is acked (stream empty, nothing pending), bounded. */
@@ -39,20 +44,42 @@ export async function waitDrained(jsm: JetStreamManager, timeoutMs: number): Pro
 
 /** Latest record of every run (last revision per key), read with an ordered consumer. */
 export async function readRecords(js: JetStreamClient, jsm: JetStreamManager): Promise<TaskRun[]> {
-  const si = await jsm.streams.info(RUNS_BUCKET_STREAM);
   const out: TaskRun[] = [];
-  if (si.state.messages === 0) return out;
+  await eachRecord(js, jsm, (r) => out.push(r), 120_000);
+  return out;
+}
+
+/**
+ * The same read, one record at a time, for more runs than are worth holding
+ * decoded at once (the scale phase's 500,000); every record is read, and
+ * one that cannot be read in `timeoutMs` is an error, not a shorter count.
+ */
+export async function forEachRecord(js: JetStreamClient, jsm: JetStreamManager, fn: (r: TaskRun) => void, timeoutMs: number): Promise<number> {
+  const { read, complete } = await eachRecord(js, jsm, fn, timeoutMs);
+  if (!complete) throw new Error(`read only ${read} run records in ${timeoutMs} ms`);
+  return read;
+}
+
+async function eachRecord(js: JetStreamClient, jsm: JetStreamManager, fn: (r: TaskRun) => void, timeoutMs: number): Promise<{ read: number; complete: boolean }> {
+  const si = await jsm.streams.info(RUNS_BUCKET_STREAM);
+  if (si.state.messages === 0) return { read: 0, complete: true };
   const oc = await js.consumers.get(RUNS_BUCKET_STREAM, { deliver_policy: DeliverPolicy.LastPerSubject });
   const iter = await oc.consume({ max_messages: 1_000 });
-  const deadline = Date.now() + 120_000;
-  const timer = setTimeout(() => iter.stop(), 120_000);
+  const deadline = Date.now() + timeoutMs;
+  const timer = setTimeout(() => iter.stop(), timeoutMs);
+  let read = 0;
+  let complete = false;
   for await (const m of iter) {
-    if (m.data.length > 0) out.push(decodeRun(m.data));
-    if (m.info.pending === 0 || Date.now() > deadline) break;
+    if (m.data.length > 0) {
+      fn(decodeRun(m.data));
+      read++;
+    }
+    if (m.info.pending === 0) complete = true;
+    if (complete || Date.now() > deadline) break;
   }
   clearTimeout(timer);
   iter.stop();
-  return out;
+  return { read, complete };
 }
 
 /** When a run (or BullMQ job) was submitted, and when its Submit answered; wall clock ms. */

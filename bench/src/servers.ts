@@ -13,6 +13,8 @@ export interface Nats {
   monitorPort: number;
   bin: string;
   child: Child;
+  /** The JetStream store_dir (file store), for bytes on disk. */
+  storeDir: string;
   /** GET a monitoring endpoint (e.g. "/jsz?streams=true"). */
   monitor<T = Record<string, unknown>>(path: string): Promise<T>;
   stop(): Promise<void>;
@@ -26,7 +28,8 @@ export async function startNats(): Promise<Nats> {
   const port = await freePort();
   const monitorPort = await freePort();
   const conf = join(dir, "nats.conf");
-  writeFileSync(conf, `listen: "127.0.0.1:${port}"\nhttp: "127.0.0.1:${monitorPort}"\nmax_payload: 8MB\njetstream {\n  store_dir: ${JSON.stringify(join(dir, "store"))}\n}\n`);
+  const storeDir = join(dir, "store");
+  writeFileSync(conf, `listen: "127.0.0.1:${port}"\nhttp: "127.0.0.1:${monitorPort}"\nmax_payload: 8MB\njetstream {\n  store_dir: ${JSON.stringify(storeDir)}\n}\n`);
   const child = startChild("nats-server", bin, ["-c", conf]);
   await waitFor(async () => (child.proc.exitCode !== null ? Promise.reject(new Error(child.output())) : (await portOpen(port)) && (await portOpen(monitorPort))), "nats-server", 15_000);
   return {
@@ -35,6 +38,7 @@ export async function startNats(): Promise<Nats> {
     monitorPort,
     bin,
     child,
+    storeDir,
     async monitor<T>(path: string): Promise<T> {
       const r = await fetch(`http://127.0.0.1:${monitorPort}${path}`);
       return (await r.json()) as T;

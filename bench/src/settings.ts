@@ -29,7 +29,9 @@ export interface Settings {
   costN: number;
   /** Runs retained (seeded) for the ListRuns figures. */
   listN: number;
+  /** Runs queued (no worker), then drained and retained, for the scale phase. */
+  scaleN: number;
 }
 
-export const QUICK_SETTINGS: Settings = { rawN: 20_000, closedMs: 3_000, openRate: 1_000, openMs: 5_000, batchSize: 100, batchConc: 4, batchMs: 3_000, e2eN: 5_000, pacedRate: 1_000, pacedMs: 5_000, memN: 20_000, costN: 500, listN: 100_000 };
-export const FULL_SETTINGS: Settings = { rawN: 100_000, closedMs: 10_000, openRate: 1_000, openMs: 20_000, batchSize: 100, batchConc: 4, batchMs: 10_000, e2eN: 50_000, pacedRate: 1_000, pacedMs: 15_000, memN: 100_000, costN: 2_000, listN: 1_000_000 };
+export const QUICK_SETTINGS: Settings = { rawN: 20_000, closedMs: 3_000, openRate: 1_000, openMs: 5_000, batchSize: 100, batchConc: 4, batchMs: 3_000, e2eN: 5_000, pacedRate: 1_000, pacedMs: 5_000, memN: 20_000, costN: 500, listN: 100_000, scaleN: 50_000 };
+export const FULL_SETTINGS: Settings = { rawN: 100_000, closedMs: 10_000, openRate: 1_000, openMs: 20_000, batchSize: 100, batchConc: 4, batchMs: 10_000, e2eN: 50_000, pacedRate: 1_000, pacedMs: 15_000, memN: 100_000, costN: 2_000, listN: 1_000_000, scaleN: 500_000 };

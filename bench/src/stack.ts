@@ -42,23 +42,30 @@ export async function startBroker(stack: Stack, name = "broker"): Promise<Broker
   const port = await freePort();
   const child = startChild(name, process.execPath, [...profileFlags(stack, name), CLI, "broker", "--listen", `127.0.0.1:${port}`, "--nats", stack.nats.url], { TASKWIRE_LOG_LEVEL: "warn", TASKWIRE_HTTP_LISTEN: "127.0.0.1:0" });
   const address = `127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (child.proc.exitCode !== null) throw new Error(`broker exited: ${child.output()}`);
-    return portOpen(port);
-  }, "broker port", 60_000);
   // Unary Submits for the Submit phases (what the echo ceiling compares):
   // no coalescing. The e2e phase adds a default client next to it.
   const client = new Client({ address, coalesceSubmits: false });
-  // Ready when it answers from NATS (NOT_FOUND for an unknown run).
-  await waitFor(async () => {
-    try {
-      await client.getStatus(randomUUID());
-    } catch (err) {
-      const code = (err as { code?: number }).code;
-      return code === 5 || code === 3; // NOT_FOUND / INVALID_ARGUMENT: answered past the NATS check
-    }
-    return false;
-  }, "broker ready", 60_000, 100);
+  try {
+    await waitFor(async () => {
+      if (child.proc.exitCode !== null) throw new Error(`broker exited: ${child.output()}`);
+      return portOpen(port);
+    }, `${name} port`, 60_000);
+    // Ready when it answers from NATS (NOT_FOUND for an unknown run).
+    await waitFor(async () => {
+      try {
+        await client.getStatus(randomUUID());
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        return code === 5 || code === 3; // NOT_FOUND / INVALID_ARGUMENT: answered past the NATS check
+      }
+      return false;
+    }, `${name} ready`, 60_000, 100);
+  } catch (err) {
+    // Not left running behind a failed start.
+    client.close();
+    await child.stop();
+    throw err;
+  }
   return { child, address, client };
 }
 
@@ -67,13 +74,23 @@ export async function stopBroker(broker: Broker): Promise<void> {
   await broker.child.stop();
 }
 
-/** A worker serving bench/src/tasks.ts at concurrency CONC; ready once it pulls from the task's consumer. */
-export async function startWorker(stack: Stack, name = "worker"): Promise<Child> {
+/**
+ * A worker serving bench/src/tasks.ts at concurrency CONC; ready once it
+ * pulls from the task's consumer: once the consumer has `minWaiting` pull
+ * requests waiting (the k-th of several workers started one after the
+ * other waits for k; each keeps one waiting while idle).
+ */
+export async function startWorker(stack: Stack, name = "worker", minWaiting = 1): Promise<Child> {
   const child = startChild(name, process.execPath, [...profileFlags(stack, name), CLI, "worker", join(BENCH, "src/tasks.ts"), "--concurrency", String(CONC), "--nats", stack.nats.url], { TASKWIRE_LOG_LEVEL: "warn" });
-  await waitFor(async () => {
-    if (child.proc.exitCode !== null) throw new Error(`worker exited: ${child.output()}`);
-    const ci = await stack.jsm.consumers.info(RUNS_STREAM, taskConsumerName("default", TASK));
-    return ci.num_waiting > 0;
-  }, "worker ready", 60_000, 100);
+  try {
+    await waitFor(async () => {
+      if (child.proc.exitCode !== null) throw new Error(`worker exited: ${child.output()}`);
+      const ci = await stack.jsm.consumers.info(RUNS_STREAM, taskConsumerName("default", TASK));
+      return ci.num_waiting >= minWaiting;
+    }, `${name} ready`, 60_000, 100);
+  } catch (err) {
+    await child.stop(); // not left running behind a failed start
+    throw err;
+  }
   return child;
 }

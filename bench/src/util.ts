@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { createConnection } from "node:net";
 import { join, resolve } from "node:path";
@@ -119,6 +119,17 @@ export function rssMiB(pid: number): { rss: number; hwm: number } {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
   return { rss: kb("VmRSS") / 1024, hwm: kb("VmHWM") / 1024 };
+}
+
+/** Bytes a directory takes on disk, as `du` counts them: the blocks allocated to every file and directory under it (st_blocks × 512), recursively. */
+export function duBytes(dir: string): number {
+  let bytes = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    bytes += lstatSync(p).blocks * 512;
+    if (e.isDirectory()) bytes += duBytes(p);
+  }
+  return bytes;
 }
 
 /** CPU time (user+sys) of a process, in seconds. */

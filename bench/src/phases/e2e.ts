@@ -16,7 +16,7 @@ export interface E2EBurst {
   dispatch: Pcts;
   e2e: Pcts;
   negativeDispatch: number;
-  /** CPU ms per run: broker, worker, natsServer. */
+  /** CPU ms per run of each process measured (e2e phase: broker, worker, natsServer, loadGenerator). */
   cpuMsPerRun: Record<string, number>;
   dispatchFromAnswer: Pcts;
 }
@@ -32,15 +32,21 @@ export async function e2eBursts(s: Settings, stack: Stack, client: Client, unary
   return { ...burst, unary: burstUnary };
 }
 
-async function e2eBurst(s: Settings, stack: Stack, client: Client, how: string, pids: Record<string, number>): Promise<E2EBurst> {
+/**
+ * One burst: s.e2eN runs submitted CONC at a time, the i-th through
+ * `clients[i % clients.length]` (the multi phase spreads them over its
+ * brokers), then waited for; CPU per run of each process in `pids`.
+ */
+export async function e2eBurst(s: Settings, stack: Stack, clients: Client | Client[], how: string, pids: Record<string, number>): Promise<E2EBurst> {
+  const via = Array.isArray(clients) ? clients : [clients];
   log(`e2e: ${s.e2eN} no-op runs, Submit concurrency ${CONC} (${how}), worker concurrency ${CONC}`);
   await purge(stack.jsm);
   const sent = new Map<string, Sent>();
   const cpu0 = cpuMeter(pids);
   const t0 = performance.now();
-  const r = await closedLoop(CONC, s.e2eN, 300_000, async () => {
+  const r = await closedLoop(CONC, s.e2eN, 300_000, async (i) => {
     const start = wallNow();
-    const { run } = await client.submitRaw(submitReq);
+    const { run } = await via[i % via.length]!.submitRaw(submitReq);
     sent.set(run.id, { start, accepted: wallNow() });
   });
   const submitRate = (r.done / r.ms) * 1000;

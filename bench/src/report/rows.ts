@@ -7,7 +7,9 @@ import type { JetStreamCeiling } from "../phases/jetstream-ceiling.js";
 import type { ListingFigures } from "../phases/listing.js";
 import type { LanguageDrain, WorkerLang } from "../phases/languages.js";
 import type { BrokerMemory } from "../phases/memory.js";
+import type { MultiFigures } from "../phases/multi.js";
 import type { E2EPaced, SubmitOpenLoop } from "../phases/paced.js";
+import { SCALE_STREAMS, type ScaleFigures } from "../phases/scale.js";
 import type { SubmitThroughput } from "../phases/submit.js";
 import type { Settings } from "../settings.js";
 import { Table } from "./table.js";
@@ -22,24 +24,35 @@ export interface Figures {
   drain: { rate: number; completed: number };
   /** The drain through a TS, a Python and a Go worker. */
   languages: Record<WorkerLang, LanguageDrain>;
+  /** s.scaleN runs queued, drained and retained. */
+  scale: ScaleFigures;
+  /** 2 brokers and 3 workers. */
+  multi: MultiFigures;
   listing: ListingFigures;
   /** Absent with --skip-bullmq. */
   bullmq: BullmqFigures | undefined;
 }
 
-export function tableOf(s: Settings, f: Figures): Table {
+/**
+ * The table of what ran: a section whose phase did not run (--only) has no
+ * rows, and a row compared with a figure of such a phase has no comparison.
+ */
+export function tableOf(s: Settings, f: Partial<Figures>): Table {
   const t = new Table();
   ceilingRows(t, s, f);
   submitRows(t, s, f);
   e2eRows(t, s, f);
   languageRows(t, s, f);
+  multiRows(t, s, f);
   memoryRows(t, f);
-  listingRows(t, f.listing);
+  scaleRows(t, f);
+  if (f.listing) listingRows(t, f.listing);
   costRows(t, f);
   return t;
 }
 
-function ceilingRows(t: Table, s: Settings, { ceilings: ceil }: Figures): void {
+function ceilingRows(t: Table, s: Settings, { ceilings: ceil }: Partial<Figures>): void {
+  if (!ceil) return;
   t.row({ section: "ceiling", metric: "raw JetStream publish (async, acked, 64 in flight)", unit: "msg/s", taskwire: ceil.pub });
   t.row({ section: "ceiling", metric: "raw JetStream consume+ack (64 in flight)", unit: "msg/s", taskwire: ceil.consume });
   t.row({ section: "ceiling", metric: "raw KV create + publish in sequence (Submit's NATS work, 64 in flight)", unit: "op/s", taskwire: ceil.kvPub });
@@ -50,29 +63,32 @@ function ceilingRows(t: Table, s: Settings, { ceilings: ceil }: Figures): void {
   t.latencies("ceiling", `raw grpc-js echo open loop ${s.openRate}/s latency`, ceil.echoOpen, undefined, {}, true);
 }
 
-function submitRows(t: Table, s: Settings, { ceilings: ceil, submit: sub, bullmq: bull }: Figures): void {
-  t.row({ section: "submit", metric: "Submit throughput, concurrency 1", unit: "call/s", taskwire: sub.c1.rate, peer: "grpc echo c1", peerValue: ceil.echo1.rate });
-  t.latencies("submit", "Submit c1 latency", sub.c1.lat, { name: "grpc echo c1", p: ceil.echo1.lat });
-  t.row({ section: "submit", metric: "Submit throughput, concurrency 64 (TS SDK client)", unit: "call/s", taskwire: sub.c64.rate, peer: "grpc echo c64", peerValue: ceil.echo64.rate });
-  t.row({ section: "submit", metric: "Submit throughput, concurrency 64 (generated stub, as the echo client)", unit: "call/s", taskwire: sub.c64stub.rate, peer: "grpc echo c64", peerValue: ceil.echo64.rate, target: "≥ 0.8× echo", met: sub.c64stub.rate >= 0.8 * ceil.echo64.rate });
-  t.row({ section: "submit", metric: "Submit throughput c64 vs its NATS work alone", unit: "call/s", taskwire: sub.c64.rate, peer: "raw KV create+publish", peerValue: ceil.kvPub });
-  t.latencies("submit", "Submit c64 latency", sub.c64.lat, { name: "grpc echo c64", p: ceil.echo64.lat });
-  t.latencies("submit", `Submit open loop ${s.openRate}/s latency`, sub.open.lat, { name: `grpc echo open loop ${s.openRate}/s`, p: ceil.echoOpen }, { p99: 2 }, true);
-  t.row({ section: "submit", metric: "broker CPU per Submit (c64)", unit: "ms", taskwire: sub.c64.brokerCpuMsPerSubmit, peer: "echo server CPU per call", peerValue: ceil.echo64.serverCpuMsPerCall });
+function submitRows(t: Table, s: Settings, { ceilings: ceil, submit: sub, bullmq: bull }: Partial<Figures>): void {
+  if (!sub) return;
+  t.row({ section: "submit", metric: "Submit throughput, concurrency 1", unit: "call/s", taskwire: sub.c1.rate, peer: "grpc echo c1", peerValue: ceil?.echo1.rate });
+  t.latencies("submit", "Submit c1 latency", sub.c1.lat, ceil && { name: "grpc echo c1", p: ceil.echo1.lat });
+  t.row({ section: "submit", metric: "Submit throughput, concurrency 64 (TS SDK client)", unit: "call/s", taskwire: sub.c64.rate, peer: "grpc echo c64", peerValue: ceil?.echo64.rate });
+  t.row({ section: "submit", metric: "Submit throughput, concurrency 64 (generated stub, as the echo client)", unit: "call/s", taskwire: sub.c64stub.rate, peer: "grpc echo c64", peerValue: ceil?.echo64.rate, target: "≥ 0.8× echo", met: ceil ? sub.c64stub.rate >= 0.8 * ceil.echo64.rate : undefined });
+  t.row({ section: "submit", metric: "Submit throughput c64 vs its NATS work alone", unit: "call/s", taskwire: sub.c64.rate, peer: "raw KV create+publish", peerValue: ceil?.kvPub });
+  t.latencies("submit", "Submit c64 latency", sub.c64.lat, ceil && { name: "grpc echo c64", p: ceil.echo64.lat });
+  t.latencies("submit", `Submit open loop ${s.openRate}/s latency`, sub.open.lat, ceil && { name: `grpc echo open loop ${s.openRate}/s`, p: ceil.echoOpen }, { p99: 2 }, true);
+  t.row({ section: "submit", metric: "broker CPU per Submit (c64)", unit: "ms", taskwire: sub.c64.brokerCpuMsPerSubmit, peer: "echo server CPU per call", peerValue: ceil?.echo64.serverCpuMsPerCall });
   for (const [k, v] of Object.entries(sub.c64.coresBusy)) t.row({ section: "submit", metric: `cores busy during Submit c64 (SDK): ${k}`, unit: "", taskwire: v });
   for (const [k, v] of Object.entries(sub.c64stub.coresBusy)) t.row({ section: "submit", metric: `cores busy during Submit c64 (stub): ${k}`, unit: "", taskwire: v });
   t.row({ section: "submit", metric: `SubmitBatch (${s.batchSize}/call, ${s.batchConc} in flight)`, unit: "run/s", taskwire: sub.batch.rate, peer: "BullMQ addBulk", peerValue: bull?.bulkRate });
-  t.row({ section: "submit", metric: "SubmitBatch vs JetStream publish", unit: "run/s", taskwire: sub.batch.rate, peer: "raw JS publish", peerValue: ceil.pub });
+  t.row({ section: "submit", metric: "SubmitBatch vs JetStream publish", unit: "run/s", taskwire: sub.batch.rate, peer: "raw JS publish", peerValue: ceil?.pub });
 }
 
-function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bull }: Figures): void {
+function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bull }: Partial<Figures>): void {
   const n = s.e2eN.toLocaleString("en-US");
+  if (drain && !e2e) t.row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate });
+  if (!e2e) return;
   t.row({ section: "e2e", metric: `submit rate while ${n} runs execute (c64)`, unit: "/s", taskwire: e2e.submitRate, peer: "BullMQ add", peerValue: bull?.addRate });
   t.row({ section: "e2e", metric: `completed per second (${n} no-op, worker c64)`, unit: "/s", taskwire: e2e.completedRate, peer: "BullMQ", peerValue: bull?.completedRate, target: "≥ 1.0× BullMQ", met: bull ? e2e.completedRate >= bull.completedRate : undefined });
   t.row({ section: "e2e", metric: `  same, one Submit call per run (coalesceSubmits: false)`, unit: "/s", taskwire: e2e.unary.completedRate, peer: "BullMQ", peerValue: bull?.completedRate });
   t.row({ section: "e2e", metric: `  submit rate, one Submit call per run`, unit: "/s", taskwire: e2e.unary.submitRate, peer: "BullMQ add", peerValue: bull?.addRate });
-  t.row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate });
-  t.row({ section: "e2e", metric: "completed per second vs consume+ack ceiling", unit: "/s", taskwire: e2e.completedRate, peer: "raw JS consume+ack", peerValue: ceil.consume });
+  if (drain) t.row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate });
+  t.row({ section: "e2e", metric: "completed per second vs consume+ack ceiling", unit: "/s", taskwire: e2e.completedRate, peer: "raw JS consume+ack", peerValue: ceil?.consume });
   t.latencies("e2e", `dispatch latency (from Submit call), ${n} burst`, e2e.dispatch, bull ? { name: "BullMQ", p: bull.dispatch } : undefined);
   t.latencies("e2e", `end-to-end latency, ${n} burst`, e2e.e2e, bull ? { name: "BullMQ", p: bull.e2e } : undefined);
   t.latencies("e2e", `dispatch latency (from Submit call), paced ${s.pacedRate}/s`, e2e.paced.dispatch, bull ? { name: "BullMQ", p: bull.paced.dispatch } : undefined);
@@ -85,7 +101,8 @@ function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bu
   for (const [k, v] of Object.entries(e2e.cpuMsPerRun)) t.row({ section: "e2e", metric: `CPU per run: ${k}`, unit: "ms", taskwire: v, peer: peerOf[k]?.[0], peerValue: peerOf[k]?.[1] });
 }
 
-function languageRows(t: Table, s: Settings, { languages: l }: Figures): void {
+function languageRows(t: Table, s: Settings, { languages: l }: Partial<Figures>): void {
+  if (!l) return;
   const n = s.e2eN.toLocaleString("en-US");
   const ts = l.ts.rate;
   t.row({ section: "workers", metric: `drain rate, TS worker (own NATS connection; ${n} no-op, c64)`, unit: "/s", taskwire: ts });
@@ -98,10 +115,47 @@ function languageRows(t: Table, s: Settings, { languages: l }: Figures): void {
   }
 }
 
-function memoryRows(t: Table, { memory: mem }: Figures): void {
+function multiRows(t: Table, s: Settings, { multi: m }: Partial<Figures>): void {
+  if (!m) return;
+  const n = s.e2eN.toLocaleString("en-US");
+  const procs = `${m.brokers} brokers + ${m.workers} workers`;
+  const base = `1 broker + 1 worker${m.baseline.from === "e2e phase" ? "" : " (this phase)"}`;
+  t.row({ section: "multi", metric: `completed per second, ${procs} (c64 each; ${n} no-op, half to each broker)`, unit: "/s", taskwire: m.completedRate, peer: base, peerValue: m.baseline.completedRate });
+  t.row({ section: "multi", metric: `  submit rate, ${procs}`, unit: "/s", taskwire: m.submitRate, peer: base, peerValue: m.baseline.submitRate });
+  t.latencies("multi", `end-to-end latency, ${procs}, ${n} burst`, m.e2e, { name: base, p: m.baseline.e2e });
+  const cpu = m.cpuMsPerRun;
+  const b = m.baseline.cpuMsPerRun;
+  t.row({ section: "multi", metric: `CPU per run: brokers (sum of ${m.brokers})`, unit: "ms", taskwire: cpu.brokers, peer: `${base}: broker`, peerValue: b.brokers });
+  t.row({ section: "multi", metric: `CPU per run: workers (sum of ${m.workers})`, unit: "ms", taskwire: cpu.workers, peer: `${base}: worker`, peerValue: b.workers });
+  t.row({ section: "multi", metric: "CPU per run: natsServer", unit: "ms", taskwire: cpu.natsServer, peer: base, peerValue: b.natsServer });
+  t.row({ section: "multi", metric: "CPU per run: loadGenerator", unit: "ms", taskwire: cpu.loadGenerator, peer: base, peerValue: b.loadGenerator });
+}
+
+function memoryRows(t: Table, { memory: mem }: Partial<Figures>): void {
+  if (!mem) return;
   t.row({ section: "memory", metric: "broker RSS, idle", unit: "MiB", taskwire: mem.idleMiB });
   t.row({ section: "memory", metric: `broker RSS, ${mem.queued.toLocaleString("en-US")} runs queued`, unit: "MiB", taskwire: mem.queuedMiB, target: "≤ 200 MB", met: mem.queuedMiB * 1.048576 <= 200 });
   t.row({ section: "memory", metric: "broker peak RSS (VmHWM) while queueing", unit: "MiB", taskwire: mem.peakMiB });
+}
+
+function scaleRows(t: Table, { scale: sc, submit: sub, drain }: Partial<Figures>): void {
+  if (!sc) return;
+  const n = sc.runs.toLocaleString("en-US");
+  t.row({ section: "scale", metric: `SubmitBatch queueing ${n} runs, no worker`, unit: "run/s", taskwire: sc.queueRate, peer: sub ? "SubmitBatch, empty queue" : undefined, peerValue: sub?.batch.rate });
+  t.row({ section: "scale", metric: `worker drain rate, ${n} preloaded (c64)`, unit: "/s", taskwire: sc.drainRate, peer: drain ? "drain phase" : undefined, peerValue: drain?.rate });
+  t.row({ section: "scale", metric: `broker RSS: idle → ${n} queued`, unit: "MiB", taskwire: sc.broker.queued.rss, peer: "idle", peerValue: sc.broker.idle.rss });
+  t.row({ section: "scale", metric: `broker RSS after the drain (${n} retained)`, unit: "MiB", taskwire: sc.broker.drained.rss, peer: "idle", peerValue: sc.broker.idle.rss });
+  t.row({ section: "scale", metric: "broker peak RSS (VmHWM), whole phase", unit: "MiB", taskwire: sc.broker.drained.hwm });
+  t.row({ section: "scale", metric: `nats-server RSS: idle → ${n} queued`, unit: "MiB", taskwire: sc.natsServer.queued.rss, peer: "idle", peerValue: sc.natsServer.idle.rss });
+  t.row({ section: "scale", metric: `nats-server RSS after the drain (${n} retained)`, unit: "MiB", taskwire: sc.natsServer.drained.rss, peer: "idle", peerValue: sc.natsServer.idle.rss });
+  t.row({ section: "scale", metric: "nats-server peak RSS (VmHWM, since the bench started it)", unit: "MiB", taskwire: sc.natsServer.drained.hwm });
+  t.row({ section: "scale", metric: "worker peak RSS (VmHWM) while draining", unit: "MiB", taskwire: sc.workerPeakMiB });
+  const q = sc.disk.queued.TASKWIRE_RUNS;
+  t.row({ section: "scale", metric: `disk per 100,000 runs queued: TASKWIRE_RUNS (du)`, unit: "MiB", taskwire: q.diskMiBPer100k, peer: "stream state.bytes", peerValue: q.stateMiBPer100k });
+  for (const name of SCALE_STREAMS) {
+    const d = sc.disk.drained[name];
+    t.row({ section: "scale", metric: `disk per 100,000 runs retained after the drain: ${name} (du; ${d.messages.toLocaleString("en-US")} messages)`, unit: "MiB", taskwire: d.diskMiBPer100k, peer: "stream state.bytes", peerValue: d.stateMiBPer100k });
+  }
 }
 
 export function listingRows(t: Table, l: ListingFigures): void {
@@ -134,6 +188,7 @@ const COST_LABELS: Record<string, string> = {
   outBytes: "bytes out (server)",
 };
 
-function costRows(t: Table, { costPerRun: cost }: Figures): void {
+function costRows(t: Table, { costPerRun: cost }: Partial<Figures>): void {
+  if (!cost) return;
   for (const [k, label] of Object.entries(COST_LABELS)) t.row({ section: "cost/run", metric: label, unit: "", taskwire: cost[k] });
 }
