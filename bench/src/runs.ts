@@ -102,6 +102,37 @@ export interface RunLatencies {
   lastFinish: number;
   /** Runs started before the client saw Submit's answer. */
   negativeDispatch: number;
+  /** Where the slowest 1 % (end to end) spent their time, next to all runs. */
+  slowest: SlowRuns;
+}
+
+/**
+ * The slowest 1 % of runs end to end, each split into its hops (medians, in
+ * ms): client → broker (Submit call → the broker's createdAt), broker →
+ * task start (record, queue message, delivery, claim), start → finish (the
+ * task, the outcome decided; finishedAt is the worker's clock at the
+ * outcome). createdAt and finishedAt have ms resolution. `windows` counts
+ * the distinct 50 ms windows the slow runs were submitted in: a few windows
+ * means stalls (a pause hit the runs in flight), many means a spread tail.
+ */
+export interface SlowRuns {
+  n: number;
+  threshold: number;
+  hops: { toBroker: number; toStart: number; toFinish: number };
+  allHops: { toBroker: number; toStart: number; toFinish: number };
+  windows: number;
+}
+
+function median(v: number[]): number {
+  return pcts(v).p50;
+}
+
+function slowestOf(runs: { start: number; created: number; started: number; finished: number }[]): SlowRuns {
+  const e2e = runs.map((r) => r.finished - r.start);
+  const threshold = pcts(e2e).p99;
+  const slow = runs.filter((r) => r.finished - r.start >= threshold);
+  const hops = (rs: typeof runs) => ({ toBroker: median(rs.map((r) => r.created - r.start)), toStart: median(rs.map((r) => r.started - r.created)), toFinish: median(rs.map((r) => r.finished - r.started)) });
+  return { n: slow.length, threshold, hops: hops(slow), allHops: hops(runs), windows: new Set(slow.map((r) => Math.floor(r.start / 50))).size };
 }
 
 /** The latencies of the completed runs among `records` that are in `sent` (the task's result is its start time). */
@@ -113,6 +144,7 @@ export function runLatencies(records: TaskRun[], sent: Map<string, Sent>): RunLa
   let firstStart = Infinity;
   let lastFinish = 0;
   let negative = 0;
+  const each: { start: number; created: number; started: number; finished: number }[] = [];
   for (const s of sent.values()) firstStart = Math.min(firstStart, s.start);
   for (const r of records) {
     const s = sent.get(r.id);
@@ -129,7 +161,8 @@ export function runLatencies(records: TaskRun[], sent: Map<string, Sent>): RunLa
     fromReceipt.push(started - (r.createdAt?.getTime() ?? NaN));
     dispatch.push(started - s.start);
     e2e.push(finished - s.start);
+    each.push({ start: s.start, created: r.createdAt?.getTime() ?? NaN, started, finished });
     lastFinish = Math.max(lastFinish, finished);
   }
-  return { dispatch: pcts(dispatch), dispatchFromAnswer: pcts(fromAnswer), dispatchFromReceipt: pcts(fromReceipt), e2e: pcts(e2e), completed: dispatch.length, firstStart, lastFinish, negativeDispatch: negative };
+  return { dispatch: pcts(dispatch), dispatchFromAnswer: pcts(fromAnswer), dispatchFromReceipt: pcts(fromReceipt), e2e: pcts(e2e), completed: dispatch.length, firstStart, lastFinish, negativeDispatch: negative, slowest: slowestOf(each) };
 }

@@ -49,6 +49,12 @@ export interface ReadOptions {
    * answer below it is stale, and the leader is asked instead.
    */
   minRevision?: number;
+  /**
+   * A copy already decoded (e.g. the one a queue message carries) and its
+   * encoding: a stored record with exactly these bytes is answered with
+   * this copy instead of being decoded again.
+   */
+  like?: { data: Uint8Array; run: TaskRun };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -141,11 +147,11 @@ export class RunStore {
     if (this.wire) {
       if (!opts.leader) {
         const m = await this.wire.getLast(RUNS_BUCKET_STREAM, KEY_PREFIX + id);
-        if (m && m.seq >= (opts.minRevision ?? 0)) return storedOf(m);
+        if (m && m.seq >= (opts.minRevision ?? 0)) return storedOf(m, opts.like);
         // None, or older than known: maybe a lagging replica answered.
       }
       const m = await this.wire.getLastFromLeader(RUNS_BUCKET_STREAM, KEY_PREFIX + id);
-      return m ? storedOf(m) : undefined;
+      return m ? storedOf(m, opts.like) : undefined;
     }
     const e = await this.kv.get(id);
     if (!e || e.operation !== "PUT") return undefined;
@@ -259,11 +265,11 @@ export class RunStore {
 }
 
 /** A record from a stored KV message (undefined for a delete marker). */
-function storedOf(m: StoredMsg): StoredRun | undefined {
+function storedOf(m: StoredMsg, like?: ReadOptions["like"]): StoredRun | undefined {
   if (m.data.length === 0) return undefined;
   const op = m.headers?.get("KV-Operation");
   if (op && op !== "PUT") return undefined;
-  const run = decodeRun(m.data);
+  const run = like && sameBytes(m.data, like.data) ? { ...like.run } : decodeRun(m.data);
   run.revision = m.seq;
   return { run, revision: m.seq };
 }

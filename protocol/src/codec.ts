@@ -70,6 +70,23 @@ export function encodeSubmitResponse(encodedRun: Uint8Array, deduplicated: boole
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
+/**
+ * The encoded TaskRun inside a RunMessage that holds only its run (what
+ * `wrapRunMessage` and `encodeRunMessage` give), without decoding it;
+ * undefined for any other layout.
+ */
+export function runMessageRecord(data: Uint8Array): Uint8Array | undefined {
+  if (data[0] !== 0x0a) return undefined;
+  let len = 0;
+  let i = 1;
+  for (let shift = 0; i < data.length && shift < 35; shift += 7) {
+    const b = data[i++] ?? 0;
+    len += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return i + len === data.length ? data.subarray(i) : undefined;
+  }
+  return undefined;
+}
+
 export function decodeRunMessage(data: Uint8Array): TaskRun | undefined {
   return RunMessage.decode(data).run;
 }

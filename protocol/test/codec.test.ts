@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SubmitResponse, TaskRun } from "@taskwire/protocol";
-import { decodeRun, decodeRunMessage, encodeRun, encodeRunMessage, encodeSubmitResponse, withRevision, wrapRunMessage } from "../src/codec.js";
+import { decodeRun, decodeRunMessage, encodeRun, encodeRunMessage, encodeSubmitResponse, runMessageRecord, withRevision, wrapRunMessage } from "../src/codec.js";
 
 describe("codec", function () {
   it("wrapRunMessage(encodeRun(run)) is byte for byte encodeRunMessage(run), for every length-prefix size", function () {
@@ -11,7 +11,18 @@ describe("codec", function () {
       const wrapped = wrapRunMessage(encodeRun(run));
       assert.deepEqual(Buffer.from(wrapped), Buffer.from(encodeRunMessage(run)), `size ${size}`);
       assert.equal(decodeRunMessage(wrapped)?.id, run.id);
+      assert.deepEqual(Buffer.from(runMessageRecord(wrapped) ?? []), Buffer.from(encodeRun(run)), `record bytes, size ${size}`);
     }
+  });
+
+  it("runMessageRecord refuses what is not one length-delimited field 1 spanning the message", function () {
+    const inner = encodeRun(TaskRun.fromPartial({ id: "r", task: "t" }));
+    const wrapped = wrapRunMessage(inner);
+    assert.equal(runMessageRecord(new Uint8Array(0)), undefined);
+    assert.equal(runMessageRecord(Uint8Array.from([0x12, 0x00])), undefined, "another field");
+    assert.equal(runMessageRecord(wrapped.subarray(0, wrapped.length - 1)), undefined, "truncated");
+    assert.equal(runMessageRecord(Uint8Array.from([...wrapped, 0x08, 0x01])), undefined, "trailing fields");
+    assert.equal(runMessageRecord(Uint8Array.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), undefined, "runaway length");
   });
 
   it("withRevision and encodeSubmitResponse decode to what the generated encoders give", function () {

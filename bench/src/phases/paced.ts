@@ -2,7 +2,7 @@
 // latency counted from that due time): Submit alone with no worker, and
 // whole runs (Submit → started → finished) with a worker.
 import type { Client } from "@taskwire/client";
-import { purge, readRecords, runLatencies, type Sent, submitReq, waitDrained } from "../runs.js";
+import { purge, readRecords, runLatencies, type Sent, type SlowRuns, submitReq, waitDrained } from "../runs.js";
 import type { Settings } from "../settings.js";
 import type { Broker, Stack } from "../stack.js";
 import { log, openLoop, type Pcts, pcts, round, wallNow } from "../util.js";
@@ -31,6 +31,7 @@ export interface E2EPaced {
   dispatchFromReceipt: Pcts;
   e2e: Pcts;
   negativeDispatch: number;
+  slowest: SlowRuns;
 }
 
 /** Runs submitted by `client` at s.pacedRate for s.pacedMs, a worker running. */
@@ -45,6 +46,9 @@ export async function e2ePaced(s: Settings, stack: Stack, client: Client): Promi
   await waitDrained(stack.jsm, 120_000);
   const lp = runLatencies(await readRecords(stack.js, stack.jsm), sentP);
   log(`  completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms (${lp.negativeDispatch} runs started before the client saw Submit's answer)`);
+  const sl = lp.slowest;
+  const hops = (h: typeof sl.hops): string => `client → broker ${round(h.toBroker)}, broker → start ${round(h.toStart)}, start → finish ${round(h.toFinish)}`;
+  log(`  slowest 1 % (${sl.n} runs, e2e ≥ ${round(sl.threshold)} ms, submitted in ${sl.windows} distinct 50 ms windows): ${hops(sl.hops)} ms; all runs: ${hops(sl.allHops)} ms (medians)`);
   await purge(stack.jsm);
-  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, dispatchFromReceipt: lp.dispatchFromReceipt, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch };
+  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, dispatchFromReceipt: lp.dispatchFromReceipt, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch, slowest: lp.slowest };
 }

@@ -12,6 +12,7 @@ import type { E2EPaced, SubmitOpenLoop } from "../phases/paced.js";
 import { SCALE_STREAMS, type ScaleFigures } from "../phases/scale.js";
 import type { SubmitThroughput } from "../phases/submit.js";
 import type { Settings } from "../settings.js";
+import { round } from "../util.js";
 import { Table } from "./table.js";
 
 /** Everything the phases measured. */
@@ -81,24 +82,32 @@ function submitRows(t: Table, s: Settings, { ceilings: ceil, submit: sub, bullmq
 
 function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bull }: Partial<Figures>): void {
   const n = s.e2eN.toLocaleString("en-US");
-  if (drain && !e2e) t.row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate });
+  if (drain && !e2e) t.row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate, target: "≥ 1.0× BullMQ", met: bull ? drain.rate >= bull.drainRate : undefined });
   if (!e2e) return;
   t.row({ section: "e2e", metric: `submit rate while ${n} runs execute (c64)`, unit: "/s", taskwire: e2e.submitRate, peer: "BullMQ add", peerValue: bull?.addRate });
   t.row({ section: "e2e", metric: `completed per second (${n} no-op, worker c64)`, unit: "/s", taskwire: e2e.completedRate, peer: "BullMQ", peerValue: bull?.completedRate, target: "≥ 1.0× BullMQ", met: bull ? e2e.completedRate >= bull.completedRate : undefined });
   t.row({ section: "e2e", metric: `  same, one Submit call per run (coalesceSubmits: false)`, unit: "/s", taskwire: e2e.unary.completedRate, peer: "BullMQ", peerValue: bull?.completedRate });
   t.row({ section: "e2e", metric: `  submit rate, one Submit call per run`, unit: "/s", taskwire: e2e.unary.submitRate, peer: "BullMQ add", peerValue: bull?.addRate });
-  if (drain) t.row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate });
+  if (drain) t.row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate, target: "≥ 1.0× BullMQ", met: bull ? drain.rate >= bull.drainRate : undefined });
   t.row({ section: "e2e", metric: "completed per second vs consume+ack ceiling", unit: "/s", taskwire: e2e.completedRate, peer: "raw JS consume+ack", peerValue: ceil?.consume });
   t.latencies("e2e", `dispatch latency (from Submit call), ${n} burst`, e2e.dispatch, bull ? { name: "BullMQ", p: bull.dispatch } : undefined);
   t.latencies("e2e", `end-to-end latency, ${n} burst`, e2e.e2e, bull ? { name: "BullMQ", p: bull.e2e } : undefined);
   t.latencies("e2e", `dispatch latency (from Submit call), paced ${s.pacedRate}/s`, e2e.paced.dispatch, bull ? { name: "BullMQ", p: bull.paced.dispatch } : undefined);
-  t.latencies("e2e", `dispatch latency (broker receipt → start, ≥ accepted → start), paced ${s.pacedRate}/s`, e2e.paced.dispatchFromReceipt, undefined, { p50: 2, p99: 10 });
+  t.latencies("e2e", `dispatch latency (broker receipt → start, ≥ accepted → start), paced ${s.pacedRate}/s`, e2e.paced.dispatchFromReceipt, undefined, { p99: 5 });
   t.latencies("e2e", `dispatch latency (from Submit answer, lower bound), paced ${s.pacedRate}/s`, e2e.paced.dispatchFromAnswer);
-  t.latencies("e2e", `end-to-end latency, paced ${s.pacedRate}/s`, e2e.paced.e2e, bull ? { name: "BullMQ", p: bull.paced.e2e } : undefined);
+  t.latencies("e2e", `end-to-end latency, paced ${s.pacedRate}/s`, e2e.paced.e2e, bull ? { name: "BullMQ", p: bull.paced.e2e } : undefined, {}, false, { p50: 1.5, p99: 2 });
+  const sl = e2e.paced.slowest;
+  for (const [k, label] of [["toBroker", "client → broker (Submit call → createdAt)"], ["toStart", "broker → task start"], ["toFinish", "task start → finishedAt"]] as const) {
+    t.row({ section: "e2e", metric: `  paced, slowest 1 % (e2e ≥ ${round(sl.threshold, 1)} ms; ${sl.windows} distinct 50 ms windows), median ${label}`, unit: "ms", taskwire: sl.hops[k], peer: "all runs", peerValue: sl.allHops[k] });
+  }
   for (const [k, v] of Object.entries(e2e.unary.cpuMsPerRun)) t.row({ section: "e2e", metric: `CPU per run, one Submit call per run: ${k}`, unit: "ms", taskwire: v });
   // The worker's CPU next to BullMQ's worker, nats-server's next to redis-server's.
   const peerOf: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.cpuMsPerJob.worker], natsServer: ["redis-server", bull?.cpuMsPerJob.redis] };
-  for (const [k, v] of Object.entries(e2e.cpuMsPerRun)) t.row({ section: "e2e", metric: `CPU per run: ${k}`, unit: "ms", taskwire: v, peer: peerOf[k]?.[0], peerValue: peerOf[k]?.[1] });
+  for (const [k, v] of Object.entries(e2e.cpuMsPerRun)) {
+    const peerValue = peerOf[k]?.[1];
+    const target = k === "worker" ? { target: "≤ BullMQ worker", met: peerValue !== undefined ? v <= peerValue : undefined } : {};
+    t.row({ section: "e2e", metric: `CPU per run: ${k}`, unit: "ms", taskwire: v, peer: peerOf[k]?.[0], peerValue, ...target });
+  }
 }
 
 function languageRows(t: Table, s: Settings, { languages: l }: Partial<Figures>): void {

@@ -28,19 +28,25 @@ export class Table {
   }
 
   /** One row per percentile (p50, p99, and p999 if asked), each with its peer's and its target. */
-  latencies(section: string, what: string, p: Pcts, peer?: { name: string; p: Pcts }, targets: { p50?: number; p99?: number; p999?: number } = {}, withP999 = false): void {
+  /**
+   * Rows for p50, p99 (and p999) of `p`. `targets` are absolute (≤ ms);
+   * `ratioTargets` are ≤ ratios to the peer's figure (undecided without a peer).
+   */
+  latencies(section: string, what: string, p: Pcts, peer?: { name: string; p: Pcts }, targets: { p50?: number; p99?: number; p999?: number } = {}, withP999 = false, ratioTargets: { p50?: number; p99?: number } = {}): void {
     const keys: Array<"p50" | "p99" | "p999"> = withP999 ? ["p50", "p99", "p999"] : ["p50", "p99"];
     for (const k of keys) {
       const t = targets[k];
+      const r = k === "p999" ? undefined : ratioTargets[k];
+      const peerValue = peer?.p[k];
       this.row({
         section,
         metric: `${what} ${k}`,
         unit: "ms",
         taskwire: p[k],
         peer: peer?.name,
-        peerValue: peer?.p[k],
-        target: t !== undefined ? `≤ ${t} ms` : undefined,
-        met: t !== undefined ? p[k] <= t : undefined,
+        peerValue,
+        target: t !== undefined ? `≤ ${t} ms` : r !== undefined ? `≤ ${r}× ${peer?.name ?? "peer"}` : undefined,
+        met: t !== undefined ? p[k] <= t : r !== undefined && peerValue !== undefined ? p[k] <= r * peerValue : undefined,
       });
     }
   }

@@ -1,5 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { claim, type ClaimInput, mayStart, RunState, type Step, type TaskRun } from "@taskwire/protocol";
+import { claim, type ClaimInput, mayStart, RunState, runMessageRecord, type Step, type TaskRun } from "@taskwire/protocol";
 import { settle } from "../settle.js";
 import type { StoredRun } from "../store.js";
 import type { ExecDeps, TaskSpec } from "./deps.js";
@@ -34,7 +34,9 @@ const RECORD_CREATE_WINDOW_MS = 120_000;
  */
 async function currentRecord(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise<StoredRun | undefined> {
   if (m.info.deliveryCount === 1 && msgRun.revision > 0) return { run: msgRun, revision: msgRun.revision };
-  const known = await deps.store.get(msgRun.id);
+  // Most often the record is still the one the message carries, byte for byte: no second decode then.
+  const data = runMessageRecord(m.data);
+  const known = await deps.store.get(msgRun.id, data && { like: { data, run: msgRun } });
   if (known) return known;
   // Only a young message may create its record: the broker writes the record
   // and publishes in parallel, so the message can arrive first. An old one
