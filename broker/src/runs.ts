@@ -17,7 +17,7 @@ import {
   withRevision,
   wrapRunMessage,
 } from "@taskwire/protocol";
-import { cacheEntryKey, IDEMPOTENCY_BUCKET, idempotencyEntryKey, isWrongLastSequence, namespaceOf, type NatsHandle, newRunId, recordSubject, RunStore, traceParentOf } from "@taskwire/core";
+import { cacheEntryKey, IDEMPOTENCY_BUCKET, idempotencyEntryKey, isRunId, isWrongLastSequence, namespaceOf, type NatsHandle, newRunId, recordSubject, requestRunId, RunStore, traceParentOf } from "@taskwire/core";
 import { BrokerError } from "./errors.js";
 import { DEFAULT_SCAN_LIMITS, IndexWriter, type ListFilter, Listing, type ScanLimits } from "./listing/index.js";
 import { PeerLimits } from "./peer-limits.js";
@@ -137,10 +137,30 @@ export class Runs {
     return { id, deduplicated: id !== candidate };
   }
 
+  /**
+   * The id of the run a Submit is about, and whether an earlier Submit made
+   * it: an idempotency key's run (the key's bucket decides); a request id
+   * made just now, which becomes the run id (`fromRequest`: the record's
+   * create decides, in `#createAndQueue`); a request id from a skewed clock
+   * or of another UUID version, whose run an earlier attempt may have made
+   * under that id, else kept in the key bucket; or a new id.
+   */
+  async #runIdOf(v: ValidSubmit, namespace: string): Promise<{ id: string; deduplicated: boolean; fromRequest: boolean }> {
+    if (v.options.idempotencyKey) return { ...(await this.#claimKey(v.task, v.options.idempotencyKey, newRunId(), namespace)), fromRequest: false };
+    if (!v.requestId) return { id: newRunId(), deduplicated: false, fromRequest: false };
+    const direct = requestRunId(v.requestId, Date.now());
+    if (direct) return { id: direct, deduplicated: false, fromRequest: true };
+    if (isRunId(v.requestId)) {
+      const earlier = await this.store.get(v.requestId.toLowerCase(), { leader: true });
+      if (earlier) return { id: sameRequest(earlier.run, v, namespace).id, deduplicated: true, fromRequest: false };
+    }
+    return { ...(await this.#claimKey(v.task, `request:${v.requestId.toLowerCase()}`, newRunId(), namespace)), fromRequest: false };
+  }
+
   /** Submits a run in `namespace` (the caller's): its idempotency key, cache and wait_for runs are that namespace's. */
   async submit(v: ValidSubmit, ctx: Context, namespace: string = DEFAULT_NS): Promise<SubmitResult> {
     await this.#connected();
-    const { id, deduplicated } = v.options.idempotencyKey ? await this.#claimKey(v.task, v.options.idempotencyKey, newRunId(), namespace) : { id: newRunId(), deduplicated: false };
+    const { id, deduplicated, fromRequest } = await this.#runIdOf(v, namespace);
     await this.#checkWaitFor(v.options.waitFor, namespace);
     const now = new Date();
     const cached = deduplicated ? undefined : await this.#cacheHit(v, now, namespace);
@@ -149,6 +169,11 @@ export class Runs {
     if (!run) throw new Error("newRun decided no write");
     if (cached) {
       const [revision] = await Promise.all([this.store.create(run), this.#index.add(run)]);
+      if (revision === undefined && fromRequest) {
+        // An earlier attempt of this Submit (same request id) made the run.
+        const earlier = await this.store.get(id, { leader: true });
+        if (earlier) return { run: sameRequest(earlier.run, { task: v.task, requestId: id }, namespace), deduplicated: true };
+      }
       if (revision === undefined) throw new BrokerError(Status.ABORTED, "run id collision; retry the call");
       return { run: { ...run, revision }, deduplicated: false };
     }
@@ -183,7 +208,7 @@ export class Runs {
             // The first submitter took the key but died before writing the
             // record: finish its work under the same run id.
           }
-          return await this.#createAndQueue(run, step, spanCtx, deduplicated);
+          return await this.#createAndQueue(run, step, spanCtx, deduplicated, fromRequest);
         } finally {
           span.end();
         }
@@ -199,7 +224,7 @@ export class Runs {
    * carries it), and our create then finds it there. One encoding serves
    * the record and the message.
    */
-  async #createAndQueue(run: TaskRun, step: Step, ctx: Context, deduplicated: boolean): Promise<SubmitResult> {
+  async #createAndQueue(run: TaskRun, step: Step, ctx: Context, deduplicated: boolean, fromRequest = false): Promise<SubmitResult> {
     const encoded = encodeRun(run);
     const [created, published, indexed] = await Promise.allSettled([this.store.createEncoded(run.id, encoded), this.#publisher.publish(step.effects, run, ctx, wrapRunMessage(encoded)), this.#index.add(run)]);
     const failed = published.status === "rejected" ? published : indexed.status === "rejected" ? indexed : undefined;
@@ -216,6 +241,14 @@ export class Runs {
     if (revision === undefined) {
       const current = await this.store.get(run.id);
       if (!current) throw new BrokerError(Status.ABORTED, "run record vanished concurrently; retry the call");
+      // The id came from the request and a record with another creation
+      // time holds it: an earlier attempt of this Submit made the run (our
+      // publish and index write were duplicates, dropped by JetStream).
+      // Same creation time: a worker created our record from our message.
+      if (fromRequest && current.run.createdAt?.getTime() !== run.createdAt?.getTime()) {
+        sameRequest(current.run, { task: run.task, requestId: run.id }, namespaceOf(run));
+        return { run: await this.#republishIfStranded(current.run, step, ctx), deduplicated: true };
+      }
       return { run: current.run, deduplicated };
     }
     run.revision = revision;
@@ -352,4 +385,13 @@ export class Runs {
     await this.#connected();
     return this.#listing.page(filter, pageSize, pageToken, namespace);
   }
+}
+
+/**
+ * `run`, made by an earlier attempt of the same Submit: its request id must
+ * not have been used for another task or in another namespace.
+ */
+function sameRequest(run: TaskRun, req: { task: string; requestId: string }, namespace: string): TaskRun {
+  if (run.task !== req.task || namespaceOf(run) !== namespace) throw new BrokerError(Status.ALREADY_EXISTS, `request_id ${req.requestId} was already used for another Submit: make a new UUIDv7 for each Submit and reuse it only to retry that Submit`);
+  return run;
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { type GetStatusRequest, type RetryPolicy, type StreamEventsRequest, SubmitOptions, type SubmitRequest, type Payload } from "@taskwire/protocol";
-import { DEFAULT_QUEUE, isRunId, QUEUE_NAME_RE, TASK_NAME_RE } from "@taskwire/core";
+import { DEFAULT_QUEUE, isRunId, isUuid, QUEUE_NAME_RE, TASK_NAME_RE } from "@taskwire/core";
 import { status as Status } from "@grpc/grpc-js";
 import { BrokerError } from "./errors.js";
 import { parsePageToken } from "./listing/cursor.js";
@@ -41,6 +41,8 @@ export interface ValidSubmit {
   options: SubmitOptions;
   /** When the run is due, ms since epoch. */
   dueAt: number;
+  /** The client's request id ("" when none): a UUID, the same for every retry of one Submit. */
+  requestId: string;
 }
 
 export function validateTaskName(task: string, field = "task"): void {
@@ -115,6 +117,8 @@ export function validateSubmit(req: SubmitRequest, bounds: number | SubmitBounds
   const queue = o.queue || DEFAULT_QUEUE;
   if (!QUEUE_NAME_RE.test(queue)) throw invalid(`${f}.queue`, `"${queue.slice(0, 80)}" is not a valid queue name: use 1–64 characters of a-z, 0-9 and "-"`);
   maxChars(`${f}.idempotency_key`, o.idempotencyKey, LIMITS.idempotencyKeyChars);
+  const requestId = req.requestId ?? "";
+  if (requestId && !isUuid(requestId)) throw invalid(`${prefix}request_id`, `"${requestId.slice(0, 80)}" is not a UUID: send a new UUIDv7 per Submit (the same one with each retry of it), or leave it empty`);
   maxChars(`${f}.concurrency_key`, o.concurrencyKey, LIMITS.concurrencyKeyChars);
   if (!Number.isInteger(o.priority) || o.priority < -100 || o.priority > 100) throw invalid(`${f}.priority`, `must be an integer in -100..100, got ${o.priority}`);
   if (o.retry) validateRetry(o.retry, `${f}.retry`);
@@ -140,7 +144,7 @@ export function validateSubmit(req: SubmitRequest, bounds: number | SubmitBounds
   if (o.scheduledAt && dueAt - now > retentionMs) throw invalid(`${f}.scheduled_at`, `is ${Math.round((dueAt - now) / 86_400_000)} days ahead; a run may be due at most the retention (${Math.round(retentionMs / 86_400_000)} days, TASKWIRE_RETENTION_MS) ahead`);
   // No explicit cache key: the arguments are the key.
   const cacheKey = o.cacheTtlMs > 0 && !o.cacheKey ? `args:${createHash("sha256").update(args.contentType).update("\0").update(args.data).digest("hex")}` : o.cacheKey;
-  return { task: req.task, queue, args, options: { ...o, queue, cacheKey }, dueAt };
+  return { task: req.task, queue, args, options: { ...o, queue, cacheKey }, dueAt, requestId };
 }
 
 export const MAX_WAIT_MS = 300_000;

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
 import type { ChannelCredentials, ClientOptions, ClientReadableStream } from "@grpc/grpc-js";
 import {
   Automation,
@@ -34,7 +34,6 @@ import {
   type StreamEventsResponse,
   SubmitBatchRequest,
   type SubmitBatchResponse,
-  SubmitOptions,
   SubmitRequest,
   TaskServiceClient,
   type TaskRun,
@@ -88,11 +87,16 @@ export interface ClientConfig {
    */
   coalesceSubmits?: boolean;
   /**
-   * Give every Submit without an idempotency key a random one (a UUID, the
-   * same for all its retries), so a Submit retried after a lost answer
-   * yields the same run, never a second one. Costs the broker one more KV
-   * write per Submit. @default true
+   * Give every Submit without an idempotency key a request id (a UUIDv7,
+   * the same for all its retries: `SubmitRequest.request_id`), so a Submit
+   * retried after a lost answer yields the same run, never a second one.
+   * The broker makes it the run's id, so it costs nothing extra while this
+   * machine's clock is within 60 s of the broker's (one more KV write per
+   * Submit beyond that). `false`: Submits without a key are sent once and
+   * never retried. @default true
    */
+  requestIds?: boolean;
+  /** @deprecated the former name of `requestIds` (which now sends request ids instead of random idempotency keys). */
   autoIdempotencyKeys?: boolean;
   /**
    * Retry calls that failed with UNAVAILABLE (the broker or NATS briefly
@@ -123,7 +127,7 @@ export class Client {
   readonly #raw: TaskServiceClient;
   readonly #rpc: Rpc;
   readonly #submits: SubmitCoalescer;
-  readonly #autoKeys: boolean;
+  readonly #requestIds: boolean;
 
   constructor(config: ClientConfig = {}) {
     this.address = config.address ?? process.env.TASKWIRE_ADDRESS ?? "localhost:50051";
@@ -137,7 +141,7 @@ export class Client {
     });
     const retry = config.callRetry === false ? undefined : { ...DEFAULT_CALL_RETRY, ...config.callRetry };
     this.#rpc = new Rpc(this.#raw, this.address, config.token ?? (process.env.TASKWIRE_TOKEN || undefined), config.callTimeoutMs ?? 10_000, retry);
-    this.#autoKeys = config.autoIdempotencyKeys ?? true;
+    this.#requestIds = config.requestIds ?? config.autoIdempotencyKeys ?? true;
     this.#submits = new SubmitCoalescer(this.#rpc, config.coalesceSubmits ?? true);
   }
 
@@ -158,12 +162,11 @@ export class Client {
 
   /** Submit with a request built by hand (raw payloads, proto options). */
   submitRaw(req: SubmitRequest): Promise<SubmitOutcome> {
-    if (!this.#autoKeys || req.options?.idempotencyKey) return this.#submits.submit(req);
-    // Set once, before the first attempt: every retry carries the same key.
-    // With a key of our own, "deduplicated" can only mean that an earlier
+    if (!this.#requestIds || req.options?.idempotencyKey || req.requestId) return this.#submits.submit(req);
+    // Set once, before the first attempt: every retry carries the same id.
+    // With an id of our own, "deduplicated" can only mean that an earlier
     // attempt of this same call created the run: not a duplicate to report.
-    const keyed = { ...req, options: { ...(req.options ?? SubmitOptions.fromPartial({})), idempotencyKey: randomUUID() } };
-    return this.#submits.submit(keyed).then((o) => ({ ...o, deduplicated: false }));
+    return this.#submits.submit({ ...req, requestId: uuidv7() }).then((o) => ({ ...o, deduplicated: false }));
   }
 
   /** Submits many runs in one call (1–1000); handles come back in request order. */

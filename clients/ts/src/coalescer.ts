@@ -27,6 +27,11 @@ interface QueuedSubmit {
  * is still a plain Submit; Submits inside an active trace are sent alone,
  * so each keeps its own trace context.
  */
+/** Whether sending `req` again cannot create a second run: it carries an idempotency key or a request id. */
+function retriable(req: SubmitRequest): boolean {
+  return !!req.options?.idempotencyKey || !!req.requestId;
+}
+
 export class SubmitCoalescer {
   #queued: QueuedSubmit[] = [];
 
@@ -44,9 +49,9 @@ export class SubmitCoalescer {
 
   async submitOne(req: SubmitRequest): Promise<SubmitOutcome> {
     const raw = this.rpc.raw;
-    // Only a Submit with an idempotency key may be sent again: without one, a
-    // retry after a lost answer would create a second run.
-    const keyed = !!req.options?.idempotencyKey;
+    // Only a Submit with an idempotency key or a request id may be sent
+    // again: without one, a retry after a lost answer would create a second run.
+    const keyed = retriable(req);
     const res = keyed ? await this.rpc.retried<SubmitRequest, SubmitResponse>("Submit", raw.submit, req, true) : await this.rpc.unary<SubmitRequest, SubmitResponse>("Submit", raw.submit, req);
     if (!res.run) throw new TaskwireError(Status.INTERNAL, "broker answered Submit without a run");
     return { run: res.run, deduplicated: res.deduplicated };
@@ -81,7 +86,7 @@ export class SubmitCoalescer {
     try {
       // Every item has an idempotency key when retries are on, so the whole
       // call may be sent again.
-      const keyed = items.every((i) => !!i.req.options?.idempotencyKey);
+      const keyed = items.every((i) => retriable(i.req));
       const batch = { runs: items.map((i) => i.req), independent: true };
       res = keyed ? await this.rpc.retried<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", this.rpc.raw.submitBatch, batch, true) : await this.rpc.unary<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", this.rpc.raw.submitBatch, batch);
     } catch (err) {
@@ -97,7 +102,7 @@ export class SubmitCoalescer {
       const run = res.runs[j]?.run;
       // No statuses: a broker that predates `independent` accepted them all.
       if ((status === undefined || status.code === Status.OK) && run) item.resolve({ run, deduplicated: res.runs[j]?.deduplicated ?? false });
-      else if (status && isRetryable(new TaskwireError(status.code, status.message), !!item.req.options?.idempotencyKey)) this.submitOne(item.req).then(item.resolve, item.reject);
+      else if (status && isRetryable(new TaskwireError(status.code, status.message), retriable(item.req))) this.submitOne(item.req).then(item.resolve, item.reject);
       else item.reject(new TaskwireError(status?.code ?? Status.INTERNAL, status?.message || "broker answered SubmitBatch without this run"));
     });
   }

@@ -85,7 +85,7 @@ describe("client retries and default idempotency keys", function () {
   it("gives up after maxAttempts, and not at all when retries are off", async () => {
     broker.failures.push(...Array.from({ length: 10 }, () => ({ code: status.UNAVAILABLE, details: "down" })));
     const client = new Client({ address: broker.address, coalesceSubmits: false, callRetry: { maxAttempts: 3, initialBackoffMs: 1 } });
-    const off = new Client({ address: broker.address, coalesceSubmits: false, callRetry: false, autoIdempotencyKeys: false });
+    const off = new Client({ address: broker.address, coalesceSubmits: false, callRetry: false, requestIds: false });
     try {
       await assert.rejects(client.submit("t"), (e: unknown) => e instanceof TaskwireError && e.code === Status.UNAVAILABLE);
       assert.equal(broker.submits.length, 3);

@@ -644,8 +644,19 @@ type SubmitRequest struct {
 	// Arguments. For application/json (the default when content_type is
 	// empty) data must be a JSON array of positional arguments or any JSON
 	// value (passed as the single argument).
-	Args          *Payload       `protobuf:"bytes,2,opt,name=args,proto3" json:"args,omitempty"`
-	Options       *SubmitOptions `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
+	Args    *Payload       `protobuf:"bytes,2,opt,name=args,proto3" json:"args,omitempty"`
+	Options *SubmitOptions `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
+	// Optional: a UUIDv7 the client makes once per logical Submit and sends
+	// again with every retry of it, so a retry after a lost answer yields the
+	// same run, never a second one (like Temporal's request_id, AIP-155). When
+	// its time is within 60 s of the broker's clock it becomes the run's id,
+	// and the run record's own create is the duplicate check: no extra write.
+	// Otherwise (another UUID version, a skewed clock) it is kept as an
+	// idempotency key for the retention period (one more write). A request id
+	// already used for another task or namespace is ALREADY_EXISTS. Ignored
+	// when options.idempotency_key is set (the key decides then). The TS
+	// client sets it by default (`requestIds`).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -699,6 +710,13 @@ func (x *SubmitRequest) GetOptions() *SubmitOptions {
 		return x.Options
 	}
 	return nil
+}
+
+func (x *SubmitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type SubmitResponse struct {
@@ -1528,11 +1546,13 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\fRetryRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\"7\n" +
 	"\rRetryResponse\x12&\n" +
-	"\x03run\x18\x01 \x01(\v2\x14.taskwire.v1.TaskRunR\x03run\"\x83\x01\n" +
+	"\x03run\x18\x01 \x01(\v2\x14.taskwire.v1.TaskRunR\x03run\"\xa2\x01\n" +
 	"\rSubmitRequest\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12(\n" +
 	"\x04args\x18\x02 \x01(\v2\x14.taskwire.v1.PayloadR\x04args\x124\n" +
-	"\aoptions\x18\x03 \x01(\v2\x1a.taskwire.v1.SubmitOptionsR\aoptions\"\\\n" +
+	"\aoptions\x18\x03 \x01(\v2\x1a.taskwire.v1.SubmitOptionsR\aoptions\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\\\n" +
 	"\x0eSubmitResponse\x12&\n" +
 	"\x03run\x18\x01 \x01(\v2\x14.taskwire.v1.TaskRunR\x03run\x12\"\n" +
 	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated\"f\n" +

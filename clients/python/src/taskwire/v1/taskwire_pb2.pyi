@@ -104,14 +104,16 @@ class RetryResponse(_message.Message):
     def __init__(self, run: _Optional[_Union[_types_pb2.TaskRun, _Mapping]] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
-    __slots__ = ("task", "args", "options")
+    __slots__ = ("task", "args", "options", "request_id")
     TASK_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     task: str
     args: _types_pb2.Payload
     options: _types_pb2.SubmitOptions
-    def __init__(self, task: _Optional[str] = ..., args: _Optional[_Union[_types_pb2.Payload, _Mapping]] = ..., options: _Optional[_Union[_types_pb2.SubmitOptions, _Mapping]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, task: _Optional[str] = ..., args: _Optional[_Union[_types_pb2.Payload, _Mapping]] = ..., options: _Optional[_Union[_types_pb2.SubmitOptions, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SubmitResponse(_message.Message):
     __slots__ = ("run", "deduplicated")

@@ -144,7 +144,22 @@ export interface SubmitRequest {
    * value (passed as the single argument).
    */
   args: Payload | undefined;
-  options: SubmitOptions | undefined;
+  options:
+    | SubmitOptions
+    | undefined;
+  /**
+   * Optional: a UUIDv7 the client makes once per logical Submit and sends
+   * again with every retry of it, so a retry after a lost answer yields the
+   * same run, never a second one (like Temporal's request_id, AIP-155). When
+   * its time is within 60 s of the broker's clock it becomes the run's id,
+   * and the run record's own create is the duplicate check: no extra write.
+   * Otherwise (another UUID version, a skewed clock) it is kept as an
+   * idempotency key for the retention period (one more write). A request id
+   * already used for another task or namespace is ALREADY_EXISTS. Ignored
+   * when options.idempotency_key is set (the key decides then). The TS
+   * client sets it by default (`requestIds`).
+   */
+  requestId: string;
 }
 
 export interface SubmitResponse {
@@ -1290,7 +1305,7 @@ export const RetryResponse: MessageFns<RetryResponse> = {
 };
 
 function createBaseSubmitRequest(): SubmitRequest {
-  return { task: "", args: undefined, options: undefined };
+  return { task: "", args: undefined, options: undefined, requestId: "" };
 }
 
 export const SubmitRequest: MessageFns<SubmitRequest> = {
@@ -1303,6 +1318,9 @@ export const SubmitRequest: MessageFns<SubmitRequest> = {
     }
     if (message.options !== undefined) {
       SubmitOptions.encode(message.options, writer.uint32(26).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(34).string(message.requestId);
     }
     return writer;
   },
@@ -1344,6 +1362,14 @@ export const SubmitRequest: MessageFns<SubmitRequest> = {
             message.options = SubmitOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1361,6 +1387,11 @@ export const SubmitRequest: MessageFns<SubmitRequest> = {
       task: isSet(object.task) ? globalThis.String(object.task) : "",
       args: isSet(object.args) ? Payload.fromJSON(object.args) : undefined,
       options: isSet(object.options) ? SubmitOptions.fromJSON(object.options) : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
     };
   },
 
@@ -1375,6 +1406,9 @@ export const SubmitRequest: MessageFns<SubmitRequest> = {
     if (message.options !== undefined) {
       obj.options = SubmitOptions.toJSON(message.options);
     }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
     return obj;
   },
 
@@ -1388,6 +1422,7 @@ export const SubmitRequest: MessageFns<SubmitRequest> = {
     message.options = (object.options !== undefined && object.options !== null)
       ? SubmitOptions.fromPartial(object.options)
       : undefined;
+    message.requestId = object.requestId ?? "";
     return message;
   },
 };
