@@ -7,10 +7,11 @@ import { recordSubject, RUNS_BUCKET_STREAM } from "@taskwire/core";
 import { uniq, waitFor } from "../helpers/env.js";
 import { useStack } from "../helpers/stack.js";
 
-// The worker's start-record delay (startRecordDelayMs): an attempt that ends
-// within it records its start in its outcome's revision (one write), a
-// longer one writes RUNNING when the delay is up; StreamEvents shows STARTED
-// either way.
+// The worker's start-record delay (startRecordDelayMs): by default (0) the
+// RUNNING write leaves as the task starts, not waited for; with a delay, an
+// attempt that ends within it records its start in its outcome's revision
+// (one write), a longer one writes RUNNING when the delay is up;
+// StreamEvents shows STARTED either way.
 
 /** Every revision of a run's record, oldest first (its subject in the KV stream, read with an ordered consumer). */
 async function history(natsUrl: string, id: string): Promise<TaskRun[]> {
@@ -60,8 +61,8 @@ describe("the start-record delay (a short attempt's start folded into its outcom
     return "finished";
   });
 
-  describe("with the default delay (50 ms)", function () {
-    const stack = useStack({ tasks: [quick, slow, chatty] });
+  describe("with a delay of 50 ms", function () {
+    const stack = useStack({ tasks: [quick, slow, chatty], worker: { startRecordDelayMs: 50 } });
 
     it("records a short run in two revisions, PENDING then COMPLETED, and still streams SUBMITTED, STARTED, COMPLETED", async function () {
       const run = await quick.using(stack.client).delay(1);
@@ -129,14 +130,19 @@ describe("the start-record delay (a short attempt's start folded into its outcom
     });
   });
 
-  describe("startRecordDelayMs: 0", function () {
-    const stack = useStack({ tasks: [quick], worker: { startRecordDelayMs: 0 } });
+  describe("the default (0): RUNNING sent as the task starts, not waited for", function () {
+    const stack = useStack({ tasks: [quick] });
 
-    it("writes RUNNING before every start", async function () {
+    it("still writes every state as its own revision, with strictly increasing cursors", async function () {
       const run = await quick.using(stack.client).delay(5);
       assert.equal(await run.result({ timeoutMs: 10_000 }), 6);
       const revs = await history(stack.nats.url, run.id);
       assert.deepEqual(revs.map((r) => r.state), [RunState.RUN_STATE_PENDING, RunState.RUN_STATE_RUNNING, RunState.RUN_STATE_COMPLETED]);
+      assert.ok(revs.every((r) => !r.foldsStart));
+      const events = await eventsOf(run);
+      assert.deepEqual(events.map((e) => e.type), [EventType.EVENT_TYPE_SUBMITTED, EventType.EVENT_TYPE_STARTED, EventType.EVENT_TYPE_COMPLETED]);
+      const cursors = events.map((e) => Number(e.cursor));
+      assert.ok(cursors.every((c, i) => i === 0 || c > (cursors[i - 1] ?? 0)), `cursors increase: ${cursors.join(", ")}`);
     });
   });
 });

@@ -29,12 +29,15 @@ export interface WorkerOptions {
   /** A crashed attempt (worker died) is retried this many times beyond the task's retry policy. @default 10 (TASKWIRE_MAX_CRASH_RETRIES) */
   maxCrashRetries?: number;
   /**
-   * A run's RUNNING state is written only once its attempt has run this
-   * long, in ms; an attempt that ends sooner records its start and its end
-   * in one write (StreamEvents still shows STARTED, from that revision).
-   * Until then GetStatus says PENDING. 0: RUNNING is written before the task
-   * starts. Redelivered runs and runs with a schedule-to-start timeout
-   * always write RUNNING first. @default 50 (TASKWIRE_START_RECORD_DELAY_MS)
+   * When a run's RUNNING state is written, in ms after its task started.
+   * 0: the RUNNING write is sent as the task starts, not waited for (the
+   * task starts one NATS round trip sooner). > 0: written only if the
+   * attempt is still running then; an attempt that ends sooner records its
+   * start and its end in one write (one write less per run; StreamEvents
+   * still yields STARTED, sharing the cursor of the event before it — see
+   * docs/architecture.md). Until RUNNING is written GetStatus says PENDING.
+   * Redelivered runs and runs with a schedule-to-start timeout always write
+   * RUNNING before they start. @default 0 (TASKWIRE_START_RECORD_DELAY_MS)
    */
   startRecordDelayMs?: number;
   /** Install SIGTERM/SIGINT handlers that stop the worker gracefully (serve() only). @default true */
@@ -75,7 +78,7 @@ export const workerSettings = {
   maxResultBytes: setting("TASKWIRE_MAX_RESULT_BYTES", int("bytes", 1, 64 * 1024 * 1024), 3_145_728),
   inlineResultBytes: setting("TASKWIRE_INLINE_RESULT_BYTES", int("bytes", 0, 1024 * 1024), 65_536),
   maxCrashRetries: setting("TASKWIRE_MAX_CRASH_RETRIES", int("attempts", 0, 1_000), 10),
-  startRecordDelayMs: setting("TASKWIRE_START_RECORD_DELAY_MS", int("ms", 0, 60_000), 50),
+  startRecordDelayMs: setting("TASKWIRE_START_RECORD_DELAY_MS", int("ms", 0, 60_000), 0),
   http: setting("TASKWIRE_WORKER_HTTP_LISTEN", listenOrOff(), ""),
   replicas: natsSettings.replicas,
   retentionMs: natsSettings.retentionMs,

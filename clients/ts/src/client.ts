@@ -162,6 +162,8 @@ export class Client {
 
   /** Submit with a request built by hand (raw payloads, proto options). */
   submitRaw(req: SubmitRequest): Promise<SubmitOutcome> {
+    // A request built by hand may lack fields added since (the encoder needs every string set).
+    if (req.requestId === undefined) req = { ...req, requestId: "" };
     if (!this.#requestIds || req.options?.idempotencyKey || req.requestId) return this.#submits.submit(req);
     // Set once, before the first attempt: every retry carries the same id.
     // With an id of our own, "deduplicated" can only mean that an earlier

@@ -19,7 +19,7 @@ class FakeBroker {
       cb(Object.assign(new Error(f.details), { code: f.code, details: f.details, metadata: undefined }) as unknown as ServiceError, null);
       return true;
     };
-    const run = (r: SubmitRequest): TaskRun => TaskRun.fromPartial({ id: `run-${r.options?.idempotencyKey ?? "none"}`, task: r.task, state: RunState.RUN_STATE_PENDING });
+    const run = (r: SubmitRequest): TaskRun => TaskRun.fromPartial({ id: `run-${r.requestId || r.options?.idempotencyKey || "none"}`, task: r.task, state: RunState.RUN_STATE_PENDING });
     const impl: UntypedServiceImplementation = {
       submit: (call: ServerUnaryCall<SubmitRequest, SubmitResponse>, cb: sendUnaryData<SubmitResponse>) => {
         this.submits.push(call.request);
@@ -45,7 +45,7 @@ class FakeBroker {
   }
 }
 
-describe("client retries and default idempotency keys", function () {
+describe("client retries and default request ids", function () {
   let broker: FakeBroker;
   beforeEach(async () => {
     broker = new FakeBroker();
@@ -53,15 +53,16 @@ describe("client retries and default idempotency keys", function () {
   });
   afterEach(() => broker.stop());
 
-  it("gives a Submit a key and retries UNAVAILABLE with the same key", async () => {
+  it("gives a Submit a request id (a UUIDv7) and retries UNAVAILABLE with the same id, sending no key", async () => {
     broker.failures.push({ code: status.UNAVAILABLE, details: "NATS is unreachable" });
     const client = new Client({ address: broker.address, coalesceSubmits: false });
     try {
       const h = await client.submit("t", [1]);
       assert.equal(broker.submits.length, 2);
-      const [k1, k2] = broker.submits.map((r) => r.options?.idempotencyKey);
-      assert.match(k1 ?? "", /^[0-9a-f-]{36}$/);
-      assert.equal(k1, k2, "the retry carries the same key");
+      const [k1, k2] = broker.submits.map((r) => r.requestId);
+      assert.match(k1 ?? "", /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.equal(k1, k2, "the retry carries the same request id");
+      assert.deepEqual(broker.submits.map((r) => r.options?.idempotencyKey), ["", ""], "no idempotency key");
       assert.equal(h.id, `run-${k1}`);
     } finally {
       client.close();
@@ -91,21 +92,23 @@ describe("client retries and default idempotency keys", function () {
       assert.equal(broker.submits.length, 3);
       await assert.rejects(off.submit("t"), (e: unknown) => e instanceof TaskwireError && e.code === Status.UNAVAILABLE);
       assert.equal(broker.submits.length, 4);
-      assert.equal(broker.submits[3]?.options?.idempotencyKey, "", "no key when automatic keys are off");
+      assert.equal(broker.submits[3]?.options?.idempotencyKey, "", "no key when request ids are off");
+      assert.equal(broker.submits[3]?.requestId, "", "no request id when request ids are off");
     } finally {
       client.close();
       off.close();
     }
   });
 
-  it("resends a coalesced item that failed UNAVAILABLE, with its key", async () => {
+  it("resends a coalesced item that failed UNAVAILABLE, with its request id", async () => {
     broker.itemFailures.push({ code: status.OK, message: "" }, { code: status.UNAVAILABLE, message: "NATS is unreachable" });
     const client = new Client({ address: broker.address });
     try {
       const hs = await Promise.all([client.submit("t", [1]), client.submit("t", [2])]);
       assert.equal(broker.batches.length, 1);
       assert.equal(broker.submits.length, 1, "the failed item is sent again on its own");
-      assert.equal(broker.submits[0]?.options?.idempotencyKey, broker.batches[0]?.runs[1]?.options?.idempotencyKey);
+      assert.equal(broker.submits[0]?.requestId, broker.batches[0]?.runs[1]?.requestId);
+      assert.match(broker.submits[0]?.requestId ?? "", /^[0-9a-f-]{36}$/);
       assert.equal(hs.length, 2);
     } finally {
       client.close();

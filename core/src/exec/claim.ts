@@ -143,15 +143,15 @@ export async function claimRun(m: JsMsg, spec: TaskSpec, deps: ExecDeps, msgRun:
 }
 
 /**
- * A claim whose RUNNING write waits (`startRecordDelayMs`): only on a
+ * A claim whose RUNNING write is not waited for (`startRecordDelayMs`): only on a
  * message's first delivery (a redelivered one may come from a crashed
  * attempt, which must be recorded, so a run that kills its worker still
  * uses up the crash budget) and for a run without a schedule-to-start
  * deadline (whose expiry must see the start). Undefined: claim as usual.
  */
 function deferStart(m: JsMsg, deps: ExecDeps, known: StoredRun, input: ClaimInput): Omit<Claimed, "slotKey"> | undefined {
-  const delayMs = deps.options.startRecordDelayMs ?? 0;
-  if (delayMs <= 0 || m.info.deliveryCount !== 1 || known.run.state === RunState.RUN_STATE_RUNNING) return undefined;
+  const delayMs = deps.options.startRecordDelayMs;
+  if (delayMs === undefined || delayMs < 0 || m.info.deliveryCount !== 1 || known.run.state === RunState.RUN_STATE_RUNNING) return undefined;
   const startedAt = input.admittedAt ?? new Date();
   const step = claim(known.run, input, startedAt);
   const running = step.write;

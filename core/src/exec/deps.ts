@@ -42,9 +42,11 @@ export interface ExecSettings {
   /** Results above this go to the Object Store, in bytes. */
   inlineResultBytes: number;
   /**
-   * An attempt's RUNNING revision is written only once it has run this long,
-   * in ms; a shorter attempt's start is recorded in its outcome's revision
-   * (`DeferredStart`). 0 or unset: RUNNING is written before the task starts.
+   * How a first delivery's RUNNING write relates to the task's start
+   * (`DeferredStart`): unset, written before the task starts; 0, sent as the
+   * task starts (not waited for); > 0, written only once the attempt has run
+   * this long, in ms — a shorter attempt's start is recorded in its
+   * outcome's revision.
    */
   startRecordDelayMs?: number;
 }

@@ -3,18 +3,26 @@ import type { RunStore, StoredRun } from "../store.js";
 import type { ExecLog } from "./deps.js";
 
 /**
- * The RUNNING write of a claimed attempt, deferred: a worker starts the
- * task at once and writes RUNNING only if the attempt is still going after
- * `delayMs`. An attempt that ends sooner records its start in its outcome's
- * revision instead (`foldedOutcome`), so a short run costs one record write
- * instead of two and starts one NATS round trip earlier. Log lines and
- * progress write RUNNING first (`recorded()`).
+ * The RUNNING write of a claimed attempt, not waited for: a worker starts
+ * the task at once, one NATS round trip earlier than after a confirmed
+ * RUNNING write.
+ * - `delayMs` 0 (the default): the RUNNING write is sent as the task
+ *   starts (pipelined); the outcome waits for it, so every state is its
+ *   own revision, as before.
+ * - `delayMs` > 0: RUNNING is written only if the attempt is still going
+ *   after `delayMs`. An attempt that ends sooner records its start in its
+ *   outcome's revision instead (`foldedOutcome`, `folds_start`): one record
+ *   write instead of two.
+ * Log lines and progress write RUNNING first (`recorded()`). Either way the
+ * decision is taken against the record as it is when written, so a cancel
+ * that came first wins and the attempt is told to stop.
  *
- * What this changes for an observer: the record says PENDING for at most
- * `delayMs` after the attempt started, and a worker that dies within that
- * time leaves no CRASHED attempt behind (its message is redelivered as
- * always; a redelivered message never defers its start, so a run that
- * kills its worker still exhausts the crash budget).
+ * What this changes for an observer: the record says PENDING until the
+ * RUNNING write lands (at most `delayMs` after the start, plus a round
+ * trip), and a worker that dies before that leaves no CRASHED attempt
+ * behind (its message is redelivered as always; a redelivered message
+ * waits for its RUNNING write, so a run that kills its worker still
+ * exhausts the crash budget).
  */
 export class DeferredStart {
   #state: "waiting" | "writing" | "folded" | "done" = "waiting";
@@ -30,7 +38,9 @@ export class DeferredStart {
     delayMs: number,
     readonly log: ExecLog,
   ) {
-    this.#timer = setTimeout(() => void this.recorded(), delayMs);
+    // 0: the RUNNING write leaves with the start, without waiting for it (pipelined).
+    if (delayMs <= 0) void this.recorded();
+    else this.#timer = setTimeout(() => void this.recorded(), delayMs);
   }
 
   /** Called when the deferred write finds the run cancelled or finished: the attempt should stop. */
