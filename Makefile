@@ -1,6 +1,6 @@
 # Thin wrappers: each target delegates to npm, scripts/, go or pytest.
 # The nats-server every target uses: the pinned one scripts/setup.sh installs
-# (docs/operations.md#nats-server-version), unless TASKWIRE_NATS_SERVER is set.
+# (docs/nats-server.md), unless TASKWIRE_NATS_SERVER is set.
 export TASKWIRE_NATS_SERVER ?= $(CURDIR)/.tools/bin/nats-server
 
 .PHONY: setup generate check-generated build lint test test-ts dev bench bench-quick clean

@@ -21,7 +21,7 @@ apt_install() {
 }
 
 command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || apt_install redis-server
-# The pinned nats-server (docs/operations.md#nats-server-version), unless TASKWIRE_NATS_SERVER is set.
+# The pinned nats-server (docs/nats-server.md), unless TASKWIRE_NATS_SERVER is set.
 bash scripts/install-nats-server.sh
 export TASKWIRE_NATS_SERVER="${TASKWIRE_NATS_SERVER:-$PWD/.tools/bin/nats-server}"
 # Debian's redis-server package starts a system service; the bench uses its

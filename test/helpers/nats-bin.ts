@@ -1,5 +1,5 @@
 // The tests' nats-server: the pinned one scripts/setup.sh installs
-// (.tools/bin/nats-server, docs/operations.md#nats-server-version), unless
+// (.tools/bin/nats-server, docs/nats-server.md), unless
 // TASKWIRE_NATS_SERVER names another. Imported for its effect by the helpers
 // that start servers, so a bare `npx mocha FILE` uses the same binary as
 // `make test`; child processes (a `taskwire dev` under test) inherit it.

@@ -1,4 +1,4 @@
-// The nats-server version policy (docs/operations.md#nats-server-version):
+// The nats-server version policy (docs/nats-server.md):
 // one minimum for the CLI's warning and for setup, a pinned version at least
 // that, the Helm chart's image in the pinned version's series, and the suites
 // running on a supported server.
