@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -231,9 +231,13 @@ describe("Helm chart deploy/helm/taskwire", function () {
     assert.ok(bin, "nats-server is needed to check the rendered configuration");
     const dir = mkdtempSync(join(tmpdir(), "taskwire-natsconf-"));
     try {
-      for (const [name, text] of [["default", conf], ["sync_interval", dataOf(find(synced, "ConfigMap", "tw-taskwire-nats"))["nats.conf"] ?? ""]] as const) {
+      const syncedConf = dataOf(find(synced, "ConfigMap", "tw-taskwire-nats"))["nats.conf"] ?? "";
+      for (const [name, text] of [
+        ["default", conf],
+        ["sync_interval", syncedConf],
+      ]) {
         writeFileSync(join(dir, "nats.conf"), text);
-        const r = spawnSync(bin, ["-c", join(dir, "nats.conf"), "-t"], { env: { PATH: process.env.PATH ?? "", SERVER_NAME: "tw-taskwire-nats-0" }, encoding: "utf8" });
+        const r: SpawnSyncReturns<string> = spawnSync(bin, ["-c", join(dir, "nats.conf"), "-t"], { env: { PATH: process.env.PATH ?? "", SERVER_NAME: "tw-taskwire-nats-0" }, encoding: "utf8" });
         assert.equal(r.status, 0, `nats-server -t (${name}):\n${r.stdout}${r.stderr}`);
       }
     } finally {
