@@ -1,7 +1,11 @@
 # Thin wrappers: each target delegates to npm, scripts/, go or pytest.
+# The nats-server every target uses: the pinned one scripts/setup.sh installs
+# (docs/nats-server.md), unless TASKWIRE_NATS_SERVER is set.
+export TASKWIRE_NATS_SERVER ?= $(CURDIR)/.tools/bin/nats-server
+
 .PHONY: setup generate check-generated build lint test test-ts dev bench bench-quick clean
 
-setup:            ## install what is missing (nats-server, npm packages, Go plugins)
+setup:            ## install what is missing (the pinned nats-server, npm packages, Go plugins)
 	bash scripts/setup.sh --all
 
 generate: setup   ## regenerate TS, Go and Python code from proto/
@@ -26,7 +30,7 @@ test-ts:          ## only the TypeScript suites
 	bash scripts/setup.sh
 	npx --no-install mocha
 
-dev: build        ## nats-server + broker + demo worker on 127.0.0.1
+dev: build        ## nats-server (the pinned one) + broker + demo worker on 127.0.0.1
 	npx --no-install taskwire dev --worker examples/quickstart/tasks.ts
 
 bench:            ## taskwire vs raw JetStream/gRPC ceilings vs BullMQ (~10 min)

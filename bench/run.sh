@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # taskwire benchmark suite: `make bench` (full, < 10 min) / `make bench-quick` (< 2 min).
-# Installs what is missing (redis-server, nats-server from Debian; node_modules),
+# Installs what is missing (the pinned nats-server through scripts/setup.sh,
+# redis-server from Debian; node_modules),
 # then runs bench/src/main.ts, which starts and stops every server itself.
 # Extra flags are passed on: --quick, --profile (CPU profiles of broker and
 # worker under bench/results/profiles/), --skip-bullmq, --listing-only,
@@ -23,7 +24,9 @@ apt_install() {
 }
 
 command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || apt_install redis-server
-command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || [ -n "${TASKWIRE_NATS_SERVER:-}" ] || apt_install nats-server
+# The pinned nats-server (docs/nats-server.md), unless TASKWIRE_NATS_SERVER is set.
+bash scripts/install-nats-server.sh
+export TASKWIRE_NATS_SERVER="${TASKWIRE_NATS_SERVER:-$PWD/.tools/bin/nats-server}"
 # Debian's redis-server package starts a system service; the bench uses its
 # own instance on a free port, so that service is left alone.
 export PATH="$PATH:/usr/sbin"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks: nats-server (Debian), npm packages,
-# the Go protoc plugins. Idempotent and quick when everything is present.
+# Installs what a fresh machine lacks: nats-server (the pinned version, into
+# .tools/; scripts/install-nats-server.sh), npm packages, the Go protoc
+# plugins. Idempotent and quick when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,10 +12,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
 }
 
-if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
-  echo "setup: installing nats-server from Debian"
-  apt_install nats-server
-fi
+bash scripts/install-nats-server.sh
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "setup: $tool is required (Node >= 20)" >&2; exit 1; }
 done

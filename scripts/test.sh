@@ -8,6 +8,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 bash scripts/setup.sh --all || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+# Every suite runs against the pinned nats-server setup installed (or TASKWIRE_NATS_SERVER).
+export TASKWIRE_NATS_SERVER="${TASKWIRE_NATS_SERVER:-$ROOT/.tools/bin/nats-server}"
+echo "== nats-server: $("$TASKWIRE_NATS_SERVER" --version) ($TASKWIRE_NATS_SERVER)"
 
 RESULTS="$ROOT/.taskwire/test-results"
 rm -rf "$RESULTS"; mkdir -p "$RESULTS"

@@ -56,7 +56,7 @@ export async function runDev(o: DevOptions): Promise<void> {
     "",
     "  taskwire dev is running",
     `  broker    ${broker.address}   (export TASKWIRE_ADDRESS=${broker.address})`,
-    `  nats      ${nats.url}   (store ${join(o.dataDir, "nats")})`,
+    `  nats      ${nats.url}   (nats-server ${nats.version || "?"}, store ${join(o.dataDir, "nats")})`,
     broker.httpAddress ? `  http      http://${broker.httpAddress}/   (web UI; JSON API under /v1/; /metrics)` : "  http      off",
     ...(o.jaeger
       ? [`  jaeger    ${o.jaeger.queryUrl}   (query API /api/traces; OTLP in: export OTEL_EXPORTER_OTLP_ENDPOINT=${o.jaeger.otlpHttpEndpoint} to trace your own submits)`]

@@ -148,7 +148,8 @@ async function connectOrExplain(opts: Parameters<typeof connect>[0]): Promise<Na
       throw new Error(`NATS refused the credentials (${msg}): check TASKWIRE_NATS_USER/PASSWORD, TASKWIRE_NATS_TOKEN, TASKWIRE_NATS_NKEY_FILE or TASKWIRE_NATS_CREDS_FILE (docs/security.md)`, { cause: err });
     }
     // A server that verifies client certificates may reset the connection
-    // before its alert ("bad certificate") reaches us.
+    // before its alert ("certificate required", or "bad certificate" from
+    // nats-server 2.9) reaches us.
     if (/tls|certificate|ssl|self.signed|handshake/i.test(msg) || (opts?.tls && /ECONNRESET|socket hang up|EPIPE/.test(msg))) {
       throw new Error(`TLS to NATS failed (${msg}): check TASKWIRE_NATS_TLS_CA (and TASKWIRE_NATS_TLS_CERT/KEY if the server verifies clients) and that the URL's host matches the server's certificate`, { cause: err });
     }

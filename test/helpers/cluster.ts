@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findNatsServer, freePort } from "@taskwire/cli";
+import "./nats-bin.js";
 
 /** One node's ports and store. */
 export interface ClusterNode {

@@ -8,6 +8,7 @@ import { Client } from "@taskwire/client";
 import { Worker, type AnyTask, type WorkerOptions } from "@taskwire/worker";
 import { pino } from "pino";
 import { freePort, NatsServer } from "@taskwire/cli";
+import "./nats-bin.js";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 export const silent = pino({ level: process.env.TASKWIRE_TEST_LOG ?? "silent" });
