@@ -15,15 +15,15 @@ import (
 // Client is a connection to a taskwire broker. It is safe for concurrent
 // use; create one per process and Close it when done.
 type Client struct {
-	conn     *grpc.ClientConn // nil when built by NewClient from a caller's conn
-	api      taskwirev1.TaskServiceClient
-	addr     string
-	close    func() error
-	retry    CallRetry // normalized
-	autoKeys bool      // Submit generates an idempotency key when none is given
+	conn       *grpc.ClientConn // nil when built by NewClient from a caller's conn
+	api        taskwirev1.TaskServiceClient
+	addr       string
+	close      func() error
+	retry      CallRetry // normalized
+	requestIDs bool      // Submit makes a request id when it has no idempotency key
 }
 
-// ClientOption configures [Dial] (and, for the retry and idempotency-key
+// ClientOption configures [Dial] (and, for the retry and request-id
 // options, [NewClient]).
 type ClientOption func(*clientConfig)
 
@@ -35,7 +35,7 @@ type clientConfig struct {
 	block         bool
 	dialOpts      []grpc.DialOption
 	retry         CallRetry // normalized
-	noAutoKeys    bool
+	noRequestIDs  bool
 	tlsFiles      *tlsFiles
 }
 
@@ -50,7 +50,7 @@ func newClientConfig(opts []ClientOption) clientConfig {
 }
 
 func (cfg *clientConfig) client(api taskwirev1.TaskServiceClient, addr string, closeFn func() error) *Client {
-	return &Client{api: api, addr: addr, close: closeFn, retry: cfg.retry, autoKeys: !cfg.noAutoKeys}
+	return &Client{api: api, addr: addr, close: closeFn, retry: cfg.retry, requestIDs: !cfg.noRequestIDs}
 }
 
 // WithTransportCredentials sets the transport security, e.g.
@@ -159,8 +159,8 @@ func waitReady(ctx context.Context, conn *grpc.ClientConn) error {
 // NewClient wraps an existing gRPC connection (for example one shared with
 // other services, or an in-process bufconn in tests). Close does not close
 // cc; its owner does. Of the options, only [WithCallRetry],
-// [WithoutCallRetry] and [WithAutoIdempotencyKeys] apply (the others
-// configure the connection, which is the caller's).
+// [WithoutCallRetry] and [WithRequestIDs] apply (the others configure the
+// connection, which is the caller's).
 func NewClient(cc grpc.ClientConnInterface, opts ...ClientOption) *Client {
 	cfg := newClientConfig(opts)
 	return cfg.client(taskwirev1.NewTaskServiceClient(cc), "", func() error { return nil })

@@ -68,13 +68,12 @@ func TestSubmitOptionsMapping(t *testing.T) {
 	}
 
 	// No options: empty (not nil-dereferencing) options, defaults left to the
-	// broker, but for the generated idempotency key (see retry_test.go).
+	// broker; the request carries a request id (see retry_test.go).
 	if _, err := env.client.Submit(ctx, "add", nil); err != nil {
 		t.Fatal(err)
 	}
 	got = lastRequest[*taskwirev1.SubmitRequest](env.fake)
-	key := got.GetOptions().GetIdempotencyKey()
-	if !proto.Equal(got.GetOptions(), &taskwirev1.SubmitOptions{IdempotencyKey: key}) || !uuidPattern.MatchString(key) || string(got.GetArgs().GetData()) != "[]" {
+	if !proto.Equal(got.GetOptions(), &taskwirev1.SubmitOptions{}) || !uuidV7Pattern.MatchString(got.GetRequestId()) || string(got.GetArgs().GetData()) != "[]" {
 		t.Fatalf("defaults: %v", got)
 	}
 

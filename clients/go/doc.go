@@ -29,9 +29,10 @@
 // matches them against sentinels such as [ErrNotFound] or
 // [ErrInvalidArgument].
 //
-// Every [Client.Submit] carries an idempotency key (a random UUID unless
-// given), and the client retries transient failures (UNAVAILABLE; for
-// Submit also the broker's retryable ABORTED) with the same key, with
+// Every [Client.Submit] carries an idempotency key (when given) or else a
+// request id (a UUIDv7 made for the call, see [WithRequestIDs]), and the
+// client retries transient failures (UNAVAILABLE; for Submit also the
+// broker's retryable ABORTED) with the same key or request id, with
 // exponential backoff and jitter within ctx's deadline: see [CallRetry].
 package taskwire
 

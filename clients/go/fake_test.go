@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	taskwirev1 "github.com/taskwire/taskwire/clients/go/gen/taskwire/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -36,6 +37,7 @@ type fakeBroker struct {
 	order     []string // run ids, oldest first
 	events    []*Event
 	idem      map[string]string
+	reqIDs    map[string]string // request id -> run id (see submit)
 	nextID    int
 	maxArgs   int // bytes; Submit over it is RESOURCE_EXHAUSTED
 	requests  []proto.Message
@@ -59,9 +61,10 @@ type fakeBroker struct {
 	simulate bool
 }
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+// uuidV7Pattern: a version 7 UUID (RFC 9562), lower case, as request ids are sent.
+var uuidV7Pattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
-var runIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9]{12}$`)
+var runIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // fault is one injected failure of a unary call.
 type fault struct {
@@ -121,6 +124,7 @@ func newFakeBroker() *fakeBroker {
 		runs:      map[string]*Run{},
 		schedules: map[string]*Schedule{},
 		idem:      map[string]string{},
+		reqIDs:    map[string]string{},
 		maxArgs:   1 << 16,
 		hung:      make(chan struct{}, 16),
 	}
@@ -203,19 +207,42 @@ func (f *fakeBroker) validateSubmit(req *taskwirev1.SubmitRequest) error {
 	if ct := req.GetArgs().GetContentType(); (ct == "" || ct == ContentTypeJSON) && !json.Valid(req.GetArgs().GetData()) {
 		return status.Error(codes.InvalidArgument, "args: data is not valid JSON")
 	}
+	if rid := req.GetRequestId(); rid != "" && !runIDPattern.MatchString(strings.ToLower(rid)) {
+		return status.Error(codes.InvalidArgument, "request_id: not a UUID")
+	}
 	return nil
 }
 
-func (f *fakeBroker) submit(req *taskwirev1.SubmitRequest) *taskwirev1.SubmitResponse {
+// submit creates the run, or answers from an earlier one with the same
+// idempotency key or (without a key) request id, like the broker: a request
+// id that is a UUIDv7 within 60 s of now becomes the run id, another is kept
+// as a key; one used for another task is ALREADY_EXISTS.
+func (f *fakeBroker) submit(req *taskwirev1.SubmitRequest) (*taskwirev1.SubmitResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	rid := strings.ToLower(req.GetRequestId())
 	if k := req.GetOptions().GetIdempotencyKey(); k != "" {
+		rid = "" // the key decides
 		if id, ok := f.idem[k]; ok {
-			return &taskwirev1.SubmitResponse{Run: proto.Clone(f.runs[id]).(*Run), Deduplicated: true}
+			return &taskwirev1.SubmitResponse{Run: proto.Clone(f.runs[id]).(*Run), Deduplicated: true}, nil
 		}
+	}
+	if id, ok := f.reqIDs[rid]; ok && rid != "" {
+		if f.runs[id].GetTask() != req.GetTask() {
+			return nil, status.Errorf(codes.AlreadyExists, "request_id %s was already used for another Submit", rid)
+		}
+		return &taskwirev1.SubmitResponse{Run: proto.Clone(f.runs[id]).(*Run), Deduplicated: true}, nil
 	}
 	f.nextID++
 	id := fmt.Sprintf("01890000-0000-7000-8000-%012d", f.nextID)
+	if u, err := uuid.Parse(rid); err == nil && u.Version() == 7 {
+		if sec, nsec := u.Time().UnixTime(); time.Since(time.Unix(sec, nsec)).Abs() <= time.Minute {
+			id = rid
+		}
+	}
+	if rid != "" {
+		f.reqIDs[rid] = id
+	}
 	state := StatePending
 	if req.GetOptions().GetDelayMs() > 0 || req.GetOptions().GetScheduledAt() != nil {
 		state = StateScheduled
@@ -231,7 +258,7 @@ func (f *fakeBroker) submit(req *taskwirev1.SubmitRequest) *taskwirev1.SubmitRes
 	if f.simulate && state == StatePending {
 		go f.execute(id)
 	}
-	return &taskwirev1.SubmitResponse{Run: proto.Clone(run).(*Run)}
+	return &taskwirev1.SubmitResponse{Run: proto.Clone(run).(*Run)}, nil
 }
 
 func cmpOr(a, b string) string {
@@ -246,7 +273,7 @@ func (f *fakeBroker) Submit(ctx context.Context, req *taskwirev1.SubmitRequest) 
 	if err := f.validateSubmit(req); err != nil {
 		return nil, err
 	}
-	return f.submit(req), nil
+	return f.submit(req)
 }
 
 func (f *fakeBroker) SubmitBatch(ctx context.Context, req *taskwirev1.SubmitBatchRequest) (*taskwirev1.SubmitBatchResponse, error) {
@@ -257,8 +284,12 @@ func (f *fakeBroker) SubmitBatch(ctx context.Context, req *taskwirev1.SubmitBatc
 		}
 	}
 	resp := &taskwirev1.SubmitBatchResponse{}
-	for _, r := range req.GetRuns() {
-		resp.Runs = append(resp.Runs, f.submit(r))
+	for i, r := range req.GetRuns() {
+		item, err := f.submit(r)
+		if err != nil {
+			return nil, status.Errorf(status.Code(err), "runs[%d].%s", i, status.Convert(err).Message())
+		}
+		resp.Runs = append(resp.Runs, item)
 	}
 	return resp, nil
 }

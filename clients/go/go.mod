@@ -3,6 +3,7 @@ module github.com/taskwire/taskwire/clients/go
 go 1.26.0
 
 require (
+	github.com/google/uuid v1.6.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )

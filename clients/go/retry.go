@@ -2,13 +2,12 @@ package taskwire
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"math"
 	mathrand "math/rand/v2"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 )
 
@@ -23,8 +22,8 @@ const RetryableAbortedMessage = "idempotency key changed concurrently; retry the
 //
 // Retried: Submit on UNAVAILABLE, and on ABORTED with
 // [RetryableAbortedMessage], always with the same request and so the same
-// idempotency key (a Submit without a key is never retried; see
-// [WithAutoIdempotencyKeys]); GetStatus, ListRuns, Cancel and Retry on
+// idempotency key or request id (a Submit with neither is never retried;
+// see [WithRequestIDs]); GetStatus, ListRuns, Cancel and Retry on
 // UNAVAILABLE. Nothing else: SubmitBatch, schedules and StreamEvents (which
 // reconnects by cursor by itself) are not retried, and [Client.Wait] has its
 // own loop.
@@ -75,13 +74,24 @@ func WithoutCallRetry() ClientOption {
 	return func(c *clientConfig) { c.retry = CallRetry{MaxAttempts: 1}.normalized() }
 }
 
-// WithAutoIdempotencyKeys says whether [Client.Submit] gives a submission
-// without [WithIdempotencyKey] a random UUID key, generated once per Submit
-// call so that its retries cannot create a second run. Default: true. With
-// false such submissions carry no key and are not retried.
-func WithAutoIdempotencyKeys(on bool) ClientOption {
-	return func(c *clientConfig) { c.noAutoKeys = !on }
+// WithRequestIDs says whether [Client.Submit] gives a submission without
+// [WithIdempotencyKey] a request id (SubmitRequest.request_id: a UUIDv7
+// made once per Submit call and sent again with each of its retries), so
+// that its retries cannot create a second run. The broker makes the
+// request id the run's id: it costs no extra write while this machine's
+// clock is within 60 s of the broker's (one more KV write per Submit beyond
+// that). Default: true. With false such submissions carry neither a key
+// nor a request id and are not retried.
+func WithRequestIDs(on bool) ClientOption {
+	return func(c *clientConfig) { c.noRequestIDs = !on }
 }
+
+// WithAutoIdempotencyKeys is the former name of [WithRequestIDs], which it
+// calls: a Submit without [WithIdempotencyKey] now carries a request id
+// rather than a random idempotency key.
+//
+// Deprecated: use [WithRequestIDs].
+func WithAutoIdempotencyKeys(on bool) ClientOption { return WithRequestIDs(on) }
 
 // normalized fills zero fields from DefaultCallRetry and clamps the others.
 func (r CallRetry) normalized() CallRetry {
@@ -125,7 +135,7 @@ type retryOn func(*Error) bool
 // retryUnavailable: GetStatus, ListRuns, Cancel, Retry.
 func retryUnavailable(e *Error) bool { return e.Code == codes.Unavailable }
 
-// retrySubmit: Submit with an idempotency key.
+// retrySubmit: Submit with an idempotency key or a request id.
 func retrySubmit(e *Error) bool {
 	return e.Code == codes.Unavailable || e.Code == codes.Aborted && e.Message == RetryableAbortedMessage
 }
@@ -162,21 +172,11 @@ func invoke[T any](ctx context.Context, c *Client, on retryOn, call func(context
 	}
 }
 
-// newIdempotencyKey returns a random (version 4) UUID, RFC 9562.
-func newIdempotencyKey() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:16])
-	return string(s[:])
+// newRequestID returns a new version 7 UUID (RFC 9562): 48 bits of Unix
+// milliseconds, then a sub-millisecond sequence and random bits, so ids
+// made by one process sort by time.
+func newRequestID() string {
+	// NewV7 fails only when crypto/rand does, which never returns an error
+	// (it crashes the program instead).
+	return uuid.Must(uuid.NewV7()).String()
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	taskwirev1 "github.com/taskwire/taskwire/clients/go/gen/taskwire/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -29,6 +30,14 @@ func submitKeys(f *fakeBroker) []string {
 	return keys
 }
 
+func submitRequestIDs(f *fakeBroker) []string {
+	var ids []string
+	for _, r := range allRequests[*taskwirev1.SubmitRequest](f) {
+		ids = append(ids, r.GetRequestId())
+	}
+	return ids
+}
+
 func asError(t *testing.T, err error) *Error {
 	t.Helper()
 	var te *Error
@@ -38,7 +47,7 @@ func asError(t *testing.T, err error) *Error {
 	return te
 }
 
-func TestSubmitGeneratesAKeyPerCall(t *testing.T) {
+func TestSubmitMakesARequestIDPerCall(t *testing.T) {
 	env := startFake(t, fastRetry)
 	ctx := testCtx(t)
 	var da, db bool
@@ -50,16 +59,39 @@ func TestSubmitGeneratesAKeyPerCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := submitKeys(env.fake)
-	if len(keys) != 2 || !uuidPattern.MatchString(keys[0]) || !uuidPattern.MatchString(keys[1]) || keys[0] == keys[1] {
+	ids := submitRequestIDs(env.fake)
+	if len(ids) != 2 || !uuidV7Pattern.MatchString(ids[0]) || !uuidV7Pattern.MatchString(ids[1]) || ids[0] == ids[1] {
+		t.Fatalf("request ids %q", ids)
+	}
+	// A request id, not an idempotency key (which costs the broker a write).
+	if keys := submitKeys(env.fake); keys[0] != "" || keys[1] != "" {
 		t.Fatalf("keys %q", keys)
 	}
-	if a.GetId() == b.GetId() || da || db {
+	// The broker made each (fresh) request id its run's id.
+	if a.GetId() != ids[0] || b.GetId() != ids[1] || da || db {
 		t.Fatalf("runs %s %s, deduplicated %v %v", a.GetId(), b.GetId(), da, db)
 	}
 }
 
-func TestSubmitRetriesUnavailableWithTheSameKey(t *testing.T) {
+func TestNewRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	prev := ""
+	for range 1000 {
+		before := time.Now().Truncate(time.Millisecond)
+		id := newRequestID()
+		after := time.Now()
+		if !uuidV7Pattern.MatchString(id) || seen[id] || id <= prev {
+			t.Fatalf("request id %q after %q (seen %v)", id, prev, seen[id])
+		}
+		u := uuid.MustParse(id)
+		if sec, nsec := u.Time().UnixTime(); time.Unix(sec, nsec).Before(before) || time.Unix(sec, nsec).After(after) {
+			t.Fatalf("request id %q: time %v not in [%v, %v]", id, time.Unix(sec, nsec), before, after)
+		}
+		seen[id], prev = true, id
+	}
+}
+
+func TestSubmitRetriesUnavailableWithTheSameRequestID(t *testing.T) {
 	env := startFake(t, fastRetry)
 	env.fake.inject("Submit", unavailable(1)...)
 	var dedup bool
@@ -71,9 +103,9 @@ func TestSubmitRetriesUnavailableWithTheSameKey(t *testing.T) {
 	if len(reqs) != 2 || !proto.Equal(reqs[0], reqs[1]) {
 		t.Fatalf("want the same request twice, got %v", reqs)
 	}
-	key := reqs[0].GetOptions().GetIdempotencyKey()
-	if !uuidPattern.MatchString(key) || env.fake.idem[key] != run.GetId() || len(env.fake.runs) != 1 || dedup {
-		t.Fatalf("key %q, run %s, idem %v, %d runs, dedup %v", key, run.GetId(), env.fake.idem, len(env.fake.runs), dedup)
+	rid := reqs[0].GetRequestId()
+	if !uuidV7Pattern.MatchString(rid) || reqs[1].GetRequestId() != rid || run.GetId() != rid || len(env.fake.runs) != 1 || dedup {
+		t.Fatalf("request id %q, run %s, %d runs, dedup %v", rid, run.GetId(), len(env.fake.runs), dedup)
 	}
 }
 
@@ -90,9 +122,12 @@ func TestSubmitWhoseAnswerWasLostMakesOneRun(t *testing.T) {
 	if n := calls[*taskwirev1.SubmitRequest](env.fake); n != 2 || len(env.fake.runs) != 1 || env.fake.runs[run.GetId()] == nil {
 		t.Fatalf("%d submits, runs %v", n, env.fake.runs)
 	}
+	if ids := submitRequestIDs(env.fake); !uuidV7Pattern.MatchString(ids[0]) || ids[1] != ids[0] || run.GetId() != ids[0] {
+		t.Fatalf("request ids %q, run %s", ids, run.GetId())
+	}
 	// Deduplicated by this call's own first attempt: not reported.
 	if dedup {
-		t.Fatal("generated key: want deduplicated = false")
+		t.Fatal("request id of our own: want deduplicated = false")
 	}
 
 	// With the caller's key the broker's answer is passed on.
@@ -103,6 +138,9 @@ func TestSubmitWhoseAnswerWasLostMakesOneRun(t *testing.T) {
 	}
 	if keys := submitKeys(env.fake)[2:]; len(keys) != 2 || keys[0] != "order-42" || keys[1] != "order-42" {
 		t.Fatalf("keys %q", keys)
+	}
+	if ids := submitRequestIDs(env.fake)[2:]; ids[0] != "" || ids[1] != "" {
+		t.Fatalf("request ids with a key %q", ids)
 	}
 	if !dedup || len(env.fake.runs) != 2 || run2.GetId() == run.GetId() {
 		t.Fatalf("dedup %v, %d runs", dedup, len(env.fake.runs))
@@ -118,6 +156,9 @@ func TestSubmitKeepsTheCallersKey(t *testing.T) {
 	if keys := submitKeys(env.fake); strings.Join(keys, ",") != "mine,mine,mine" {
 		t.Fatalf("keys %q", keys)
 	}
+	if ids := submitRequestIDs(env.fake); strings.Join(ids, ",") != ",," {
+		t.Fatalf("request ids %q", ids) // the key decides: none sent
+	}
 }
 
 func TestSubmitRetriesTheRetryableAborted(t *testing.T) {
@@ -127,9 +168,9 @@ func TestSubmitRetriesTheRetryableAborted(t *testing.T) {
 	if _, err := env.client.Submit(testCtx(t), "t", nil); err != nil {
 		t.Fatal(err)
 	}
-	keys := submitKeys(env.fake)
-	if len(keys) != 3 || keys[0] != keys[1] || keys[1] != keys[2] {
-		t.Fatalf("keys %q", keys)
+	ids := submitRequestIDs(env.fake)
+	if len(ids) != 3 || !uuidV7Pattern.MatchString(ids[0]) || ids[0] != ids[1] || ids[1] != ids[2] {
+		t.Fatalf("request ids %q", ids)
 	}
 }
 
@@ -141,6 +182,7 @@ func TestSubmitDoesNotRetryOtherErrors(t *testing.T) {
 		{codes.Aborted, "run id collision; retry the call"},
 		{codes.Aborted, strings.ToUpper(RetryableAbortedMessage)},
 		{codes.InvalidArgument, "task: bad"},
+		{codes.AlreadyExists, "request_id x was already used for another Submit"},
 		{codes.ResourceExhausted, "args: too large"},
 		{codes.Internal, "boom"},
 		{codes.DeadlineExceeded, "too slow"},
@@ -169,8 +211,8 @@ func TestSubmitGivesUpAfterMaxAttempts(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || te.Attempts != 3 || !te.Retryable() {
 		t.Fatalf("got %v, attempts %d", err, te.Attempts)
 	}
-	if keys := submitKeys(env.fake); len(keys) != 3 || keys[0] != keys[2] {
-		t.Fatalf("keys %q", keys)
+	if ids := submitRequestIDs(env.fake); len(ids) != 3 || !uuidV7Pattern.MatchString(ids[0]) || ids[0] != ids[1] || ids[0] != ids[2] {
+		t.Fatalf("request ids %q", ids)
 	}
 }
 
@@ -191,32 +233,51 @@ func TestRetriesOff(t *testing.T) {
 			if _, err := env.client.ListRuns(ctx, ListFilter{}); !errors.Is(err, ErrUnavailable) {
 				t.Fatalf("ListRuns: %v", err)
 			}
-			// Keys are still generated.
-			if _, err := env.client.Submit(ctx, "t", nil); err != nil || !uuidPattern.MatchString(submitKeys(env.fake)[1]) {
-				t.Fatalf("%v %q", err, submitKeys(env.fake))
+			// Request ids are still sent.
+			if _, err := env.client.Submit(ctx, "t", nil); err != nil || !uuidV7Pattern.MatchString(submitRequestIDs(env.fake)[1]) {
+				t.Fatalf("%v %q", err, submitRequestIDs(env.fake))
 			}
 		})
 	}
 }
 
-func TestAutoIdempotencyKeysOff(t *testing.T) {
-	env := startFake(t, fastRetry, WithAutoIdempotencyKeys(false))
-	ctx := testCtx(t)
-	if _, err := env.client.Submit(ctx, "t", nil); err != nil {
-		t.Fatal(err)
+func TestRequestIDsOff(t *testing.T) {
+	for name, opt := range map[string]ClientOption{
+		"WithRequestIDs(false)": WithRequestIDs(false),
+		// The deprecated former name does the same.
+		"WithAutoIdempotencyKeys(false)": WithAutoIdempotencyKeys(false),
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := startFake(t, fastRetry, opt)
+			ctx := testCtx(t)
+			if _, err := env.client.Submit(ctx, "t", nil); err != nil {
+				t.Fatal(err)
+			}
+			// Without a key or a request id a retry could create a second run: not retried.
+			env.fake.inject("Submit", unavailable(1)...)
+			_, err := env.client.Submit(ctx, "t", nil)
+			if !errors.Is(err, ErrUnavailable) || asError(t, err).Attempts != 1 {
+				t.Fatalf("got %v", err)
+			}
+			// With the caller's key it is.
+			env.fake.inject("Submit", unavailable(1)...)
+			if _, err := env.client.Submit(ctx, "t", nil, WithIdempotencyKey("k")); err != nil {
+				t.Fatal(err)
+			}
+			if keys := submitKeys(env.fake); strings.Join(keys, ",") != ",,k,k" {
+				t.Fatalf("keys %q", keys)
+			}
+			if ids := submitRequestIDs(env.fake); strings.Join(ids, ",") != ",,," {
+				t.Fatalf("request ids %q", ids)
+			}
+		})
 	}
-	// Without a key a retry could create a second run: not retried.
-	env.fake.inject("Submit", unavailable(1)...)
-	if _, err := env.client.Submit(ctx, "t", nil); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("got %v", err)
-	}
-	// With the caller's key it is.
-	env.fake.inject("Submit", unavailable(1)...)
-	if _, err := env.client.Submit(ctx, "t", nil, WithIdempotencyKey("k")); err != nil {
-		t.Fatal(err)
-	}
-	if keys := submitKeys(env.fake); strings.Join(keys, ",") != ",,k,k" {
-		t.Fatalf("keys %q", keys)
+	// WithAutoIdempotencyKeys(true) / WithRequestIDs(true): the default.
+	for _, opt := range []ClientOption{WithAutoIdempotencyKeys(true), WithRequestIDs(true)} {
+		env := startFake(t, fastRetry, WithRequestIDs(false), opt)
+		if _, err := env.client.Submit(testCtx(t), "t", nil); err != nil || !uuidV7Pattern.MatchString(submitRequestIDs(env.fake)[0]) {
+			t.Fatalf("%v %q", err, submitRequestIDs(env.fake))
+		}
 	}
 }
 
@@ -322,18 +383,18 @@ func TestBatchAndSchedulesAreNotRetried(t *testing.T) {
 	if _, err := env.client.ListSchedules(ctx); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("ListSchedules: %v", err)
 	}
-	// Neither gets a generated key.
+	// Neither gets a request id (nor a key).
 	if _, err := env.client.SubmitBatch(ctx, []BatchItem{{Task: "t"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.client.CreateSchedule(ctx, ScheduleSpec{Name: "s", Cron: "* * * * *", Task: "t"}); err != nil {
 		t.Fatal(err)
 	}
-	if k := lastRequest[*taskwirev1.SubmitBatchRequest](env.fake).GetRuns()[0].GetOptions().GetIdempotencyKey(); k != "" {
-		t.Fatalf("batch item key %q", k)
+	if r := lastRequest[*taskwirev1.SubmitBatchRequest](env.fake).GetRuns()[0]; r.GetOptions().GetIdempotencyKey() != "" || r.GetRequestId() != "" {
+		t.Fatalf("batch item %v", r)
 	}
-	if k := lastRequest[*taskwirev1.CreateScheduleRequest](env.fake).GetSchedule().GetRun().GetOptions().GetIdempotencyKey(); k != "" {
-		t.Fatalf("schedule key %q", k)
+	if r := lastRequest[*taskwirev1.CreateScheduleRequest](env.fake).GetSchedule().GetRun(); r.GetOptions().GetIdempotencyKey() != "" || r.GetRequestId() != "" {
+		t.Fatalf("schedule run %v", r)
 	}
 }
 
@@ -370,11 +431,17 @@ func TestNewClientTakesRetryOptions(t *testing.T) {
 	if _, err := NewClient(conn, WithoutCallRetry()).ListRuns(ctx, ListFilter{}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("WithoutCallRetry: %v", err)
 	}
-	if _, err := NewClient(conn, WithAutoIdempotencyKeys(false)).Submit(ctx, "t", nil); err != nil {
+	if _, err := NewClient(conn).Submit(ctx, "t", nil); err != nil {
 		t.Fatal(err)
 	}
-	if k := lastRequest[*taskwirev1.SubmitRequest](env.fake).GetOptions().GetIdempotencyKey(); k != "" {
-		t.Fatalf("key %q", k)
+	if id := lastRequest[*taskwirev1.SubmitRequest](env.fake).GetRequestId(); !uuidV7Pattern.MatchString(id) {
+		t.Fatalf("default request id %q", id)
+	}
+	if _, err := NewClient(conn, WithRequestIDs(false)).Submit(ctx, "t", nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := lastRequest[*taskwirev1.SubmitRequest](env.fake); r.GetRequestId() != "" || r.GetOptions().GetIdempotencyKey() != "" {
+		t.Fatalf("WithRequestIDs(false): %v", r)
 	}
 }
 
@@ -413,17 +480,6 @@ func TestCallRetryConfig(t *testing.T) {
 	}
 	if b := odd.backoff(3, func() float64 { return 0.9 }); b != time.Second {
 		t.Fatalf("no jitter: %v", b)
-	}
-}
-
-func TestNewIdempotencyKey(t *testing.T) {
-	seen := map[string]bool{}
-	for range 1000 {
-		k := newIdempotencyKey()
-		if !uuidPattern.MatchString(k) || seen[k] {
-			t.Fatalf("key %q (seen %v)", k, seen[k])
-		}
-		seen[k] = true
 	}
 }
 

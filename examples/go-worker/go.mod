@@ -5,6 +5,7 @@ go 1.26.0
 require github.com/taskwire/taskwire/clients/go v0.0.0
 
 require (
+	github.com/google/uuid v1.6.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect

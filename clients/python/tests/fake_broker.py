@@ -57,6 +57,8 @@ class FakeState:
     order: list[str] = field(default_factory=list)
     events: list[types_pb2.RunEvent] = field(default_factory=list)
     idem: dict[str, str] = field(default_factory=dict)
+    # request id -> run id, for request ids that did not become the run id.
+    requests: dict[str, str] = field(default_factory=dict)
 
 
 class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
@@ -298,7 +300,24 @@ class FakeBroker(taskwire_pb2_grpc.TaskServiceServicer):
         key = req.options.idempotency_key
         if key and key in self.state.idem:
             return taskwire_pb2.SubmitResponse(run=self.state.runs[self.state.idem[key]], deduplicated=True)
+        # Like the broker: a request id (ignored with a key) that is a UUIDv7
+        # within 60 s of now becomes the run id; any other UUID is kept as a
+        # key. Reuse for another task is ALREADY_EXISTS.
+        request_id = "" if key else req.request_id.lower()
+        if request_id and not UUID_RE.match(request_id):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request_id: not a UUID")
+        earlier = self.state.runs.get(self.state.requests.get(request_id, request_id)) if request_id else None
+        if earlier is not None:
+            if earlier.task != req.task:
+                context.abort(grpc.StatusCode.ALREADY_EXISTS, f"request_id {request_id} was already used for another Submit")
+            return taskwire_pb2.SubmitResponse(run=earlier, deduplicated=True)
         run_id = str(uuid.uuid4())
+        if request_id:
+            rid = uuid.UUID(request_id)
+            if rid.version == 7 and abs((rid.int >> 80) - time.time() * 1000) <= 60_000:
+                run_id = request_id
+            else:
+                self.state.requests[request_id] = run_id
         delayed = req.options.delay_ms > 0 or req.options.HasField("scheduled_at")
         run = types_pb2.TaskRun(
             id=run_id,

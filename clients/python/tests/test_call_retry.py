@@ -1,10 +1,11 @@
-"""Default idempotency keys and client-side retries (CallRetry), sync and asyncio,
+"""Default request ids and client-side retries (CallRetry), sync and asyncio,
 against the in-process fake broker."""
 
 from __future__ import annotations
 
 import re
 import time
+import warnings
 from typing import Any, AsyncIterator, Callable, Iterator
 
 import grpc
@@ -14,7 +15,7 @@ from fake_broker import FakeBroker
 import taskwire
 from taskwire.v1 import taskwire_pb2
 
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+UUID7_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, "NATS is unreachable; retry the call")
 RETRYABLE_ABORTED = (grpc.StatusCode.ABORTED, taskwire.RETRYABLE_ABORTED_MESSAGE)
 FAST = taskwire.CallRetry(initial_backoff=0.01, max_backoff=0.05)
@@ -36,56 +37,86 @@ async def aclient(fake: FakeBroker) -> AsyncIterator[taskwire.AsyncClient]:
         yield c
 
 
-# -- idempotency keys ----------------------------------------------------------
+# -- request ids -------------------------------------------------------------------
 
 
-def test_submit_gets_a_random_key_per_call(rclient: taskwire.Client, fake: FakeBroker) -> None:
+def test_submit_gets_a_request_id_per_call(rclient: taskwire.Client, fake: FakeBroker) -> None:
     a = rclient.submit("t")
     b = rclient.submit("t")
-    ka, kb = (r.options.idempotency_key for r in submits(fake))
-    assert UUID_RE.match(ka) and UUID_RE.match(kb) and ka != kb
-    assert a.id != b.id and not a.deduplicated and not b.deduplicated
+    ra, rb = submits(fake)
+    assert UUID7_RE.match(ra.request_id) and UUID7_RE.match(rb.request_id) and ra.request_id != rb.request_id
+    # A request id, not an idempotency key (which would cost the broker a write).
+    assert ra.options.idempotency_key == "" and rb.options.idempotency_key == ""
+    # The broker made each (fresh) request id its run's id.
+    assert (a.id, b.id) == (ra.request_id, rb.request_id)
+    assert not a.deduplicated and not b.deduplicated
 
 
 def test_caller_key_is_kept(rclient: taskwire.Client, fake: FakeBroker) -> None:
     fake.fail_next["Submit"] = [UNAVAILABLE, UNAVAILABLE]
     h = rclient.submit("t", idempotency_key="order-42")
-    assert [r.options.idempotency_key for r in submits(fake)] == ["order-42"] * 3
+    reqs = submits(fake)
+    assert [r.options.idempotency_key for r in reqs] == ["order-42"] * 3
+    assert [r.request_id for r in reqs] == [""] * 3  # the key decides: no request id
     assert fake.state.idem["order-42"] == h.id
 
 
-def test_auto_keys_off(fake: FakeBroker) -> None:
-    with taskwire.Client(fake.address, timeout=5, call_retry=FAST, auto_idempotency_keys=False) as c:
+def test_request_ids_off(fake: FakeBroker) -> None:
+    with taskwire.Client(fake.address, timeout=5, call_retry=FAST, request_ids=False) as c:
+        assert c.request_ids is False
         c.submit("t")
-        assert submits(fake)[-1].options.idempotency_key == ""
-        # Without a key a retry could create a second run: not retried.
+        last = submits(fake)[-1]
+        assert last.request_id == "" and last.options.idempotency_key == ""
+        # Without a key or a request id a retry could create a second run: not retried.
         fake.fail_next["Submit"] = UNAVAILABLE
         with pytest.raises(taskwire.UnavailableError) as info:
             c.submit("t")
         assert info.value.attempts == 1 and len(submits(fake)) == 2
+        assert submits(fake)[-1].request_id == ""
         # With the caller's key it is.
         fake.fail_next["Submit"] = UNAVAILABLE
         c.submit("t", idempotency_key="k")
         assert [r.options.idempotency_key for r in submits(fake)[2:]] == ["k", "k"]
+        assert [r.request_id for r in submits(fake)[2:]] == ["", ""]
 
 
-def test_schedules_and_batches_get_no_generated_key(rclient: taskwire.Client, fake: FakeBroker) -> None:
+@pytest.mark.parametrize("client_class", [taskwire.Client, taskwire.AsyncClient])
+async def test_auto_idempotency_keys_is_a_deprecated_alias(client_class: Any) -> None:
+    with pytest.warns(DeprecationWarning, match="auto_idempotency_keys is deprecated: use request_ids"):
+        off = client_class("127.0.0.1:1", auto_idempotency_keys=False)
+    with pytest.warns(DeprecationWarning):
+        on = client_class("127.0.0.1:1", auto_idempotency_keys=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new name warns nothing
+        default = client_class("127.0.0.1:1")
+        new_off = client_class("127.0.0.1:1", request_ids=False)
+    assert (off.request_ids, on.request_ids, default.request_ids, new_off.request_ids) == (False, True, True, False)
+    assert off.auto_idempotency_keys is False and default.auto_idempotency_keys is True
+    for c in (off, on, default, new_off):
+        closed = c.close()
+        if closed is not None:
+            await closed
+
+
+def test_schedules_and_batches_get_no_request_id(rclient: taskwire.Client, fake: FakeBroker) -> None:
     rclient.create_schedule("s", "* * * * *", "t")
-    assert fake.last("CreateSchedule").request.schedule.run.options.idempotency_key == ""
+    run = fake.last("CreateSchedule").request.schedule.run
+    assert run.options.idempotency_key == "" and run.request_id == ""
     rclient.submit_batch([taskwire.call("t")])
-    assert fake.last("SubmitBatch").request.runs[0].options.idempotency_key == ""
+    item = fake.last("SubmitBatch").request.runs[0]
+    assert item.options.idempotency_key == "" and item.request_id == ""
 
 
 # -- Submit retries --------------------------------------------------------------
 
 
-def test_submit_retries_unavailable_with_the_same_key(rclient: taskwire.Client, fake: FakeBroker) -> None:
+def test_submit_retries_unavailable_with_the_same_request_id(rclient: taskwire.Client, fake: FakeBroker) -> None:
     fake.fail_next["Submit"] = UNAVAILABLE
     h = rclient.submit("add", 1, 2)
     first, second = submits(fake)
-    assert UUID_RE.match(first.options.idempotency_key)
-    assert second == first  # the very same request, key included
-    assert fake.state.idem[first.options.idempotency_key] == h.id
+    assert UUID7_RE.match(first.request_id)
+    assert second == first  # the very same request, request id included
+    assert second.request_id == first.request_id == h.id
     assert list(fake.state.runs) == [h.id] and not h.deduplicated
 
 
@@ -93,10 +124,11 @@ def test_lost_answer_is_retried_into_the_same_run(rclient: taskwire.Client, fake
     # The broker created the run, then the answer was lost (node loss).
     fake.lose_next["Submit"] = UNAVAILABLE
     h = rclient.submit("t")
-    assert len(submits(fake)) == 2
-    assert list(fake.state.runs) == [h.id]  # one run, not two
+    first, second = submits(fake)
+    assert UUID7_RE.match(first.request_id) and second.request_id == first.request_id
+    assert list(fake.state.runs) == [h.id] == [first.request_id]  # one run, not two
     # The broker answered "deduplicated", but by this call's own first
-    # attempt (the key was generated for it): not reported as a duplicate.
+    # attempt (the request id was made for it): not reported as a duplicate.
     assert h.deduplicated is False
 
 
@@ -110,7 +142,7 @@ def test_retryable_aborted_is_retried(rclient: taskwire.Client, fake: FakeBroker
     fake.fail_next["Submit"] = [RETRYABLE_ABORTED, UNAVAILABLE]
     rclient.submit("t")
     reqs = submits(fake)
-    assert len(reqs) == 3 and len({r.options.idempotency_key for r in reqs}) == 1
+    assert len(reqs) == 3 and len({r.request_id for r in reqs}) == 1 and UUID7_RE.match(reqs[0].request_id)
 
 
 @pytest.mark.parametrize(
@@ -119,6 +151,7 @@ def test_retryable_aborted_is_retried(rclient: taskwire.Client, fake: FakeBroker
         (grpc.StatusCode.ABORTED, "run id collision; retry the call"),
         (grpc.StatusCode.ABORTED, taskwire.RETRYABLE_ABORTED_MESSAGE.upper()),
         (grpc.StatusCode.INVALID_ARGUMENT, "task: bad"),
+        (grpc.StatusCode.ALREADY_EXISTS, "request_id x was already used for another Submit"),
         (grpc.StatusCode.RESOURCE_EXHAUSTED, "args: too large"),
         (grpc.StatusCode.INTERNAL, "boom"),
         (grpc.StatusCode.DEADLINE_EXCEEDED, "too slow"),
@@ -143,7 +176,7 @@ def test_gives_up_after_max_attempts(fake: FakeBroker) -> None:
             c.submit("t")
     assert info.value.attempts == 3 and info.value.retryable
     reqs = submits(fake)
-    assert len(reqs) == 3 and len({r.options.idempotency_key for r in reqs}) == 1
+    assert len(reqs) == 3 and len({r.request_id for r in reqs}) == 1
 
 
 @pytest.mark.parametrize("call_retry", [None, taskwire.CallRetry(max_attempts=1)])
@@ -154,7 +187,7 @@ def test_retries_off(fake: FakeBroker, call_retry: taskwire.CallRetry | None) ->
             c.submit("t")
         assert info.value.attempts == 1 and len(submits(fake)) == 1
         c.submit("t")
-    assert UUID_RE.match(submits(fake)[-1].options.idempotency_key)  # keys stay on
+    assert UUID7_RE.match(submits(fake)[-1].request_id)  # request ids stay on
 
 
 @pytest.mark.parametrize("per_call", [False, True])
@@ -290,22 +323,24 @@ def test_retryable_property() -> None:
 # -- asyncio -----------------------------------------------------------------------
 
 
-async def test_async_submit_retries_with_the_same_key(aclient: taskwire.AsyncClient, fake: FakeBroker) -> None:
+async def test_async_submit_retries_with_the_same_request_id(aclient: taskwire.AsyncClient, fake: FakeBroker) -> None:
     fake.fail_next["Submit"] = [UNAVAILABLE, RETRYABLE_ABORTED]
     h = await aclient.submit("t")
     reqs = submits(fake)
     assert len(reqs) == 3 and reqs[0] == reqs[1] == reqs[2]
-    assert UUID_RE.match(reqs[0].options.idempotency_key)
-    assert list(fake.state.runs) == [h.id]
+    assert UUID7_RE.match(reqs[0].request_id) and reqs[0].options.idempotency_key == ""
+    assert list(fake.state.runs) == [h.id] == [reqs[0].request_id]
 
 
 async def test_async_caller_key_and_lost_answer(aclient: taskwire.AsyncClient, fake: FakeBroker) -> None:
     fake.lose_next["Submit"] = UNAVAILABLE
     h = await aclient.submit("t")
     assert list(fake.state.runs) == [h.id] and h.deduplicated is False
+    assert [r.request_id for r in submits(fake)] == [h.id, h.id]
     fake.lose_next["Submit"] = UNAVAILABLE
     h2 = await aclient.submit("t", idempotency_key="mine")
     assert [r.options.idempotency_key for r in submits(fake)[2:]] == ["mine", "mine"]
+    assert [r.request_id for r in submits(fake)[2:]] == ["", ""]
     assert h2.deduplicated is True and len(fake.state.runs) == 2
 
 
@@ -329,13 +364,14 @@ async def test_async_deadline_bounds_all_attempts(fake: FakeBroker) -> None:
     assert 3 < info.value.attempts < 1000
 
 
-async def test_async_retries_off_and_auto_keys_off(fake: FakeBroker) -> None:
-    async with taskwire.AsyncClient(fake.address, timeout=5, call_retry=None, auto_idempotency_keys=False) as c:
+async def test_async_request_ids_off(fake: FakeBroker) -> None:
+    async with taskwire.AsyncClient(fake.address, timeout=5, call_retry=FAST, request_ids=False) as c:
         fake.fail_next["Submit"] = UNAVAILABLE
-        with pytest.raises(taskwire.UnavailableError):
+        with pytest.raises(taskwire.UnavailableError) as info:
             await c.submit("t")
+        assert info.value.attempts == 1  # neither key nor request id: not retried
         await c.submit("t")
-    assert [r.options.idempotency_key for r in submits(fake)] == ["", ""]
+    assert [(r.options.idempotency_key, r.request_id) for r in submits(fake)] == [("", ""), ("", "")]
 
 
 async def test_async_reads_and_cas_writes_retry_unavailable(aclient: taskwire.AsyncClient, fake: FakeBroker) -> None:

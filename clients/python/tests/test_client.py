@@ -81,9 +81,9 @@ def test_submit_defaults_leave_options_unset(client: taskwire.Client, fake: Fake
     client.submit("noargs")
     req = fake.last("Submit").request
     assert json.loads(req.args.data) == []
-    # Only the generated idempotency key is set (see test_call_retry.py).
-    assert req.options == types_pb2.SubmitOptions(idempotency_key=req.options.idempotency_key)
-    assert len(req.options.idempotency_key) == 36
+    # No option is set; the request carries a request id (see test_call_retry.py).
+    assert req.options == types_pb2.SubmitOptions()
+    assert len(req.request_id) == 36
     assert not req.options.HasField("retry")
     assert not req.options.HasField("scheduled_at")
 

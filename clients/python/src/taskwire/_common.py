@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence, Union
@@ -190,14 +192,53 @@ def submit_options(
     return opts
 
 
-def ensure_idempotency_key(request: taskwire_pb2.SubmitRequest, auto: bool) -> bool:
-    """Give ``request`` a random UUID idempotency key when ``auto`` and it has
-    none; True when the key was generated here. Called once per logical
-    submit, before the first attempt, so every retry carries the same key."""
-    if not auto or request.options.idempotency_key:
+def uuid7(unix_ms: int | None = None) -> uuid.UUID:
+    """A version 7 UUID (RFC 9562): the 48-bit big-endian Unix time in
+    milliseconds (``unix_ms``, default now), the version (7), the variant
+    (``10``) and 74 random bits from ``os.urandom``. UUIDv7s sort by time
+    (bytes and strings alike) to the millisecond; within one millisecond
+    their order is random. (Python's ``uuid`` module has no ``uuid7`` before
+    3.14.)"""
+    ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
+    if not 0 <= ms < 1 << 48:
+        raise ValueError(f"unix_ms out of the 48-bit range: {ms}")
+    b = bytearray(ms.to_bytes(6, "big") + os.urandom(10))
+    b[6] = 0x70 | (b[6] & 0x0F)  # version 7 in the high nibble of byte 6
+    b[8] = 0x80 | (b[8] & 0x3F)  # variant 10 in the top two bits of byte 8
+    return uuid.UUID(bytes=bytes(b))
+
+
+def ensure_request_id(request: taskwire_pb2.SubmitRequest, on: bool) -> bool:
+    """Give ``request`` a request id (``SubmitRequest.request_id``, a new
+    UUIDv7) when ``on`` and it has neither an idempotency key nor a request
+    id; True when the id was made here. Called once per logical submit,
+    before the first attempt, so every retry carries the same id (the broker
+    makes it the run id: a retry finds the run instead of making another)."""
+    if not on or request.options.idempotency_key or request.request_id:
         return False
-    request.options.idempotency_key = str(uuid.uuid4())
+    request.request_id = str(uuid7())
     return True
+
+
+def retriable_submit(request: taskwire_pb2.SubmitRequest) -> bool:
+    """Whether sending ``request`` again cannot create a second run: it
+    carries an idempotency key or a request id."""
+    return bool(request.options.idempotency_key or request.request_id)
+
+
+def request_ids_option(request_ids: bool, auto_idempotency_keys: bool | None) -> bool:
+    """The clients' ``request_ids`` option, with its deprecated former name
+    ``auto_idempotency_keys`` (a DeprecationWarning when given; False from
+    either turns request ids off)."""
+    if auto_idempotency_keys is None:
+        return bool(request_ids)
+    warnings.warn(
+        "auto_idempotency_keys is deprecated: use request_ids (a Submit without an idempotency key "
+        "now carries a request id instead of a random idempotency key)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return bool(request_ids) and bool(auto_idempotency_keys)
 
 
 def submit_request(

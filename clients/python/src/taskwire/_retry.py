@@ -33,11 +33,12 @@ class CallRetry:
 
     Retried: Submit on UNAVAILABLE, and on ABORTED with the broker's message
     "idempotency key changed concurrently; retry the call", always with the
-    same idempotency key (so a retry cannot create a second run; a Submit
-    without a key is never retried); GetStatus, ListRuns, Cancel and Retry on
-    UNAVAILABLE. Every attempt shares the call's deadline (``rpc_timeout`` or
-    the client's ``timeout``): a retry is not started when its backoff would
-    end past the deadline, and the last error is raised.
+    same idempotency key or request id (so a retry cannot create a second
+    run; a Submit with neither is never retried); GetStatus, ListRuns,
+    Cancel and Retry on UNAVAILABLE. Every attempt shares the call's
+    deadline (``rpc_timeout`` or the client's ``timeout``): a retry is not
+    started when its backoff would end past the deadline, and the last error
+    is raised.
 
     Attributes:
         max_attempts: attempts in all, including the first (default 5);
@@ -86,7 +87,7 @@ def retry_unavailable(err: RpcError) -> bool:
 
 
 def retry_submit(err: RpcError) -> bool:
-    """Submit with an idempotency key: UNAVAILABLE, and the broker's retryable ABORTED."""
+    """Submit with an idempotency key or a request id: UNAVAILABLE, and the broker's retryable ABORTED."""
     return err.code == grpc.StatusCode.UNAVAILABLE or (
         err.code == grpc.StatusCode.ABORTED and err.message == RETRYABLE_ABORTED_MESSAGE
     )

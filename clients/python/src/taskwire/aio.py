@@ -42,14 +42,16 @@ class AsyncClient:
         options: Sequence[tuple[str, Any]] | None = None,
         channel: grpc.aio.Channel | None = None,
         call_retry: CallRetry | None = DEFAULT_CALL_RETRY,
-        auto_idempotency_keys: bool = True,
+        request_ids: bool = True,
+        auto_idempotency_keys: bool | None = None,
     ) -> None:
         if call_retry is not None and not isinstance(call_retry, CallRetry):
             raise TypeError(f"call_retry must be a taskwire.CallRetry or None, not {type(call_retry).__name__}")
         self.address = _common.resolve_address(address)
         self.timeout = timeout
         self.call_retry = call_retry
-        self.auto_idempotency_keys = auto_idempotency_keys
+        #: Whether submits without an idempotency key get a request id.
+        self.request_ids = _common.request_ids_option(request_ids, auto_idempotency_keys)
         self._metadata = _common.call_metadata(_common.resolve_token(token), metadata)
         if channel is not None:
             self._channel = channel
@@ -68,6 +70,15 @@ class AsyncClient:
     @property
     def channel(self) -> grpc.aio.Channel:
         return self._channel
+
+    @property
+    def auto_idempotency_keys(self) -> bool:
+        """Deprecated: the former name of :attr:`request_ids`."""
+        return self.request_ids
+
+    @auto_idempotency_keys.setter
+    def auto_idempotency_keys(self, on: bool) -> None:
+        self.request_ids = on
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -158,11 +169,14 @@ class AsyncClient:
                 run_if_dependencies_fail=run_if_dependencies_fail,
             ),
         )
-        generated = _common.ensure_idempotency_key(request, self.auto_idempotency_keys)
+        # Set once, before the first attempt: every retry carries the same id.
+        generated = _common.ensure_request_id(request, self.request_ids)
         resp: taskwire_pb2.SubmitResponse = await self._unary(
             self.stub.Submit, request, self._deadline(rpc_timeout),
-            retry_submit if request.options.idempotency_key else None,
+            retry_submit if _common.retriable_submit(request) else None,
         )
+        # A request id of our own: "deduplicated" can only mean this call's
+        # own earlier attempt created the run.
         deduplicated = resp.deduplicated and not generated
         return AsyncRunHandle(self, resp.run.id, run=Run(resp.run), deduplicated=deduplicated)
 

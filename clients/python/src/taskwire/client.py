@@ -58,12 +58,18 @@ class Client:
         call_retry: how failed calls are retried (:class:`CallRetry`; default
             up to 5 attempts, backoff 0.05 s doubling up to 1 s, ±20 % jitter):
             Submit on UNAVAILABLE and on the broker's retryable ABORTED, with
-            the same idempotency key; GetStatus, ListRuns, Cancel and Retry on
-            UNAVAILABLE. ``None`` turns retries off.
-        auto_idempotency_keys: give every :meth:`submit` without an
-            ``idempotency_key`` a random UUID one (default True), so it can be
-            retried without creating a second run. With False such submits
-            carry no key and are not retried.
+            the same idempotency key or request id; GetStatus, ListRuns,
+            Cancel and Retry on UNAVAILABLE. ``None`` turns retries off.
+        request_ids: give every :meth:`submit` without an ``idempotency_key``
+            a request id (``SubmitRequest.request_id``, a UUIDv7 made once
+            per call and sent again with each of its retries), so it can be
+            retried without creating a second run (default True). The
+            broker makes it the run id: no extra write while this machine's
+            clock is within 60 s of the broker's (one more KV write per
+            submit beyond that). With False such submits carry neither and
+            are not retried.
+        auto_idempotency_keys: deprecated former name of ``request_ids``
+            (a DeprecationWarning); False turns request ids off.
 
     Use it as a context manager, or call :meth:`close`.
     """
@@ -80,7 +86,8 @@ class Client:
         options: Sequence[tuple[str, Any]] | None = None,
         channel: grpc.Channel | None = None,
         call_retry: CallRetry | None = DEFAULT_CALL_RETRY,
-        auto_idempotency_keys: bool = True,
+        request_ids: bool = True,
+        auto_idempotency_keys: bool | None = None,
     ) -> None:
         if call_retry is not None and not isinstance(call_retry, CallRetry):
             raise TypeError(f"call_retry must be a taskwire.CallRetry or None, not {type(call_retry).__name__}")
@@ -88,8 +95,8 @@ class Client:
         self.timeout = timeout
         #: Retries of failed calls (None: off).
         self.call_retry = call_retry
-        #: Whether submits without an idempotency key get a random one.
-        self.auto_idempotency_keys = auto_idempotency_keys
+        #: Whether submits without an idempotency key get a request id.
+        self.request_ids = _common.request_ids_option(request_ids, auto_idempotency_keys)
         self._metadata = _common.call_metadata(_common.resolve_token(token), metadata)
         if channel is not None:
             self._channel = channel
@@ -110,6 +117,15 @@ class Client:
     @property
     def channel(self) -> grpc.Channel:
         return self._channel
+
+    @property
+    def auto_idempotency_keys(self) -> bool:
+        """Deprecated: the former name of :attr:`request_ids`."""
+        return self.request_ids
+
+    @auto_idempotency_keys.setter
+    def auto_idempotency_keys(self, on: bool) -> None:
+        self.request_ids = on
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -186,9 +202,10 @@ class Client:
         ending in ``_ms`` are milliseconds. ``payload`` sends raw bytes
         instead of JSON args. ``rpc_timeout`` overrides the client's deadline.
 
-        Without ``idempotency_key`` the client generates a random one (unless
-        ``auto_idempotency_keys=False``); transient failures are retried with
-        the same key (see ``call_retry``), so one call creates at most one run.
+        Without ``idempotency_key`` the request carries a request id (a
+        UUIDv7 made for this call, unless ``request_ids=False``); transient
+        failures are retried with the same key or request id (see
+        ``call_retry``), so one call creates at most one run.
         """
         request = _common.submit_request(
             task,
@@ -212,13 +229,14 @@ class Client:
                 run_if_dependencies_fail=run_if_dependencies_fail,
             ),
         )
-        generated = _common.ensure_idempotency_key(request, self.auto_idempotency_keys)
+        # Set once, before the first attempt: every retry carries the same id.
+        generated = _common.ensure_request_id(request, self.request_ids)
         resp: taskwire_pb2.SubmitResponse = self._unary(
             self.stub.Submit, request, self._deadline(rpc_timeout),
-            retry_submit if request.options.idempotency_key else None,
+            retry_submit if _common.retriable_submit(request) else None,
         )
-        # A generated key is this call's own: a deduplicated answer means an
-        # earlier attempt of this call created the run, not another submit.
+        # A request id of our own is this call's: a deduplicated answer means
+        # an earlier attempt of this call created the run, not another submit.
         deduplicated = resp.deduplicated and not generated
         return RunHandle(self, resp.run.id, run=Run(resp.run), deduplicated=deduplicated)
 
@@ -453,8 +471,9 @@ class Client:
 class RunHandle:
     """A submitted run. ``run`` is the record returned by Submit (None for
     :meth:`Client.handle`); ``deduplicated`` is True when an earlier submit with
-    the same idempotency key created the run (never with a key the client
-    generated: only an earlier attempt of the same call can have used it)."""
+    the same idempotency key (or request id) created the run (never with a
+    request id the client made: only an earlier attempt of the same call can
+    have used it)."""
 
     def __init__(
         self, client: Client, run_id: str, *, run: Run | None = None, deduplicated: bool = False

@@ -154,7 +154,7 @@ class NotFoundError(RpcError):
 
 
 class AlreadyExistsError(RpcError):
-    """ALREADY_EXISTS."""
+    """ALREADY_EXISTS: e.g. a submit's request id was already used for another submit."""
 
 
 class FailedPreconditionError(RpcError):
