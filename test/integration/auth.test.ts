@@ -271,7 +271,7 @@ describe("security: TLS, mTLS, tokens, scopes and namespaces", function () {
       // Idempotency keys are per namespace.
       const k = uniq("key");
       const a1 = await a.submit(sleepy.taskName, [1], { idempotencyKey: k });
-      const a2 = await a.submitRaw({ task: sleepy.taskName, args: { contentType: "application/json", data: Buffer.from("[1]") }, options: { ...(await a.getStatus(a1.id)).options!, idempotencyKey: k } });
+      const a2 = await a.submitRaw({ task: sleepy.taskName, args: { contentType: "application/json", data: Buffer.from("[1]") }, options: { ...(await a.getStatus(a1.id)).options!, idempotencyKey: k }, requestId: "" });
       const b1 = await b.submit(sleepy.taskName, [1], { idempotencyKey: k });
       assert.equal(a2.run.id, a1.id);
       assert.notEqual(b1.id, a1.id);
