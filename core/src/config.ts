@@ -49,6 +49,19 @@ export function listenOrOff(): z.ZodType<string, string> {
   return z.union([z.literal(""), z.literal("off").transform(() => ""), hostPort()], { error: "expected host:port (e.g. 127.0.0.1:8050, 0.0.0.0:8050, 127.0.0.1:0 for any free port) or off" });
 }
 
+/** A whole number of ms, or "off" (also "" and undefined): undefined. */
+export function msOrOff(min: number, max: number): z.ZodType<number | undefined, string | number | undefined> {
+  return z.union([z.undefined(), z.number(), z.string()]).transform((v, ctx) => {
+    if (v === undefined || (typeof v === "string" && /^\s*(off)?\s*$/i.test(v))) return undefined;
+    const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: "custom", message: `expected off or a whole number of ms from ${min} to ${max}${typeof v === "string" && /[a-z]/i.test(v) ? " (no units or suffixes)" : ""}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
 /** One or more NATS URLs, comma separated. */
 export function natsUrls(): z.ZodType<string, string> {
   return z

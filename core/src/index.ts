@@ -13,5 +13,5 @@ export { ConfigError, resolveSettings, setting, natsSettings, int, flag, text, h
 export * from "./exec/index.js";
 export { HttpServer, opsHandler, sendJson, pathOf, type HttpHandler, type Readiness } from "./http.js";
 export { createRegistry, natsConnectedGauge, processRegistry } from "./metrics.js";
-export { listenOrOff } from "./config.js";
+export { listenOrOff, msOrOff } from "./config.js";
 export { listWorkers, encodeWorkerRecord, workerKey, WORKER_RECORD_INTERVAL_MS, WORKER_RECORD_MAX_AGE_MS, type WorkerRecord } from "./worker-registry.js";

@@ -7,11 +7,12 @@ import { recordSubject, RUNS_BUCKET_STREAM } from "@taskwire/core";
 import { uniq, waitFor } from "../helpers/env.js";
 import { useStack } from "../helpers/stack.js";
 
-// The worker's start-record delay (startRecordDelayMs): by default (0) the
-// RUNNING write leaves as the task starts, not waited for; with a delay, an
-// attempt that ends within it records its start in its outcome's revision
-// (one write), a longer one writes RUNNING when the delay is up;
-// StreamEvents shows STARTED either way.
+// The worker's start-record delay (startRecordDelayMs, off by default:
+// RUNNING is written before the task starts). 0: the RUNNING write leaves
+// as the task starts, not waited for; with a delay, an attempt that ends
+// within it records its start in its outcome's revision (one write), a
+// longer one writes RUNNING when the delay is up; StreamEvents shows
+// STARTED either way.
 
 /** Every revision of a run's record, oldest first (its subject in the KV stream, read with an ordered consumer). */
 async function history(natsUrl: string, id: string): Promise<TaskRun[]> {
@@ -130,8 +131,8 @@ describe("the start-record delay (a short attempt's start folded into its outcom
     });
   });
 
-  describe("the default (0): RUNNING sent as the task starts, not waited for", function () {
-    const stack = useStack({ tasks: [quick] });
+  describe("0: RUNNING sent as the task starts, not waited for", function () {
+    const stack = useStack({ tasks: [quick], worker: { startRecordDelayMs: 0 } });
 
     it("still writes every state as its own revision, with strictly increasing cursors", async function () {
       const run = await quick.using(stack.client).delay(5);
@@ -143,6 +144,18 @@ describe("the start-record delay (a short attempt's start folded into its outcom
       assert.deepEqual(events.map((e) => e.type), [EventType.EVENT_TYPE_SUBMITTED, EventType.EVENT_TYPE_STARTED, EventType.EVENT_TYPE_COMPLETED]);
       const cursors = events.map((e) => Number(e.cursor));
       assert.ok(cursors.every((c, i) => i === 0 || c > (cursors[i - 1] ?? 0)), `cursors increase: ${cursors.join(", ")}`);
+    });
+  });
+  describe("off (the default): RUNNING before the task starts", function () {
+    const stack = useStack({ tasks: [quick] });
+
+    it("records RUNNING before the task runs", async function () {
+      assert.equal(stack.worker.options.startRecordDelayMs, undefined);
+      const run = await quick.using(stack.client).delay(7);
+      assert.equal(await run.result({ timeoutMs: 10_000 }), 8);
+      const revs = await history(stack.nats.url, run.id);
+      assert.deepEqual(revs.map((r) => r.state), [RunState.RUN_STATE_PENDING, RunState.RUN_STATE_RUNNING, RunState.RUN_STATE_COMPLETED]);
+      assert.ok((revs[1]?.updatedAt?.getTime() ?? Infinity) <= (revs[2]?.attempts[0]?.finishedAt?.getTime() ?? 0));
     });
   });
 });

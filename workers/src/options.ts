@@ -1,4 +1,4 @@
-import { int, listenOrOff, natsSettings, QUEUE_NAME_RE, resolveSettings, setting } from "@taskwire/core";
+import { int, listenOrOff, msOrOff, natsSettings, QUEUE_NAME_RE, resolveSettings, setting } from "@taskwire/core";
 import type { Logger } from "pino";
 import { z } from "zod";
 
@@ -30,14 +30,18 @@ export interface WorkerOptions {
   maxCrashRetries?: number;
   /**
    * When a run's RUNNING state is written, in ms after its task started.
-   * 0: the RUNNING write is sent as the task starts, not waited for (the
-   * task starts one NATS round trip sooner). > 0: written only if the
+   * Unset or "off" (the default): before the task starts — a stale
+   * duplicate delivery then always finds it RUNNING under this worker, even
+   * while NATS loses a node. 0: sent as the task starts, not waited for (the
+   * task starts one NATS round trip sooner). Above 0: written only if the
    * attempt is still running then; an attempt that ends sooner records its
    * start and its end in one write (one write less per run; StreamEvents
-   * still yields STARTED, sharing the cursor of the event before it — see
-   * docs/architecture.md). Until RUNNING is written GetStatus says PENDING.
-   * Redelivered runs and runs with a schedule-to-start timeout always write
-   * RUNNING before they start. @default 0 (TASKWIRE_START_RECORD_DELAY_MS)
+   * still yields STARTED, sharing the cursor of the event before it). With
+   * 0 or more, a run may execute twice when a NATS node is lost at its start
+   * (its redelivery can find it still PENDING), and until RUNNING is written
+   * GetStatus says PENDING. Redelivered runs and runs with a
+   * schedule-to-start timeout always write RUNNING first.
+   * @default undefined (off) (TASKWIRE_START_RECORD_DELAY_MS)
    */
   startRecordDelayMs?: number;
   /** Install SIGTERM/SIGINT handlers that stop the worker gracefully (serve() only). @default true */
@@ -66,7 +70,7 @@ export interface RunOutcome {
   error?: { type: string; message: string };
 }
 
-export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, "logger" | "onCompletion" | "onFailure">> & Pick<WorkerOptions, "onCompletion" | "onFailure">;
+export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, "logger" | "onCompletion" | "onFailure" | "startRecordDelayMs">> & Pick<WorkerOptions, "onCompletion" | "onFailure" | "startRecordDelayMs">;
 
 /** Every worker setting that has a `TASKWIRE_*` variable: its schema and default (see docs/configuration.md). */
 export const workerSettings = {
@@ -78,7 +82,7 @@ export const workerSettings = {
   maxResultBytes: setting("TASKWIRE_MAX_RESULT_BYTES", int("bytes", 1, 64 * 1024 * 1024), 3_145_728),
   inlineResultBytes: setting("TASKWIRE_INLINE_RESULT_BYTES", int("bytes", 0, 1024 * 1024), 65_536),
   maxCrashRetries: setting("TASKWIRE_MAX_CRASH_RETRIES", int("attempts", 0, 1_000), 10),
-  startRecordDelayMs: setting("TASKWIRE_START_RECORD_DELAY_MS", int("ms", 0, 60_000), 0),
+  startRecordDelayMs: setting("TASKWIRE_START_RECORD_DELAY_MS", msOrOff(0, 60_000), undefined),
   http: setting("TASKWIRE_WORKER_HTTP_LISTEN", listenOrOff(), ""),
   replicas: natsSettings.replicas,
   retentionMs: natsSettings.retentionMs,

@@ -96,6 +96,8 @@ function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bu
   t.latencies("e2e", `dispatch latency (broker receipt → start, ≥ accepted → start), paced ${s.pacedRate}/s`, e2e.paced.dispatchFromReceipt, undefined, { p99: 5 });
   t.latencies("e2e", `dispatch latency (from Submit answer, lower bound), paced ${s.pacedRate}/s`, e2e.paced.dispatchFromAnswer);
   t.latencies("e2e", `end-to-end latency, paced ${s.pacedRate}/s`, e2e.paced.e2e, bull ? { name: "BullMQ", p: bull.paced.e2e } : undefined, {}, false, { p50: 1.5, p99: 2 });
+  const ld = e2e.paced.loadGeneratorLoopDelay;
+  t.row({ section: "e2e", metric: `  paced: the load generator's event-loop delay, p99 (max ${round(ld.max, 1)} ms)`, unit: "ms", taskwire: ld.p99 });
   const sl = e2e.paced.slowest;
   for (const [k, label] of [["toBroker", "client → broker (Submit call → createdAt)"], ["toStart", "broker → task start"], ["toFinish", "task start → finishedAt"]] as const) {
     t.row({ section: "e2e", metric: `  paced, slowest 1 % (e2e ≥ ${round(sl.threshold, 1)} ms; ${sl.windows} distinct 50 ms windows), median ${label}`, unit: "ms", taskwire: sl.hops[k], peer: "all runs", peerValue: sl.allHops[k] });
