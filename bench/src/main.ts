@@ -17,6 +17,7 @@ import { Client } from "@taskwire/client";
 import { bullmq } from "./phases/bullmq.js";
 import { costPerRun } from "./phases/cost.js";
 import { workerDrain } from "./phases/drain.js";
+import { startFold } from "./phases/fold.js";
 import { workerLanguages } from "./phases/languages.js";
 import { listingAtScale } from "./phases/listing.js";
 import { e2eBursts } from "./phases/e2e.js";
@@ -36,7 +37,7 @@ import { type Broker, connectStack, type Stack, startBroker, startWorker, stopBr
 import { BENCH, type Child, killAllChildrenSync, log, machineInfo, stopAllChildren } from "./util.js";
 
 /** The phases, in the order they run; the names --only takes. */
-const PHASES = ["ceilings", "submit", "memory", "cost", "e2e", "drain", "languages", "scale", "multi", "listing", "bullmq"] as const;
+const PHASES = ["ceilings", "submit", "memory", "cost", "e2e", "drain", "fold", "languages", "scale", "multi", "listing", "bullmq"] as const;
 type Phase = (typeof PHASES)[number];
 
 const argv = new Set(process.argv.slice(2));
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
     if (want("memory")) f.memory = await brokerMemory(S, stack);
 
     // 4. A broker and a worker: NATS cost per run, end-to-end bursts, paced runs.
-    if (want("cost") || want("e2e") || want("drain") || want("languages")) {
+    if (want("cost") || want("e2e") || want("drain") || want("fold") || want("languages")) {
       broker = await startBroker(stack);
       await purge(stack.jsm);
     }
@@ -121,6 +122,9 @@ async function main(): Promise<void> {
 
     // 5. Worker drain: runs preloaded, then a worker of its own.
     if (broker && want("drain")) f.drain = await workerDrain(S, stack, broker);
+
+    // 5a. The same burst, paced runs and drain with the worker's opt-in fold of short attempts' starts.
+    if (broker && want("fold")) f.fold = await startFold(S, stack, broker);
 
     // 5b. The same drain through a TS, a Python and a Go worker (the last two over WorkerService).
     if (broker && want("languages")) f.languages = await workerLanguages(S, stack, broker);

@@ -7,12 +7,12 @@ import { CONC, type Settings } from "../settings.js";
 import { type Broker, type Stack, startWorker } from "../stack.js";
 import { closedLoop, log, round } from "../util.js";
 
-export async function workerDrain(s: Settings, stack: Stack, broker: Broker): Promise<{ rate: number; completed: number }> {
+export async function workerDrain(s: Settings, stack: Stack, broker: Broker, name = "worker-drain", env: Record<string, string> = {}): Promise<{ rate: number; completed: number }> {
   log(`drain: ${s.e2eN} runs preloaded (SubmitBatch), then a worker with concurrency ${CONC} starts`);
   await purge(stack.jsm);
   const batchReq = batchRequest(s.batchSize);
   await closedLoop(s.batchConc, Math.ceil(s.e2eN / s.batchSize), 300_000, () => submitBatch(broker.client, batchReq));
-  const w = await startWorker(stack, "worker-drain");
+  const w = await startWorker(stack, name, 1, env);
   try {
     await waitDrained(stack.jsm, 600_000);
   } finally {

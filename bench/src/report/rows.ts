@@ -2,6 +2,7 @@
 // BullMQ figure, and the targets (docs/performance.md).
 import type { BullmqFigures } from "../phases/bullmq.js";
 import type { E2EBurst } from "../phases/e2e.js";
+import { FOLD_DELAY_MS, type FoldFigures } from "../phases/fold.js";
 import type { GrpcCeiling } from "../phases/grpc-ceiling.js";
 import type { JetStreamCeiling } from "../phases/jetstream-ceiling.js";
 import type { ListingFigures } from "../phases/listing.js";
@@ -23,6 +24,8 @@ export interface Figures {
   costPerRun: Record<string, number>;
   e2e: E2EBurst & { unary: E2EBurst; paced: E2EPaced };
   drain: { rate: number; completed: number };
+  /** The e2e burst, paced runs and drain with the worker's opt-in start fold. */
+  fold: FoldFigures;
   /** The drain through a TS, a Python and a Go worker. */
   languages: Record<WorkerLang, LanguageDrain>;
   /** s.scaleN runs queued, drained and retained. */
@@ -43,6 +46,7 @@ export function tableOf(s: Settings, f: Partial<Figures>): Table {
   ceilingRows(t, s, f);
   submitRows(t, s, f);
   e2eRows(t, s, f);
+  foldRows(t, s, f);
   languageRows(t, s, f);
   multiRows(t, s, f);
   memoryRows(t, f);
@@ -110,6 +114,20 @@ function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bu
     const target = k === "worker" ? { target: "≤ BullMQ worker", met: peerValue !== undefined ? v <= peerValue : undefined } : {};
     t.row({ section: "e2e", metric: `CPU per run: ${k}`, unit: "ms", taskwire: v, peer: peerOf[k]?.[0], peerValue, ...target });
   }
+}
+
+function foldRows(t: Table, s: Settings, { fold, e2e, drain, bullmq: bull }: Partial<Figures>): void {
+  if (!fold) return;
+  const n = s.e2eN.toLocaleString("en-US");
+  const opt = `opt-in TASKWIRE_START_RECORD_DELAY_MS=${FOLD_DELAY_MS}`;
+  t.row({ section: "fold", metric: `completed per second (${n} no-op, worker c64), ${opt}`, unit: "/s", taskwire: fold.burst.completedRate, peer: "BullMQ", peerValue: bull?.completedRate });
+  if (e2e) t.row({ section: "fold", metric: `  same, next to the default worker (RUNNING before the start)`, unit: "/s", taskwire: fold.burst.completedRate, peer: "default", peerValue: e2e.completedRate });
+  t.row({ section: "fold", metric: `worker drain rate (${n} preloaded, c64), ${opt}`, unit: "/s", taskwire: fold.drain.rate, peer: "BullMQ", peerValue: bull?.drainRate });
+  if (drain) t.row({ section: "fold", metric: `  same, next to the default worker`, unit: "/s", taskwire: fold.drain.rate, peer: "default", peerValue: drain.rate });
+  t.latencies("fold", `end-to-end latency, paced ${s.pacedRate}/s, ${opt}`, fold.paced.e2e, bull ? { name: "BullMQ", p: bull.paced.e2e } : undefined);
+  t.latencies("fold", `dispatch latency (broker receipt → start), paced ${s.pacedRate}/s, ${opt}`, fold.paced.dispatchFromReceipt);
+  const peerOf: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.cpuMsPerJob.worker], natsServer: ["redis-server", bull?.cpuMsPerJob.redis] };
+  for (const [k, v] of Object.entries(fold.burst.cpuMsPerRun)) t.row({ section: "fold", metric: `CPU per run, ${opt}: ${k}`, unit: "ms", taskwire: v, peer: peerOf[k]?.[0], peerValue: peerOf[k]?.[1] });
 }
 
 function languageRows(t: Table, s: Settings, { languages: l }: Partial<Figures>): void {
