@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { lstatSync, readdirSync, readFileSync } from "node:fs";
+import { createWriteStream, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { createConnection } from "node:net";
 import { join, resolve } from "node:path";
@@ -77,6 +77,15 @@ export function startChild(name: string, cmd: string, args: string[], env: Recor
   };
   proc.stdout?.on("data", keep);
   proc.stderr?.on("data", keep);
+  // TASKWIRE_BENCH_CHILD_LOGS=<dir>: every child's output also goes to <dir>/<name>.log,
+  // after the wall-clock time it was started (e.g. to line up --trace-gc lines with slow runs).
+  const logDir = process.env.TASKWIRE_BENCH_CHILD_LOGS;
+  if (logDir) {
+    const file = createWriteStream(join(logDir, `${name}.log`), { flags: "a" });
+    file.write(`# ${name} started at ${new Date().toISOString()} (${Date.now()} ms since the epoch)\n`);
+    proc.stdout?.pipe(file, { end: false });
+    proc.stderr?.pipe(file, { end: false });
+  }
   const exited = new Promise<void>((r) => proc.once("exit", () => r()));
   const child: Child = {
     name,
