@@ -1,6 +1,7 @@
 // Taskwire runs as the phases submit and read them: the one Submit request,
 // emptying the streams between phases, waiting for a drain, reading the run
 // records back, and the latencies they carry.
+import { appendFileSync } from "node:fs";
 import { DeliverPolicy, type JetStreamClient, JetStreamApiError, type JetStreamManager } from "@nats-io/jetstream";
 import { type Client, decodeJson, encodeArgs, RunState, type TaskRun } from "@taskwire/client";
 import { INDEX_STREAM, RUNS_BUCKET_STREAM, RUNS_STREAM, taskConsumerName } from "@taskwire/core";
@@ -131,6 +132,9 @@ function slowestOf(runs: { start: number; created: number; started: number; fini
   const e2e = runs.map((r) => r.finished - r.start);
   const threshold = pcts(e2e).p99;
   const slow = runs.filter((r) => r.finished - r.start >= threshold);
+  // TASKWIRE_BENCH_SLOW_RUNS=<file>: the slow runs' own times (wall-clock ms), to line them up with the processes' logs.
+  const dump = process.env.TASKWIRE_BENCH_SLOW_RUNS;
+  if (dump) appendFileSync(dump, `${JSON.stringify(slow)}\n`);
   const hops = (rs: typeof runs) => ({ toBroker: median(rs.map((r) => r.created - r.start)), toStart: median(rs.map((r) => r.started - r.created)), toFinish: median(rs.map((r) => r.finished - r.started)) });
   return { n: slow.length, threshold, hops: hops(slow), allHops: hops(runs), windows: new Set(slow.map((r) => Math.floor(r.start / 50))).size };
 }

@@ -27,8 +27,10 @@ export async function connectStack(nats: Nats, profileDir: string | undefined): 
   return { nats, nc, js: jetstream(nc), jsm: await jetstreamManager(nc), profileDir };
 }
 
+/** Node flags of broker and worker processes: CPU profiles with --profile, and TASKWIRE_BENCH_NODE_FLAGS (space separated, e.g. --trace-gc). */
 function profileFlags(stack: Stack, name: string): string[] {
-  return stack.profileDir ? ["--cpu-prof", "--cpu-prof-dir", stack.profileDir, "--cpu-prof-name", `${name}.cpuprofile`] : [];
+  const extra = (process.env.TASKWIRE_BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f);
+  return [...extra, ...(stack.profileDir ? ["--cpu-prof", "--cpu-prof-dir", stack.profileDir, "--cpu-prof-name", `${name}.cpuprofile`] : [])];
 }
 
 export interface Broker {
