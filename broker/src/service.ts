@@ -103,7 +103,14 @@ function unary<Req, Res>(method: string, log: Logger, fn: (req: Req, ctx: Contex
 }
 
 /** How long before the caller's deadline a waiting GetStatus answers, in ms. */
-const DEADLINE_MARGIN_MS = 50;
+/**
+ * A waiting GetStatus answers this long before the caller's deadline at
+ * least, in ms: a tenth of the time left, 200 ms to 1 s — room for a GC
+ * pause or a busy event loop between the broker's answer and the caller.
+ */
+function deadlineMargin(leftMs: number): number {
+  return Math.min(1_000, Math.max(200, leftMs / 10));
+}
 
 /** The call's `authorization` metadata value, if any. */
 export function authorizationOf(md: Metadata): string | undefined {
@@ -203,7 +210,8 @@ export function createService(
           // Answer before the caller's deadline (with the record as it is
           // then), never after it: a late answer is one nobody reads.
           const deadline = Number(call.getDeadline());
-          const wait = Number.isFinite(deadline) ? Math.max(0, Math.min(req.waitTimeoutMs, deadline - Date.now() - DEADLINE_MARGIN_MS)) : req.waitTimeoutMs;
+          const left = deadline - Date.now();
+          const wait = Number.isFinite(deadline) ? Math.max(0, Math.min(req.waitTimeoutMs, left - deadlineMargin(left))) : req.waitTimeoutMs;
           const release = runs.waitsPerConnection.acquire(call.getPeer());
           try {
             return { run: await runs.withResult(await runs.waitTerminal(req.runId, wait, ac.signal, caller.namespace)) };

@@ -237,8 +237,11 @@ export class JsWire {
     const deadline = performance.now() + this.#timeoutMs;
     let ambiguous = false;
     let backoff: number = NO_RESPONDERS_BACKOFF_MS[0];
+    /** The last temporary refusal: answered, rather than a timeout, when the deadline passes while it is tried again. */
+    let refused: Msg | undefined;
     for (;;) {
       const left = deadline - performance.now();
+      if (left <= 0 && refused) return { m: refused, ambiguous };
       if (left <= 0) throw markAmbiguous(new TimeoutError(), ambiguous);
       if (!this.#connected && !(await this.#whenConnected(left))) throw markAmbiguous(new TimeoutError(), ambiguous);
       let m: Msg;
@@ -252,6 +255,7 @@ export class JsWire {
         throw markAmbiguous(err instanceof Error ? err : new Error(String(err)), ambiguous);
       }
       if (retryable(m) && performance.now() + backoff < deadline) {
+        refused = m;
         await sleep(backoff);
         backoff = Math.min(backoff * 2, NO_RESPONDERS_BACKOFF_MS[1]);
         continue;

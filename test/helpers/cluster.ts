@@ -103,7 +103,26 @@ export class NatsCluster {
     for (const n of this.nodes) this.#writeConfig(n);
     for (let i = 0; i < this.size; i++) this.#spawn(i);
     await Promise.all(this.nodes.map((_, i) => this.waitHealthy(i)));
-    await this.metaLeader();
+    await this.metaPeersCurrent();
+  }
+
+  /**
+   * Waits until the meta leader sees every other node as a current peer:
+   * before that, creating a replicated stream can fail with "no suitable
+   * peers for placement, peer offline" (seen with nats-server 2.15 on a
+   * loaded machine). Returns the meta leader's index.
+   */
+  async metaPeersCurrent(timeoutMs = 30_000): Promise<number> {
+    return poll(
+      async () => {
+        const leader = await this.metaLeader(timeoutMs);
+        const replicas = (await this.jsz(leader).catch(() => undefined))?.meta_cluster?.replicas ?? [];
+        const live = this.nodes.filter((n) => this.#alive(n)).length;
+        return replicas.length >= live - 1 && replicas.every((r) => r.current && !r.offline) ? leader : undefined;
+      },
+      "every node a current meta peer",
+      timeoutMs,
+    );
   }
 
   #conf(n: ClusterNode): string {
