@@ -145,7 +145,9 @@ func retrySubmit(e *Error) bool {
 func invoke[T any](ctx context.Context, c *Client, on retryOn, call func(context.Context) (T, error)) (T, error) {
 	var zero T
 	for attempt := 1; ; attempt++ {
+		began := time.Now()
 		resp, err := call(ctx)
+		took := time.Since(began)
 		if err == nil {
 			return resp, nil
 		}
@@ -159,7 +161,10 @@ func invoke[T any](ctx context.Context, c *Client, on retryOn, call func(context
 			return zero, err
 		}
 		wait := c.retry.backoff(attempt, mathrand.Float64)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+		// No retry that could not end in time: after its backoff there must
+		// be room for an attempt like this one (twice its time, at least
+		// 10 ms), or the caller gets a deadline instead of the real error.
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait+max(2*took, 10*time.Millisecond) {
 			return zero, err
 		}
 		t := time.NewTimer(wait)

@@ -29,17 +29,22 @@ export function isRetryable(err: unknown, keyed: boolean): boolean {
 /**
  * Calls `attempt` until it succeeds, fails with an error that is not
  * retryable, runs out of attempts, or the next wait would end after
- * `deadline` (ms since the epoch); the last error is thrown.
+ * `deadline` (ms since the epoch) with no room for one more attempt; the
+ * last error is thrown.
  */
 export async function withRetry<T>(policy: Required<CallRetry> | undefined, deadline: number, keyed: boolean, attempt: () => Promise<T>): Promise<T> {
   for (let n = 1; ; n++) {
+    const began = Date.now();
     try {
       return await attempt();
     } catch (err) {
       if (!policy || n >= policy.maxAttempts || !isRetryable(err, keyed)) throw err;
       const base = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * policy.multiplier ** (n - 1));
       const wait = Math.max(0, Math.round(base * (1 + policy.jitter * (2 * Math.random() - 1))));
-      if (Date.now() + wait >= deadline) throw err;
+      // No retry that could not end in time: after the wait there must be
+      // room for an attempt like this one (twice its time, at least 10 ms),
+      // or the caller would get a deadline instead of the real error.
+      if (Date.now() + wait + Math.max(2 * (Date.now() - began), 10) >= deadline) throw err;
       await new Promise((r) => setTimeout(r, wait));
     }
   }

@@ -99,15 +99,20 @@ def next_delay(
     err: RpcError,
     attempt: int,
     end: float | None,
+    took: float = 0.0,
 ) -> float | None:
     """Seconds to wait before the next attempt, or None to raise ``err``.
 
     ``attempt`` is the number of the attempt that failed (1-based); ``end``
-    the call's deadline on the ``time.monotonic()`` clock (None: none).
+    the call's deadline on the ``time.monotonic()`` clock (None: none);
+    ``took`` how long that attempt took, in seconds. No retry is started
+    that could not end in time: after its backoff there must be room for an
+    attempt like the last one (twice its time, at least 10 ms), or the
+    caller would get a deadline instead of the real error.
     """
     if policy is None or retryable is None or attempt >= policy.max_attempts or not retryable(err):
         return None
     delay = policy.backoff(attempt)
-    if end is not None and time.monotonic() + delay >= end:
+    if end is not None and time.monotonic() + delay + max(2 * took, 0.01) >= end:
         return None
     return delay

@@ -161,12 +161,13 @@ class Client:
         while True:
             attempt += 1
             remaining = None if end is None else max(0.0, end - time.monotonic())
+            began = time.monotonic()
             try:
                 return method(request, timeout=remaining, metadata=self._metadata)
             except grpc.RpcError as err:
                 error = from_rpc_error(err)
             error.attempts = attempt
-            delay = next_delay(self.call_retry, retryable, error, attempt, end)
+            delay = next_delay(self.call_retry, retryable, error, attempt, end, time.monotonic() - began)
             if delay is None:
                 raise error from None
             time.sleep(delay)
