@@ -31,7 +31,14 @@ export function openEventStream(rpc: Rpc, opts: StreamEventsOptions = {}, signal
     }),
     rpc.metadata(),
   );
-  signal?.addEventListener("abort", () => stream.cancel(), { once: true });
+  if (signal) {
+    // Removed when the call ends: a follower reconnecting for hours must not pile up listeners on its signal.
+    const cancel = (): void => stream.cancel();
+    signal.addEventListener("abort", cancel, { once: true });
+    const done = (): void => signal.removeEventListener("abort", cancel);
+    stream.once("status", done);
+    stream.once("close", done);
+  }
   return stream;
 }
 
