@@ -331,3 +331,18 @@ def outcome(run: Run) -> Any:
     if run.state == RunState.CANCELLED:
         raise RunCancelledError(run)
     raise AssertionError(f"run {run.id} is not terminal ({run.state!r})")
+
+
+class RequestIdsAlias:
+    """The deprecated ``auto_idempotency_keys`` attribute of both clients, read and written as ``request_ids``."""
+
+    request_ids: bool
+
+    @property
+    def auto_idempotency_keys(self) -> bool:
+        """Deprecated: the former name of :attr:`request_ids`."""
+        return self.request_ids
+
+    @auto_idempotency_keys.setter
+    def auto_idempotency_keys(self, on: bool) -> None:
+        self.request_ids = on

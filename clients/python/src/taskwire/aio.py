@@ -24,7 +24,7 @@ __all__ = ["AsyncClient", "AsyncRunHandle", "AsyncEventStream"]
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(_common.RequestIdsAlias):
     """asyncio client; constructor arguments as :class:`taskwire.Client`.
 
     Create it inside a running event loop; use ``async with`` or ``await close()``.
@@ -70,15 +70,6 @@ class AsyncClient:
     @property
     def channel(self) -> grpc.aio.Channel:
         return self._channel
-
-    @property
-    def auto_idempotency_keys(self) -> bool:
-        """Deprecated: the former name of :attr:`request_ids`."""
-        return self.request_ids
-
-    @auto_idempotency_keys.setter
-    def auto_idempotency_keys(self, on: bool) -> None:
-        self.request_ids = on
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:

@@ -32,7 +32,7 @@ def _backoff(failures: int) -> float:
     return float(min(_BACKOFF_MAX, _BACKOFF_INITIAL * 2.0 ** max(0, failures - 1)))
 
 
-class Client:
+class Client(_common.RequestIdsAlias):
     """A connection to a taskwire broker.
 
     Args:
@@ -117,15 +117,6 @@ class Client:
     @property
     def channel(self) -> grpc.Channel:
         return self._channel
-
-    @property
-    def auto_idempotency_keys(self) -> bool:
-        """Deprecated: the former name of :attr:`request_ids`."""
-        return self.request_ids
-
-    @auto_idempotency_keys.setter
-    def auto_idempotency_keys(self, on: bool) -> None:
-        self.request_ids = on
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
