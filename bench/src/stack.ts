@@ -28,7 +28,7 @@ export async function connectStack(nats: Nats, profileDir: string | undefined): 
 }
 
 /** Node flags of broker and worker processes: CPU profiles with --profile, and TASKWIRE_BENCH_NODE_FLAGS (space separated, e.g. --trace-gc). */
-function profileFlags(stack: Stack, name: string): string[] {
+function nodeFlags(stack: Stack, name: string): string[] {
   const extra = (process.env.TASKWIRE_BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f);
   return [...extra, ...(stack.profileDir ? ["--cpu-prof", "--cpu-prof-dir", stack.profileDir, "--cpu-prof-name", `${name}.cpuprofile`] : [])];
 }
@@ -42,7 +42,7 @@ export interface Broker {
 
 export async function startBroker(stack: Stack, name = "broker"): Promise<Broker> {
   const port = await freePort();
-  const child = startChild(name, process.execPath, [...profileFlags(stack, name), CLI, "broker", "--listen", `127.0.0.1:${port}`, "--nats", stack.nats.url], { TASKWIRE_LOG_LEVEL: "warn", TASKWIRE_HTTP_LISTEN: "127.0.0.1:0" });
+  const child = startChild(name, process.execPath, [...nodeFlags(stack, name), CLI, "broker", "--listen", `127.0.0.1:${port}`, "--nats", stack.nats.url], { TASKWIRE_LOG_LEVEL: "warn", TASKWIRE_HTTP_LISTEN: "127.0.0.1:0" });
   const address = `127.0.0.1:${port}`;
   // Unary Submits for the Submit phases (what the echo ceiling compares):
   // no coalescing. The e2e phase adds a default client next to it.
@@ -83,7 +83,7 @@ export async function stopBroker(broker: Broker): Promise<void> {
  * other waits for k; each keeps one waiting while idle).
  */
 export async function startWorker(stack: Stack, name = "worker", minWaiting = 1, env: Record<string, string> = {}): Promise<Child> {
-  const child = startChild(name, process.execPath, [...profileFlags(stack, name), CLI, "worker", join(BENCH, "src/tasks.ts"), "--concurrency", String(CONC), "--nats", stack.nats.url], { TASKWIRE_LOG_LEVEL: "warn", ...env });
+  const child = startChild(name, process.execPath, [...nodeFlags(stack, name), CLI, "worker", join(BENCH, "src/tasks.ts"), "--concurrency", String(CONC), "--nats", stack.nats.url], { TASKWIRE_LOG_LEVEL: "warn", ...env });
   try {
     await waitFor(async () => {
       if (child.proc.exitCode !== null) throw new Error(`worker exited: ${child.output()}`);

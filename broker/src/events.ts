@@ -149,7 +149,8 @@ export class EventStreamer {
         if (namespaceOf(run) !== namespace) continue;
         if (wanted.size > 0 && !wanted.has(run.id)) continue;
         const terminal = isTerminal(run.state);
-        if ((tasks.size === 0 || tasks.has(run.task)) && (states.size === 0 || states.has(run.state) || (run.foldsStart && states.has(RunState.RUN_STATE_RUNNING)))) {
+        if (tasks.size === 0 || tasks.has(run.task)) {
+          // The state filter is per event: a folded STARTED is RUNNING, its revision's own event the run's state.
           for (const event of eventsOf(run, m.seq, m.info.timestampNanos ? new Date(m.info.timestampNanos / 1e6) : undefined)) {
             if (states.size === 0 || states.has(event.state)) await write({ event, heartbeat: undefined });
           }

@@ -51,15 +51,8 @@ export function listenOrOff(): z.ZodType<string, string> {
 
 /** A whole number of ms, or "off" (also "" and undefined): undefined. */
 export function msOrOff(min: number, max: number): z.ZodType<number | undefined, string | number | undefined> {
-  return z.union([z.undefined(), z.number(), z.string()]).transform((v, ctx) => {
-    if (v === undefined || (typeof v === "string" && /^\s*(off)?\s*$/i.test(v))) return undefined;
-    const n = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN;
-    if (!Number.isSafeInteger(n) || n < min || n > max) {
-      ctx.addIssue({ code: "custom", message: `expected off or a whole number of ms from ${min} to ${max}${typeof v === "string" && /[a-z]/i.test(v) ? " (no units or suffixes)" : ""}` });
-      return z.NEVER;
-    }
-    return n;
-  });
+  const off = z.union([z.undefined(), z.string().regex(/^\s*(off)?\s*$/i)]).transform(() => undefined);
+  return z.union([off, int("ms", min, max)], { error: `expected off or a whole number of ms from ${min} to ${max} (no units or suffixes)` });
 }
 
 /** One or more NATS URLs, comma separated. */

@@ -25,7 +25,8 @@ import type { ExecLog } from "./deps.js";
  * exhausts the crash budget).
  */
 export class DeferredStart {
-  #state: "waiting" | "writing" | "folded" | "done" = "waiting";
+  /** waiting: RUNNING not sent yet; recording: sent (`#written`); folded: called off, the outcome records the start. */
+  #state: "waiting" | "recording" | "folded" = "waiting";
   #timer: NodeJS.Timeout | undefined;
   #written: Promise<StoredRun | undefined> | undefined;
   #onLost: ((reason: string) => void) | undefined;
@@ -57,8 +58,8 @@ export class DeferredStart {
     if (this.#state === "folded") return Promise.resolve(undefined);
     if (!this.#written) {
       clearTimeout(this.#timer);
-      this.#state = "writing";
-      this.#written = this.#write().finally(() => (this.#state = "done"));
+      this.#state = "recording";
+      this.#written = this.#write();
     }
     return this.#written;
   }
