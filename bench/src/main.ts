@@ -23,6 +23,7 @@ import { listingAtScale } from "./phases/listing.js";
 import { e2eBursts } from "./phases/e2e.js";
 import { grpcCeiling } from "./phases/grpc-ceiling.js";
 import { jetstreamCeiling } from "./phases/jetstream-ceiling.js";
+import { drainFloor } from "./phases/drain-floor.js";
 import { brokerMemory } from "./phases/memory.js";
 import { multiProcess } from "./phases/multi.js";
 import { e2ePaced, submitOpenLoop } from "./phases/paced.js";
@@ -34,10 +35,10 @@ import { purge } from "./runs.js";
 import { type Redis, startNats, startRedis } from "./servers.js";
 import { FULL_SETTINGS, QUICK_SETTINGS } from "./settings.js";
 import { type Broker, connectStack, type Stack, startBroker, startWorker, stopBroker } from "./stack.js";
-import { BENCH, type Child, killAllChildrenSync, log, machineInfo, stopAllChildren } from "./util.js";
+import { BENCH, type Child, cpuSeconds, killAllChildrenSync, log, machineInfo, stopAllChildren } from "./util.js";
 
 /** The phases, in the order they run; the names --only takes. */
-const PHASES = ["ceilings", "submit", "memory", "cost", "e2e", "drain", "fold", "languages", "scale", "multi", "listing", "bullmq"] as const;
+const PHASES = ["ceilings", "floor", "submit", "memory", "cost", "e2e", "drain", "fold", "languages", "scale", "multi", "listing", "bullmq"] as const;
 type Phase = (typeof PHASES)[number];
 
 const argv = new Set(process.argv.slice(2));
@@ -85,6 +86,9 @@ async function main(): Promise<void> {
 
     // 1. Ceilings: raw JetStream, raw grpc-js; no taskwire.
     if (want("ceilings")) f.ceilings = { ...(await jetstreamCeiling(S, nats)), ...(await grpcCeiling(S)) };
+
+    // 1b. Floor: a run's claim and outcome NATS operations alone, no taskwire logic.
+    if (want("floor")) f.floor = await drainFloor(nats, S.rawN / 5, () => (nats.child.proc.pid ? cpuSeconds(nats.child.proc.pid) * 1000 : undefined));
 
     // 2. Submit, a broker and no worker: closed loops, open loop, SubmitBatch.
     if (want("submit")) {

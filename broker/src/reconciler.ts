@@ -187,19 +187,17 @@ export class Reconciler {
   #openTail(): Promise<ConsumerMessages> {
     this.#watch = { seq: this.#lastSeq, since: Date.now() };
     const from = this.#lastSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.#lastSeq + 1 } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - RECONCILE_LOOKBACK_MS).toISOString() };
-    return this.nats.js.consumers.get(RUNS_BUCKET_STREAM, { filter_subjects: ALL_RECORDS_SUBJECT, ...from }).then((c) => c.consume({ expires: 5_000 }));
+    return this.nats.js.consumers.get(RUNS_BUCKET_STREAM, { filter_subjects: ALL_RECORDS_SUBJECT, ...from }).then((c) => c.consume({ expires: 5_000, callback: (m) => this.#saw(m) }));
   }
 
-  /** Follows every revision of every record until `tail` is replaced; opens a new follower if it ends by itself. */
+  /**
+   * Waits while `tail` follows every revision of every record (its callback
+   * hands each to #saw, with no promise per revision as an async iterator
+   * makes); opens a new follower if it ends by itself.
+   */
   async #follow(tail: ConsumerMessages): Promise<void> {
-    try {
-      for await (const m of tail) {
-        if (tail !== this.#tail) return;
-        this.#saw(m);
-      }
-    } catch (err) {
-      if (!this.#stopped && tail === this.#tail) this.log.warn({ err }, "reconciler: record history follower failed; reopening it");
-    }
+    const err = await tail.closed().catch((e: unknown) => e);
+    if (err && !this.#stopped && tail === this.#tail) this.log.warn({ err }, "reconciler: record history follower failed; reopening it");
     if (this.#stopped || tail !== this.#tail) return;
     await new Promise((r) => setTimeout(r, 250));
     if (this.#stopped || tail !== this.#tail) return;

@@ -25,6 +25,14 @@ import { effectSubject, Publisher } from "./publisher.js";
 import type { ValidSubmit } from "./validate.js";
 
 const tracer = trace.getTracer("@taskwire/broker");
+/** A promise's settlement, as `Promise.allSettled` gives it for one. */
+function settled<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return p.then(
+    (value) => ({ status: "fulfilled", value }),
+    (reason: unknown) => ({ status: "rejected", reason }),
+  );
+}
+
 /** JetStream's dedupe window (see core resources); republishing inside it is safe. */
 const DEDUPE_WINDOW_MS = 110_000;
 /**
@@ -217,38 +225,44 @@ export class Runs {
   }
 
   /**
-   * Writes a new run's record, publishes its message(s) and adds it to the
-   * run index, in parallel (one round trip instead of three): all are
-   * durable before we answer. If the publish wins, a worker may see the
-   * message first; it creates the record from the message (the message
-   * carries it), and our create then finds it there. One encoding serves
-   * the record and the message.
+   * Writes a new run's record and adds it to the run index, in parallel,
+   * then publishes its message(s) carrying the record at the revision just
+   * written: all are durable before we answer. A worker's first claim of
+   * the message then writes RUNNING against that revision straight away,
+   * without reading the record (compare-and-set still catches a record
+   * that moved on meanwhile, e.g. cancelled). One encoding serves the
+   * record and the message. Nothing is published when the record or the
+   * index entry could not be written: the caller gets the error and retries.
    */
   async #createAndQueue(run: TaskRun, step: Step, ctx: Context, deduplicated: boolean, fromRequest = false): Promise<SubmitResult> {
     const encoded = encodeRun(run);
-    const [created, published, indexed] = await Promise.allSettled([this.store.createEncoded(run.id, encoded), this.#publisher.publish(step.effects, run, ctx, wrapRunMessage(encoded)), this.#index.add(run)]);
-    const failed = published.status === "rejected" ? published : indexed.status === "rejected" ? indexed : undefined;
+    const [created, indexed] = await Promise.allSettled([this.store.createEncoded(run.id, encoded), this.#index.add(run)]);
+    const revision = created.status === "fulfilled" ? created.value : undefined;
+    const published = created.status === "fulfilled" && indexed.status === "fulfilled" ? await settled(this.#publisher.publish(step.effects, run, ctx, wrapRunMessage(revision === undefined ? encoded : withRevision(encoded, revision)))) : undefined;
+    const failed = created.status === "rejected" ? created : indexed.status === "rejected" ? indexed : published?.status === "rejected" ? published : undefined;
     if (failed) {
       // The caller gets an error, so the run must not look queued: mark a
       // record we wrote as FAILED, never run (best effort; NATS may be down
       // for both). A run that ListRuns would not show is refused the same
-      // way; a retry with the idempotency key queues and indexes it.
-      if (created.status === "fulfilled" && created.value !== undefined) await this.store.transition(run.id, (r) => submitFailed(r, new Date())).catch(() => undefined);
+      // way; a retry with the same request id or idempotency key queues and
+      // indexes it.
+      if (revision !== undefined) await this.store.transition(run.id, (r) => submitFailed(r, new Date())).catch(() => undefined);
       throw failed.reason;
     }
-    if (created.status === "rejected") throw created.reason;
-    const revision = created.value;
     if (revision === undefined) {
       const current = await this.store.get(run.id);
       if (!current) throw new BrokerError(Status.ABORTED, "run record vanished concurrently; retry the call");
       // The id came from the request and a record with another creation
       // time holds it: an earlier attempt of this Submit made the run (our
-      // publish and index write were duplicates, dropped by JetStream).
-      // Same creation time: a worker created our record from our message.
+      // index write was a duplicate, dropped by JetStream).
       if (fromRequest && current.run.createdAt?.getTime() !== run.createdAt?.getTime()) {
         sameRequest(current.run, { task: run.task, requestId: run.id }, namespaceOf(run));
         return { run: await this.#republishIfStranded(current.run, step, ctx), deduplicated: true };
       }
+      // Same creation time: only this call wrote it (a create resent after
+      // a lost reply that was not recognised as ours). Queue it; a message
+      // that is out already makes this a duplicate, stored once.
+      await this.#publisher.publish(step.effects, current.run, ctx);
       return { run: current.run, deduplicated };
     }
     run.revision = revision;

@@ -4,6 +4,7 @@ import type { BullmqFigures } from "../phases/bullmq.js";
 import type { E2EBurst } from "../phases/e2e.js";
 import { FOLD_DELAY_MS, type FoldFigures } from "../phases/fold.js";
 import type { GrpcCeiling } from "../phases/grpc-ceiling.js";
+import type { FloorFigure } from "../phases/drain-floor.js";
 import type { JetStreamCeiling } from "../phases/jetstream-ceiling.js";
 import type { ListingFigures } from "../phases/listing.js";
 import type { LanguageDrain, WorkerLang } from "../phases/languages.js";
@@ -19,6 +20,8 @@ import { Table } from "./table.js";
 /** Everything the phases measured. */
 export interface Figures {
   ceilings: JetStreamCeiling & GrpcCeiling;
+  /** A run's claim and outcome NATS operations alone, per variant. */
+  floor: FloorFigure[];
   submit: SubmitThroughput & { open: SubmitOpenLoop; batch: { rate: number } };
   memory: BrokerMemory;
   costPerRun: Record<string, number>;
@@ -44,6 +47,7 @@ export interface Figures {
 export function tableOf(s: Settings, f: Partial<Figures>): Table {
   const t = new Table();
   ceilingRows(t, s, f);
+  floorRows(t, s, f);
   submitRows(t, s, f);
   e2eRows(t, s, f);
   foldRows(t, s, f);
@@ -66,6 +70,15 @@ function ceilingRows(t: Table, s: Settings, { ceilings: ceil }: Partial<Figures>
   t.row({ section: "ceiling", metric: "raw grpc-js unary echo, concurrency 64", unit: "call/s", taskwire: ceil.echo64.rate });
   t.latencies("ceiling", "raw grpc-js echo c64 latency", ceil.echo64.lat);
   t.latencies("ceiling", `raw grpc-js echo open loop ${s.openRate}/s latency`, ceil.echoOpen, undefined, {}, true);
+}
+
+/** The drain floor next to BullMQ's drain and worker CPU: what no worker on these NATS operations can beat on this machine. */
+function floorRows(t: Table, s: Settings, { floor, bullmq: bull }: Partial<Figures>): void {
+  for (const v of floor ?? []) {
+    t.row({ section: "floor", metric: `drain, NATS work alone (${round(s.rawN / 5, 0)} runs, 64 in flight): ${v.variant}`, unit: "/s", taskwire: v.rate, peer: "BullMQ drain", peerValue: bull?.drainRate });
+    t.row({ section: "floor", metric: "  CPU per run: the draining process", unit: "ms", taskwire: v.clientCpuMsPerRun, peer: "BullMQ worker", peerValue: bull?.cpuMsPerJob.worker });
+    if (v.serverCpuMsPerRun !== undefined) t.row({ section: "floor", metric: "  CPU per run: nats-server", unit: "ms", taskwire: v.serverCpuMsPerRun, peer: "redis-server", peerValue: bull?.cpuMsPerJob.redis });
+  }
 }
 
 function submitRows(t: Table, s: Settings, { ceilings: ceil, submit: sub, bullmq: bull }: Partial<Figures>): void {
