@@ -76,14 +76,14 @@ async function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed
   const ps = processSpan(m, run);
   await tracer.startActiveSpan(ps.name, { kind: SpanKind.CONSUMER, attributes: ps.attributes }, ps.parent, async (span) => {
     deps.metrics?.started(run);
-    const runLog = new RunLog(deps.store, run.id, run.attempt, deps.log, true, start && (() => start.recorded()));
+    const runLog = new RunLog(deps.store, run.id, run.attempt, deps.log, true, start && (() => start.recorded()), start ? undefined : claimed.stored);
     const began = performance.now();
     const invoked = await invoke(def, run, attemptDeps, runLog);
     const seconds = (performance.now() - began) / 1000;
     await runLog.flush();
     let recorded: Recorded;
     try {
-      recorded = await recordOutcome(m, run, invoked, deps, start);
+      recorded = await recordOutcome(m, run, invoked, deps, start, runLog.latest);
       const event = recorded.step.event;
       deps.metrics?.finished(run, event, invoked.kind === "timeout", seconds);
       span.setAttribute("taskwire.outcome", (event !== undefined && OUTCOME_OF[event]) || "stale");

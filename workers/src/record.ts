@@ -1,7 +1,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { encodeJson } from "@taskwire/client";
 import { type AttemptResult, failure, failureOf, type Payload, type Step, type TaskRun } from "@taskwire/protocol";
-import { completedResult, type DeferredStart, recordAttempt } from "@taskwire/core";
+import { completedResult, type DeferredStart, recordAttempt, type StoredRun } from "@taskwire/core";
 import type { Invoked } from "./attempt.js";
 import type { ExecDeps } from "./deps.js";
 
@@ -43,7 +43,7 @@ async function resultOf(invoked: Invoked, run: TaskRun, deps: ExecDeps): Promise
  * `recordAttempt`: compare-and-set with the lifecycle's `outcome`, retried
  * while NATS fails, then ack / nak / nothing as the step decided).
  */
-export async function recordOutcome(m: JsMsg, run: TaskRun, invoked: Invoked, deps: ExecDeps, start?: DeferredStart): Promise<Recorded> {
-  const out = await recordAttempt(m, run, () => resultOf(invoked, run, deps), deps, start);
+export async function recordOutcome(m: JsMsg, run: TaskRun, invoked: Invoked, deps: ExecDeps, start?: DeferredStart, known?: StoredRun): Promise<Recorded> {
+  const out = await recordAttempt(m, run, () => resultOf(invoked, run, deps), deps, start, known);
   return { step: out.step, value: invoked.kind === "ok" && out.written ? invoked.value : undefined };
 }

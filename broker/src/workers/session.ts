@@ -531,7 +531,7 @@ export class RemoteSession {
       { kind: SpanKind.CONSUMER, attributes: { ...ps.attributes, "taskwire.worker_id": this.workerId, "taskwire.worker.remote": true } },
       ps.parent,
     );
-    const a: Assignment = { run, m, slotKey: claimed.slotKey, runLog: new RunLog(this.#reg.shared.store, run.id, run.attempt, this.log, false), span, timer: undefined, renew: undefined, recorded: false, reported: false };
+    const a: Assignment = { run, m, slotKey: claimed.slotKey, runLog: new RunLog(this.#reg.shared.store, run.id, run.attempt, this.log, false, undefined, claimed.start ? undefined : claimed.stored), span, timer: undefined, renew: undefined, recorded: false, reported: false };
     this.#adopt(a);
     const keySlots = this.#reg.shared.keySlots;
     if (a.slotKey) a.renew = setInterval(() => void keySlots.renew(run.task, a.slotKey, run.id).catch(() => undefined), this.#reg.settings.heartbeatMs);
@@ -624,7 +624,7 @@ export class RemoteSession {
         if (bad !== undefined) return { kind: "failed", failure: failure("ResultNotSerializable", `the worker's result is labelled application/json but is not JSON: ${bad}`) };
         return completedResult(run, { contentType: reported.payload.contentType || "application/json", data: reported.payload.data }, deps);
       };
-      const out = await recordAttempt(a.m, run, result, deps);
+      const out = await recordAttempt(a.m, run, result, deps, undefined, a.runLog.latest);
       const event = out.step.event;
       a.span?.setAttribute("taskwire.outcome", (event !== undefined && OUTCOME_OF[event]) || "stale");
       if (event === EventType.EVENT_TYPE_FAILED || event === EventType.EVENT_TYPE_TIMED_OUT || event === EventType.EVENT_TYPE_RETRY_SCHEDULED) {

@@ -2,7 +2,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { type AttemptResult, CacheEntry, failure, outcome, type Payload, type Step, type TaskRun } from "@taskwire/protocol";
 import { cacheEntryKey } from "../layout.js";
 import { settle } from "../settle.js";
-import type { Transitioned } from "../store.js";
+import type { StoredRun, Transitioned } from "../store.js";
 import type { ExecDeps } from "./deps.js";
 import type { DeferredStart } from "./start.js";
 
@@ -59,9 +59,12 @@ const RECORD_BACKOFF_MS = [100, 2_000] as const;
  * again for up to RECORD_RETRY_MS: the task ran, and a redelivery would run
  * it again. Each try reads at least the revision this attempt's claim wrote
  * (`run.revision`): a lagging replica's older copy would make `outcome`
- * decide "not this attempt's run any more".
+ * decide "not this attempt's run any more". `known`, the newest copy the
+ * attempt wrote (its claim's RUNNING record, or its last log line's), is
+ * written against without a read; if the record moved on since (a cancel
+ * request), the compare-and-set fails and the leader's copy is decided on.
  */
-export async function recordAttempt(m: JsMsg | undefined, run: TaskRun, result: () => Promise<AttemptResult>, deps: ExecDeps, start?: DeferredStart): Promise<RecordedAttempt> {
+export async function recordAttempt(m: JsMsg | undefined, run: TaskRun, result: () => Promise<AttemptResult>, deps: ExecDeps, start?: DeferredStart, known?: StoredRun): Promise<RecordedAttempt> {
   const started = Date.now();
   let pause: number = RECORD_BACKOFF_MS[0];
   let res: AttemptResult | undefined;
@@ -72,7 +75,7 @@ export async function recordAttempt(m: JsMsg | undefined, run: TaskRun, result: 
       const r = res;
       // A start not written yet is folded into this write (`DeferredStart`).
       const { decide, minRevision } = start ? await start.decider(run.attempt, r) : { decide: (cur: TaskRun) => outcome(cur, { attempt: run.attempt, result: r }, new Date()), minRevision: run.revision };
-      out = await deps.store.transition(run.id, decide, undefined, { minRevision });
+      out = await deps.store.transition(run.id, decide, start ? undefined : known, { minRevision });
       break;
     } catch (err) {
       if (Date.now() - started + pause > RECORD_RETRY_MS) throw err;

@@ -1,5 +1,5 @@
 import { appendLog, type LogLine, reportProgress, type Step, type TaskRun } from "@taskwire/protocol";
-import type { RunStore } from "../store.js";
+import type { RunStore, StoredRun } from "../store.js";
 import type { ExecLog } from "./deps.js";
 
 /** Log lines written to a run beyond this are only printed locally (they would push the run's early events out of history). */
@@ -19,6 +19,7 @@ export class RunLog {
   #progress: { fraction: number; message: string } | undefined;
   #progressTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #known: StoredRun | undefined;
 
   constructor(
     readonly store: RunStore,
@@ -29,14 +30,29 @@ export class RunLog {
     readonly print = true,
     /** Awaited before the first write: a deferred start is recorded before any line (`DeferredStart.recorded`). */
     readonly before?: () => Promise<unknown>,
-  ) {}
+    /**
+     * The record as the claim wrote it (content and revision): each write is
+     * tried against the latest copy known here instead of reading the record
+     * first; a copy that moved on meanwhile fails the compare-and-set and is
+     * read again. Undefined (a deferred start, an adopted run): read first.
+     */
+    known?: StoredRun,
+  ) {
+    this.#known = known;
+  }
+
+  /** The newest copy of the record this log wrote or saw (undefined when it read none and was given none). */
+  get latest(): StoredRun | undefined {
+    return this.#known;
+  }
 
   /** Chains one write (a lifecycle step: only while our attempt is the running one). */
   #enqueue(decide: (run: TaskRun) => Step): void {
     this.#chain = this.#chain.then(async () => {
       try {
         await this.before?.();
-        await this.store.transition(this.runId, decide);
+        const out = await this.store.transition(this.runId, decide, this.#known);
+        this.#known = out?.stored;
       } catch (err) {
         this.log.warn({ err, runId: this.runId }, "could not record a log line or progress");
       }
