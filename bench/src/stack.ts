@@ -82,8 +82,10 @@ export async function stopBroker(broker: Broker): Promise<void> {
  * requests waiting (the k-th of several workers started one after the
  * other waits for k; each keeps one waiting while idle).
  */
-export async function startWorker(stack: Stack, name = "worker", minWaiting = 1, env: Record<string, string> = {}): Promise<Child> {
+/** Starts a worker process and waits until it pulls; `spawned` is told its process at once (before it is ready). */
+export async function startWorker(stack: Stack, name = "worker", minWaiting = 1, env: Record<string, string> = {}, spawned?: (child: Child) => void): Promise<Child> {
   const child = startChild(name, process.execPath, [...nodeFlags(stack, name), CLI, "worker", join(BENCH, "src/tasks.ts"), "--concurrency", String(CONC), "--nats", stack.nats.url], { TASKWIRE_LOG_LEVEL: "warn", ...env });
+  spawned?.(child);
   try {
     await waitFor(async () => {
       if (child.proc.exitCode !== null) throw new Error(`worker exited: ${child.output()}`);

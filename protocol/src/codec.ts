@@ -1,7 +1,32 @@
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { RunMessage, TaskRun } from "./gen/index.js";
 
+/** An encoding longer than this does not keep its writer's buffer for the next one, in bytes. */
+const REUSE_MAX_BYTES = 64 * 1024;
+
+/**
+ * One writer for every record encoded in this process (encoding is
+ * synchronous, and `finish()` hands back a copy and resets the writer): its
+ * buffer grows once to a record's size instead of from 128 bytes in four
+ * doublings for every record, which was the worker's largest allocation
+ * per run. After an unusually large record (or a throw mid-encoding) the
+ * writer is replaced, so it neither holds a large buffer nor stale bytes.
+ */
+let shared = new BinaryWriter();
+
+function encodeShared(encode: (w: BinaryWriter) => BinaryWriter): Uint8Array {
+  const w = shared;
+  let out: Uint8Array | undefined;
+  try {
+    out = encode(w).finish();
+    return out;
+  } finally {
+    if (!out || out.length > REUSE_MAX_BYTES) shared = new BinaryWriter();
+  }
+}
+
 export function encodeRun(run: TaskRun): Uint8Array {
-  return TaskRun.encode(run).finish();
+  return encodeShared((w) => TaskRun.encode(run, w));
 }
 
 export function decodeRun(data: Uint8Array): TaskRun {
@@ -9,7 +34,7 @@ export function decodeRun(data: Uint8Array): TaskRun {
 }
 
 export function encodeRunMessage(run: TaskRun): Uint8Array {
-  return RunMessage.encode({ run }).finish();
+  return encodeShared((w) => RunMessage.encode({ run }, w));
 }
 
 /**

@@ -5,6 +5,7 @@ import type { E2EBurst } from "../phases/e2e.js";
 import { FOLD_DELAY_MS, type FoldFigures } from "../phases/fold.js";
 import type { GrpcCeiling } from "../phases/grpc-ceiling.js";
 import type { FloorFigure } from "../phases/drain-floor.js";
+import type { DrainFigures } from "../phases/drain.js";
 import type { JetStreamCeiling } from "../phases/jetstream-ceiling.js";
 import type { ListingFigures } from "../phases/listing.js";
 import type { LanguageDrain, WorkerLang } from "../phases/languages.js";
@@ -26,7 +27,7 @@ export interface Figures {
   memory: BrokerMemory;
   costPerRun: Record<string, number>;
   e2e: E2EBurst & { unary: E2EBurst; paced: E2EPaced };
-  drain: { rate: number; completed: number };
+  drain: DrainFigures;
   /** The e2e burst, paced runs and drain with the worker's opt-in start fold. */
   fold: FoldFigures;
   /** The drain through a TS, a Python and a Go worker. */
@@ -97,15 +98,22 @@ function submitRows(t: Table, s: Settings, { ceilings: ceil, submit: sub, bullmq
   t.row({ section: "submit", metric: "SubmitBatch vs JetStream publish", unit: "run/s", taskwire: sub.batch.rate, peer: "raw JS publish", peerValue: ceil?.pub });
 }
 
+/** The drain rate (a target) and what each process spent per drained run. */
+function drainRows(t: Table, n: string, drain: DrainFigures, bull: BullmqFigures | undefined): void {
+  t.row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate, target: "≥ 1.0× BullMQ", met: bull ? drain.rate >= bull.drainRate : undefined });
+  const peerOf: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker (e2e)", bull?.cpuMsPerJob.worker], natsServer: ["redis-server (e2e)", bull?.cpuMsPerJob.redis] };
+  for (const [k, v] of Object.entries(drain.cpuMsPerRun)) t.row({ section: "e2e", metric: `  drain, CPU per run: ${k}`, unit: "ms", taskwire: v, peer: peerOf[k]?.[0], peerValue: peerOf[k]?.[1] });
+}
+
 function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bull }: Partial<Figures>): void {
   const n = s.e2eN.toLocaleString("en-US");
-  if (drain && !e2e) t.row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate, target: "≥ 1.0× BullMQ", met: bull ? drain.rate >= bull.drainRate : undefined });
+  if (drain && !e2e) drainRows(t, n, drain, bull);
   if (!e2e) return;
   t.row({ section: "e2e", metric: `submit rate while ${n} runs execute (c64)`, unit: "/s", taskwire: e2e.submitRate, peer: "BullMQ add", peerValue: bull?.addRate });
   t.row({ section: "e2e", metric: `completed per second (${n} no-op, worker c64)`, unit: "/s", taskwire: e2e.completedRate, peer: "BullMQ", peerValue: bull?.completedRate, target: "≥ 1.0× BullMQ", met: bull ? e2e.completedRate >= bull.completedRate : undefined });
   t.row({ section: "e2e", metric: `  same, one Submit call per run (coalesceSubmits: false)`, unit: "/s", taskwire: e2e.unary.completedRate, peer: "BullMQ", peerValue: bull?.completedRate });
   t.row({ section: "e2e", metric: `  submit rate, one Submit call per run`, unit: "/s", taskwire: e2e.unary.submitRate, peer: "BullMQ add", peerValue: bull?.addRate });
-  if (drain) t.row({ section: "e2e", metric: `worker drain rate (${n} preloaded, c64)`, unit: "/s", taskwire: drain.rate, peer: "BullMQ", peerValue: bull?.drainRate, target: "≥ 1.0× BullMQ", met: bull ? drain.rate >= bull.drainRate : undefined });
+  if (drain) drainRows(t, n, drain, bull);
   t.row({ section: "e2e", metric: "completed per second vs consume+ack ceiling", unit: "/s", taskwire: e2e.completedRate, peer: "raw JS consume+ack", peerValue: ceil?.consume });
   t.latencies("e2e", `dispatch latency (from Submit call), ${n} burst`, e2e.dispatch, bull ? { name: "BullMQ", p: bull.dispatch } : undefined);
   t.latencies("e2e", `end-to-end latency, ${n} burst`, e2e.e2e, bull ? { name: "BullMQ", p: bull.e2e } : undefined);
