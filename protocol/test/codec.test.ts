@@ -15,6 +15,22 @@ describe("codec", function () {
     }
   });
 
+  it("encodeRun with its reused writer gives the generated encoder's bytes, after large records and after a throw", function () {
+    const fresh = (run: TaskRun): Buffer => Buffer.from(TaskRun.encode(run).finish());
+    const runOf = (size: number): TaskRun => TaskRun.fromPartial({ id: `r-${size}`, task: "t", args: { contentType: "application/json", data: Buffer.alloc(size, 3) }, attempt: 1 });
+    // Small after large (the writer kept, then replaced past 64 KiB), large after small, and repeats.
+    for (const size of [10, 5_000, 10, 70_000, 10, 200_000, 64, 64]) assert.deepEqual(Buffer.from(encodeRun(runOf(size))), fresh(runOf(size)), `size ${size}`);
+    // A record that cannot be encoded (a field of the wrong type) throws part-way; the next encoding is not affected.
+    const bad = { ...runOf(100), createdAt: "not a date" } as unknown as TaskRun;
+    assert.throws(() => encodeRun(bad));
+    assert.deepEqual(Buffer.from(encodeRun(runOf(50))), fresh(runOf(50)));
+    // The returned bytes are a copy: the next encoding does not change them.
+    const first = encodeRun(runOf(20));
+    const copy = Buffer.from(first);
+    encodeRun(runOf(30));
+    assert.deepEqual(Buffer.from(first), copy);
+  });
+
   it("runMessageRecord refuses what is not one length-delimited field 1 spanning the message", function () {
     const inner = encodeRun(TaskRun.fromPartial({ id: "r", task: "t" }));
     const wrapped = wrapRunMessage(inner);
