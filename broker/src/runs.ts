@@ -238,7 +238,9 @@ export class Runs {
     const encoded = encodeRun(run);
     const [created, indexed] = await Promise.allSettled([this.store.createEncoded(run.id, encoded), this.#index.add(run)]);
     const revision = created.status === "fulfilled" ? created.value : undefined;
-    const published = created.status === "fulfilled" && indexed.status === "fulfilled" ? await settled(this.#publisher.publish(step.effects, run, ctx, wrapRunMessage(revision === undefined ? encoded : withRevision(encoded, revision)))) : undefined;
+    // The record as stored, with its revision: the message's and the answer's.
+    const stored = revision === undefined ? encoded : withRevision(encoded, revision);
+    const published = created.status === "fulfilled" && indexed.status === "fulfilled" ? await settled(this.#publisher.publish(step.effects, run, ctx, wrapRunMessage(stored))) : undefined;
     const failed = created.status === "rejected" ? created : indexed.status === "rejected" ? indexed : published?.status === "rejected" ? published : undefined;
     if (failed) {
       // The caller gets an error, so the run must not look queued: mark a
@@ -266,7 +268,7 @@ export class Runs {
       return { run: current.run, deduplicated };
     }
     run.revision = revision;
-    return { run, deduplicated, encodedRun: withRevision(encoded, revision) };
+    return { run, deduplicated, encodedRun: stored };
   }
 
   async #checkWaitFor(ids: readonly string[], namespace: string): Promise<void> {
