@@ -85,6 +85,19 @@ export function withRevision(encodedRun: Uint8Array, revision: number): Uint8Arr
 }
 
 /**
+ * The inverse of `withRevision`: the encoded TaskRun without the revision
+ * field appended at its end (as its record was stored, at revision 0's
+ * encoding), or undefined when `encodedRun` does not end with exactly that
+ * field.
+ */
+export function withoutRevision(encodedRun: Uint8Array, revision: number): Uint8Array | undefined {
+  const suffix = [...REVISION_TAG, ...varint(revision)];
+  const start = encodedRun.length - suffix.length;
+  if (start < 0 || suffix.some((b, i) => encodedRun[start + i] !== b)) return undefined;
+  return encodedRun.subarray(0, start);
+}
+
+/**
  * SubmitResponse bytes around an already-encoded TaskRun (field 1) and
  * `deduplicated` (field 2, a bool, omitted when false) — so the broker does
  * not encode a run a second time to answer Submit.

@@ -2,7 +2,7 @@
 // stands on — the code generated from proto/, the codec of what travels over
 // NATS, the one Failure constructor, the retry policy and the run lifecycle.
 export * from "./gen/index.js";
-export { encodeRun, decodeRun, encodeRunMessage, decodeRunMessage, runMessageRecord, wrapRunMessage, withRevision, encodeSubmitResponse } from "./codec.js";
+export { encodeRun, decodeRun, encodeRunMessage, decodeRunMessage, runMessageRecord, wrapRunMessage, withRevision, withoutRevision, encodeSubmitResponse } from "./codec.js";
 export { failure, failureOf, type FailureOptions } from "./failure.js";
 export { decideRetry, type RetryDecision } from "./retry.js";
 export * from "./lifecycle/index.js";

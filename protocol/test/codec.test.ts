@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SubmitResponse, TaskRun } from "@taskwire/protocol";
-import { decodeRun, decodeRunMessage, encodeRun, encodeRunMessage, encodeSubmitResponse, runMessageRecord, withRevision, wrapRunMessage } from "../src/codec.js";
+import { decodeRun, decodeRunMessage, encodeRun, encodeRunMessage, encodeSubmitResponse, runMessageRecord, withoutRevision, withRevision, wrapRunMessage } from "../src/codec.js";
 
 describe("codec", function () {
   it("wrapRunMessage(encodeRun(run)) is byte for byte encodeRunMessage(run), for every length-prefix size", function () {
@@ -44,7 +44,11 @@ describe("codec", function () {
   it("withRevision and encodeSubmitResponse decode to what the generated encoders give", function () {
     for (const revision of [1, 127, 128, 300, 2 ** 31 + 5, 2 ** 40 + 3]) {
       const run = TaskRun.fromPartial({ id: "r", task: "t", args: { contentType: "application/json", data: Buffer.from("[1,2]") }, attempt: 2, createdAt: new Date(1_700_000_000_123) });
-      const encoded = withRevision(encodeRun(run), revision);
+      const plain = encodeRun(run);
+      const encoded = withRevision(plain, revision);
+      assert.deepEqual(Buffer.from(withoutRevision(encoded, revision) ?? []), Buffer.from(plain), `withoutRevision, revision ${revision}`);
+      assert.equal(withoutRevision(encoded, revision + 1), undefined, "another revision");
+      assert.equal(withoutRevision(plain, revision), undefined, "no revision appended");
       const expected = { ...run, revision };
       assert.deepEqual(decodeRun(encoded), TaskRun.decode(TaskRun.encode(expected).finish()), `revision ${revision}`);
       for (const deduplicated of [false, true]) {

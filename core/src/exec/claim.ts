@@ -1,5 +1,5 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { claim, type ClaimInput, mayStart, RunState, runMessageRecord, type Step, type TaskRun } from "@taskwire/protocol";
+import { claim, type ClaimInput, mayStart, RunState, runMessageRecord, type Step, type TaskRun, withoutRevision } from "@taskwire/protocol";
 import { settle } from "../settle.js";
 import type { StoredRun } from "../store.js";
 import type { ExecDeps, TaskSpec } from "./deps.js";
@@ -25,17 +25,21 @@ const askHolder: Step = { effects: [{ type: "claimAgain" }] };
 const RECORD_CREATE_WINDOW_MS = 120_000;
 
 /**
- * The record a delivered message is about. A message released by the
- * scheduler carries the record's revision: on its first delivery the CAS is
- * tried against it and a read is saved. The broker writes the record and
- * publishes the message in parallel, so the message can arrive first; it
+ * The record a delivered message is about. A message published by Submit
+ * (after the record's create) or released by the scheduler carries the
+ * record's revision: on its first delivery the CAS is tried against it and
+ * a read is saved. A message without one (published by a broker that wrote
+ * the record and published in parallel) can arrive before the record; it
  * carries the record, so the worker creates it from there (the broker's
  * identical create then finds it).
  */
 async function currentRecord(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise<StoredRun | undefined> {
   if (m.info.deliveryCount === 1 && msgRun.revision > 0) return { run: msgRun, revision: msgRun.revision };
-  // Most often the record is still the one the message carries, byte for byte: no second decode then.
-  const data = runMessageRecord(m.data);
+  // Most often (a run handed back by a rate limit or a key slot) the record
+  // is still the one the message carries, byte for byte but for the
+  // revision appended to the message's copy: no second decode then.
+  const carried = runMessageRecord(m.data);
+  const data = carried && msgRun.revision > 0 ? withoutRevision(carried, msgRun.revision) : carried;
   const known = await deps.store.get(msgRun.id, data && { like: { data, run: msgRun } });
   if (known) return known;
   // Only a young message may create its record: the broker writes the record
