@@ -74,8 +74,9 @@ export async function recordAttempt(m: JsMsg | undefined, run: TaskRun, result: 
       res ??= await result();
       const r = res;
       // A start not written yet is folded into this write (`DeferredStart`).
-      const { decide, minRevision } = start ? await start.decider(run.attempt, r) : { decide: (cur: TaskRun) => outcome(cur, { attempt: run.attempt, result: r }, new Date()), minRevision: run.revision };
-      out = await deps.store.transition(run.id, decide, start ? undefined : known, { minRevision });
+      const { decide, minRevision, known: startKnown } = start ? await start.decider(run.attempt, r) : { decide: (cur: TaskRun) => outcome(cur, { attempt: run.attempt, result: r }, new Date()), minRevision: run.revision, known: undefined };
+      // A log line's write is newer than the start's.
+      out = await deps.store.transition(run.id, decide, known ?? startKnown, { minRevision });
       break;
     } catch (err) {
       if (Date.now() - started + pause > RECORD_RETRY_MS) throw err;

@@ -80,14 +80,14 @@ export class DeferredStart {
   }
 
   /**
-   * The lifecycle decision for this attempt's outcome, and the revision the
-   * caller must read at least. When RUNNING was never written, the deferred
+   * The lifecycle decision for this attempt's outcome, the revision the
+   * caller must read at least, and the newest copy of the record known here. When RUNNING was never written, the deferred
    * write is called off and the start is folded into the outcome's
    * revision; otherwise the RUNNING write in flight is waited for. Either
    * way `foldedOutcome` decides: on a RUNNING record it is `outcome`, and on
    * a record whose RUNNING write failed or never happened it folds the start.
    */
-  async decider(attempt: number, result: AttemptResult): Promise<{ decide: (cur: TaskRun) => Step; minRevision: number }> {
+  async decider(attempt: number, result: AttemptResult): Promise<{ decide: (cur: TaskRun) => Step; minRevision: number; known: StoredRun }> {
     let stored: StoredRun | undefined;
     if (this.#state === "waiting") {
       clearTimeout(this.#timer);
@@ -97,7 +97,9 @@ export class DeferredStart {
     }
     const start = this.start;
     const n = stored?.run.attempt ?? attempt;
-    return { decide: (cur) => foldedOutcome(cur, { start, attempt: n, result }, new Date()), minRevision: stored?.revision ?? this.base.revision };
+    // The newest copy this attempt knows: its RUNNING write's, else the claimed record (written against without a read).
+    const known = stored ?? this.base;
+    return { decide: (cur) => foldedOutcome(cur, { start, attempt: n, result }, new Date()), minRevision: known.revision, known };
   }
 
   /** Stops the timer (the attempt is over without an outcome to record). */
