@@ -136,6 +136,8 @@ describe("Helm chart deploy/helm/taskwire", function () {
     assert.deepEqual(c.livenessProbe?.tcpSocket, { port: "grpc" });
     for (const p of [c.startupProbe, c.readinessProbe, c.livenessProbe]) assert.equal(p?.httpGet, undefined, "the http port is not probed");
     assert.ok(c.resources?.requests?.cpu && c.resources.limits?.memory, "broker resources");
+    // V8's heap capped at 75 % of the 512Mi limit, so the broker collects before the kubelet kills it.
+    assert.equal(c.env?.find((e) => e.name === "NODE_OPTIONS")?.value, "--max-old-space-size=384");
     const svc = find(manifests, "Service", BROKER) as { spec?: { ports?: Array<{ name?: string; port: number; targetPort?: string | number }> } } & Manifest;
     assert.deepEqual(
       svc.spec?.ports?.map((p) => [p.name, p.port, p.targetPort]),
@@ -288,6 +290,7 @@ describe("Helm chart deploy/helm/taskwire", function () {
       TASKWIRE_SHUTDOWN_GRACE_MS: "20000",
       TASKWIRE_ADDRESS: `${BROKER}:50051`,
     });
+    assert.equal(qc.env?.find((e) => e.name === "NODE_OPTIONS")?.value, "--max-old-space-size=384", "75 % of its 512Mi limit");
     const r = deployment(manifests, worker("reports"));
     const rc = container(r);
     assert.deepEqual(rc.command, ["node", "/app/cli/bin/taskwire.js"]);
@@ -327,6 +330,19 @@ describe("Helm chart deploy/helm/taskwire", function () {
     assert.deepEqual(missing, [], "documented settings the chart does not set");
   });
 
+  it("caps each Node process's heap at heapPercent of its memory limit, in every unit, and not without a limit or with null", async function () {
+    const heapOf = async (flags: string[], name = BROKER): Promise<string | undefined> => container(deployment(await render(["ci/workers-values.yaml"], flags), name)).env?.find((e) => e.name === "NODE_OPTIONS")?.value;
+    assert.equal(await heapOf(["--set", "broker.resources.limits.memory=1.5Gi"]), "--max-old-space-size=1152");
+    assert.equal(await heapOf(["--set", "broker.resources.limits.memory=1G"]), "--max-old-space-size=715");
+    assert.equal(await heapOf(["--set", "broker.resources.limits.memory=1073741824", "--set", "broker.heapPercent=50"]), "--max-old-space-size=512");
+    assert.equal(await heapOf(["--set", "broker.heapPercent=null"]), undefined);
+    assert.equal(await heapOf([], worker("reports")), undefined, "no memory limit: Node's default");
+    assert.equal(await heapOf(["--set", "workers[0].heapPercent=null"], worker("quickstart")), undefined);
+    // A NODE_OPTIONS of the user's own (extraEnv) comes last, so it is the one the kubelet keeps.
+    const env = container(deployment(await render([], ["--set", "broker.extraEnv[0].name=NODE_OPTIONS", "--set", "broker.extraEnv[0].value=--max-old-space-size=200"]), BROKER)).env ?? [];
+    assert.equal(env.filter((e) => e.name === "NODE_OPTIONS").at(-1)?.value, "--max-old-space-size=200");
+  });
+
   it("renders NOTES.txt with how to submit a first run", async function () {
     for (const file of CI_VALUES) {
       const notes = await renderNotes([file]);
@@ -349,6 +365,9 @@ describe("Helm chart deploy/helm/taskwire", function () {
       [["--set", "nats.external.url=", "--set", "nats.embedded.enabled=false"], /set nats\.external\.url \(or nats\.external\.existingSecret\), or nats\.embedded\.enabled=true/],
       [["--set", "tls.enabled=true"], /tls\.enabled=true needs tls\.existingSecret/],
       [["--set", "nats.embedded.enabled=true", "--set", "nats.external.existingSecret=x"], /choose one/],
+      [["--set", "broker.heapPercent=5"], /heapPercent/],
+      [["--set", "broker.resources.limits.memory=80Mi"], /broker: heapPercent 75 of the memory limit 80Mi leaves a V8 heap of 60 MiB, under 64/],
+      [["--set", "broker.resources.limits.memory=lots"], /broker\.resources\.limits\.memory: "lots" is not a memory quantity/],
     ];
     for (const [flags, message] of cases) {
       const r = await helm(["template", "tw", CHART, ...flags]);

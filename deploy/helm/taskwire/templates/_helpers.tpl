@@ -214,3 +214,30 @@ cluster {
   ]
 }
 {{- end -}}
+
+{{/*
+NODE_OPTIONS capping the V8 heap (--max-old-space-size, MiB) at `percent` %
+of the container's memory limit, so V8 collects before the kubelet kills the
+pod rather than growing its heap lazily (by default it sizes the heap from the
+machine's memory, not the container's). Nothing without a limit or with
+percent null. Arguments: dict "resources" "percent" "what".
+*/}}
+{{- define "taskwire.heapEnv" -}}
+{{- $pct := .percent -}}
+{{- $mem := "" -}}
+{{- with .resources }}{{ with .limits }}{{ $mem = toString (.memory | default "") }}{{ end }}{{ end -}}
+{{- if and (not (kindIs "invalid" $pct)) $mem -}}
+{{- $units := dict "" 1.0 "k" 1000.0 "K" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 -}}
+{{- $num := regexFind "^[0-9]+([.][0-9]+)?" $mem -}}
+{{- $unit := trimPrefix $num $mem -}}
+{{- if or (not $num) (not (hasKey $units $unit)) -}}
+{{- fail (printf "%s.resources.limits.memory: %q is not a memory quantity this chart reads (a number with Ki, Mi, Gi, Ti, k, M, G or T); write it so, or set %s.heapPercent: null" .what $mem .what) -}}
+{{- end -}}
+{{- $heap := int (floor (divf (mulf (divf (mulf (float64 $num) (get $units $unit)) 1048576.0) (float64 $pct)) 100.0)) -}}
+{{- if lt $heap 64 -}}
+{{- fail (printf "%s: heapPercent %v of the memory limit %s leaves a V8 heap of %d MiB, under 64; raise the limit or heapPercent, or set heapPercent: null" .what $pct $mem $heap) -}}
+{{- end -}}
+- name: NODE_OPTIONS
+  value: {{ printf "--max-old-space-size=%d" $heap | quote }}
+{{- end -}}
+{{- end -}}
