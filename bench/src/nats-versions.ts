@@ -21,12 +21,12 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { freePort, startNats } from "./servers.js";
-import { type Child, closedLoop, cpuSeconds, portOpen, round, startChild, tmpName, waitFor } from "./util.js";
+import { type Child, closedLoop, consumeAndAck, cpuSeconds, portOpen, round, startChild, tmpName, waitFor } from "./util.js";
+import { CONC } from "./settings.js";
 
-const CONC = 64;
 const RECORD = new Uint8Array(180).fill(1); // about a Submit's run record
 const DATA = new TextEncoder().encode(JSON.stringify({ user: "u-123", action: "email", n: 42 }));
 
@@ -89,20 +89,7 @@ async function once(bin: string, n: number): Promise<Run> {
     const s1 = cpuSeconds(pid);
     const v1 = await nats.monitor<Varz>("/varz");
 
-    await jsm.consumers.add("VBENCH", { durable_name: "vb", ack_policy: AckPolicy.Explicit, max_ack_pending: -1 });
-    const c = await js.consumers.get("VBENCH", "vb");
-    const t0 = performance.now();
-    const iter = await c.consume({ max_messages: CONC });
-    let got = 0;
-    const timer = setTimeout(() => iter.stop(), 60_000);
-    for await (const m of iter) {
-      m.ack();
-      if (++got >= kp.done) break;
-    }
-    await nc.flush();
-    const consumeMs = performance.now() - t0;
-    clearTimeout(timer);
-    await iter.close();
+    const { n: got, ms: consumeMs } = await consumeAndAck(nc, js, jsm, "VBENCH", "vb", kp.done, 60_000);
     // Acks are fire-and-forget: wait until the server has taken them all.
     for (let i = 0; i < 100; i++) {
       const info = await jsm.streams.info("VBENCH");

@@ -3,6 +3,9 @@ import { createWriteStream, lstatSync, readdirSync, readFileSync } from "node:fs
 import { cpus, totalmem } from "node:os";
 import { createConnection } from "node:net";
 import { join, resolve } from "node:path";
+import { AckPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { CONC } from "./settings.js";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 export const BENCH = resolve(import.meta.dirname, "..");
@@ -265,4 +268,30 @@ export function cpuMeter(pids: Record<string, number>): { msPer(ops: number): Re
   return {
     msPer: (ops) => Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, ((cpuSeconds(p) - cpu0[k]!) * 1000) / ops])),
   };
+}
+
+/**
+ * Drains `count` messages of `stream` through a new durable consumer
+ * `durable` (explicit acks, no pending limit), `consume({ max_messages:
+ * CONC })`, acking each; gives up after `maxMs`. Resolves with how many it
+ * acked and in how long, ms (the acks flushed to the server).
+ */
+export async function consumeAndAck(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, stream: string, durable: string, count: number, maxMs: number): Promise<{ n: number; ms: number }> {
+  await jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.Explicit, max_ack_pending: -1 });
+  const c = await js.consumers.get(stream, durable);
+  const t0 = performance.now();
+  const iter = await c.consume({ max_messages: CONC });
+  let n = 0;
+  const timer = setTimeout(() => iter.stop(), maxMs);
+  try {
+    for await (const m of iter) {
+      m.ack();
+      if (++n >= count) break;
+    }
+    await nc.flush();
+    return { n, ms: performance.now() - t0 };
+  } finally {
+    clearTimeout(timer);
+    await iter.close();
+  }
 }

@@ -3,12 +3,12 @@
 // stream publish in sequence), with and without nats.js's async traces.
 import { randomUUID } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
-import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { Nats } from "../servers.js";
 import { SUBMIT_BYTES } from "../runs.js";
 import { CONC, type Settings } from "../settings.js";
-import { closedLoop, log, PAYLOAD, round } from "../util.js";
+import { closedLoop, consumeAndAck, log, PAYLOAD, round } from "../util.js";
 
 export interface JetStreamCeiling {
   /** Stream publishes per second (async, acked, CONC in flight). */
@@ -36,20 +36,8 @@ export async function jetstreamCeiling(s: Settings, nats: Nats): Promise<JetStre
       await js.publish("bench.raw.default.bench_noop", data);
     });
     const pub = (p.done / p.ms) * 1000;
-    await jsm.consumers.add(stream, { durable_name: "raw", ack_policy: AckPolicy.Explicit, max_ack_pending: -1 });
-    const c = await js.consumers.get(stream, "raw");
-    const t0 = performance.now();
-    const iter = await c.consume({ max_messages: CONC });
-    let n = 0;
-    const timer = setTimeout(() => iter.stop(), 120_000);
-    for await (const m of iter) {
-      m.ack();
-      if (++n >= p.done) break;
-    }
-    await nc.flush();
-    const consume = (n / (performance.now() - t0)) * 1000;
-    clearTimeout(timer);
-    iter.stop();
+    const drained = await consumeAndAck(nc, js, jsm, stream, "raw", p.done, 120_000);
+    const consume = (drained.n / drained.ms) * 1000;
     log(`  publish ${round(pub, 0)}/s, consume+ack ${round(consume, 0)}/s`);
 
     // The broker's JetStream work per Submit without gRPC: a KV create (the
