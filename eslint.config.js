@@ -26,7 +26,7 @@ const noSdk = (from) => ({
 });
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/gen/**", "node_modules/**", "clients/python/**", "clients/go/**", "**/*.js", "**/*.mjs", "bench/results/**", ".tools/**", ".taskwire/**"] },
+  { ignores: ["**/dist/**", "**/gen/**", "node_modules/**", "clients/python/**", "clients/go/**", "**/*.js", "**/*.mjs", "**/*.cjs", "bench/results/**", ".tools/**", ".taskwire/**"] },
   ...tseslint.configs.recommended,
   {
     plugins: { "import-x": importX },

@@ -7,7 +7,7 @@ import { type Client, decodeJson, encodeArgs, RunState, type TaskRun } from "@ta
 import { INDEX_STREAM, RUNS_BUCKET_STREAM, RUNS_STREAM, taskConsumerName } from "@taskwire/core";
 import { decodeRun, SubmitBatchRequest, SubmitRequest } from "@taskwire/protocol";
 import { TASK } from "./settings.js";
-import { PAYLOAD, type Pcts, pcts, waitFor } from "./util.js";
+import { MS_TRUNCATION, PAYLOAD, type Pcts, pcts, waitFor } from "./util.js";
 
 /** The Submit of every phase: the bench task with the bench payload. */
 export const submitReq = SubmitRequest.fromPartial({ task: TASK, args: encodeArgs([PAYLOAD]) });
@@ -112,7 +112,8 @@ export interface RunLatencies {
  * ms): client → broker (Submit call → the broker's createdAt), broker →
  * task start (record, queue message, delivery, claim), start → finish (the
  * task, the outcome decided; finishedAt is the worker's clock at the
- * outcome). createdAt and finishedAt have ms resolution. `windows` counts
+ * outcome). createdAt and finishedAt have ms resolution (each gets
+ * MS_TRUNCATION). `windows` counts
  * the distinct 50 ms windows the slow runs were submitted in: a few windows
  * means stalls (a pause hit the runs in flight), many means a spread tail.
  */
@@ -154,18 +155,19 @@ export function runLatencies(records: TaskRun[], sent: Map<string, Sent>): RunLa
     const s = sent.get(r.id);
     if (!s || r.state !== RunState.RUN_STATE_COMPLETED) continue;
     const started = decodeJson(r.result) as number;
-    const finished = r.finishedAt?.getTime() ?? NaN;
+    const finished = (r.finishedAt?.getTime() ?? NaN) + MS_TRUNCATION;
+    const created = (r.createdAt?.getTime() ?? NaN) + MS_TRUNCATION;
     const d = started - s.accepted;
     if (d < 0) negative++;
     fromAnswer.push(d);
-    // createdAt is the broker's clock when it began handling the Submit,
-    // truncated to the millisecond: before the run was accepted, so this
-    // is an upper bound of "accepted → started" without the client's half
-    // of the Submit round trip.
-    fromReceipt.push(started - (r.createdAt?.getTime() ?? NaN));
+    // createdAt is the broker's clock when it began handling the Submit
+    // (stored truncated to the millisecond; MS_TRUNCATION): before the run
+    // was accepted, so this is an upper bound of "accepted → started"
+    // without the client's half of the Submit round trip.
+    fromReceipt.push(started - created);
     dispatch.push(started - s.start);
     e2e.push(finished - s.start);
-    each.push({ start: s.start, created: r.createdAt?.getTime() ?? NaN, started, finished });
+    each.push({ start: s.start, created, started, finished });
     lastFinish = Math.max(lastFinish, finished);
   }
   return { dispatch: pcts(dispatch), dispatchFromAnswer: pcts(fromAnswer), dispatchFromReceipt: pcts(fromReceipt), e2e: pcts(e2e), completed: dispatch.length, firstStart, lastFinish, negativeDispatch: negative, slowest: slowestOf(each) };

@@ -19,6 +19,18 @@ export function wallNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/**
+ * Added to a finish (or creation) time that its system stores truncated to
+ * the millisecond — BullMQ's `finishedOn` (`Date.now()`), taskwire's
+ * `finishedAt` and `createdAt` (protobuf Timestamps from a `Date`) — when
+ * it is compared with a sub-ms start (`wallNow()`): truncation makes every
+ * such latency 0–1 ms short, 0.5 ms on average, which is what this puts back.
+ * Without it a sub-millisecond median comes out about half a millisecond
+ * low, and can be negative (BullMQ's paced e2e p50 was once −0.01 ms). Both
+ * systems get the same correction.
+ */
+export const MS_TRUNCATION = 0.5;
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface Pcts {

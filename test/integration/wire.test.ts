@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TimeoutError } from "@nats-io/transport-node";
+import { headers, TimeoutError } from "@nats-io/transport-node";
 import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
 import { ensureResources, isWrongLastSequence, JsWire, NatsHandle, RUNS_BUCKET, RUNS_BUCKET_STREAM } from "@taskwire/core";
 import { startNats, uniq } from "../helpers/env.js";
@@ -53,6 +53,29 @@ describe("JsWire (the hot path's JetStream requests)", function () {
     assert.equal(b.duplicate, true);
     assert.equal(b.seq, a.seq);
     assert.equal(await h.wire.getLast(RUNS_BUCKET_STREAM, key(uniq("missing"))), undefined);
+  });
+
+  it("sends a write's preconditions as the headers nats.js would, and refuses a message id that would end the header", async function () {
+    const id = uniq("k");
+    const a = await h.wire.publish(key(id), new Uint8Array([1]), { msgID: `${id}@0`, expectedLastSubjectSeq: 0 });
+    const stored = await h.wire.getLast(RUNS_BUCKET_STREAM, key(id));
+    assert.equal(stored?.seq, a.seq);
+    assert.equal(stored?.headers?.get("Nats-Msg-Id"), `${id}@0`);
+    assert.equal(stored?.headers?.get("Nats-Expected-Last-Subject-Sequence"), "0");
+    // Nothing else of ours: the rest are the headers a direct get adds.
+    const directGet = new Set(["Nats-Stream", "Nats-Sequence", "Nats-Subject", "Nats-Time-Stamp", "Nats-Num-Pending", "Nats-Last-Sequence"]);
+    assert.deepEqual(stored?.headers?.keys().filter((k) => !directGet.has(k)).sort(), ["Nats-Expected-Last-Subject-Sequence", "Nats-Msg-Id"]);
+    // With extra headers, the preconditions join them.
+    const extra = headers();
+    extra.set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    const b = await h.wire.publish(key(id), new Uint8Array([2]), { expectedLastSubjectSeq: a.seq, headers: extra });
+    const again = await h.wire.getLast(RUNS_BUCKET_STREAM, key(id));
+    assert.equal(again?.seq, b.seq);
+    assert.equal(again?.headers?.get("traceparent"), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    assert.equal(again?.headers?.get("Nats-Expected-Last-Subject-Sequence"), String(a.seq));
+    await assert.rejects(h.wire.publish(key(id), new Uint8Array([3]), { msgID: "x\r\nNats-Expected-Last-Subject-Sequence: 1" }), /invalid|header/i);
+    const last = await h.wire.getLast(RUNS_BUCKET_STREAM, key(id));
+    assert.equal(last?.seq, b.seq);
   });
 
   it("answers no responders when no stream takes the subject, and times out when nobody replies", async function () {

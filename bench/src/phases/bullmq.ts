@@ -8,7 +8,7 @@ import { type JobsOptions, Queue } from "bullmq";
 import type { Sent } from "../runs.js";
 import type { Redis } from "../servers.js";
 import { CONC, type Settings } from "../settings.js";
-import { BENCH, type Child, closedLoop, cpuMeter, log, openLoop, PAYLOAD, type Pcts, pcts, round, roundValues, startTsChild, waitFor, wallNow } from "../util.js";
+import { BENCH, type Child, closedLoop, cpuMeter, log, MS_TRUNCATION, openLoop, PAYLOAD, type Pcts, pcts, round, roundValues, startTsChild, waitFor, wallNow } from "../util.js";
 
 export interface BullmqFigures {
   addRate: number;
@@ -136,8 +136,9 @@ async function bullLatencies(queue: Queue, sent: Map<string, Sent>): Promise<{ d
       const s = sent.get(j.id!);
       if (!s) continue;
       dispatch.push((j.returnvalue as number) - s.start);
-      e2e.push((j.finishedOn ?? NaN) - s.start);
-      lastFinish = Math.max(lastFinish, j.finishedOn ?? 0);
+      const finished = (j.finishedOn ?? NaN) + MS_TRUNCATION;
+      e2e.push(finished - s.start);
+      lastFinish = Math.max(lastFinish, finished);
     }
   }
   return { dispatch: pcts(dispatch), e2e: pcts(e2e), completed: dispatch.length, firstStart, lastFinish };
