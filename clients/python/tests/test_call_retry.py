@@ -199,9 +199,10 @@ def test_deadline_bounds_all_attempts(fake: FakeBroker, per_call: bool) -> None:
         with pytest.raises(taskwire.UnavailableError) as info:
             c.submit("t", rpc_timeout=0.5 if per_call else None)
         elapsed = time.monotonic() - t0
-    # It retried while there was time and stopped before the deadline rather
-    # than sleeping past it.
-    assert 0.3 < elapsed < 0.6, elapsed
+    # It retried while there was time and stopped at the deadline rather
+    # than retrying past it (1000 attempts would take over 60 s); the upper
+    # bound leaves 0.3 s for a loaded CI machine's scheduling.
+    assert 0.3 < elapsed < 0.8, elapsed
     attempts = info.value.attempts
     assert 3 < attempts < 1000 and len(submits(fake)) == attempts
     # Every attempt got what was left of the one deadline.
@@ -360,7 +361,7 @@ async def test_async_deadline_bounds_all_attempts(fake: FakeBroker) -> None:
         with pytest.raises(taskwire.UnavailableError) as info:
             await c.submit("t")
         elapsed = time.monotonic() - t0
-    assert 0.3 < elapsed < 0.6, elapsed
+    assert 0.3 < elapsed < 0.8, elapsed  # as in the sync test above
     assert 3 < info.value.attempts < 1000
 
 
