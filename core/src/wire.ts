@@ -45,6 +45,8 @@ interface Pending {
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
+const MSG_ID = "Nats-Msg-Id";
+const EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence";
 
 /**
  * The headers of a write that carries only JetStream's preconditions (every
@@ -52,8 +54,8 @@ const encoder = new TextEncoder();
  * a publish only asks its headers to `encode()`, and filling a `MsgHdrs`
  * (canonicalised keys, a Map of arrays, then a string) was 2–3 % of a busy
  * worker's CPU and 4 % of what it allocates. `test/integration/wire.test.ts`
- * reads the stored headers back. The caller keeps a message id with CR or
- * LF (it would end the header) on the checked `MsgHdrs.set` path.
+ * reads the stored headers back. A message id with CR or LF (it would end
+ * the header) is refused with nats.js' own error, as `MsgHdrs.set` does.
  */
 class PreconditionHeaders extends MsgHdrsImpl {
   readonly #bytes: Uint8Array;
@@ -61,8 +63,8 @@ class PreconditionHeaders extends MsgHdrsImpl {
   constructor(msgID: string | undefined, expectedLastSubjectSeq: number | undefined) {
     super();
     let s = "NATS/1.0";
-    if (msgID !== undefined) s += `\r\nNats-Msg-Id: ${msgID}`;
-    if (expectedLastSubjectSeq !== undefined) s += `\r\nNats-Expected-Last-Subject-Sequence: ${expectedLastSubjectSeq}`;
+    if (msgID !== undefined) s += `\r\n${MSG_ID}: ${MsgHdrsImpl.validHeaderValue(msgID)}`;
+    if (expectedLastSubjectSeq !== undefined) s += `\r\n${EXPECTED_LAST_SUBJECT_SEQ}: ${expectedLastSubjectSeq}`;
     this.#bytes = encoder.encode(`${s}\r\n\r\n`);
   }
 
@@ -294,12 +296,11 @@ export class JsWire {
   async publish(subject: string, data: Uint8Array, opts: PublishOptions = {}): Promise<PubAck> {
     let h = opts.headers;
     if (opts.msgID !== undefined || opts.expectedLastSubjectSeq !== undefined) {
-      if (!h && (opts.msgID === undefined || !/[\r\n]/.test(opts.msgID))) {
+      if (!h) {
         h = new PreconditionHeaders(opts.msgID, opts.expectedLastSubjectSeq);
       } else {
-        h ??= natsHeaders();
-        if (opts.msgID !== undefined) h.set("Nats-Msg-Id", opts.msgID);
-        if (opts.expectedLastSubjectSeq !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", String(opts.expectedLastSubjectSeq));
+        if (opts.msgID !== undefined) h.set(MSG_ID, opts.msgID);
+        if (opts.expectedLastSubjectSeq !== undefined) h.set(EXPECTED_LAST_SUBJECT_SEQ, String(opts.expectedLastSubjectSeq));
       }
     }
     const { m, ambiguous } = await this.#call(subject, data, h, (r) => r.headers?.code === 503 || apiErrorCode(r) === 503);
