@@ -17,7 +17,7 @@ import {
   withRevision,
   wrapRunMessage,
 } from "@taskwire/protocol";
-import { cacheEntryKey, IDEMPOTENCY_BUCKET, idempotencyEntryKey, isRunId, isWrongLastSequence, namespaceOf, type NatsHandle, newRunId, recordSubject, requestRunId, RunStore, traceParentOf } from "@taskwire/core";
+import { cacheEntryKey, IDEMPOTENCY_BUCKET, idempotencyEntryKey, isRunId, isWrongLastSequence, namespaceOf, type NatsHandle, newRunId, recordSubject, requestRunId, RunStore, traceParentOf, withSpan } from "@taskwire/core";
 import { BrokerError } from "./errors.js";
 import { DEFAULT_SCAN_LIMITS, IndexWriter, type ListFilter, Listing, type ScanLimits } from "./listing/index.js";
 import { PeerLimits } from "./peer-limits.js";
@@ -187,21 +187,24 @@ export class Runs {
     }
     const [first] = step.effects;
     const subject = (first && effectSubject(first, run)) ?? "";
-    return tracer.startActiveSpan(
-      `publish ${subject}`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          "messaging.system": "nats",
-          "messaging.operation.type": "send",
-          "messaging.operation.name": "publish",
-          "messaging.destination.name": subject,
-          "messaging.message.id": id,
-          "taskwire.task": v.task,
-          "taskwire.run_id": id,
-        },
-      },
+    return withSpan(
+      tracer,
       ctx,
+      () => ({
+        name: `publish ${subject}`,
+        options: {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            "messaging.system": "nats",
+            "messaging.operation.type": "send",
+            "messaging.operation.name": "publish",
+            "messaging.destination.name": subject,
+            "messaging.message.id": id,
+            "taskwire.task": v.task,
+            "taskwire.run_id": id,
+          },
+        },
+      }),
       async (span) => {
         try {
           const spanCtx = trace.setSpan(ctx, span);

@@ -35,7 +35,7 @@ import type {
   SubmitResponse,
   TaskServiceServer,
 } from "@taskwire/protocol";
-import { AUTOMATION_QUEUE, propagator } from "@taskwire/core";
+import { AUTOMATION_QUEUE, propagator, withSpan } from "@taskwire/core";
 import type { Logger } from "pino";
 import { decodeErrorOf } from "./decode.js";
 import { pageSchedules } from "./paging.js";
@@ -61,10 +61,10 @@ const metadataGetter = {
 
 function withServerSpan<T>(method: string, md: Metadata, fn: (ctx: Context) => Promise<T>): Promise<T> {
   const parent = propagator.extract(otContext.active(), md, metadataGetter);
-  return tracer.startActiveSpan(
-    `${SERVICE}/${method}`,
-    { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method } },
+  return withSpan(
+    tracer,
     parent,
+    () => ({ name: `${SERVICE}/${method}`, options: { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method } } }),
     async (span) => {
       try {
         return await fn(trace.setSpan(parent, span));

@@ -1,8 +1,8 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { AnyTaskDefinition } from "@taskwire/client";
 import { decodeRunMessage, EventType } from "@taskwire/protocol";
-import { type Claimed, claimRun, processSpan, RunLog, type TaskSpec } from "@taskwire/core";
+import { type Claimed, claimRun, NO_SPAN, processSpan, RunLog, type TaskSpec, tracingActive } from "@taskwire/core";
 import { toSubmitOptions } from "@taskwire/client/internal";
 import { invoke } from "./attempt.js";
 import type { ExecDeps } from "./deps.js";
@@ -73,8 +73,7 @@ async function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed
         },
       }
     : deps;
-  const ps = processSpan(m, run);
-  await tracer.startActiveSpan(ps.name, { kind: SpanKind.CONSUMER, attributes: ps.attributes }, ps.parent, async (span) => {
+  const body = async (span: Span): Promise<void> => {
     deps.metrics?.started(run);
     const runLog = new RunLog(deps.store, run.id, run.attempt, deps.log, true, start && (() => start.recorded()), start ? undefined : claimed.stored);
     const began = performance.now();
@@ -95,5 +94,10 @@ async function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed
       span.end();
     }
     await runHooks(deps.options, deps.log, run, recorded);
-  });
+  };
+  // Without OpenTelemetry set up the span would be a no-op, and no active
+  // context reaches the task: skip building it (and reading the headers).
+  if (!tracingActive()) return body(NO_SPAN);
+  const ps = processSpan(m, run);
+  await tracer.startActiveSpan(ps.name, { kind: SpanKind.CONSUMER, attributes: ps.attributes }, ps.parent, body);
 }

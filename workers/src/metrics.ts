@@ -122,7 +122,7 @@ export class WorkerMetrics {
     if (timedOut) this.#timedOut.inc(l);
     const outcome = event === undefined ? undefined : OUTCOME_OF[event];
     if (outcome === undefined) return;
-    this.#duration.observe({ ...l, outcome }, seconds);
+    this.#duration.observe(outcomeLabels(run, outcome), seconds);
     if (outcome === "completed") this.#completed.inc(l);
     else if (outcome === "failed" || outcome === "timed_out") this.#failed.inc(l);
     else if (outcome === "retried") this.#retried.inc(l);
@@ -130,6 +130,29 @@ export class WorkerMetrics {
   }
 }
 
+/** A run's labels, and the duration's with each outcome: made once per task and queue, not per attempt. */
+interface LabelSet {
+  labels: Labels;
+  withOutcome: Map<string, Labels & { outcome: string }>;
+}
+const labelSets = new Map<string, Map<string, LabelSet>>();
+
+function labelSet(run: TaskRun): LabelSet {
+  const queue = run.queue || run.options?.queue || "default";
+  let byQueue = labelSets.get(run.task);
+  if (!byQueue) labelSets.set(run.task, (byQueue = new Map()));
+  let set = byQueue.get(queue);
+  if (!set) byQueue.set(queue, (set = { labels: { task: run.task, queue }, withOutcome: new Map() }));
+  return set;
+}
+
 function labels(run: TaskRun): Labels {
-  return { task: run.task, queue: run.queue || run.options?.queue || "default" };
+  return labelSet(run).labels;
+}
+
+function outcomeLabels(run: TaskRun, outcome: string): Labels & { outcome: string } {
+  const set = labelSet(run);
+  let l = set.withOutcome.get(outcome);
+  if (!l) set.withOutcome.set(outcome, (l = { ...set.labels, outcome }));
+  return l;
 }

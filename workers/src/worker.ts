@@ -67,7 +67,8 @@ export class Worker {
   #aborts = new Map<string, (reason: string) => void>();
   /** Runs this worker executes now (claimed, until done with their message), for the holder probes of other workers' claims. */
   readonly #holding = new Map<string, JsMsg>();
-  readonly #holdOf = new WeakMap<JsMsg, string>();
+  /** The run id each held message is about (until its execution ends). */
+  readonly #holdOf = new Map<JsMsg, string>();
   readonly #holders: Holders = {
     isHeld: async (workerId, runId) => {
       if (workerId === this.options.workerId) return this.#holding.has(runId);
@@ -79,6 +80,7 @@ export class Worker {
       this.#holdOf.set(m, runId);
     },
   };
+  #deps: ExecDeps | undefined;
   #cancelSub: Subscription | undefined;
   #holderSub: Subscription | undefined;
   #stopping: Promise<void> | undefined;
@@ -281,16 +283,16 @@ export class Worker {
     }
   }
 
-  async #execute(m: JsMsg, def: AnyTask): Promise<void> {
+  /** What every execution uses, made once the connection and stores are up. */
+  #execDeps(): ExecDeps | undefined {
+    if (this.#deps) return this.#deps;
     const store = this.#store;
     const cache = this.#cache;
     const rateLimiter = this.#rateLimiter;
     const results = this.#results;
     const keySlots = this.#keySlots;
-    if (!store || !cache || !rateLimiter || !results || !keySlots) return;
-    this.stats.started++;
-    this.stats.running++;
-    const deps: ExecDeps = {
+    if (!store || !cache || !rateLimiter || !results || !keySlots) return undefined;
+    this.#deps = {
       store,
       cache,
       rateLimiter,
@@ -305,6 +307,14 @@ export class Worker {
       holders: this.#holders,
       metrics: this.metrics,
     };
+    return this.#deps;
+  }
+
+  async #execute(m: JsMsg, def: AnyTask): Promise<void> {
+    const deps = this.#execDeps();
+    if (!deps) return;
+    this.stats.started++;
+    this.stats.running++;
     try {
       await executeRun(m, def, deps);
     } catch (err) {
@@ -317,7 +327,10 @@ export class Worker {
       m.nak(WRITE_FAILED_NAK_MS);
     } finally {
       const id = this.#holdOf.get(m);
-      if (id !== undefined && this.#holding.get(id) === m) this.#holding.delete(id);
+      if (id !== undefined) {
+        this.#holdOf.delete(m);
+        if (this.#holding.get(id) === m) this.#holding.delete(id);
+      }
       this.stats.running--;
       this.stats.finished++;
     }
