@@ -56,7 +56,7 @@ const nothing: Step = { effects: [] };
  * are moved to a new one, in ms (~6 days): times relative to it stay small
  * integers (V8 Smis, ±2^30).
  */
-const REBASE_MS = 2 ** 29;
+export const REBASE_MS = 2 ** 29;
 
 /**
  * What the reconciler remembers of an unfinished run: its latest revision
@@ -77,6 +77,26 @@ class Entry {
     /** The last wait between two looks, grown while the run looks healthy (ms). */
     public backoff = 0,
   ) {}
+}
+
+/** `ms` (since the epoch) as ms after `base`, clamped to ±REBASE_MS so it stays a small integer. */
+export function relativeTime(ms: number, base: number): number {
+  return Math.max(-REBASE_MS, Math.min(REBASE_MS, ms - base));
+}
+
+/**
+ * Once `base` is REBASE_MS old at `now`, moves it to `now` and every
+ * entry's times (relative to it) with it, clamped as `relativeTime` does;
+ * returns the base in effect.
+ */
+export function rebaseTimes(entries: Iterable<{ at: number; due: number }>, base: number, now: number): number {
+  const shift = now - base;
+  if (shift < REBASE_MS) return base;
+  for (const e of entries) {
+    e.at = Math.max(-REBASE_MS, e.at - shift);
+    e.due = Math.max(-REBASE_MS, e.due - shift);
+  }
+  return now;
 }
 
 /** What one pass did, for logs and tests. */
@@ -238,20 +258,12 @@ export class Reconciler {
     this.#index.set(key, new Entry(m.seq, at, at));
   }
 
-  /** A time (ms since the epoch) relative to the time base, clamped so it stays a small integer. */
   #rel(ms: number): number {
-    return Math.max(-REBASE_MS, Math.min(REBASE_MS, ms - this.#base));
+    return relativeTime(ms, this.#base);
   }
 
-  /** Moves the time base to now once it is REBASE_MS old, and every entry's times with it. */
   #rebase(): void {
-    const shift = Date.now() - this.#base;
-    if (shift < REBASE_MS) return;
-    for (const e of this.#index.values()) {
-      e.at = Math.max(-REBASE_MS, e.at - shift);
-      e.due = Math.max(-REBASE_MS, e.due - shift);
-    }
-    this.#base += shift;
+    this.#base = rebaseTimes(this.#index.values(), this.#base, Date.now());
   }
 
   /** The task consumer's ack_wait (the workers' heartbeat timeout), cached for a minute. */
