@@ -21,9 +21,13 @@ export class BrokerError extends Error {
 }
 
 function looksLikeNatsOutage(err: Error): boolean {
+  // A JetStream API error with status 503 is the cluster saying it cannot
+  // serve now ("JetStream system temporarily unavailable" while a stream
+  // or the meta group elects a leader): retryable, never the caller's fault.
+  if ((err as { status?: unknown }).status === 503) return true;
   // "jetstream is not enabled" is how nats.js reports a publish nobody
   // answered: JetStream down, or the stream missing.
-  return /timeout|TIMEOUT|disconnect|closed|CONNECTION|no responders|503|jetstream is not enabled/i.test(`${err.name} ${err.message} ${(err as { code?: unknown }).code ?? ""}`);
+  return /timeout|TIMEOUT|disconnect|closed|CONNECTION|no responders|503|jetstream is not enabled|temporarily unavailable/i.test(`${err.name} ${err.message} ${(err as { code?: unknown }).code ?? ""}`);
 }
 
 /** Normalises any error thrown inside a handler into a gRPC ServiceError. */

@@ -197,7 +197,7 @@ export class Broker {
   }
 
   async #start(nats: NatsHandle, credentials: ServerCredentials): Promise<void> {
-    const { runs: runsKv, idempotency, cache, limits, results, schedules, workers: workersKv, automations, automationState } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs });
+    const { runs: runsKv, idempotency, cache, limits, results, schedules, workers: workersKv, automations, automationState } = await ensureResources(nats, { replicas: this.config.replicas, retentionMs: this.config.retentionMs, log: this.log });
     const runs = new Runs(nats, runsKv, idempotency, cache, results, this.config.maxPayloadBytes, this.config.retentionMs, new PeerLimits("waiting GetStatus calls", this.config.maxWaitsPerConnection, "TASKWIRE_MAX_WAITS_PER_CONNECTION"), { scanLimit: this.config.listScanLimit, clockSkewMs: this.config.listClockSkewMs });
     this.#cron = new CronSchedules(schedules, runs, this.log);
     const c0 = this.config;

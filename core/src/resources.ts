@@ -30,6 +30,29 @@ export interface ResourceOptions {
   retentionMs?: number;
   /** Where the replica check's warning goes (pino's `warn(obj, msg)`). @default a process warning on stderr */
   log?: { warn(obj: object, msg: string): void };
+  /**
+   * How long set-up keeps trying while JetStream cannot serve yet (a
+   * cluster still forming, or electing a leader: its 503 answers, or no
+   * answer at all), in ms. Other errors fail at once. @default 60_000
+   */
+  waitMs?: number;
+}
+
+/** How long `ensureResources` keeps trying while JetStream is not ready, in ms (`ResourceOptions.waitMs`). */
+export const RESOURCES_WAIT_MS = 60_000;
+/** First and largest pause between two tries of the set-up, in ms. */
+const RESOURCES_BACKOFF_MS = [250, 5_000] as const;
+
+/**
+ * Whether a set-up error is JetStream not being ready rather than a wrong
+ * configuration: an API error with status 503 ("JetStream system
+ * temporarily unavailable" while the meta group has no leader), or a
+ * request nobody answered in time. "JetStream not enabled" (no responders)
+ * is a server without JetStream and fails at once.
+ */
+export function jetStreamNotReady(err: unknown): boolean {
+  if (err instanceof JetStreamApiError) return err.status === 503;
+  return err instanceof Error && (err.name === "TimeoutError" || /temporarily unavailable|timeout/i.test(err.message));
 }
 
 /** Every stream behind taskwire's streams, buckets and object store. */
@@ -132,6 +155,20 @@ async function ensureStream(h: NatsHandle, name: string, subjects: string[], ret
  * than the configured one is reported (`checkReplicas`).
  */
 export async function ensureResources(h: NatsHandle, options: ResourceOptions = {}): Promise<Resources> {
+  const deadline = Date.now() + (options.waitMs ?? RESOURCES_WAIT_MS);
+  for (let pause: number = RESOURCES_BACKOFF_MS[0]; ; pause = Math.min(pause * 2, RESOURCES_BACKOFF_MS[1])) {
+    try {
+      return await ensureResourcesOnce(h, options);
+    } catch (err) {
+      if (!jetStreamNotReady(err) || Date.now() + pause > deadline) throw err;
+      const warn = options.log?.warn.bind(options.log) ?? ((obj: object, msg: string) => process.emitWarning(`${msg} ${JSON.stringify(obj)}`));
+      warn({ err: err instanceof Error ? err.message : String(err), retryInMs: pause }, "JetStream is not ready yet (a cluster forming or electing a leader); setting up taskwire's streams again");
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}
+
+async function ensureResourcesOnce(h: NatsHandle, options: ResourceOptions): Promise<Resources> {
   const fromEnv = resolveSettings({ replicas: natsSettings.replicas, retentionMs: natsSettings.retentionMs }, { replicas: options.replicas, retentionMs: options.retentionMs });
   const opts: StreamSettings = { replicas: fromEnv.replicas, retentionMs: fromEnv.retentionMs };
   await ensureStream(h, RUNS_STREAM, [`${RUN_SUBJECT_PREFIX}.>`], RetentionPolicy.Workqueue, opts);
