@@ -57,7 +57,9 @@ export class NatsHandle {
     });
     const timeout = opts.requestTimeoutMs ?? 5_000;
     const js = jetstream(nc, { timeout });
-    const jsm = await jetstreamManager(nc, { timeout });
+    // No JetStream API check here: a cluster still forming has no meta leader
+    // to answer it yet. `ensureResources` asks, and waits for it.
+    const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
     return new NatsHandle(nc, js, jsm, timeout);
   }
 

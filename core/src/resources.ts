@@ -38,6 +38,9 @@ export interface ResourceOptions {
   waitMs?: number;
 }
 
+/** JetStream API error codes (status 503) of a server or account without JetStream: not a cluster still forming. */
+const JETSTREAM_NOT_ENABLED = new Set([10039, 10076]);
+
 /** How long `ensureResources` keeps trying while JetStream is not ready, in ms (`ResourceOptions.waitMs`). */
 export const RESOURCES_WAIT_MS = 60_000;
 /** First and largest pause between two tries of the set-up, in ms. */
@@ -51,7 +54,7 @@ const RESOURCES_BACKOFF_MS = [250, 5_000] as const;
  * is a server without JetStream and fails at once.
  */
 export function jetStreamNotReady(err: unknown): boolean {
-  if (err instanceof JetStreamApiError) return err.status === 503;
+  if (err instanceof JetStreamApiError) return err.status === 503 && !JETSTREAM_NOT_ENABLED.has(err.code);
   return err instanceof Error && (err.name === "TimeoutError" || /temporarily unavailable|timeout/i.test(err.message));
 }
 
@@ -169,6 +172,8 @@ export async function ensureResources(h: NatsHandle, options: ResourceOptions = 
 }
 
 async function ensureResourcesOnce(h: NatsHandle, options: ResourceOptions): Promise<Resources> {
+  // JetStream answers for this account (`NatsHandle.connect` does not wait for it).
+  await h.jsm.getAccountInfo();
   const fromEnv = resolveSettings({ replicas: natsSettings.replicas, retentionMs: natsSettings.retentionMs }, { replicas: options.replicas, retentionMs: options.retentionMs });
   const opts: StreamSettings = { replicas: fromEnv.replicas, retentionMs: fromEnv.retentionMs };
   await ensureStream(h, RUNS_STREAM, [`${RUN_SUBJECT_PREFIX}.>`], RetentionPolicy.Workqueue, opts);

@@ -24,9 +24,12 @@ describe("fault: start-up while the NATS cluster cannot serve JetStream yet", fu
     assert.equal(jetStreamNotReady(Object.assign(new Error("timeout"), { name: "TimeoutError" })), true);
     assert.equal(jetStreamNotReady(new JetStreamApiError({ code: 400, err_code: 10058, description: "stream name already in use with a different configuration" })), false);
     assert.equal(jetStreamNotReady(new Error("JetStream not enabled")), false);
+    assert.equal(jetStreamNotReady(new JetStreamApiError({ code: 503, err_code: 10039, description: "jetstream not enabled for account" })), false);
   });
 
   it("waits while 2 of 3 nodes are down (no meta leader), then sets up R3 once they are back, warning meanwhile", async function () {
+    await h?.close(); // a retried attempt starts afresh
+    await cluster?.stop();
     cluster = await NatsCluster.start(3);
     await cluster.kill(1);
     await cluster.kill(2);
@@ -44,9 +47,10 @@ describe("fault: start-up while the NATS cluster cannot serve JetStream yet", fu
   });
 
   it("gives up after waitMs with JetStream's own error", async function () {
-    assert.ok(cluster && h);
+    cluster ??= await NatsCluster.start(3);
     await cluster.kill(1);
     await cluster.kill(2);
+    h ??= await NatsHandle.connect({ servers: [cluster.nodes[0]?.url ?? ""] });
     const t0 = Date.now();
     await assert.rejects(ensureResources(h, { replicas: 3, waitMs: 3_000, log: { warn: () => undefined } }), (err: unknown) => jetStreamNotReady(err));
     assert.ok(Date.now() - t0 < 20_000, `gave up after ${Date.now() - t0} ms`);
