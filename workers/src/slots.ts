@@ -1,7 +1,6 @@
-/** A counting semaphore: at most `size` runs execute at once in this worker. */
+/** A counting semaphore without waiting: at most `size` runs execute at once in this worker. */
 export class Slots {
   #free: number;
-  readonly #waiters: Array<() => void> = [];
 
   constructor(readonly size: number) {
     this.#free = size;
@@ -11,17 +10,15 @@ export class Slots {
     return this.size - this.#free;
   }
 
-  acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  /** Takes a slot if one is free. */
+  tryAcquire(): boolean {
+    if (this.#free === 0) return false;
+    this.#free--;
+    return true;
   }
 
+  /** Gives a slot back (after `tryAcquire` returned true). */
   release(): void {
-    const next = this.#waiters.shift();
-    if (next) next();
-    else this.#free++;
+    if (this.#free < this.size) this.#free++;
   }
 }

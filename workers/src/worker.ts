@@ -63,7 +63,6 @@ export class Worker {
   #running = new Set<Promise<void>>();
   readonly #buffers: Record<PriorityLevel, Held[]> = { high: [], normal: [], low: [] };
   readonly #sources = new Set<Source>();
-  #arrived: (() => void) | undefined;
   #aborts = new Map<string, (reason: string) => void>();
   /** Runs this worker executes now (claimed, until done with their message), for the holder probes of other workers' claims. */
   readonly #holding = new Map<string, JsMsg>();
@@ -182,7 +181,6 @@ export class Worker {
         }
       }
     }
-    this.#loops.push(this.#dispatch());
     this.#presence = new Presence(workers, { id: o.workerId, tasks: [...this.tasks.keys()], queues: o.queues, concurrency: o.concurrency, runIds: () => [...this.#holding.keys()] }, o.heartbeatMs, this.log);
     await this.#presence.start();
     this.#started = true;
@@ -225,7 +223,7 @@ export class Worker {
             hb.hold(m);
             this.#buffers[level].push({ m, def, src });
             src.count++;
-            this.#arrived?.();
+            this.#pump();
             while (src.count >= this.options.concurrency && !this.#stopping) await new Promise<void>((r) => (src.wake = r));
           }
           if (!this.#stopping) this.log.warn({ task: def.taskName, level }, "consume loop ended; reopening it");
@@ -243,32 +241,32 @@ export class Worker {
     }
   }
 
-  /** The buffered message of the highest priority level, waiting for one if none is buffered. */
-  async #next(): Promise<Held | undefined> {
-    for (;;) {
-      for (const level of PRIORITY_LEVELS) {
-        const item = this.#buffers[level].shift();
-        if (item) {
-          item.src.count--;
-          const wake = item.src.wake;
-          item.src.wake = undefined;
-          wake?.();
-          return item;
-        }
+  /** The buffered message of the highest priority level, or undefined when none is buffered. */
+  #take(): Held | undefined {
+    for (const level of PRIORITY_LEVELS) {
+      const item = this.#buffers[level].shift();
+      if (item) {
+        item.src.count--;
+        const wake = item.src.wake;
+        item.src.wake = undefined;
+        wake?.();
+        return item;
       }
-      if (this.#stopping) return undefined;
-      await new Promise<void>((r) => (this.#arrived = r));
-      this.#arrived = undefined;
     }
+    return undefined;
   }
 
-  /** Starts buffered runs as slots free up, highest priority first. */
-  async #dispatch(): Promise<void> {
+  /**
+   * Starts buffered runs while slots are free, highest priority first.
+   * Called when a message arrives and when a run ends, so starting a run
+   * costs no promise of its own (a dispatch loop awaiting a slot and then a
+   * message made two per run).
+   */
+  #pump(): void {
     const hb = this.#heartbeats;
-    if (!hb) return;
-    for (;;) {
-      await this.#slots.acquire();
-      const item = await this.#next();
+    if (!hb || this.#stopping) return;
+    while (this.#slots.tryAcquire()) {
+      const item = this.#take();
       if (!item) {
         this.#slots.release();
         return;
@@ -278,6 +276,7 @@ export class Worker {
         hb.release(m);
         this.#slots.release();
         this.#running.delete(p);
+        this.#pump();
       });
       this.#running.add(p);
     }
@@ -357,7 +356,6 @@ export class Worker {
       }
     }
     for (const src of this.#sources) src.wake?.();
-    this.#arrived?.();
     const all = Promise.all([...this.#running]);
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), this.options.shutdownGraceMs)));
