@@ -65,7 +65,8 @@ export const REBASE_MS = 2 ** 29;
  * itself: times are ms after the reconciler's time base (`#base`), not
  * since the epoch (which V8 would box as a heap number each), and the key
  * is the record's subject as the message gave it (a slice of it would keep
- * the subject alive anyway). 32 bytes per run instead of ~90.
+ * the subject alive anyway): ~180 bytes per run with the map's slot,
+ * instead of ~240 (a heap snapshot with 100,000 runs queued).
  */
 class Entry {
   constructor(

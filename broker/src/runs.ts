@@ -189,7 +189,6 @@ export class Runs {
     const subject = (first && effectSubject(first, run)) ?? "";
     return withSpan(
       tracer,
-      ctx,
       () => ({
         name: `publish ${subject}`,
         options: {
@@ -204,6 +203,7 @@ export class Runs {
             "taskwire.run_id": id,
           },
         },
+        parent: ctx,
       }),
       async (span) => {
         try {
@@ -224,6 +224,7 @@ export class Runs {
           span.end();
         }
       },
+      ctx,
     );
   }
 

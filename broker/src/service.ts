@@ -63,8 +63,7 @@ function withServerSpan<T>(method: string, md: Metadata, fn: (ctx: Context) => P
   const parent = propagator.extract(otContext.active(), md, metadataGetter);
   return withSpan(
     tracer,
-    parent,
-    () => ({ name: `${SERVICE}/${method}`, options: { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method } } }),
+    () => ({ name: `${SERVICE}/${method}`, options: { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method } }, parent }),
     async (span) => {
       try {
         return await fn(trace.setSpan(parent, span));
@@ -77,6 +76,7 @@ function withServerSpan<T>(method: string, md: Metadata, fn: (ctx: Context) => P
         span.end();
       }
     },
+    parent,
   );
 }
 

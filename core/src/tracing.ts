@@ -32,17 +32,24 @@ export function tracingActive(): boolean {
 /** A span that records nothing and carries no trace. */
 export const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
+/** A span to make: what `withSpan` builds only when tracing is set up. */
+export interface SpanSpec {
+  name: string;
+  options: SpanOptions;
+  parent: Context;
+}
+
 /**
  * `tracer.startActiveSpan(name, options, parent, fn)` when tracing is set
- * up (`tracingActive`); otherwise no span is made and `fn` gets the
- * parent's own span (a remote caller's, which records nothing), so
- * `trace.setSpan(parent, span)` is the parent context and the caller's
- * trace still propagates to the next hop. `describe` gives the span's name
- * and options, built only when a span is made.
+ * up (`tracingActive`); otherwise no span is made and `describe` is not
+ * called. `fn` then gets the span of `passOn` (a remote caller's context,
+ * whose span records nothing), so `trace.setSpan(passOn, span)` is that
+ * context and the caller's trace still propagates to the next hop; without
+ * `passOn`, a span that records nothing.
  */
-export function withSpan<T>(tracer: Tracer, parent: Context, describe: () => { name: string; options: SpanOptions }, fn: (span: Span) => T): T {
-  if (!tracingActive()) return fn(trace.getSpan(parent) ?? NO_SPAN);
-  const { name, options } = describe();
+export function withSpan<T>(tracer: Tracer, describe: () => SpanSpec, fn: (span: Span) => T, passOn?: Context): T {
+  if (!tracingActive()) return fn((passOn && trace.getSpan(passOn)) ?? NO_SPAN);
+  const { name, options, parent } = describe();
   return tracer.startActiveSpan(name, options, parent, fn);
 }
 

@@ -26,8 +26,8 @@ describe("tracingActive / withSpan", function () {
       const tracer = trace.getTracer("t");
       let described = 0;
       const parent = extractTraceParent(${JSON.stringify(PARENT)}, ROOT_CONTEXT);
-      const tp = withSpan(tracer, parent, () => { described++; return { name: "x", options: { kind: SpanKind.SERVER } }; }, (span) => traceParentOf(trace.setSpan(parent, span)));
-      const none = withSpan(tracer, ROOT_CONTEXT, () => { described++; return { name: "y", options: {} }; }, (span) => traceParentOf(trace.setSpan(ROOT_CONTEXT, span)));
+      const tp = withSpan(tracer, () => { described++; return { name: "x", options: { kind: SpanKind.SERVER }, parent }; }, (span) => traceParentOf(trace.setSpan(parent, span)), parent);
+      const none = withSpan(tracer, () => { described++; return { name: "y", options: {}, parent: ROOT_CONTEXT }; }, (span) => traceParentOf(trace.setSpan(ROOT_CONTEXT, span)));
       console.log(JSON.stringify({ active: tracingActive(), tp, none, described }));
     `);
     assert.deepEqual(JSON.parse(out), { active: false, tp: PARENT, none: "", described: 0 });
@@ -42,7 +42,7 @@ describe("tracingActive / withSpan", function () {
       const exporter = new InMemorySpanExporter();
       trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
       const parent = extractTraceParent(${JSON.stringify(PARENT)}, ROOT_CONTEXT);
-      withSpan(trace.getTracer("t"), parent, () => ({ name: "child", options: {} }), (span) => span.end());
+      withSpan(trace.getTracer("t"), () => ({ name: "child", options: {}, parent }), (span) => span.end(), parent);
       const [s] = exporter.getFinishedSpans();
       console.log(JSON.stringify({ before, after: tracingActive(), name: s?.name, traceId: s?.spanContext().traceId, parent: s?.parentSpanContext?.spanId }));
     `);

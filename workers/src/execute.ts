@@ -2,7 +2,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { AnyTaskDefinition } from "@taskwire/client";
 import { decodeRunMessage, EventType } from "@taskwire/protocol";
-import { type Claimed, claimRun, NO_SPAN, processSpan, RunLog, type TaskSpec, tracingActive } from "@taskwire/core";
+import { type Claimed, claimRun, processSpan, RunLog, type TaskSpec, withSpan } from "@taskwire/core";
 import { toSubmitOptions } from "@taskwire/client/internal";
 import { invoke } from "./attempt.js";
 import type { ExecDeps } from "./deps.js";
@@ -95,9 +95,14 @@ async function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed
     }
     await runHooks(deps.options, deps.log, run, recorded);
   };
-  // Without OpenTelemetry set up the span would be a no-op, and no active
-  // context reaches the task: skip building it (and reading the headers).
-  if (!tracingActive()) return body(NO_SPAN);
-  const ps = processSpan(m, run);
-  await tracer.startActiveSpan(ps.name, { kind: SpanKind.CONSUMER, attributes: ps.attributes }, ps.parent, body);
+  // Without OpenTelemetry set up no active context reaches the task: the
+  // span (and the header read for its parent) is skipped.
+  await withSpan(
+    tracer,
+    () => {
+      const ps = processSpan(m, run);
+      return { name: ps.name, options: { kind: SpanKind.CONSUMER, attributes: ps.attributes }, parent: ps.parent };
+    },
+    body,
+  );
 }

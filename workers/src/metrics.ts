@@ -102,7 +102,7 @@ export class WorkerMetrics {
 
   /** An attempt began: counts it, its queue wait (first attempts), and the crashed attempt its claim recorded, if any. */
   started(run: TaskRun): void {
-    const l = labels(run);
+    const l = labelSet(run).labels;
     this.#started.inc(l);
     const current = run.attempts.at(-1);
     const startedAt = current?.startedAt?.getTime();
@@ -118,11 +118,12 @@ export class WorkerMetrics {
 
   /** An attempt ended and `event` was recorded (undefined: nothing written, another attempt took over). */
   finished(run: TaskRun, event: EventType | undefined, timedOut: boolean, seconds: number): void {
-    const l = labels(run);
+    const set = labelSet(run);
+    const l = set.labels;
     if (timedOut) this.#timedOut.inc(l);
     const outcome = event === undefined ? undefined : OUTCOME_OF[event];
     if (outcome === undefined) return;
-    this.#duration.observe(outcomeLabels(run, outcome), seconds);
+    this.#duration.observe(set.withOutcome(outcome), seconds);
     if (outcome === "completed") this.#completed.inc(l);
     else if (outcome === "failed" || outcome === "timed_out") this.#failed.inc(l);
     else if (outcome === "retried") this.#retried.inc(l);
@@ -131,10 +132,17 @@ export class WorkerMetrics {
 }
 
 /** A run's labels, and the duration's with each outcome: made once per task and queue, not per attempt. */
-interface LabelSet {
-  labels: Labels;
-  withOutcome: Map<string, Labels & { outcome: string }>;
+class LabelSet {
+  readonly #byOutcome = new Map<string, Labels & { outcome: string }>();
+  constructor(readonly labels: Labels) {}
+
+  withOutcome(outcome: string): Labels & { outcome: string } {
+    let l = this.#byOutcome.get(outcome);
+    if (!l) this.#byOutcome.set(outcome, (l = { ...this.labels, outcome }));
+    return l;
+  }
 }
+/** By task, then by queue. */
 const labelSets = new Map<string, Map<string, LabelSet>>();
 
 function labelSet(run: TaskRun): LabelSet {
@@ -142,17 +150,6 @@ function labelSet(run: TaskRun): LabelSet {
   let byQueue = labelSets.get(run.task);
   if (!byQueue) labelSets.set(run.task, (byQueue = new Map()));
   let set = byQueue.get(queue);
-  if (!set) byQueue.set(queue, (set = { labels: { task: run.task, queue }, withOutcome: new Map() }));
+  if (!set) byQueue.set(queue, (set = new LabelSet({ task: run.task, queue })));
   return set;
-}
-
-function labels(run: TaskRun): Labels {
-  return labelSet(run).labels;
-}
-
-function outcomeLabels(run: TaskRun, outcome: string): Labels & { outcome: string } {
-  const set = labelSet(run);
-  let l = set.withOutcome.get(outcome);
-  if (!l) set.withOutcome.set(outcome, (l = { ...set.labels, outcome }));
-  return l;
 }

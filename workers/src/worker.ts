@@ -2,8 +2,6 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
-import type { KV } from "@nats-io/kv";
-import type { ObjectStore } from "@nats-io/obj";
 import { isTaskDefinition, type AnyTaskDefinition } from "@taskwire/client";
 import { CANCEL_SUBJECT_PREFIX, ensureResources, ensureTaskConsumer, Heartbeats, type Holders, HttpServer, KeySlots, NatsHandle, opsHandler, PRIORITY_LEVELS, type PriorityLevel, RateLimiter, RUNS_STREAM, RunStore } from "@taskwire/core";
 import { pino, type Logger } from "pino";
@@ -51,11 +49,6 @@ export class Worker {
   readonly tasks: Map<string, AnyTask>;
   readonly stats: WorkerStats = { started: 0, finished: 0, running: 0 };
   #nats: NatsHandle | undefined;
-  #store: RunStore | undefined;
-  #cache: KV | undefined;
-  #rateLimiter: RateLimiter | undefined;
-  #results: ObjectStore | undefined;
-  #keySlots: KeySlots | undefined;
   #slots: Slots;
   #heartbeats: Heartbeats | undefined;
   #streams = new Set<ConsumerMessages>();
@@ -79,6 +72,7 @@ export class Worker {
       this.#holdOf.set(m, runId);
     },
   };
+  /** What every execution uses, made once the connection and stores are up. */
   #deps: ExecDeps | undefined;
   #cancelSub: Subscription | undefined;
   #holderSub: Subscription | undefined;
@@ -150,11 +144,22 @@ export class Worker {
     }
     this.#nats = nats;
     const { runs, cache, limits, results, workers } = await ensureResources(nats, { log: this.log });
-    this.#results = results;
-    this.#rateLimiter = new RateLimiter(limits);
-    this.#keySlots = new KeySlots(limits, 2 * o.heartbeatMs);
-    this.#store = new RunStore(runs, nats.wire);
-    this.#cache = cache;
+    // What every execution uses.
+    this.#deps = {
+      store: new RunStore(runs, nats.wire),
+      cache,
+      rateLimiter: new RateLimiter(limits),
+      results,
+      keySlots: new KeySlots(limits, 2 * o.heartbeatMs),
+      options: o,
+      log: this.log,
+      registerAbort: (id, abort) => {
+        this.#aborts.set(id, abort);
+        return () => this.#aborts.delete(id);
+      },
+      holders: this.#holders,
+      metrics: this.metrics,
+    };
     this.#heartbeats = new Heartbeats(o.heartbeatMs);
     // One subscription for all cancel notices; each names its run.
     this.#cancelSub = nats.nc.subscribe(`${CANCEL_SUBJECT_PREFIX}.>`, {
@@ -282,35 +287,8 @@ export class Worker {
     }
   }
 
-  /** What every execution uses, made once the connection and stores are up. */
-  #execDeps(): ExecDeps | undefined {
-    if (this.#deps) return this.#deps;
-    const store = this.#store;
-    const cache = this.#cache;
-    const rateLimiter = this.#rateLimiter;
-    const results = this.#results;
-    const keySlots = this.#keySlots;
-    if (!store || !cache || !rateLimiter || !results || !keySlots) return undefined;
-    this.#deps = {
-      store,
-      cache,
-      rateLimiter,
-      results,
-      keySlots,
-      options: this.options,
-      log: this.log,
-      registerAbort: (id, abort) => {
-        this.#aborts.set(id, abort);
-        return () => this.#aborts.delete(id);
-      },
-      holders: this.#holders,
-      metrics: this.metrics,
-    };
-    return this.#deps;
-  }
-
   async #execute(m: JsMsg, def: AnyTask): Promise<void> {
-    const deps = this.#execDeps();
+    const deps = this.#deps;
     if (!deps) return;
     this.stats.started++;
     this.stats.running++;
