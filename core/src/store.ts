@@ -4,7 +4,7 @@ import { decodeRun, encodeRun, type Step, type TaskRun } from "@taskwire/protoco
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import { isWrongLastSequence } from "./errors.js";
 import { RUNS_BUCKET, RUNS_BUCKET_STREAM } from "./layout.js";
-import { isAmbiguous, type JsWire, type StoredMsg } from "./wire.js";
+import { isAmbiguous, type JsWire, type PubAck, type StoredMsg } from "./wire.js";
 
 export interface StoredRun {
   run: TaskRun;
@@ -185,11 +185,18 @@ export class RunStore {
    * same id, so the server stores only the first, and answers the others
    * "duplicate" — ours resent, or another writer's that won.
    */
-  async #write(id: string, data: Uint8Array, expected: number): Promise<number> {
+  #write(id: string, data: Uint8Array, expected: number): Promise<number> {
     if (!this.wire) return expected === 0 ? this.kv.create(id, data) : this.kv.update(id, data, expected);
-    const msgID = this.wire.casNeedsMsgId ? `${id}@${expected}` : undefined;
-    const ack = await this.wire.publish(KEY_PREFIX + id, data, { expectedLastSubjectSeq: expected, msgID });
-    if (!ack.duplicate) return ack.seq;
+    return this.#publish(this.wire, id, data, expected).then((ack) => (ack.duplicate ? this.#duplicateWrite(id, data, expected) : ack.seq));
+  }
+
+  /** The compare-and-set publish of `#write` (its ack not read yet). */
+  #publish(wire: JsWire, id: string, data: Uint8Array, expected: number): Promise<PubAck> {
+    return wire.publish(KEY_PREFIX + id, data, { expectedLastSubjectSeq: expected, msgID: wire.casNeedsMsgId ? `${id}@${expected}` : undefined });
+  }
+
+  /** A write answered "duplicate": ours resent (its revision), or another writer's against the same revision that won. */
+  async #duplicateWrite(id: string, data: Uint8Array, expected: number): Promise<number> {
     const applied = await this.#appliedAt(id, data, expected, true);
     if (applied !== undefined) return applied;
     throw new JetStreamApiError({ code: 400, err_code: JetStreamApiCodes.StreamWrongLastSequence, description: `wrong last sequence: another write against revision ${expected} of ${id} came first` });
@@ -226,10 +233,34 @@ export class RunStore {
    * the one it wrote last), so an older replica copy is not decided on.
    * Resolves undefined when there is no such record.
    */
-  async transition(id: string, decide: (current: TaskRun) => Step, known?: StoredRun, opts: { minRevision?: number } = {}): Promise<Transitioned | undefined> {
-    let current = known && known.revision >= (opts.minRevision ?? 0) ? known : await this.get(id, { minRevision: opts.minRevision });
-    let confirmed = !this.wire;
-    for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
+  transition(id: string, decide: (current: TaskRun) => Step, known?: StoredRun, opts: { minRevision?: number } = {}): Promise<Transitioned | undefined> {
+    const minRevision = opts.minRevision ?? 0;
+    // The common case, a write decided on a known copy that nobody changed
+    // meanwhile, costs the write's promise alone (no read, no loop).
+    if (this.wire && known && known.revision >= minRevision) {
+      try {
+        const step = decide(known.run);
+        if (step.write) return this.#cas(id, step, known.revision, () => this.#decideAgain(id, decide, 1));
+      } catch (err) {
+        return Promise.reject(err as Error); // as from an async function: callers see a rejection, never a throw
+      }
+    }
+    return this.#decide(id, decide, known, minRevision);
+  }
+
+  /** `transition` read, decided and written in a loop until a write succeeds or nothing is left to write. */
+  async #decide(id: string, decide: (current: TaskRun) => Step, known: StoredRun | undefined, minRevision: number): Promise<Transitioned | undefined> {
+    const current = known && known.revision >= minRevision ? known : await this.get(id, { minRevision });
+    return this.#decideFrom(id, decide, current, !this.wire, 0);
+  }
+
+  /** `transition` after a lost compare-and-set: decided again on the leader's copy. */
+  async #decideAgain(id: string, decide: (current: TaskRun) => Step, tries: number): Promise<Transitioned | undefined> {
+    return this.#decideFrom(id, decide, await this.get(id, { leader: true }), true, tries);
+  }
+
+  async #decideFrom(id: string, decide: (current: TaskRun) => Step, current: StoredRun | undefined, confirmed: boolean, tries: number): Promise<Transitioned | undefined> {
+    for (let i = tries; i < MAX_CAS_ATTEMPTS; i++) {
       if (!current) return undefined;
       const step = decide(current.run);
       if (!step.write) {
@@ -240,27 +271,41 @@ export class RunStore {
         current = latest;
         continue;
       }
-      const next = { ...step.write, revision: 0 };
-      const data = encodeRun(next);
-      try {
-        const revision = await this.#write(id, data, current.revision);
-        next.revision = revision;
-        return { stored: { run: next, revision }, written: true, step };
-      } catch (err) {
-        if (!isWrongLastSequence(err)) throw err;
-        if (isAmbiguous(err)) {
-          const revision = await this.#appliedAt(id, data, current.revision);
-          if (revision !== undefined) {
-            next.revision = revision;
-            return { stored: { run: next, revision }, written: true, step };
-          }
-        }
-        // Lost the race (or decided on a lagging replica's copy): decide again on the leader's.
-        current = await this.get(id, { leader: true });
-        confirmed = true;
-      }
+      const out = await this.#cas(id, step, current.revision, () => undefined);
+      if (out) return out;
+      // Lost the race (or decided on a lagging replica's copy): decide again on the leader's.
+      current = await this.get(id, { leader: true });
+      confirmed = true;
     }
     throw new Error(`run ${id}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes`);
+  }
+
+  /**
+   * Writes `step.write` against revision `expected` (compare-and-set).
+   * Resolves with the stored record, or with `lost()` when another write
+   * came first (the caller decides again on a fresh copy). The step's
+   * record is the one stored: lifecycle steps are made fresh for each
+   * decision.
+   */
+  #cas(id: string, step: Step, expected: number, lost: () => Promise<Transitioned | undefined> | undefined): Promise<Transitioned | undefined> {
+    const next = step.write as TaskRun;
+    next.revision = 0;
+    const data = encodeRun(next);
+    const written = (revision: number): Transitioned => {
+      next.revision = revision;
+      return { stored: { run: next, revision }, written: true, step };
+    };
+    const refused = async (err: unknown): Promise<Transitioned | undefined> => {
+      if (!isWrongLastSequence(err)) throw err;
+      if (isAmbiguous(err)) {
+        const revision = await this.#appliedAt(id, data, expected);
+        if (revision !== undefined) return written(revision);
+      }
+      return lost();
+    };
+    if (!this.wire) return this.#write(id, data, expected).then(written, refused);
+    // `#write`, with the ack read in the same callback.
+    return this.#publish(this.wire, id, data, expected).then((ack) => (ack.duplicate ? this.#duplicateWrite(id, data, expected).then(written, refused) : written(ack.seq)), refused);
   }
 }
 

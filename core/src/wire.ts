@@ -226,21 +226,31 @@ export class JsWire {
     return ok;
   }
 
-  /** One attempt: publish with a fresh reply token, resolve with the reply or reject at `attemptMs`. */
+  /**
+   * One attempt: publishes with a fresh reply token; `onReply` gets the
+   * reply, `onError` a failure to send or a timeout at `attemptMs` (no
+   * promise of its own).
+   */
+  #send(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, attemptMs: number, onReply: (m: Msg) => void, onError: (err: Error) => void): void {
+    if (this.#nc.isClosed()) {
+      onError(new Error("NATS connection is closed"));
+      return;
+    }
+    const token = this.#next++;
+    // Map order is deadline order only for one attempt length; the sweep checks every entry.
+    this.#pending.set(token, { resolve: onReply, reject: onError, subject, deadline: performance.now() + attemptMs });
+    this.#timer ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
+    try {
+      this.#nc.publish(subject, data, headers ? { reply: this.#prefix + token, headers } : { reply: this.#prefix + token });
+    } catch (err) {
+      this.#pending.delete(token);
+      onError(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** One attempt as a promise: resolves with the reply, rejects at `attemptMs`. */
   #request(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, attemptMs: number): Promise<Msg> {
-    if (this.#nc.isClosed()) return Promise.reject(new Error("NATS connection is closed"));
-    return new Promise<Msg>((resolve, reject) => {
-      const token = this.#next++;
-      // Map order is deadline order only for one attempt length; the sweep checks every entry.
-      this.#pending.set(token, { resolve, reject, subject, deadline: performance.now() + attemptMs });
-      this.#timer ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
-      try {
-        this.#nc.publish(subject, data, headers ? { reply: this.#prefix + token, headers } : { reply: this.#prefix + token });
-      } catch (err) {
-        this.#pending.delete(token);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
+    return new Promise<Msg>((resolve, reject) => this.#send(subject, data, headers, attemptMs, resolve, reject));
   }
 
   #sweep(): void {
@@ -258,15 +268,52 @@ export class JsWire {
 
   /**
    * A request sent until it is answered or the call's deadline passes (see
-   * the class comment). `retryable(m)` says whether an answer is a
-   * temporary refusal worth sending again (e.g. no responders).
+   * the class comment), its answer turned into the result by `read`
+   * (`ambiguous`: an earlier attempt may have been applied). `retryable(m)`
+   * says whether an answer is a temporary refusal worth sending again (e.g.
+   * no responders). The common case — connected, answered at the first
+   * attempt — costs this one promise; everything else goes on in `#retry`.
    */
-  async #call(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, retryable: (m: Msg) => boolean): Promise<{ m: Msg; ambiguous: boolean }> {
+  #call<T>(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, retryable: (m: Msg) => boolean, read: (m: Msg, ambiguous: boolean, subject: string) => T): Promise<T> {
     const deadline = performance.now() + this.#timeoutMs;
-    let ambiguous = false;
+    const retry = (ambiguous: boolean, refused: Msg | undefined): Promise<T> => this.#retry(subject, data, headers, retryable, deadline, ambiguous, refused).then((r) => read(r.m, r.ambiguous, subject));
+    if (!this.#connected) return retry(false, undefined);
+    return new Promise<T>((resolve, reject) => {
+      this.#send(
+        subject,
+        data,
+        headers,
+        Math.min(this.#timeoutMs, ATTEMPT_TIMEOUT_MS),
+        (m) => {
+          if (retryable(m) && performance.now() + NO_RESPONDERS_BACKOFF_MS[0] < deadline) {
+            retry(false, m).then(resolve, reject);
+            return;
+          }
+          try {
+            resolve(read(m, false, subject));
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        },
+        (err) => {
+          if (err instanceof Disconnected || err instanceof TimeoutError) retry(true, undefined).then(resolve, reject);
+          else reject(err);
+        },
+      );
+    });
+  }
+
+  /**
+   * `#call` after its first attempt: resends until answered or the deadline
+   * passes. `refused`: the first attempt's answer was a temporary refusal
+   * (pause, then resend); `ambiguous`: it may have been applied.
+   */
+  async #retry(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, retryable: (m: Msg) => boolean, deadline: number, ambiguous: boolean, refused: Msg | undefined): Promise<{ m: Msg; ambiguous: boolean }> {
     let backoff: number = NO_RESPONDERS_BACKOFF_MS[0];
-    /** The last temporary refusal: answered, rather than a timeout, when the deadline passes while it is tried again. */
-    let refused: Msg | undefined;
+    if (refused) {
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, NO_RESPONDERS_BACKOFF_MS[1]);
+    }
     for (;;) {
       const left = deadline - performance.now();
       if (left <= 0 && refused) return { m: refused, ambiguous };
@@ -293,24 +340,21 @@ export class JsWire {
   }
 
   /** A JetStream publish, resolved with its ack once the message is stored. */
-  async publish(subject: string, data: Uint8Array, opts: PublishOptions = {}): Promise<PubAck> {
+  publish(subject: string, data: Uint8Array, opts: PublishOptions = {}): Promise<PubAck> {
     let h = opts.headers;
-    if (opts.msgID !== undefined || opts.expectedLastSubjectSeq !== undefined) {
-      if (!h) {
-        h = new PreconditionHeaders(opts.msgID, opts.expectedLastSubjectSeq);
-      } else {
-        if (opts.msgID !== undefined) h.set(MSG_ID, opts.msgID);
-        if (opts.expectedLastSubjectSeq !== undefined) h.set(EXPECTED_LAST_SUBJECT_SEQ, String(opts.expectedLastSubjectSeq));
+    try {
+      if (opts.msgID !== undefined || opts.expectedLastSubjectSeq !== undefined) {
+        if (!h) {
+          h = new PreconditionHeaders(opts.msgID, opts.expectedLastSubjectSeq);
+        } else {
+          if (opts.msgID !== undefined) h.set(MSG_ID, opts.msgID);
+          if (opts.expectedLastSubjectSeq !== undefined) h.set(EXPECTED_LAST_SUBJECT_SEQ, String(opts.expectedLastSubjectSeq));
+        }
       }
+    } catch (err) {
+      return Promise.reject(err as Error); // a bad message id: refused as a rejection, like every other failure
     }
-    const { m, ambiguous } = await this.#call(subject, data, h, (r) => r.headers?.code === 503 || apiErrorCode(r) === 503);
-    if (m.headers && m.headers.code === 503) {
-      throw markAmbiguous(new JetStreamError(`no responders for ${subject}: JetStream is not enabled or no stream takes this subject`, { cause: new NoRespondersError(subject) }), ambiguous);
-    }
-    const v = JSON.parse(decoder.decode(m.data)) as { stream?: string; seq?: number; duplicate?: boolean; error?: { code: number; err_code: number; description: string } };
-    if (v.error) throw markAmbiguous(new JetStreamApiError(v.error), ambiguous);
-    if (!v.stream || typeof v.seq !== "number") throw new Error(`invalid JetStream publish ack for ${subject}`);
-    return { stream: v.stream, seq: v.seq, duplicate: v.duplicate === true };
+    return this.#call(subject, data, h, isApiRefusal, readPubAck);
   }
 
   /**
@@ -321,15 +365,16 @@ export class JsWire {
    * leader (a node that was just restarted by seconds): the answer may be
    * an older revision, or none. Use `getLastFromLeader` where that matters.
    */
-  async getLast(stream: string, subject: string): Promise<StoredMsg | undefined> {
-    const { m } = await this.#call(`$JS.API.DIRECT.GET.${stream}.${subject}`, Empty, undefined, (r) => r.headers?.code === 503);
-    const h = m.headers;
-    if (h && h.code !== 0) {
-      if (h.code === 404) return undefined;
-      if (h.code === 503) throw new JetStreamError(`no responders for a direct get on ${stream}: the stream is missing or does not allow direct gets`, { cause: new NoRespondersError(subject) });
-      throw new Error(`direct get of ${subject} on ${stream} failed: ${h.code} ${h.description}`);
-    }
-    return { seq: Number(h?.get("Nats-Sequence") ?? 0), subject: h?.get("Nats-Subject") ?? subject, data: m.data, headers: h };
+  getLast(stream: string, subject: string): Promise<StoredMsg | undefined> {
+    return this.#call(`$JS.API.DIRECT.GET.${stream}.${subject}`, Empty, undefined, isNoResponders, (m) => {
+      const h = m.headers;
+      if (h && h.code !== 0) {
+        if (h.code === 404) return undefined;
+        if (h.code === 503) throw new JetStreamError(`no responders for a direct get on ${stream}: the stream is missing or does not allow direct gets`, { cause: new NoRespondersError(subject) });
+        throw new Error(`direct get of ${subject} on ${stream} failed: ${h.code} ${h.description}`);
+      }
+      return { seq: Number(h?.get("Nats-Sequence") ?? 0), subject: h?.get("Nats-Subject") ?? subject, data: m.data, headers: h };
+    });
   }
 
   /**
@@ -340,17 +385,18 @@ export class JsWire {
    * replica answers (see `getLast`). `storedAt` is when the stream stored
    * the message (ms since the epoch, the server's clock).
    */
-  async getBySeq(stream: string, seq: number, nextBySubject?: string): Promise<(StoredMsg & { storedAt: number }) | undefined> {
+  getBySeq(stream: string, seq: number, nextBySubject?: string): Promise<(StoredMsg & { storedAt: number }) | undefined> {
     const req = nextBySubject ? { seq, next_by_subj: nextBySubject } : { seq };
-    const { m } = await this.#call(`$JS.API.DIRECT.GET.${stream}`, new TextEncoder().encode(JSON.stringify(req)), undefined, (r) => r.headers?.code === 503);
-    const h = m.headers;
-    if (h && h.code !== 0) {
-      if (h.code === 404) return undefined;
-      if (h.code === 503) throw new JetStreamError(`no responders for a direct get on ${stream}: the stream is missing or does not allow direct gets`, { cause: new NoRespondersError(stream) });
-      throw new Error(`direct get of sequence ${seq} on ${stream} failed: ${h.code} ${h.description}`);
-    }
-    const stamp = h?.get("Nats-Time-Stamp");
-    return { seq: Number(h?.get("Nats-Sequence") ?? 0), subject: h?.get("Nats-Subject") ?? "", data: m.data, headers: h, storedAt: stamp ? Date.parse(stamp) : 0 };
+    return this.#call(`$JS.API.DIRECT.GET.${stream}`, encoder.encode(JSON.stringify(req)), undefined, isNoResponders, (m) => {
+      const h = m.headers;
+      if (h && h.code !== 0) {
+        if (h.code === 404) return undefined;
+        if (h.code === 503) throw new JetStreamError(`no responders for a direct get on ${stream}: the stream is missing or does not allow direct gets`, { cause: new NoRespondersError(stream) });
+        throw new Error(`direct get of sequence ${seq} on ${stream} failed: ${h.code} ${h.description}`);
+      }
+      const stamp = h?.get("Nats-Time-Stamp");
+      return { seq: Number(h?.get("Nats-Sequence") ?? 0), subject: h?.get("Nats-Subject") ?? "", data: m.data, headers: h, storedAt: stamp ? Date.parse(stamp) : 0 };
+    });
   }
 
   /**
@@ -367,17 +413,18 @@ export class JsWire {
     return this.#msgGet(stream, { seq, next_by_subj: subject });
   }
 
-  async #msgGet(stream: string, req: Record<string, string | number>): Promise<StoredMsg | undefined> {
-    const { m } = await this.#call(`$JS.API.STREAM.MSG.GET.${stream}`, new TextEncoder().encode(JSON.stringify(req)), undefined, (r) => r.headers?.code === 503 || apiErrorCode(r) === 503);
-    if (m.headers?.code === 503) throw new JetStreamError(`no responders for a read of ${stream}: JetStream is not enabled or the stream has no leader`, { cause: new NoRespondersError(stream) });
-    const v = JSON.parse(decoder.decode(m.data)) as MsgGetResponse;
-    if (v.error) {
-      if (v.error.err_code === NO_MESSAGE_FOUND) return undefined;
-      throw new JetStreamApiError(v.error);
-    }
-    if (!v.message) throw new Error(`invalid answer to a read of ${stream}`);
-    const { subject, seq, hdrs, data, time } = v.message;
-    return { seq, subject, data: data ? Buffer.from(data, "base64") : new Uint8Array(0), headers: parseHeaders(hdrs), time: time ? new Date(time) : undefined };
+  #msgGet(stream: string, req: Record<string, string | number>): Promise<StoredMsg | undefined> {
+    return this.#call(`$JS.API.STREAM.MSG.GET.${stream}`, encoder.encode(JSON.stringify(req)), undefined, isApiRefusal, (m) => {
+      if (m.headers?.code === 503) throw new JetStreamError(`no responders for a read of ${stream}: JetStream is not enabled or the stream has no leader`, { cause: new NoRespondersError(stream) });
+      const v = JSON.parse(decoder.decode(m.data)) as MsgGetResponse;
+      if (v.error) {
+        if (v.error.err_code === NO_MESSAGE_FOUND) return undefined;
+        throw new JetStreamApiError(v.error);
+      }
+      if (!v.message) throw new Error(`invalid answer to a read of ${stream}`);
+      const { subject, seq, hdrs, data, time } = v.message;
+      return { seq, subject, data: data ? Buffer.from(data, "base64") : new Uint8Array(0), headers: parseHeaders(hdrs), time: time ? new Date(time) : undefined };
+    });
   }
 
   /** Fails every call in flight (on close). */
@@ -401,6 +448,27 @@ function versionBelow(version: string, min: readonly [number, number, number]): 
     if ((v[i] ?? 0) !== min[i]) return (v[i] ?? 0) < min[i];
   }
   return false;
+}
+
+/** No responders: nobody serves the subject now (a stream between leaders, JetStream starting). */
+function isNoResponders(m: Msg): boolean {
+  return m.headers?.code === 503;
+}
+
+/** No responders, or a JetStream API error 503 (temporarily unavailable): worth sending again. */
+function isApiRefusal(m: Msg): boolean {
+  return m.headers?.code === 503 || apiErrorCode(m) === 503;
+}
+
+/** A publish's answer as its ack; JetStream's refusal as its error. */
+function readPubAck(m: Msg, ambiguous: boolean, subject: string): PubAck {
+  if (m.headers && m.headers.code === 503) {
+    throw markAmbiguous(new JetStreamError(`no responders for ${subject}: JetStream is not enabled or no stream takes this subject`, { cause: new NoRespondersError(subject) }), ambiguous);
+  }
+  const v = JSON.parse(decoder.decode(m.data)) as { stream?: string; seq?: number; duplicate?: boolean; error?: { code: number; err_code: number; description: string } };
+  if (v.error) throw markAmbiguous(new JetStreamApiError(v.error), ambiguous);
+  if (!v.stream || typeof v.seq !== "number") throw new Error(`invalid JetStream publish ack for ${subject}`);
+  return { stream: v.stream, seq: v.seq, duplicate: v.duplicate === true };
 }
 
 /** The JetStream API error code in a JSON answer, if it is one (cheap check before parsing). */

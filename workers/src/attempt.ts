@@ -84,13 +84,24 @@ export async function invoke(def: AnyTaskDefinition, run: TaskRun, deps: ExecDep
       return;
     }
     const ctx = taskContext(run, runLog, signal);
-    Promise.resolve()
-      .then(() => runWithContext(ctx, () => (def.fn as (...a: unknown[]) => unknown)(...args)))
-      .then(
-        (value) => finish(abortReason ? aborted() : { kind: "ok", value }),
-        (err: unknown) => finish(abortReason ? aborted() : { kind: "error", err }),
-      );
+    const ended = (value: unknown): void => finish(abortReason ? aborted() : { kind: "ok", value });
+    const threw = (err: unknown): void => finish(abortReason ? aborted() : { kind: "error", err });
+    // Called at once (this is a microtask of the run's own, after its
+    // claim); only a task that returns a promise is waited for.
+    let value: unknown;
+    try {
+      value = runWithContext(ctx, () => (def.fn as (...a: unknown[]) => unknown)(...args));
+    } catch (err) {
+      threw(err);
+      return;
+    }
+    if (isThenable(value)) Promise.resolve(value).then(ended, threw);
+    else ended(value);
   });
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as { then?: unknown }).then === "function";
 }
 
 /** What a task function sees of its run through `context()`. */

@@ -6,7 +6,7 @@ import { type Claimed, claimRun, processSpan, RunLog, type TaskSpec, withSpan } 
 import { toSubmitOptions } from "@taskwire/client/internal";
 import { invoke } from "./attempt.js";
 import type { ExecDeps } from "./deps.js";
-import { runHooks } from "./hooks.js";
+import { hasHooks, runHooks } from "./hooks.js";
 import { type Recorded, recordOutcome } from "./record.js";
 
 export type { ExecDeps } from "./deps.js";
@@ -48,19 +48,21 @@ export async function executeRun(m: JsMsg, def: AnyTaskDefinition, deps: ExecDep
   }
   const claimed = await claimRun(m, specOf(def), deps, msgRun);
   if (!claimed) return;
+  if (!claimed.slotKey) return attempt(m, def, deps, claimed);
   const { run } = claimed.stored;
+  const slotKey = claimed.slotKey;
   // Keep the key slot's lease alive while the run executes.
-  const renew = claimed.slotKey ? setInterval(() => void deps.keySlots.renew(run.task, claimed.slotKey, run.id).catch(() => undefined), deps.options.heartbeatMs) : undefined;
+  const renew = setInterval(() => void deps.keySlots.renew(run.task, slotKey, run.id).catch(() => undefined), deps.options.heartbeatMs);
   try {
     await attempt(m, def, deps, claimed);
   } finally {
     clearInterval(renew);
-    if (claimed.slotKey) await deps.keySlots.release(run.task, claimed.slotKey, run.id).catch((err: unknown) => deps.log.warn({ err, runId: run.id }, "could not release a key slot; its lease lapses by itself"));
+    await deps.keySlots.release(run.task, slotKey, run.id).catch((err: unknown) => deps.log.warn({ err, runId: run.id }, "could not release a key slot; its lease lapses by itself"));
   }
 }
 
 /** One claimed attempt inside its `process` span: invoke, record, settle, hooks. */
-async function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed: Claimed): Promise<void> {
+function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed: Claimed): Promise<void> {
   const { run } = claimed.stored;
   const start = claimed.start;
   // A deferred start that finds the run cancelled or finished aborts the attempt, as a cancel notice would.
@@ -79,7 +81,9 @@ async function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed
     const began = performance.now();
     const invoked = await invoke(def, run, attemptDeps, runLog);
     const seconds = (performance.now() - began) / 1000;
-    await runLog.flush();
+    // Nothing to wait for unless the task logged or reported progress.
+    if (runLog.writing) await runLog.flush();
+    else runLog.close();
     let recorded: Recorded;
     try {
       recorded = await recordOutcome(m, run, invoked, deps, start, runLog.latest);
@@ -93,11 +97,11 @@ async function attempt(m: JsMsg, def: AnyTaskDefinition, deps: ExecDeps, claimed
       start?.dispose();
       span.end();
     }
-    await runHooks(deps.options, deps.log, run, recorded);
+    if (hasHooks(deps.options)) await runHooks(deps.options, deps.log, run, recorded);
   };
   // Without OpenTelemetry set up no active context reaches the task: the
   // span (and the header read for its parent) is skipped.
-  await withSpan(
+  return withSpan(
     tracer,
     () => {
       const ps = processSpan(m, run);

@@ -11,6 +11,11 @@ async function call(log: Logger, fn: () => void | Promise<void> | undefined): Pr
   }
 }
 
+/** Whether the worker has an onCompletion or onFailure hook (most have none: nothing to await then). */
+export function hasHooks(options: ResolvedWorkerOptions): boolean {
+  return options.onCompletion !== undefined || options.onFailure !== undefined;
+}
+
 /**
  * Calls the worker's onCompletion / onFailure hooks for an outcome this
  * worker recorded (COMPLETED, or FAILED with no retry left). A hook that

@@ -18,7 +18,7 @@ export interface Recorded {
  * these bytes) and stored (core's `completedResult`); a value that cannot
  * be kept fails the attempt.
  */
-async function resultOf(invoked: Invoked, run: TaskRun, deps: ExecDeps): Promise<AttemptResult> {
+function resultOf(invoked: Invoked, run: TaskRun, deps: ExecDeps): AttemptResult | Promise<AttemptResult> {
   switch (invoked.kind) {
     case "timeout":
       return { kind: "timedOut", timeoutMs: run.options?.timeoutMs ?? 0 };
@@ -43,7 +43,6 @@ async function resultOf(invoked: Invoked, run: TaskRun, deps: ExecDeps): Promise
  * `recordAttempt`: compare-and-set with the lifecycle's `outcome`, retried
  * while NATS fails, then ack / nak / nothing as the step decided).
  */
-export async function recordOutcome(m: JsMsg, run: TaskRun, invoked: Invoked, deps: ExecDeps, start?: DeferredStart, known?: StoredRun): Promise<Recorded> {
-  const out = await recordAttempt(m, run, () => resultOf(invoked, run, deps), deps, start, known);
-  return { step: out.step, value: invoked.kind === "ok" && out.written ? invoked.value : undefined };
+export function recordOutcome(m: JsMsg, run: TaskRun, invoked: Invoked, deps: ExecDeps, start?: DeferredStart, known?: StoredRun): Promise<Recorded> {
+  return recordAttempt(m, run, () => resultOf(invoked, run, deps), deps, start, known).then((out) => ({ step: out.step, value: invoked.kind === "ok" && out.written ? invoked.value : undefined }));
 }

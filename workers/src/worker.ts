@@ -277,7 +277,7 @@ export class Worker {
         return;
       }
       const { m, def } = item;
-      const p = this.#execute(m, def).finally(() => {
+      const p = this.#execute(m, def, () => {
         hb.release(m);
         this.#slots.release();
         this.#running.delete(p);
@@ -287,30 +287,40 @@ export class Worker {
     }
   }
 
-  async #execute(m: JsMsg, def: AnyTask): Promise<void> {
+  /**
+   * Executes one run, then calls `done`; never rejects (a claim or record
+   * that failed for good hands the message back).
+   */
+  #execute(m: JsMsg, def: AnyTask, done: () => void): Promise<void> {
     const deps = this.#deps;
-    if (!deps) return;
+    if (!deps) return Promise.resolve().then(done);
     this.stats.started++;
     this.stats.running++;
-    try {
-      await executeRun(m, def, deps);
-    } catch (err) {
-      // Claiming or recording failed for longer than the retries inside
-      // (NATS lost a node and has not recovered): hand the message back
-      // now, so the run is claimed again from its recorded state instead
-      // of waiting for a redelivery that may not come (a nak is ignored if
-      // the message was settled meanwhile).
-      this.log.error({ err, subject: m.subject, seq: m.seq }, "could not record a run's progress; handing the message back for a new delivery");
-      m.nak(WRITE_FAILED_NAK_MS);
-    } finally {
-      const id = this.#holdOf.get(m);
-      if (id !== undefined) {
-        this.#holdOf.delete(m);
-        if (this.#holding.get(id) === m) this.#holding.delete(id);
-      }
-      this.stats.running--;
-      this.stats.finished++;
+    return executeRun(m, def, deps).then(
+      () => this.#executed(m, done),
+      (err: unknown) => {
+        // Claiming or recording failed for longer than the retries inside
+        // (NATS lost a node and has not recovered): hand the message back
+        // now, so the run is claimed again from its recorded state instead
+        // of waiting for a redelivery that may not come (a nak is ignored if
+        // the message was settled meanwhile).
+        this.log.error({ err, subject: m.subject, seq: m.seq }, "could not record a run's progress; handing the message back for a new delivery");
+        m.nak(WRITE_FAILED_NAK_MS);
+        this.#executed(m, done);
+      },
+    );
+  }
+
+  /** A run's execution is over: its message is no longer held here. */
+  #executed(m: JsMsg, done: () => void): void {
+    const id = this.#holdOf.get(m);
+    if (id !== undefined) {
+      this.#holdOf.delete(m);
+      if (this.#holding.get(id) === m) this.#holding.delete(id);
     }
+    this.stats.running--;
+    this.stats.finished++;
+    done();
   }
 
   /**

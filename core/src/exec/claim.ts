@@ -61,7 +61,8 @@ async function currentRecord(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise
  */
 export async function claimRun(m: JsMsg, spec: TaskSpec, deps: ExecDeps, msgRun: TaskRun): Promise<Claimed | undefined> {
   const { store, options } = deps;
-  let known = await currentRecord(m, deps, msgRun);
+  // A first delivery carrying its record's revision is tried against it without a read (see currentRecord).
+  let known = m.info.deliveryCount === 1 && msgRun.revision > 0 ? { run: msgRun, revision: msgRun.revision } : await currentRecord(m, deps, msgRun);
   if (!known) {
     // No record: it expired (retention) or was never written. Nothing to run.
     m.term();
@@ -81,7 +82,7 @@ export async function claimRun(m: JsMsg, spec: TaskSpec, deps: ExecDeps, msgRun:
     admittedAt = new Date(d.grantedAt);
     return true;
   };
-  if (!(await admit(known.run))) return undefined;
+  if (rl && !(await admit(known.run))) return undefined;
   // Per-key concurrency: at most N runs of the task at once per key.
   const keyLimit = spec.keyConcurrencyLimit ?? 0;
   const limitKey = known.run.options?.concurrencyKey ?? "";
@@ -95,7 +96,7 @@ export async function claimRun(m: JsMsg, spec: TaskSpec, deps: ExecDeps, msgRun:
   };
   const input = () => ({ workerId: options.workerId, taskDefaults: spec.defaults, admittedAt, maxCrashRetries: options.maxCrashRetries, dispatch: msgRun.dispatch });
   const holders = deps.holders;
-  const deferred = deferStart(m, deps, known, input());
+  const deferred = options.startRecordDelayMs !== undefined ? deferStart(m, deps, known, input()) : undefined;
   if (deferred) {
     holders?.hold(msgRun.id, m);
     return { ...deferred, slotKey };
@@ -126,12 +127,12 @@ export async function claimRun(m: JsMsg, spec: TaskSpec, deps: ExecDeps, msgRun:
       known = out.stored;
       continue;
     }
-    const kinds = out.step.effects.map((e) => e.type);
-    if (kinds.includes("execute")) {
+    const effects = out.step.effects;
+    if (effects.some((e) => e.type === "execute")) {
       holders?.hold(msgRun.id, m);
       return { stored: out.stored, slotKey };
     }
-    if (kinds.includes("claimAgain")) {
+    if (effects.some((e) => e.type === "claimAgain")) {
       // We just recorded a crashed attempt; now claim it for a new one
       // (the key slot, if any, is ours already; the new start counts
       // against the rate limit).

@@ -19,7 +19,7 @@ export interface RecordedAttempt {
  * before the record, so a COMPLETED record never points at a missing
  * object), and a result above the size limit fails the attempt instead.
  */
-export async function completedResult(run: TaskRun, encoded: Payload, deps: ExecDeps): Promise<AttemptResult> {
+export function completedResult(run: TaskRun, encoded: Payload, deps: ExecDeps): AttemptResult | Promise<AttemptResult> {
   const { options } = deps;
   if (encoded.data.length > options.maxResultBytes) {
     return {
@@ -27,10 +27,18 @@ export async function completedResult(run: TaskRun, encoded: Payload, deps: Exec
       failure: failure("ResultTooLarge", `result is ${encoded.data.length} bytes, over the worker's limit of ${options.maxResultBytes} (TASKWIRE_MAX_RESULT_BYTES); store large results elsewhere and return a reference`),
     };
   }
+  const inline = encoded.data.length <= options.inlineResultBytes;
+  // Most runs: an inline result and no cache — nothing to store first.
+  if (inline && !cached(run, encoded, options.inlineResultBytes)) return { kind: "completed", result: encoded, resultRef: "" };
+  return storedResult(run, encoded, deps, inline);
+}
+
+/** `completedResult` of a result that is cached or goes to the Object Store (both written before the record). */
+async function storedResult(run: TaskRun, encoded: Payload, deps: ExecDeps, inline: boolean): Promise<AttemptResult> {
   // Fill the cache before recording COMPLETED, so a submit that sees the
   // run completed also finds its result cached.
-  await fillCache(deps, run, encoded, options.inlineResultBytes);
-  if (encoded.data.length <= options.inlineResultBytes) return { kind: "completed", result: encoded, resultRef: "" };
+  await fillCache(deps, run, encoded, deps.options.inlineResultBytes);
+  if (inline) return { kind: "completed", result: encoded, resultRef: "" };
   await deps.results.putBlob({ name: run.id }, encoded.data);
   return { kind: "completed", result: { contentType: encoded.contentType, data: Buffer.alloc(0) }, resultRef: run.id };
 }
@@ -64,14 +72,17 @@ const RECORD_BACKOFF_MS = [100, 2_000] as const;
  * written against without a read; if the record moved on since (a cancel
  * request), the compare-and-set fails and the leader's copy is decided on.
  */
-export async function recordAttempt(m: JsMsg | undefined, run: TaskRun, result: () => Promise<AttemptResult>, deps: ExecDeps, start?: DeferredStart, known?: StoredRun): Promise<RecordedAttempt> {
+export async function recordAttempt(m: JsMsg | undefined, run: TaskRun, result: () => AttemptResult | Promise<AttemptResult>, deps: ExecDeps, start?: DeferredStart, known?: StoredRun): Promise<RecordedAttempt> {
   const started = Date.now();
   let pause: number = RECORD_BACKOFF_MS[0];
   let res: AttemptResult | undefined;
   let out: Transitioned | undefined;
   for (let tries = 1; ; tries++) {
     try {
-      res ??= await result();
+      if (!res) {
+        const asked = result();
+        res = asked instanceof Promise ? await asked : asked;
+      }
       const r = res;
       // A start not written yet is folded into this write (`DeferredStart`).
       const { decide, minRevision, known: startKnown } = start ? await start.decider(run.attempt, r) : { decide: (cur: TaskRun) => outcome(cur, { attempt: run.attempt, result: r }, new Date()), minRevision: run.revision, known: undefined };
@@ -93,10 +104,16 @@ export async function recordAttempt(m: JsMsg | undefined, run: TaskRun, result: 
   return { step: out.step, written: out.written };
 }
 
+/** Whether a completed run's result goes into the cache (its run asks for caching and it is small enough). */
+function cached(run: TaskRun, result: Payload, maxBytes: number): boolean {
+  const o = run.options;
+  return o !== undefined && o.cacheTtlMs > 0 && o.cacheKey !== "" && result.data.length <= maxBytes;
+}
+
 /** Stores a completed run's encoded result under its cache key; a failure here only costs a future cache miss. */
 async function fillCache(deps: ExecDeps, run: TaskRun, result: Payload, maxBytes: number): Promise<void> {
   const o = run.options;
-  if (!o || o.cacheTtlMs <= 0 || !o.cacheKey || result.data.length > maxBytes) return;
+  if (!o || !cached(run, result, maxBytes)) return;
   const now = new Date();
   try {
     await deps.cache.put(cacheEntryKey(run.task, o.cacheKey, run.namespace), CacheEntry.encode({ runId: run.id, result, completedAt: now, expiresAt: new Date(now.getTime() + o.cacheTtlMs) }).finish());

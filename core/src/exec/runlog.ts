@@ -14,7 +14,8 @@ const PROGRESS_INTERVAL_MS = 250;
  * `flush()` comes after every line.
  */
 export class RunLog {
-  #chain: Promise<void> = Promise.resolve();
+  /** The writes in order; undefined until the first line or progress report. */
+  #chain: Promise<void> | undefined;
   #writes = 0;
   #progress: { fraction: number; message: string } | undefined;
   #progressTimer: NodeJS.Timeout | undefined;
@@ -48,7 +49,7 @@ export class RunLog {
 
   /** Chains one write (a lifecycle step: only while our attempt is the running one). */
   #enqueue(decide: (run: TaskRun) => Step): void {
-    this.#chain = this.#chain.then(async () => {
+    this.#chain = (this.#chain ?? Promise.resolve()).then(async () => {
       try {
         await this.before?.();
         const out = await this.store.transition(this.runId, decide, this.#known);
@@ -81,6 +82,16 @@ export class RunLog {
     if (!p) return;
     this.#progress = undefined;
     this.#enqueue((run) => reportProgress(run, { attempt: this.attempt, progress: p }, new Date()));
+  }
+
+  /** Whether anything was written or is waiting to be (a line, or progress not written yet): only then is there something to `flush`. */
+  get writing(): boolean {
+    return this.#chain !== undefined || this.#progressTimer !== undefined;
+  }
+
+  /** Stops accepting lines and progress (nothing is pending: see `writing`). */
+  close(): void {
+    this.#closed = true;
   }
 
   /** Writes what is pending and stops accepting more. */
