@@ -27,20 +27,28 @@ export function effectSubject(e: Effect, run: TaskRun): string | undefined {
 export class Publisher {
   constructor(readonly nats: NatsHandle) {}
 
-  /** Publishes `message` (an encoded RunMessage) for each publishing effect, in parallel. */
-  async publish(effects: readonly Effect[], run: TaskRun, ctx: Context, message?: Uint8Array): Promise<void> {
+  /**
+   * Publishes `message` (an encoded RunMessage) for each publishing effect,
+   * in parallel; resolves once all are stored. A run has one such effect
+   * most often: its publish is then the only promise made.
+   */
+  publish(effects: readonly Effect[], run: TaskRun, ctx: Context, message?: Uint8Array): Promise<unknown> {
     const pending: Promise<unknown>[] = [];
-    for (const e of effects) {
-      const subject = effectSubject(e, run);
-      if (subject && "msgId" in e) pending.push(this.#publish(subject, message ?? encodeRunMessage(run), ctx, e.msgId));
-      else if (e.type === "notifyCancel") this.nats.nc.publish(cancelSubject(run.id), new TextEncoder().encode(e.reason));
+    try {
+      for (const e of effects) {
+        const subject = effectSubject(e, run);
+        if (subject && "msgId" in e) pending.push(this.#publish(subject, message ?? encodeRunMessage(run), ctx, e.msgId));
+        else if (e.type === "notifyCancel") this.nats.nc.publish(cancelSubject(run.id), new TextEncoder().encode(e.reason));
+      }
+    } catch (err) {
+      return Promise.reject(err as Error); // as from an async function: callers see a rejection, never a throw
     }
-    await Promise.all(pending);
+    return pending.length === 1 ? (pending[0] as Promise<unknown>) : Promise.all(pending);
   }
 
-  async #publish(subject: string, message: Uint8Array, ctx: Context, msgID: string): Promise<void> {
+  #publish(subject: string, message: Uint8Array, ctx: Context, msgID: string): Promise<unknown> {
     const h = natsHeaders();
     injectHeaders(ctx, h);
-    await this.nats.wire.publish(subject, message, { msgID, headers: h });
+    return this.nats.wire.publish(subject, message, { msgID, headers: h });
   }
 }

@@ -475,7 +475,7 @@ export class Reconciler {
     this.log.warn({ runId: run.id, state: RunState[run.state], revision }, "reconciler: unfinished run had no queued message; queued again");
   }
 
-  #publish(run: TaskRun, effect: Effect): Promise<void> {
+  #publish(run: TaskRun, effect: Effect): Promise<unknown> {
     return this.#publisher.publish([effect], run, ROOT_CONTEXT);
   }
 }

@@ -25,6 +25,13 @@ import { effectSubject, Publisher } from "./publisher.js";
 import type { ValidSubmit } from "./validate.js";
 
 const tracer = trace.getTracer("@taskwire/broker");
+/** The run a Submit is about: its id, whether an earlier Submit made it, and whether the id came from the request. */
+interface RunIdOf {
+  id: string;
+  deduplicated: boolean;
+  fromRequest: boolean;
+}
+
 /** A promise's settlement, as `Promise.allSettled` gives it for one. */
 function settled<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
   return p.then(
@@ -153,25 +160,33 @@ export class Runs {
    * or of another UUID version, whose run an earlier attempt may have made
    * under that id, else kept in the key bucket; or a new id.
    */
-  async #runIdOf(v: ValidSubmit, namespace: string): Promise<{ id: string; deduplicated: boolean; fromRequest: boolean }> {
-    if (v.options.idempotencyKey) return { ...(await this.#claimKey(v.task, v.options.idempotencyKey, newRunId(), namespace)), fromRequest: false };
+  #runIdOf(v: ValidSubmit, namespace: string): RunIdOf | Promise<RunIdOf> {
+    if (v.options.idempotencyKey) return this.#claimKey(v.task, v.options.idempotencyKey, newRunId(), namespace).then((k) => ({ ...k, fromRequest: false }));
     if (!v.requestId) return { id: newRunId(), deduplicated: false, fromRequest: false };
     const direct = requestRunId(v.requestId, Date.now());
     if (direct) return { id: direct, deduplicated: false, fromRequest: true };
-    if (isRunId(v.requestId)) {
-      const earlier = await this.store.get(v.requestId.toLowerCase(), { leader: true });
-      if (earlier) return { id: sameRequest(earlier.run, v, namespace).id, deduplicated: true, fromRequest: false };
+    return this.#earlierRequest(v.requestId, v.task, namespace);
+  }
+
+  /** `#runIdOf` for a request id that is not a fresh run id: the run an earlier attempt made, or the one its key holds. */
+  async #earlierRequest(requestId: string, task: string, namespace: string): Promise<RunIdOf> {
+    if (isRunId(requestId)) {
+      const earlier = await this.store.get(requestId.toLowerCase(), { leader: true });
+      if (earlier) return { id: sameRequest(earlier.run, { task, requestId }, namespace).id, deduplicated: true, fromRequest: false };
     }
-    return { ...(await this.#claimKey(v.task, `request:${v.requestId.toLowerCase()}`, newRunId(), namespace)), fromRequest: false };
+    return { ...(await this.#claimKey(task, `request:${requestId.toLowerCase()}`, newRunId(), namespace)), fromRequest: false };
   }
 
   /** Submits a run in `namespace` (the caller's): its idempotency key, cache and wait_for runs are that namespace's. */
   async submit(v: ValidSubmit, ctx: Context, namespace: string = DEFAULT_NS): Promise<SubmitResult> {
-    await this.#connected();
-    const { id, deduplicated, fromRequest } = await this.#runIdOf(v, namespace);
-    await this.#checkWaitFor(v.options.waitFor, namespace);
+    // Each step below is awaited only when it has something to wait for
+    // (most Submits: none of them), so a Submit costs few promises.
+    if (!this.nats.connected) await this.#connected();
+    const ids = this.#runIdOf(v, namespace);
+    const { id, deduplicated, fromRequest } = ids instanceof Promise ? await ids : ids;
+    if (v.options.waitFor.length > 0) await this.#checkWaitFor(v.options.waitFor, namespace);
     const now = new Date();
-    const cached = deduplicated ? undefined : await this.#cacheHit(v, now, namespace);
+    const cached = deduplicated || v.options.cacheTtlMs <= 0 || v.options.refreshCache ? undefined : await this.#cacheHit(v, now, namespace);
     const step = newRun({ id, task: v.task, queue: v.queue, args: v.args, options: v.options, dueAt: v.dueAt, cached: cached?.result, namespace }, now);
     const run = step.write;
     if (!run) throw new Error("newRun decided no write");
@@ -281,9 +296,9 @@ export class Runs {
     if (missing >= 0) throw new BrokerError(Status.NOT_FOUND, `options.wait_for[${missing}]: run ${ids[missing]} not found; a run can only wait for existing runs`);
   }
 
+  /** The cached result a Submit may answer with (called only when its options ask for a cache). */
   async #cacheHit(v: ValidSubmit, now: Date, namespace: string): Promise<CacheEntry | undefined> {
     const o = v.options;
-    if (o.cacheTtlMs <= 0 || o.refreshCache) return undefined;
     const e = await this.cache.get(cacheEntryKey(v.task, o.cacheKey, namespace));
     if (!e || e.operation !== "PUT") return undefined;
     const entry = CacheEntry.decode(e.value);

@@ -166,15 +166,13 @@ export class RunStore {
   }
 
   /** `create` for a record already encoded with `encodeRun` (at revision 0). */
-  async createEncoded(id: string, data: Uint8Array): Promise<number | undefined> {
-    try {
-      return await this.#write(id, data, 0);
-    } catch (err) {
+  createEncoded(id: string, data: Uint8Array): Promise<number | undefined> {
+    return this.#write(id, data, 0).catch((err: unknown) => {
       if (!isWrongLastSequence(err)) throw err;
       // A create resent after a lost reply finds the key written: by us?
       if (isAmbiguous(err)) return this.#appliedAt(id, data, 0);
       return undefined;
-    }
+    });
   }
 
   /**

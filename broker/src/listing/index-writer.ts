@@ -18,7 +18,7 @@ export class IndexWriter {
   constructor(readonly wire: JsWire) {}
 
   /** Adds a created run; resolves once the index message is stored (or was already). */
-  async add(run: Pick<TaskRun, "id" | "namespace" | "queue" | "task">): Promise<void> {
-    await this.wire.publish(indexSubject(namespaceOf(run), run.queue, run.task), encoder.encode(run.id), { msgID: run.id });
+  add(run: Pick<TaskRun, "id" | "namespace" | "queue" | "task">): Promise<unknown> {
+    return this.wire.publish(indexSubject(namespaceOf(run), run.queue, run.task), encoder.encode(run.id), { msgID: run.id });
   }
 }
