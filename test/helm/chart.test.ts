@@ -137,7 +137,7 @@ describe("Helm chart deploy/helm/taskwire", function () {
     for (const p of [c.startupProbe, c.readinessProbe, c.livenessProbe]) assert.equal(p?.httpGet, undefined, "the http port is not probed");
     assert.ok(c.resources?.requests?.cpu && c.resources.limits?.memory, "broker resources");
     // V8's heap capped at 75 % of the 512Mi limit, so the broker collects before the kubelet kills it.
-    assert.equal(c.env?.find((e) => e.name === "NODE_OPTIONS")?.value, "--max-old-space-size=384");
+    assert.equal(c.env?.find((e) => e.name === "NODE_OPTIONS")?.value, "--max-old-space-size=320 --max-semi-space-size=32", "75 % of 512Mi, less the 64 MiB young generation");
     const svc = find(manifests, "Service", BROKER) as { spec?: { ports?: Array<{ name?: string; port: number; targetPort?: string | number }> } } & Manifest;
     assert.deepEqual(
       svc.spec?.ports?.map((p) => [p.name, p.port, p.targetPort]),
@@ -290,13 +290,13 @@ describe("Helm chart deploy/helm/taskwire", function () {
       TASKWIRE_SHUTDOWN_GRACE_MS: "20000",
       TASKWIRE_ADDRESS: `${BROKER}:50051`,
     });
-    assert.equal(qc.env?.find((e) => e.name === "NODE_OPTIONS")?.value, "--max-old-space-size=384", "75 % of its 512Mi limit");
+    assert.equal(qc.env?.find((e) => e.name === "NODE_OPTIONS")?.value, "--max-old-space-size=320 --max-semi-space-size=32", "75 % of its 512Mi limit, less the young generation");
     const r = deployment(manifests, worker("reports"));
     const rc = container(r);
     assert.deepEqual(rc.command, ["node", "/app/cli/bin/taskwire.js"]);
     assert.equal(rc.imagePullPolicy, "Always");
     assert.deepEqual(rc.ports, [{ name: "http", containerPort: 9464, protocol: "TCP" }]);
-    assert.deepEqual(envNames(rc), ["K8S_POD_NAME", "K8S_NAMESPACE", "OTEL_RESOURCE_ATTRIBUTES", "REPORTS_BUCKET"]);
+    assert.deepEqual(envNames(rc), ["K8S_POD_NAME", "K8S_NAMESPACE", "OTEL_RESOURCE_ATTRIBUTES", "NODE_OPTIONS", "REPORTS_BUCKET"]);
     assert.ok(rc.volumeMounts?.some((v) => v.mountPath === "/scratch"));
     assert.deepEqual(dataOf(find(manifests, "ConfigMap", worker("reports"))), {
       TASKWIRE_CONCURRENCY: "2",
@@ -330,14 +330,19 @@ describe("Helm chart deploy/helm/taskwire", function () {
     assert.deepEqual(missing, [], "documented settings the chart does not set");
   });
 
-  it("caps each Node process's heap at heapPercent of its memory limit, in every unit, and not without a limit or with null", async function () {
+  it("caps each Node process's heap at heapPercent of its memory limit (its young generation included), in every unit, and not without a limit or with null", async function () {
     const heapOf = async (flags: string[], name = BROKER): Promise<string | undefined> => container(deployment(await render(["ci/workers-values.yaml"], flags), name)).env?.find((e) => e.name === "NODE_OPTIONS")?.value;
-    assert.equal(await heapOf(["--set", "broker.resources.limits.memory=1.5Gi"]), "--max-old-space-size=1152");
-    assert.equal(await heapOf(["--set", "broker.resources.limits.memory=1G"]), "--max-old-space-size=715");
-    assert.equal(await heapOf(["--set", "broker.resources.limits.memory=1073741824", "--set", "broker.heapPercent=50"]), "--max-old-space-size=512");
-    assert.equal(await heapOf(["--set", "broker.heapPercent=null"]), undefined);
-    assert.equal(await heapOf([], worker("reports")), undefined, "no memory limit: Node's default");
-    assert.equal(await heapOf(["--set", "workers[0].heapPercent=null"], worker("quickstart")), undefined);
+    const young = "--max-semi-space-size=32";
+    assert.equal(await heapOf(["--set", "broker.resources.limits.memory=1.5Gi"]), `--max-old-space-size=1088 ${young}`);
+    assert.equal(await heapOf(["--set", "broker.resources.limits.memory=1G"]), `--max-old-space-size=651 ${young}`);
+    assert.equal(await heapOf(["--set", "broker.resources.limits.memory=1073741824", "--set", "broker.heapPercent=50"]), `--max-old-space-size=448 ${young}`);
+    assert.equal(await heapOf(["--set", "broker.semiSpaceMiB=64"]), "--max-old-space-size=256 --max-semi-space-size=64", "384 MiB less 2 × 64");
+    assert.equal(await heapOf(["--set", "broker.semiSpaceMiB=null"]), "--max-old-space-size=384", "Node's young generation: the whole cap is old space");
+    assert.equal(await heapOf(["--set", "broker.heapPercent=null"]), young);
+    assert.equal(await heapOf(["--set", "broker.heapPercent=null", "--set", "broker.semiSpaceMiB=null"]), undefined);
+    assert.equal(await heapOf([], worker("reports")), young, "no memory limit: no cap, only the young generation");
+    assert.equal(await heapOf(["--set", "workers[0].heapPercent=null", "--set", "workers[0].semiSpaceMiB=null"], worker("quickstart")), undefined);
+    await assert.rejects(render([], ["--set", "broker.resources.limits.memory=100Mi"]), /after the young generation's 64 MiB \(2 × semiSpaceMiB\) that leaves 11 MiB, under 64/);
     // A NODE_OPTIONS of the user's own (extraEnv) comes last, so it is the one the kubelet keeps.
     const env = container(deployment(await render([], ["--set", "broker.extraEnv[0].name=NODE_OPTIONS", "--set", "broker.extraEnv[0].value=--max-old-space-size=200"]), BROKER)).env ?? [];
     assert.equal(env.filter((e) => e.name === "NODE_OPTIONS").at(-1)?.value, "--max-old-space-size=200");
@@ -366,7 +371,8 @@ describe("Helm chart deploy/helm/taskwire", function () {
       [["--set", "tls.enabled=true"], /tls\.enabled=true needs tls\.existingSecret/],
       [["--set", "nats.embedded.enabled=true", "--set", "nats.external.existingSecret=x"], /choose one/],
       [["--set", "broker.heapPercent=5"], /heapPercent/],
-      [["--set", "broker.resources.limits.memory=80Mi"], /broker: heapPercent 75 of the memory limit 80Mi leaves a V8 heap of 60 MiB, under 64/],
+      [["--set", "broker.resources.limits.memory=80Mi", "--set", "broker.semiSpaceMiB=null"], /broker: heapPercent 75 of the memory limit 80Mi is a V8 heap of 60 MiB; after the young generation's 0 MiB \(2 × semiSpaceMiB\) that leaves 60 MiB, under 64/],
+      [["--set", "broker.semiSpaceMiB=0"], /semiSpaceMiB/],
       [["--set", "broker.resources.limits.memory=lots"], /broker\.resources\.limits\.memory: "lots" is not a memory quantity/],
     ];
     for (const [flags, message] of cases) {

@@ -216,14 +216,23 @@ cluster {
 {{- end -}}
 
 {{/*
-NODE_OPTIONS capping the V8 heap (--max-old-space-size, MiB) at `percent` %
-of the container's memory limit, so V8 collects before the kubelet kills the
-pod rather than growing its heap lazily (by default it sizes the heap from the
-machine's memory, not the container's). Nothing without a limit or with
-percent null. Arguments: dict "resources" "percent" "what".
+NODE_OPTIONS sizing the V8 heap. `semi` (MiB, or null): --max-semi-space-size,
+a young generation of up to 2 × semi MiB, so the runs in flight are
+collected young instead of promoted (shorter scavenge pauses: the latency
+tail; docs/performance.md). `percent`: the whole heap capped at `percent` %
+of the container's memory limit, the young generation included
+(--max-old-space-size gets the rest), so V8 collects before the kubelet
+kills the pod rather than growing its heap lazily (by default it sizes the
+heap from the machine's memory, not the container's). No cap without a limit
+or with percent null; nothing at all with both off. Arguments: dict
+"resources" "percent" "semi" "what".
 */}}
 {{- define "taskwire.heapEnv" -}}
 {{- $pct := .percent -}}
+{{- $semi := .semi -}}
+{{- $young := 0 -}}
+{{- if not (kindIs "invalid" $semi) }}{{ $young = mul 2 (int $semi) }}{{ end -}}
+{{- $opts := list -}}
 {{- $mem := "" -}}
 {{- with .resources }}{{ with .limits }}{{ $mem = toString (.memory | default "") }}{{ end }}{{ end -}}
 {{- if and (not (kindIs "invalid" $pct)) $mem -}}
@@ -234,10 +243,17 @@ percent null. Arguments: dict "resources" "percent" "what".
 {{- fail (printf "%s.resources.limits.memory: %q is not a memory quantity this chart reads (a number with Ki, Mi, Gi, Ti, k, M, G or T); write it so, or set %s.heapPercent: null" .what $mem .what) -}}
 {{- end -}}
 {{- $heap := int (floor (divf (mulf (divf (mulf (float64 $num) (get $units $unit)) 1048576.0) (float64 $pct)) 100.0)) -}}
-{{- if lt $heap 64 -}}
-{{- fail (printf "%s: heapPercent %v of the memory limit %s leaves a V8 heap of %d MiB, under 64; raise the limit or heapPercent, or set heapPercent: null" .what $pct $mem $heap) -}}
+{{- $old := sub $heap $young -}}
+{{- if lt $old 64 -}}
+{{- fail (printf "%s: heapPercent %v of the memory limit %s is a V8 heap of %d MiB; after the young generation's %d MiB (2 × semiSpaceMiB) that leaves %d MiB, under 64; raise the limit or heapPercent, lower semiSpaceMiB, or set heapPercent: null" .what $pct $mem $heap $young $old) -}}
 {{- end -}}
+{{- $opts = append $opts (printf "--max-old-space-size=%d" $old) -}}
+{{- end -}}
+{{- if not (kindIs "invalid" $semi) -}}
+{{- $opts = append $opts (printf "--max-semi-space-size=%d" (int $semi)) -}}
+{{- end -}}
+{{- if $opts -}}
 - name: NODE_OPTIONS
-  value: {{ printf "--max-old-space-size=%d" $heap | quote }}
+  value: {{ join " " $opts | quote }}
 {{- end -}}
 {{- end -}}
