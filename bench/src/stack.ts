@@ -27,10 +27,18 @@ export async function connectStack(nats: Nats, profileDir: string | undefined): 
   return { nats, nc, js: jetstream(nc), jsm: await jetstreamManager(nc), profileDir };
 }
 
-/** Node flags of broker and worker processes: CPU profiles with --profile, and TASKWIRE_BENCH_NODE_FLAGS (space separated, e.g. --trace-gc). */
+/**
+ * V8 flags of every Node process under test — broker and worker, and
+ * their peers BullMQ's worker and the grpc-js echo server alike: the Helm
+ * chart's default young generation (`semiSpaceMiB: 32`, docs/deploy.md),
+ * so the bench measures what the chart deploys.
+ */
+export const DEPLOYED_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=32"];
+
+/** Node flags of broker and worker processes: DEPLOYED_NODE_FLAGS, CPU profiles with --profile, and TASKWIRE_BENCH_NODE_FLAGS (space separated, e.g. --trace-gc). */
 function nodeFlags(stack: Stack, name: string): string[] {
   const extra = (process.env.TASKWIRE_BENCH_NODE_FLAGS ?? "").split(" ").filter((f) => f);
-  return [...extra, ...(stack.profileDir ? ["--cpu-prof", "--cpu-prof-dir", stack.profileDir, "--cpu-prof-name", `${name}.cpuprofile`] : [])];
+  return [...DEPLOYED_NODE_FLAGS, ...extra, ...(stack.profileDir ? ["--cpu-prof", "--cpu-prof-dir", stack.profileDir, "--cpu-prof-name", `${name}.cpuprofile`] : [])];
 }
 
 export interface Broker {

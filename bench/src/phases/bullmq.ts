@@ -8,6 +8,7 @@ import { type JobsOptions, Queue } from "bullmq";
 import type { Sent } from "../runs.js";
 import type { Redis } from "../servers.js";
 import { CONC, type Settings } from "../settings.js";
+import { DEPLOYED_NODE_FLAGS } from "../stack.js";
 import { BENCH, type Child, closedLoop, cpuMeter, log, MS_TRUNCATION, openLoop, PAYLOAD, type Pcts, pcts, round, roundValues, startTsChild, waitFor, wallNow } from "../util.js";
 
 export interface BullmqFigures {
@@ -27,7 +28,7 @@ const QUEUE = "bench";
 const JOB_OPTS: JobsOptions = { removeOnComplete: false, removeOnFail: false };
 
 function startBullWorker(redis: Redis, name: string): Child {
-  return startTsChild(name, join(BENCH, "src/bullmq-worker.ts"), [String(redis.port), QUEUE, String(CONC)]);
+  return startTsChild(name, join(BENCH, "src/bullmq-worker.ts"), [String(redis.port), QUEUE, String(CONC)], {}, [...DEPLOYED_NODE_FLAGS]);
 }
 
 export async function bullmq(s: Settings, redis: Redis): Promise<BullmqFigures> {

@@ -6,6 +6,7 @@ import { credentials, loadPackageDefinition, type Client as GrpcClient, type Ser
 import { loadSync } from "@grpc/proto-loader";
 import { SUBMIT_BYTES } from "../runs.js";
 import { CONC, type Settings } from "../settings.js";
+import { DEPLOYED_NODE_FLAGS } from "../stack.js";
 import { BENCH, closedLoop, cpuSeconds, log, openLoop, type Pcts, pcts, round, startTsChild, waitFor } from "../util.js";
 
 export interface EchoFigures {
@@ -24,7 +25,7 @@ export interface GrpcCeiling {
 type EchoClient = GrpcClient & { Echo: (req: unknown, cb: (e: ServiceError | null, r: unknown) => void) => void };
 
 export async function grpcCeiling(s: Settings): Promise<GrpcCeiling> {
-  const srv = startTsChild("echo-server", join(BENCH, "src/echo-server.ts"), []);
+  const srv = startTsChild("echo-server", join(BENCH, "src/echo-server.ts"), [], {}, [...DEPLOYED_NODE_FLAGS]);
   try {
     const port = Number(await waitFor(() => /port (\d+)/.exec(srv.output())?.[1], "echo server", 60_000, 50));
     const def = loadSync(join(BENCH, "src/echo.proto"));
