@@ -47,14 +47,24 @@ export const RESOURCES_WAIT_MS = 60_000;
 const RESOURCES_BACKOFF_MS = [250, 5_000] as const;
 
 /**
+ * JetStream API error code of "no suitable peers for placement": with the
+ * reason "peer offline" a replicated stream was asked for while a node is
+ * still joining the cluster (or coming back from a restart) — it places
+ * once the peer is current. Other reasons (too few nodes, no storage) are
+ * the cluster's configuration.
+ */
+const NO_PEERS_FOR_PLACEMENT = 10005;
+
+/**
  * Whether a set-up error is JetStream not being ready rather than a wrong
  * configuration: an API error with status 503 ("JetStream system
- * temporarily unavailable" while the meta group has no leader), or a
- * request nobody answered in time. "JetStream not enabled" (no responders)
- * is a server without JetStream and fails at once.
+ * temporarily unavailable" while the meta group has no leader), no peers
+ * for a replicated stream because one is offline, or a request nobody
+ * answered in time. "JetStream not enabled" (no responders) is a server
+ * without JetStream and fails at once.
  */
 export function jetStreamNotReady(err: unknown): boolean {
-  if (err instanceof JetStreamApiError) return err.status === 503 && !JETSTREAM_NOT_ENABLED.has(err.code);
+  if (err instanceof JetStreamApiError) return (err.status === 503 && !JETSTREAM_NOT_ENABLED.has(err.code)) || (err.code === NO_PEERS_FOR_PLACEMENT && /offline/i.test(err.message));
   return err instanceof Error && (err.name === "TimeoutError" || /temporarily unavailable|timeout/i.test(err.message));
 }
 

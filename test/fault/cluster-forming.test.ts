@@ -25,6 +25,9 @@ describe("fault: start-up while the NATS cluster cannot serve JetStream yet", fu
     assert.equal(jetStreamNotReady(new JetStreamApiError({ code: 400, err_code: 10058, description: "stream name already in use with a different configuration" })), false);
     assert.equal(jetStreamNotReady(new Error("JetStream not enabled")), false);
     assert.equal(jetStreamNotReady(new JetStreamApiError({ code: 503, err_code: 10039, description: "jetstream not enabled for account" })), false);
+    // A peer still joining (or back from a restart) is waited for; too few nodes for the replicas asked is the configuration.
+    assert.equal(jetStreamNotReady(new JetStreamApiError({ code: 500, err_code: 10005, description: "no suitable peers for placement, peer offline" })), true);
+    assert.equal(jetStreamNotReady(new JetStreamApiError({ code: 500, err_code: 10005, description: "no suitable peers for placement, replicas > peers" })), false);
   });
 
   it("waits while 2 of 3 nodes are down (no meta leader), then sets up R3 once they are back, warning meanwhile", async function () {
