@@ -2,7 +2,7 @@ export * from "./layout.js";
 export * from "./errors.js";
 export { NatsHandle, type NatsOptions } from "./connection.js";
 export { natsAuthFromEnv, natsConnectionAuth, type NatsAuth } from "./nats-auth.js";
-export { ensureResources, jetStreamNotReady, RESOURCES_WAIT_MS, type ResourceOptions, type Resources } from "./resources.js";
+export { ensureResources, jetStreamNotReady, RESOURCES_WAIT_MS, type ResourceOptions, type Resources, whileJetStreamNotReady } from "./resources.js";
 export { RunStore, type StoredRun, type Transitioned } from "./store.js";
 export * from "./tracing.js";
 export * from "./ids.js";

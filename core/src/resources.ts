@@ -167,15 +167,26 @@ async function ensureStream(h: NatsHandle, name: string, subjects: string[], ret
  * as they are (an operator may have tuned them), but a replica count other
  * than the configured one is reported (`checkReplicas`).
  */
-export async function ensureResources(h: NatsHandle, options: ResourceOptions = {}): Promise<Resources> {
+export function ensureResources(h: NatsHandle, options: ResourceOptions = {}): Promise<Resources> {
+  return whileJetStreamNotReady(() => ensureResourcesOnce(h, options), "setting up taskwire's streams again", options);
+}
+
+/**
+ * Calls `attempt` until it succeeds, calling it again while JetStream is not
+ * ready (`jetStreamNotReady`: a cluster forming, electing a leader, or a
+ * node still joining) for up to `options.waitMs` (default 60 s), pausing
+ * 0.25 s doubling to 5 s with a warning (`doing`: what is tried again) each
+ * time. Any other error, or the last one at the deadline, is thrown.
+ */
+export async function whileJetStreamNotReady<T>(attempt: () => Promise<T>, doing: string, options: Pick<ResourceOptions, "waitMs" | "log"> = {}): Promise<T> {
   const deadline = Date.now() + (options.waitMs ?? RESOURCES_WAIT_MS);
   for (let pause: number = RESOURCES_BACKOFF_MS[0]; ; pause = Math.min(pause * 2, RESOURCES_BACKOFF_MS[1])) {
     try {
-      return await ensureResourcesOnce(h, options);
+      return await attempt();
     } catch (err) {
       if (!jetStreamNotReady(err) || Date.now() + pause > deadline) throw err;
       const warn = options.log?.warn.bind(options.log) ?? ((obj: object, msg: string) => process.emitWarning(`${msg} ${JSON.stringify(obj)}`));
-      warn({ err: err instanceof Error ? err.message : String(err), retryInMs: pause }, "JetStream is not ready yet (a cluster forming or electing a leader); setting up taskwire's streams again");
+      warn({ err: err instanceof Error ? err.message : String(err), retryInMs: pause }, `JetStream is not ready yet (a cluster forming, electing a leader, or a node joining); ${doing}`);
       await new Promise((r) => setTimeout(r, pause));
     }
   }

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
 import { isTaskDefinition, type AnyTaskDefinition } from "@taskwire/client";
-import { CANCEL_SUBJECT_PREFIX, ensureResources, ensureTaskConsumer, Heartbeats, type Holders, HttpServer, KeySlots, NatsHandle, opsHandler, PRIORITY_LEVELS, type PriorityLevel, RateLimiter, RUNS_STREAM, RunStore } from "@taskwire/core";
+import { CANCEL_SUBJECT_PREFIX, ensureResources, ensureTaskConsumer, Heartbeats, type Holders, HttpServer, KeySlots, NatsHandle, opsHandler, PRIORITY_LEVELS, type PriorityLevel, RateLimiter, RUNS_STREAM, RunStore, whileJetStreamNotReady } from "@taskwire/core";
 import { pino, type Logger } from "pino";
 import { type ExecDeps, executeRun } from "./execute.js";
 import { resolveOptions, type ResolvedWorkerOptions, type WorkerOptions } from "./options.js";
@@ -180,7 +180,9 @@ export class Worker {
             // against ack_wait and are heartbeated until they start.
             return consumer.consume({ max_messages: o.concurrency, expires: 5_000 });
           };
-          const messages = await open();
+          // At start a NATS node may still be joining: the consumer's
+          // creation is tried again as the streams' set-up is.
+          const messages = await whileJetStreamNotReady(open, "creating the task's consumer again", { log: this.log });
           this.#streams.add(messages);
           this.#loops.push(this.#pull(messages, open, def, level));
         }
