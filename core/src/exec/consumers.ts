@@ -1,6 +1,5 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream";
 import type { NatsHandle } from "../connection.js";
-import { jetStreamNotReady } from "../resources.js";
 import { type PriorityLevel, RUNS_STREAM, runSubject, taskConsumerName } from "../layout.js";
 import type { ExecLog } from "./deps.js";
 
@@ -29,8 +28,7 @@ export async function ensureTaskConsumer(nats: NatsHandle, queue: string, task: 
   try {
     await nats.jsm.consumers.add(RUNS_STREAM, config);
   } catch (err) {
-    // JetStream not ready (a node joining, a leader election): the caller tries again.
-    if (!(err instanceof JetStreamApiError) || jetStreamNotReady(err)) throw err;
+    if (!(err instanceof JetStreamApiError)) throw err;
     // It exists with another config (another worker, other heartbeat): align ack_wait.
     const info = await nats.jsm.consumers.info(RUNS_STREAM, name);
     if (info.config.ack_wait !== config.ack_wait || info.config.max_ack_pending !== config.max_ack_pending) {
