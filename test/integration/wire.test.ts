@@ -20,6 +20,18 @@ describe("JsWire (the hot path's JetStream requests)", function () {
 
   const key = (id: string): string => `$KV.${RUNS_BUCKET}.${id}`;
 
+  /** A core-NATS responder on `subject` that answers `answer` (as JSON) from its `from`-th request on, leaving the earlier ones unanswered (a reply lost with a dying node). */
+  async function answering(subject: string, answer: object, from = 1): Promise<{ sub: ReturnType<typeof h.nc.subscribe>; seen: () => number }> {
+    let seen = 0;
+    const sub = h.nc.subscribe(subject, {
+      callback: (_err, msg) => {
+        if (++seen >= from) msg.respond(new TextEncoder().encode(JSON.stringify(answer)));
+      },
+    });
+    await h.nc.flush();
+    return { sub, seen: () => seen };
+  }
+
   it("writes KV records with compare-and-set that the KV client reads back", async function () {
     const id = uniq("k");
     const first = await h.wire.publish(key(id), new TextEncoder().encode("one"), { expectedLastSubjectSeq: 0 });
@@ -100,48 +112,28 @@ describe("JsWire (the hot path's JetStream requests)", function () {
     // A responder that drops the first request (a reply lost with a dying
     // node) and acks the second: the call resends after ATTEMPT_TIMEOUT_MS.
     const subject = `flaky.${uniq()}`;
-    let seen = 0;
-    const sub = h.nc.subscribe(subject, {
-      callback: (_err, msg) => {
-        if (++seen > 1) msg.respond(new TextEncoder().encode(JSON.stringify({ stream: "S", seq: 7 })));
-      },
-    });
-    await h.nc.flush();
+    const responder = await answering(subject, { stream: "S", seq: 7 }, 2);
     const ack = await h.wire.publish(subject, new Uint8Array([1]));
     assert.deepEqual(ack, { stream: "S", seq: 7, duplicate: false });
-    assert.equal(seen, 2);
+    assert.equal(responder.seen(), 2);
     assert.equal(h.wire.pending, 0);
-    sub.unsubscribe();
+    responder.sub.unsubscribe();
   });
 
   it("sends a request again while nobody can answer it (no responders), until a responder comes", async function () {
     const subject = `late.${uniq()}`;
-    let sub: ReturnType<typeof h.nc.subscribe> | undefined;
-    const timer = setTimeout(() => {
-      sub = h.nc.subscribe(subject, {
-        callback: (_err, msg) => {
-          msg.respond(new TextEncoder().encode(JSON.stringify({ stream: "S", seq: 9 })));
-        },
-      });
-    }, 150);
+    const late = new Promise<Awaited<ReturnType<typeof answering>>>((resolve) => setTimeout(() => resolve(answering(subject, { stream: "S", seq: 9 })), 150));
     const t0 = Date.now();
     const ack = await h.wire.publish(subject, new Uint8Array([1]));
     assert.deepEqual(ack, { stream: "S", seq: 9, duplicate: false });
     assert.ok(Date.now() - t0 >= 140, "answered only once the responder was there");
-    clearTimeout(timer);
-    sub?.unsubscribe();
+    (await late).sub.unsubscribe();
   });
 
   it("marks an error after a resend as ambiguous (the first attempt may have been stored)", async function () {
     this.timeout(10_000);
     const subject = `refusing.${uniq()}`;
-    let seen = 0;
-    const sub = h.nc.subscribe(subject, {
-      callback: (_err, msg) => {
-        if (++seen > 1) msg.respond(new TextEncoder().encode(JSON.stringify({ error: { code: 400, err_code: 10071, description: "wrong last sequence: 3" } })));
-      },
-    });
-    await h.nc.flush();
+    const { sub } = await answering(subject, { error: { code: 400, err_code: 10071, description: "wrong last sequence: 3" } }, 2);
     await assert.rejects(h.wire.publish(subject, new Uint8Array([1]), { expectedLastSubjectSeq: 2 }), (e: unknown) => isWrongLastSequence(e) && (e as { ambiguous?: boolean }).ambiguous === true);
     sub.unsubscribe();
   });
