@@ -19,7 +19,8 @@ export interface BullmqFigures {
   e2e: Pcts;
   /** CPU ms per job: worker, redis. */
   cpuMsPerJob: Record<string, number>;
-  paced: { completed: number; sent: number; dispatch: Pcts; e2e: Pcts };
+  /** Paced at s.pacedRate: latencies, and CPU ms per job of worker, redis and the load generator while the jobs were added. */
+  paced: { completed: number; sent: number; dispatch: Pcts; e2e: Pcts; cpuMsPerJob: Record<string, number> };
   bulkRate: number;
   drainRate: number;
 }
@@ -42,7 +43,7 @@ export async function bullmq(s: Settings, redis: Redis): Promise<BullmqFigures> 
     await queue.clean(0, 1_000_000, "completed");
 
     const burst = await bullBurst(s, queue, { worker: wq.proc.pid!, redis: redis.child.proc.pid! });
-    const paced = await bullPaced(s, queue);
+    const paced = await bullPaced(s, queue, { worker: wq.proc.pid!, redis: redis.child.proc.pid!, loadGenerator: process.pid });
 
     log(`bullmq: addBulk of ${s.batchSize}, ${s.batchConc} concurrent, ${s.batchMs} ms (worker stopped)`);
     await wq.stop();
@@ -81,19 +82,21 @@ async function bullBurst(s: Settings, queue: Queue, pids: Record<string, number>
   return { addRate, completedRate, completed: lat.completed, dispatch: lat.dispatch, e2e: lat.e2e, cpuMsPerJob: cpu };
 }
 
-async function bullPaced(s: Settings, queue: Queue): Promise<BullmqFigures["paced"]> {
+async function bullPaced(s: Settings, queue: Queue, pids: Record<string, number>): Promise<BullmqFigures["paced"]> {
   log(`bullmq: paced at ${s.pacedRate}/s for ${s.pacedMs} ms`);
   const sentP = new Map<string, Sent>();
+  const cpu0 = cpuMeter(pids);
   const ol = await openLoop(s.pacedRate, s.pacedMs, async () => {
     const start = wallNow();
     const job = await queue.add("noop", PAYLOAD, JOB_OPTS);
     sentP.set(job.id!, { start, accepted: wallNow() });
   });
+  const cpuMsPerJob = cpu0.msPer(ol.sent);
   await waitFor(async () => (await queue.getJobCounts("completed")).completed >= sentP.size, "bullmq paced completed", 120_000, 20);
   const lp = await bullLatencies(queue, sentP);
-  log(`  completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms`);
+  log(`  completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms; CPU ms/job ${JSON.stringify(roundValues(cpuMsPerJob, 3))}`);
   await queue.clean(0, 10_000_000, "completed");
-  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, e2e: lp.e2e };
+  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, e2e: lp.e2e, cpuMsPerJob };
 }
 
 /** s.e2eN jobs preloaded with addBulk, then a fresh worker drains them: jobs per second, first job start → last finish. */

@@ -6,7 +6,7 @@ import type { Client } from "@taskwire/client";
 import { purge, readRecords, runLatencies, type Sent, type SlowRuns, submitReq, waitDrained } from "../runs.js";
 import type { Settings } from "../settings.js";
 import type { Broker, Stack } from "../stack.js";
-import { log, openLoop, type Pcts, pcts, round, wallNow } from "../util.js";
+import { cpuMeter, log, openLoop, type Pcts, pcts, round, roundValues, wallNow } from "../util.js";
 
 export interface SubmitOpenLoop {
   lat: Pcts;
@@ -35,21 +35,30 @@ export interface E2EPaced {
   slowest: SlowRuns;
   /** The load generator's event-loop delay during the phase (ms): its own stalls. */
   loadGeneratorLoopDelay: { p99: number; max: number };
+  /**
+   * CPU ms per run of each process while the runs were sent (`pids`; empty
+   * when none were given): at a steady rate nothing is batched, so this is
+   * what a run costs when it travels alone, and their sum over the rate is
+   * how busy the machine was.
+   */
+  cpuMsPerRun: Record<string, number>;
 }
 
 /** Runs submitted by `client` at s.pacedRate for s.pacedMs, a worker running. */
-export async function e2ePaced(s: Settings, stack: Stack, client: Client): Promise<E2EPaced> {
+export async function e2ePaced(s: Settings, stack: Stack, client: Client, pids: Record<string, number> = {}): Promise<E2EPaced> {
   log(`e2e: paced at ${s.pacedRate}/s for ${s.pacedMs} ms (latency at a steady rate)`);
   const sentP = new Map<string, Sent>();
   // The load generator's own stalls (GC, timers) delay the calls it makes:
   // its event-loop delay during the phase tells them from the system's.
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  const cpu0 = cpuMeter(pids);
   const ol = await openLoop(s.pacedRate, s.pacedMs, async () => {
     const start = wallNow();
     const { run } = await client.submitRaw(submitReq);
     sentP.set(run.id, { start, accepted: wallNow() });
   });
+  const cpuMsPerRun = cpu0.msPer(ol.sent);
   loop.disable();
   const loopDelay = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
   await waitDrained(stack.jsm, 120_000);
@@ -57,8 +66,8 @@ export async function e2ePaced(s: Settings, stack: Stack, client: Client): Promi
   log(`  completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms (${lp.negativeDispatch} runs started before the client saw Submit's answer)`);
   const sl = lp.slowest;
   const hops = (h: typeof sl.hops): string => `client → broker ${round(h.toBroker)}, broker → start ${round(h.toStart)}, start → finish ${round(h.toFinish)}`;
-  log(`  load generator's event-loop delay during the phase: p99 ${round(loopDelay.p99)} ms, max ${round(loopDelay.max)} ms`);
+  log(`  load generator's event-loop delay during the phase: p99 ${round(loopDelay.p99)} ms, max ${round(loopDelay.max)} ms; CPU ms/run ${JSON.stringify(roundValues(cpuMsPerRun, 3))}`);
   log(`  slowest 1 % (${sl.n} runs, e2e ≥ ${round(sl.threshold)} ms, submitted in ${sl.windows} distinct 50 ms windows): ${hops(sl.hops)} ms; all runs: ${hops(sl.allHops)} ms (medians)`);
   await purge(stack.jsm);
-  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, dispatchFromReceipt: lp.dispatchFromReceipt, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch, slowest: lp.slowest, loadGeneratorLoopDelay: loopDelay };
+  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, dispatchFromReceipt: lp.dispatchFromReceipt, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch, slowest: lp.slowest, loadGeneratorLoopDelay: loopDelay, cpuMsPerRun };
 }

@@ -127,6 +127,13 @@ function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bu
   for (const [k, label] of [["toBroker", "client → broker (Submit call → createdAt)"], ["toStart", "broker → task start"], ["toFinish", "task start → finishedAt"]] as const) {
     t.row({ section: "e2e", metric: `  paced, slowest 1 % (e2e ≥ ${round(sl.threshold, 1)} ms; ${sl.windows} distinct 50 ms windows), median ${label}`, unit: "ms", taskwire: sl.hops[k], peer: "all runs", peerValue: sl.allHops[k] });
   }
+  // What a run costs when it travels alone (nothing to batch with), each process next to its BullMQ counterpart, and how busy that kept the machine.
+  const pacedPeer: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.paced.cpuMsPerJob.worker], natsServer: ["redis-server", bull?.paced.cpuMsPerJob.redis], loadGenerator: ["BullMQ's load generator", bull?.paced.cpuMsPerJob.loadGenerator] };
+  for (const [k, v] of Object.entries(e2e.paced.cpuMsPerRun)) t.row({ section: "e2e", metric: `  paced, CPU per run: ${k}`, unit: "ms", taskwire: v, peer: pacedPeer[k]?.[0], peerValue: pacedPeer[k]?.[1] });
+  const sum = (r: Record<string, number> | undefined): number | undefined => (r && Object.keys(r).length > 0 ? Object.values(r).reduce((a, b) => a + b, 0) : undefined);
+  const pacedSum = sum(e2e.paced.cpuMsPerRun);
+  const bullSum = sum(bull?.paced.cpuMsPerJob);
+  if (pacedSum !== undefined) t.row({ section: "e2e", metric: `  paced, cores busy at ${s.pacedRate}/s (CPU per run of every process × rate)`, unit: "", taskwire: (pacedSum * s.pacedRate) / 1000, peer: "BullMQ", peerValue: bullSum !== undefined ? (bullSum * s.pacedRate) / 1000 : undefined });
   for (const [k, v] of Object.entries(e2e.unary.cpuMsPerRun)) t.row({ section: "e2e", metric: `CPU per run, one Submit call per run: ${k}`, unit: "ms", taskwire: v });
   // The worker's CPU next to BullMQ's worker, nats-server's next to redis-server's.
   const peerOf: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.cpuMsPerJob.worker], natsServer: ["redis-server", bull?.cpuMsPerJob.redis] };
