@@ -1,34 +1,9 @@
-import { randomFillSync } from "node:crypto";
-import { v7 as uuidv7, validate, version } from "uuid";
-
-// uuid draws 16 random bytes per id with a syscall-backed fill every few
-// ids; profiles showed ~9 % of broker CPU there under load. Fill 4 KiB at a
-// time instead (256 ids per fill).
-const POOL_BYTES = 4096;
-const pool = Buffer.alloc(POOL_BYTES);
-let offset = POOL_BYTES;
-// Monotonic within a millisecond, as uuid does without options: a random
-// 31-bit sequence at each new millisecond, incremented within it.
-let lastMs = -Infinity;
-let seq = 0;
+import { newUuidV7 } from "@taskwire/protocol";
+import { validate, version } from "uuid";
 
 /** A new run id: UUIDv7, so ids sort by creation time (ListRuns newest first). */
 export function newRunId(): string {
-  if (offset + 16 > POOL_BYTES) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  const random = pool.subarray(offset, offset + 16);
-  offset += 16;
-  const now = Date.now();
-  if (now > lastMs) {
-    seq = (((random[6] ?? 0) & 0x7f) << 24) | ((random[7] ?? 0) << 16) | ((random[8] ?? 0) << 8) | (random[9] ?? 0);
-    lastMs = now;
-  } else {
-    seq = (seq + 1) | 0;
-    if (seq === 0) lastMs++;
-  }
-  return uuidv7({ random, msecs: lastMs, seq });
+  return newUuidV7();
 }
 
 export function isRunId(s: string): boolean {

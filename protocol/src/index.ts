@@ -7,5 +7,6 @@ export { failure, failureOf, type FailureOptions } from "./failure.js";
 export { decideRetry, type RetryDecision } from "./retry.js";
 export * from "./lifecycle/index.js";
 export { protoDir } from "./proto-dir.js";
+export { newUuidV7 } from "./ids.js";
 export { fileDescriptorSet, fileDescriptorProtos, protoRegistry } from "./descriptors.js";
 export { protoJsonToBinary, queryToProtoJson, ProtoJsonError } from "./json.js";

@@ -4,7 +4,7 @@ import { Client, encodeArgs, RunState, Status, task, TaskwireError } from "@task
 import { SubmitRequest } from "@taskwire/protocol";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { IDEMPOTENCY_BUCKET } from "@taskwire/core";
+import { IDEMPOTENCY_BUCKET, isRunId } from "@taskwire/core";
 import { uniq } from "../helpers/env.js";
 import { useStack } from "../helpers/stack.js";
 
@@ -79,7 +79,7 @@ describe("Submit request ids (a retry never makes a second run)", function () {
     await assert.rejects(raw.submitRaw(req("not-a-uuid")), (err: unknown) => err instanceof TaskwireError && err.code === Status.INVALID_ARGUMENT && /request_id/.test(err.message));
   });
 
-  it("the TS client sends one per Submit by default, which costs no idempotency-key write", async function () {
+  it("the TS client sends one per Submit by default (UUIDv7s in call order), which costs no idempotency-key write", async function () {
     const nc = await connect({ servers: stack.nats.url });
     try {
       const jsm = await jetstreamManager(nc);
@@ -89,6 +89,9 @@ describe("Submit request ids (a retry never makes a second run)", function () {
       const single = await echo.using(stack.client).delay(4);
       for (const [i, h] of [...handles, single].entries()) assert.equal(await h.result({ timeoutMs: 10_000 }), i + 1);
       assert.equal(await keys(), before, "no key written: the request ids became the run ids");
+      const ids = [...handles, single].map((h) => h.id);
+      assert.ok(ids.every(isRunId), `UUIDv7 run ids: ${ids.join(", ")}`);
+      assert.deepEqual([...ids].sort(), ids, "ids sort in the order the Submits were made");
     } finally {
       await nc.close();
     }

@@ -1,6 +1,6 @@
-import { v7 as uuidv7 } from "uuid";
 import type { ChannelCredentials, ClientOptions, ClientReadableStream } from "@grpc/grpc-js";
 import {
+  newUuidV7,
   Automation,
   type CreateAutomationRequest,
   type CreateAutomationResponse,
@@ -168,7 +168,7 @@ export class Client {
     // Set once, before the first attempt: every retry carries the same id.
     // With an id of our own, "deduplicated" can only mean that an earlier
     // attempt of this same call created the run: not a duplicate to report.
-    return this.#submits.submit({ ...req, requestId: uuidv7() }).then((o) => ({ ...o, deduplicated: false }));
+    return this.#submits.submit({ ...req, requestId: newUuidV7() }).then((o) => ({ ...o, deduplicated: false }));
   }
 
   /** Submits many runs in one call (1–1000); handles come back in request order. */
