@@ -92,6 +92,8 @@ function submitRows(t: Table, s: Settings, { ceilings: ceil, submit: sub, bullmq
   t.latencies("submit", "Submit c64 latency", sub.c64.lat, ceil && { name: "grpc echo c64", p: ceil.echo64.lat });
   t.latencies("submit", `Submit open loop ${s.openRate}/s latency`, sub.open.lat, ceil && { name: `grpc echo open loop ${s.openRate}/s`, p: ceil.echoOpen }, { p99: 2 }, true);
   t.row({ section: "submit", metric: "broker CPU per Submit (c64)", unit: "ms", taskwire: sub.c64.brokerCpuMsPerSubmit, peer: "echo server CPU per call", peerValue: ceil?.echo64.serverCpuMsPerCall });
+  // One call at a time: nothing shares a socket write or a wake-up, on either side.
+  t.row({ section: "submit", metric: "broker CPU per Submit (c1)", unit: "ms", taskwire: sub.c1.brokerCpuMsPerSubmit, peer: "echo server CPU per call (c1)", peerValue: ceil?.echo1.serverCpuMsPerCall });
   for (const [k, v] of Object.entries(sub.c64.coresBusy)) t.row({ section: "submit", metric: `cores busy during Submit c64 (SDK): ${k}`, unit: "", taskwire: v });
   for (const [k, v] of Object.entries(sub.c64stub.coresBusy)) t.row({ section: "submit", metric: `cores busy during Submit c64 (stub): ${k}`, unit: "", taskwire: v });
   t.row({ section: "submit", metric: `SubmitBatch (${s.batchSize}/call, ${s.batchConc} in flight)`, unit: "run/s", taskwire: sub.batch.rate, peer: "BullMQ addBulk", peerValue: bull?.bulkRate });
