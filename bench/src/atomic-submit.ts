@@ -20,6 +20,7 @@ import { startNats } from "./servers.js";
 import { closedLoop, cpuSeconds, pcts, round } from "./util.js";
 
 const RECORD = new Uint8Array(334).fill(7);
+const decoder = new TextDecoder();
 const seconds = Number(process.argv[2] ?? 8);
 if (!(seconds > 0 && seconds <= 120)) throw new Error(`seconds per case: 1–120, not ${process.argv[2]}`);
 
@@ -33,7 +34,7 @@ function hdrs(pairs: Array<[string, string]>): MsgHdrs {
 /** Rejects when a JetStream answer carries an error. */
 function checked(data: Uint8Array): void {
   if (data.length === 0) return; // the empty answer to a batch's first message
-  const a = JSON.parse(new TextDecoder().decode(data)) as { error?: { description?: string } };
+  const a = JSON.parse(decoder.decode(data)) as { error?: { description?: string } };
   if (a.error) throw new Error(a.error.description ?? "JetStream error");
 }
 

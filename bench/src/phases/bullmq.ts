@@ -42,8 +42,9 @@ export async function bullmq(s: Settings, redis: Redis): Promise<BullmqFigures> 
     await waitFor(async () => (await queue.getJobCounts("completed")).completed >= 2_000, "bullmq warm-up", 60_000, 50);
     await queue.clean(0, 1_000_000, "completed");
 
-    const burst = await bullBurst(s, queue, { worker: wq.proc.pid!, redis: redis.child.proc.pid! });
-    const paced = await bullPaced(s, queue, { worker: wq.proc.pid!, redis: redis.child.proc.pid!, loadGenerator: process.pid });
+    const pids = { worker: wq.proc.pid!, redis: redis.child.proc.pid! };
+    const burst = await bullBurst(s, queue, pids);
+    const paced = await bullPaced(s, queue, { ...pids, loadGenerator: process.pid });
 
     log(`bullmq: addBulk of ${s.batchSize}, ${s.batchConc} concurrent, ${s.batchMs} ms (worker stopped)`);
     await wq.stop();

@@ -230,8 +230,9 @@ or with percent null; nothing at all with both off. Arguments: dict
 {{- define "taskwire.heapEnv" -}}
 {{- $pct := .percent -}}
 {{- $semi := .semi -}}
+{{- $hasSemi := not (kindIs "invalid" $semi) -}}
 {{- $young := 0 -}}
-{{- if not (kindIs "invalid" $semi) }}{{ $young = mul 2 (int $semi) }}{{ end -}}
+{{- if $hasSemi }}{{ $young = mul 2 (int $semi) }}{{ end -}}
 {{- $opts := list -}}
 {{- $mem := "" -}}
 {{- with .resources }}{{ with .limits }}{{ $mem = toString (.memory | default "") }}{{ end }}{{ end -}}
@@ -249,7 +250,7 @@ or with percent null; nothing at all with both off. Arguments: dict
 {{- end -}}
 {{- $opts = append $opts (printf "--max-old-space-size=%d" $old) -}}
 {{- end -}}
-{{- if not (kindIs "invalid" $semi) -}}
+{{- if $hasSemi -}}
 {{- $opts = append $opts (printf "--max-semi-space-size=%d" (int $semi)) -}}
 {{- end -}}
 {{- if $opts -}}
