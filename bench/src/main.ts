@@ -116,7 +116,8 @@ async function main(): Promise<void> {
         const coalescing = new Client({ address: broker.client.address });
         const pids = { broker: broker.child.proc.pid!, worker: worker.proc.pid!, natsServer: nats.child.proc.pid!, loadGenerator: process.pid };
         const bursts = await e2eBursts(S, stack, coalescing, broker.client, pids);
-        const paced = await e2ePaced(S, stack, broker.client, pids);
+        // Paced through the default client too, as an application submits (over its SubmitStream).
+        const paced = await e2ePaced(S, stack, coalescing, pids);
         f.e2e = { ...bursts, paced };
         coalescing.close();
       }

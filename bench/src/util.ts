@@ -3,6 +3,7 @@ import { createWriteStream, lstatSync, readdirSync, readFileSync } from "node:fs
 import { cpus, totalmem } from "node:os";
 import { createConnection } from "node:net";
 import { join, resolve } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { AckPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { CONC } from "./settings.js";
@@ -279,6 +280,66 @@ export function cpuMeter(pids: Record<string, number>): { msPer(ops: number): Re
   const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuSeconds(p)]));
   return {
     msPer: (ops) => Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, ((cpuSeconds(p) - cpu0[k]!) * 1000) / ops])),
+  };
+}
+
+/**
+ * Context switches summed over every thread of a process (from
+ * `/proc/PID/task/TID/status`): voluntary ones are a thread that blocked and
+ * was woken again (a wait for I/O, a lock, a timer), involuntary ones a
+ * thread preempted while it had work. A thread that exits between two
+ * readings takes its counts with it.
+ */
+export function contextSwitches(pid: number): { voluntary: number; involuntary: number } {
+  let voluntary = 0;
+  let involuntary = 0;
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { voluntary: NaN, involuntary: NaN };
+  }
+  for (const t of tasks) {
+    let st = "";
+    try {
+      st = readFileSync(`/proc/${pid}/task/${t}/status`, "utf8");
+    } catch {
+      continue; // the thread exited
+    }
+    voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+    involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+  }
+  return { voluntary, involuntary };
+}
+
+/** What a paced phase measures of the processes under test, per operation. */
+export interface PacedCosts {
+  /** CPU ms per operation of each process. */
+  cpuMsPerRun: Record<string, number>;
+  /** Voluntary context switches per operation of each process (all its threads): how often it went to sleep and was woken. */
+  wakeupsPerRun: Record<string, number>;
+  /** The load generator's event-loop delay during the phase (ms): its own stalls. */
+  loadGeneratorLoopDelay: { p99: number; max: number };
+}
+
+/**
+ * Starts measuring a paced phase: CPU and wake-ups of `pids`, and this
+ * process's event-loop delay, sampled every 10 ms (a 1 ms sampler woke the
+ * load generator a thousand times a second, as often as it sent a run).
+ * Both systems' paced phases use it, so they are measured alike.
+ */
+export function pacedMeter(pids: Record<string, number>): { stop(ops: number): PacedCosts } {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const cpu0 = cpuMeter(pids);
+  const sw0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, contextSwitches(p).voluntary]));
+  return {
+    stop(ops) {
+      const cpuMsPerRun = cpu0.msPer(ops);
+      const wakeupsPerRun = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, (contextSwitches(p).voluntary - sw0[k]!) / ops]));
+      loop.disable();
+      return { cpuMsPerRun, wakeupsPerRun, loadGeneratorLoopDelay: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 } };
+    },
   };
 }
 

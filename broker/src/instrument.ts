@@ -1,5 +1,5 @@
 import { status as Status, type handleServerStreamingCall, type handleUnaryCall, type ServerWritableStream, type UntypedHandleCall } from "@grpc/grpc-js";
-import { type SubmitBatchResponse, type SubmitResponse, TaskServiceService, type TaskServiceServer } from "@taskwire/protocol";
+import { type SubmitBatchResponse, type SubmitResponse, type SubmitStreamResponse, TaskServiceService, type TaskServiceServer } from "@taskwire/protocol";
 import { type BrokerMetrics, codeName } from "./metrics.js";
 
 type Observe = (seconds: number) => void;
@@ -44,6 +44,14 @@ export function instrumentService(service: TaskServiceServer, m: BrokerMetrics):
         call.once("cancelled", () => end(Status.CANCELLED));
         call.once("finish", () => end(Status.OK));
         call.once("close", () => end(Status.OK));
+        if (key === "submitStream") {
+          // Runs accepted over a stream count as Submits' do, as each answer leaves.
+          const write = call.write.bind(call) as (res: unknown, ...rest: unknown[]) => boolean;
+          (call as { write: typeof write }).write = (res, ...rest) => {
+            for (const r of (res as SubmitStreamResponse).batch?.runs ?? []) m.submitted(r.run, r.deduplicated);
+            return write(res, ...rest);
+          };
+        }
         h(call);
       }) as handleServerStreamingCall<unknown, unknown>;
       continue;

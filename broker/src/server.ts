@@ -16,7 +16,8 @@ import { Reconciler } from "./reconciler.js";
 import { Scheduler } from "./scheduler.js";
 import { CronSchedules } from "./cron.js";
 import { Automations } from "./automations/index.js";
-import { authorizationOf, createService } from "./service.js";
+import { authorizationOf, createService, submitStreamHandler } from "./service.js";
+import { SubmitStreams } from "./submit-stream.js";
 import { createWorkerService, RemoteWorkers } from "./workers/index.js";
 import { TlsFileProvider } from "./tls.js";
 import type { ApiDeps } from "./http/api.js";
@@ -64,6 +65,7 @@ export class Broker {
   #server: Server | undefined;
   #nats: NatsHandle | undefined;
   #events: EventStreamer | undefined;
+  #submitStreams: SubmitStreams | undefined;
   #scheduler: Scheduler | undefined;
   #reconciler: Reconciler | undefined;
   #workers: RemoteWorkers | undefined;
@@ -230,7 +232,9 @@ export class Broker {
     });
     const definition = serviceDefinition();
     // Metrics wrap the handlers once; gRPC and the JSON API both call the wrapped ones.
-    const service = instrumentService(createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight, this.#auth, this.#automations.store), this.metrics);
+    const auth0 = this.#auth ?? new Authenticator();
+    this.#submitStreams = new SubmitStreams(submitStreamHandler({ runs, log: this.log, maxPayloadBytes: this.config.maxPayloadBytes, auth: auth0 }), this.#inflight, this.log);
+    const service = instrumentService(createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight, auth0, this.#automations.store, this.#submitStreams), this.metrics);
     server.addService(definition, service);
     // Workers in any language execute runs through WorkerService; the broker
     // does their NATS side with the TS worker's own helpers (core/src/exec).
@@ -283,6 +287,8 @@ export class Broker {
     this.#stopping = true;
     // Event streams end first (gRPC and server-sent events alike): clients resume elsewhere with their cursor.
     this.#events?.closeAll();
+    // Submit streams answer what they are handling, then end (UNAVAILABLE): clients send the rest again elsewhere.
+    this.#submitStreams?.closeAll();
     // The HTTP port takes no new API calls and finishes its open ones within the same grace period.
     this.#api = undefined;
     const httpClosed = this.#http?.close(this.config.shutdownGraceMs);

@@ -1,4 +1,4 @@
-import type { handleServerStreamingCall, handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
+import type { handleServerStreamingCall, handleUnaryCall, Metadata, sendUnaryData, ServerDuplexStream, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
 import { context as otContext, type Context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type {
   CreateAutomationRequest,
@@ -33,6 +33,8 @@ import type {
   SubmitBatchResponse,
   SubmitRequest,
   SubmitResponse,
+  SubmitStreamRequest,
+  SubmitStreamResponse,
   TaskServiceServer,
 } from "@taskwire/protocol";
 import { AUTOMATION_QUEUE, propagator, withSpan } from "@taskwire/core";
@@ -45,6 +47,7 @@ import type { EventStreamer } from "./events.js";
 import type { CronSchedules } from "./cron.js";
 import type { AutomationStore } from "./automations/index.js";
 import type { Runs } from "./runs.js";
+import { type SubmitStreamHandler, SubmitStreams } from "./submit-stream.js";
 import { validateGetStatus, validateListRuns, validateRunId, validateSubmit } from "./validate.js";
 import { status as Status } from "@grpc/grpc-js";
 
@@ -128,6 +131,63 @@ function refuseAutomationQueue(queue: string | undefined, field: string): void {
   if (queue === AUTOMATION_QUEUE) throw BrokerError.invalid(field, `"${AUTOMATION_QUEUE}" is reserved for the automations' own action runs; use another queue`);
 }
 
+/** What Submit's handlers need. */
+export interface SubmitDeps {
+  runs: Runs;
+  log: Logger;
+  maxPayloadBytes: number;
+  auth: Authenticator;
+}
+
+/** A batch holds 1–1000 runs. */
+function checkBatchSize(n: number): void {
+  if (n === 0) throw BrokerError.invalid("runs", "is empty: send 1–1000 runs");
+  if (n > 1000) throw BrokerError.invalid("runs", `has ${n} runs; the limit is 1000 per call`);
+}
+
+/**
+ * Each item exactly as its own Submit: its own validation (field names
+ * without the runs[i] prefix, as the caller wrote them), its own outcome
+ * (an independent SubmitBatch, a SubmitStream message).
+ */
+async function submitIndependent(d: SubmitDeps, method: string, items: SubmitRequest[], ctx: Context, caller: Caller): Promise<SubmitBatchResponse> {
+  const { runs } = d;
+  // async: a validation error rejects this item only, never the batch.
+  const settled = await Promise.allSettled(
+    items.map(async (r) => {
+      const v = validateSubmit(r, { maxPayloadBytes: d.maxPayloadBytes, retentionMs: runs.retentionMs });
+      refuseAutomationQueue(v.queue, "options.queue");
+      return runs.submit(v, ctx, caller.namespace);
+    }),
+  );
+  const out: SubmitBatchResponse = { runs: [], statuses: [] };
+  for (const s of settled) {
+    if (s.status === "fulfilled") {
+      out.runs.push(s.value);
+      out.statuses.push({ code: Status.OK, message: "" });
+    } else {
+      const se = loggedServiceError(s.reason, method, d.log);
+      out.runs.push({ run: undefined, deduplicated: false });
+      out.statuses.push({ code: se.code ?? Status.INTERNAL, message: se.details ?? "" });
+    }
+  }
+  return out;
+}
+
+/**
+ * One SubmitStream message: authorised on its own with the stream's token
+ * (as a Submit would be), then handled as an independent SubmitBatch.
+ */
+export function submitStreamHandler(d: SubmitDeps): SubmitStreamHandler {
+  return (msg, md) =>
+    withServerSpan("SubmitStream", md, async (ctx) => {
+      const caller = await d.auth.authorize(authorizationOf(md), METHOD_SCOPES.SubmitStream as Scope, "SubmitStream");
+      const items = msg.batch?.runs ?? [];
+      checkBatchSize(items.length);
+      return submitIndependent(d, "SubmitStream", items, ctx, caller);
+    });
+}
+
 /** `unary`, for handlers that run as their authenticated caller (see createService). */
 const unaryCall = unary;
 
@@ -140,7 +200,9 @@ export function createService(
   inflight: { count: number },
   auth: Authenticator = new Authenticator(),
   automations?: AutomationStore,
+  submitStreams: SubmitStreams = new SubmitStreams(submitStreamHandler({ runs, log, maxPayloadBytes, auth }), inflight, log),
 ): TaskServiceServer {
+  const submitDeps: SubmitDeps = { runs, log, maxPayloadBytes, auth };
   const automationStore = (): AutomationStore => {
     if (!automations) throw new BrokerError(Status.UNIMPLEMENTED, "this broker was built without automations");
     return automations;
@@ -167,33 +229,8 @@ export function createService(
     ),
     submitBatch: track(
       unary<SubmitBatchRequest, SubmitBatchResponse>("SubmitBatch", log, async (req, ctx, _call, caller) => {
-        if (req.runs.length === 0) throw BrokerError.invalid("runs", "is empty: send 1–1000 runs");
-        if (req.runs.length > 1000) throw BrokerError.invalid("runs", `has ${req.runs.length} runs; the limit is 1000 per call`);
-        if (req.independent) {
-          // Each item exactly as its own Submit: its own validation (field
-          // names without the runs[i] prefix, as the caller wrote them),
-          // its own outcome.
-          // async: a validation error rejects this item only, never the call.
-          const settled = await Promise.allSettled(
-            req.runs.map(async (r) => {
-              const v = validateSubmit(r, { maxPayloadBytes, retentionMs: runs.retentionMs });
-              refuseAutomationQueue(v.queue, "options.queue");
-              return runs.submit(v, ctx, caller.namespace);
-            }),
-          );
-          const out: SubmitBatchResponse = { runs: [], statuses: [] };
-          for (const s of settled) {
-            if (s.status === "fulfilled") {
-              out.runs.push(s.value);
-              out.statuses.push({ code: Status.OK, message: "" });
-            } else {
-              const se = loggedServiceError(s.reason, "SubmitBatch", log);
-              out.runs.push({ run: undefined, deduplicated: false });
-              out.statuses.push({ code: se.code ?? Status.INTERNAL, message: se.details ?? "" });
-            }
-          }
-          return out;
-        }
+        checkBatchSize(req.runs.length);
+        if (req.independent) return submitIndependent(submitDeps, "SubmitBatch", req.runs, ctx, caller);
         // All or nothing: every item is validated before any is enqueued.
         const valid = req.runs.map((r, i) => validateSubmit(r, { maxPayloadBytes, retentionMs: runs.retentionMs }, `runs[${i}].`));
         valid.forEach((v, i) => refuseAutomationQueue(v.queue, `runs[${i}].options.queue`));
@@ -268,6 +305,7 @@ export function createService(
         return {};
       }),
     ),
+    submitStream: (call: ServerDuplexStream<SubmitStreamRequest, SubmitStreamResponse>) => submitStreams.serve(call),
     streamEvents: ((call: ServerWritableStream<StreamEventsRequest, StreamEventsResponse>) => {
       inflight.count++;
       const bad = decodeErrorOf(call.request);

@@ -16,6 +16,7 @@ function countCalls(client: Client): { submit: number; batch: number; batchSizes
   return n;
 }
 
+// Unary coalescing (`submitStream: false`); over SubmitStream: submit-stream.test.ts.
 describe("Submit coalescing (SubmitBatch independent)", function () {
   let nats: Awaited<ReturnType<typeof startNats>>;
   let broker: Broker;
@@ -34,7 +35,7 @@ describe("Submit coalescing (SubmitBatch independent)", function () {
   });
 
   it("sends Submits of one turn as one call; each caller gets its own run, and each run executes once", async function () {
-    const client = new Client({ address: broker.address });
+    const client = new Client({ address: broker.address, submitStream: false });
     const calls = countCalls(client);
     try {
       const handles = await Promise.all(Array.from({ length: 50 }, (_, i) => double.using(client).delay(i)));
@@ -54,7 +55,7 @@ describe("Submit coalescing (SubmitBatch independent)", function () {
   });
 
   it("fails only the bad item, with the error a single Submit gives, and enqueues the rest", async function () {
-    const client = new Client({ address: broker.address });
+    const client = new Client({ address: broker.address, submitStream: false });
     const calls = countCalls(client);
     try {
       const settled = await Promise.allSettled([
@@ -83,7 +84,7 @@ describe("Submit coalescing (SubmitBatch independent)", function () {
   });
 
   it("keeps idempotency keys: two coalesced Submits with one key are one run", async function () {
-    const client = new Client({ address: broker.address });
+    const client = new Client({ address: broker.address, submitStream: false });
     try {
       const key = uniq("idem");
       const [a, b] = await Promise.all([double.using(client).applyAsync([5], { idempotencyKey: key }), double.using(client).applyAsync([5], { idempotencyKey: key })]);
@@ -97,7 +98,7 @@ describe("Submit coalescing (SubmitBatch independent)", function () {
   });
 
   it("answers every waiting caller with the call's error when the broker is unreachable", async function () {
-    const client = new Client({ address: "127.0.0.1:1", callTimeoutMs: 2_000 });
+    const client = new Client({ address: "127.0.0.1:1", callTimeoutMs: 2_000, submitStream: false });
     try {
       const settled = await Promise.allSettled(Array.from({ length: 5 }, () => double.using(client).delay(1)));
       for (const s of settled) {

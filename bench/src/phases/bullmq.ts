@@ -9,7 +9,7 @@ import type { Sent } from "../runs.js";
 import type { Redis } from "../servers.js";
 import { CONC, type Settings } from "../settings.js";
 import { DEPLOYED_NODE_FLAGS } from "../stack.js";
-import { BENCH, type Child, closedLoop, cpuMeter, log, MS_TRUNCATION, openLoop, PAYLOAD, type Pcts, pcts, round, roundValues, startTsChild, waitFor, wallNow } from "../util.js";
+import { BENCH, type Child, closedLoop, cpuMeter, log, MS_TRUNCATION, openLoop, PAYLOAD, type PacedCosts, pacedMeter, type Pcts, pcts, round, roundValues, startTsChild, waitFor, wallNow } from "../util.js";
 
 export interface BullmqFigures {
   addRate: number;
@@ -20,7 +20,7 @@ export interface BullmqFigures {
   /** CPU ms per job: worker, redis. */
   cpuMsPerJob: Record<string, number>;
   /** Paced at s.pacedRate: latencies, and CPU ms per job of worker, redis and the load generator while the jobs were added. */
-  paced: { completed: number; sent: number; dispatch: Pcts; e2e: Pcts; cpuMsPerJob: Record<string, number> };
+  paced: { completed: number; sent: number; dispatch: Pcts; e2e: Pcts; cpuMsPerJob: Record<string, number>; wakeupsPerJob: Record<string, number>; loadGeneratorLoopDelay: PacedCosts["loadGeneratorLoopDelay"] };
   bulkRate: number;
   drainRate: number;
 }
@@ -86,18 +86,18 @@ async function bullBurst(s: Settings, queue: Queue, pids: Record<string, number>
 async function bullPaced(s: Settings, queue: Queue, pids: Record<string, number>): Promise<BullmqFigures["paced"]> {
   log(`bullmq: paced at ${s.pacedRate}/s for ${s.pacedMs} ms`);
   const sentP = new Map<string, Sent>();
-  const cpu0 = cpuMeter(pids);
+  const meter = pacedMeter(pids);
   const ol = await openLoop(s.pacedRate, s.pacedMs, async () => {
     const start = wallNow();
     const job = await queue.add("noop", PAYLOAD, JOB_OPTS);
     sentP.set(job.id!, { start, accepted: wallNow() });
   });
-  const cpuMsPerJob = cpu0.msPer(ol.sent);
+  const { cpuMsPerRun: cpuMsPerJob, wakeupsPerRun: wakeupsPerJob, loadGeneratorLoopDelay } = meter.stop(ol.sent);
   await waitFor(async () => (await queue.getJobCounts("completed")).completed >= sentP.size, "bullmq paced completed", 120_000, 20);
   const lp = await bullLatencies(queue, sentP);
-  log(`  completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms; CPU ms/job ${JSON.stringify(roundValues(cpuMsPerJob, 3))}`);
+  log(`  completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms; CPU ms/job ${JSON.stringify(roundValues(cpuMsPerJob, 3))}; wake-ups/job ${JSON.stringify(roundValues(wakeupsPerJob, 2))}; load generator's event-loop delay p99 ${round(loadGeneratorLoopDelay.p99)} ms`);
   await queue.clean(0, 10_000_000, "completed");
-  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, e2e: lp.e2e, cpuMsPerJob };
+  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, e2e: lp.e2e, cpuMsPerJob, wakeupsPerJob, loadGeneratorLoopDelay };
 }
 
 /** s.e2eN jobs preloaded with addBulk, then a fresh worker drains them: jobs per second, first job start → last finish. */

@@ -31,7 +31,7 @@ export async function startFold(s: Settings, stack: Stack, broker: Broker): Prom
       // A fresh worker: warm it up as the default phase's first (unary) burst does for its worker, then measure.
       await e2eBurst({ ...s, e2eN: Math.max(1_000, Math.round(s.e2eN / 5)) }, stack, coalescing, "warm-up, not counted", pids);
       burst = await e2eBurst(s, stack, coalescing, `default client; worker with TASKWIRE_START_RECORD_DELAY_MS=${FOLD_DELAY_MS}`, pids);
-      paced = await e2ePaced(s, stack, broker.client, pids);
+      paced = await e2ePaced(s, stack, coalescing, pids);
     } finally {
       coalescing.close();
     }

@@ -1,12 +1,11 @@
 // Latency at a steady rate (open loop: each call due at t0 + i/rate, its
 // latency counted from that due time): Submit alone with no worker, and
 // whole runs (Submit → started → finished) with a worker.
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Client } from "@taskwire/client";
 import { purge, readRecords, runLatencies, type Sent, type SlowRuns, submitReq, waitDrained } from "../runs.js";
 import type { Settings } from "../settings.js";
 import type { Broker, Stack } from "../stack.js";
-import { cpuMeter, log, openLoop, type Pcts, pcts, round, roundValues, wallNow } from "../util.js";
+import { log, openLoop, type PacedCosts, pacedMeter, type Pcts, pcts, round, roundValues, wallNow } from "../util.js";
 
 export interface SubmitOpenLoop {
   lat: Pcts;
@@ -24,7 +23,7 @@ export async function submitOpenLoop(s: Settings, stack: Stack, broker: Broker):
   return { lat: pcts(ol.lat), sent: ol.sent, errors: ol.errors, achieved: (ol.lat.length / ol.ms) * 1000 };
 }
 
-export interface E2EPaced {
+export interface E2EPaced extends PacedCosts {
   completed: number;
   sent: number;
   dispatch: Pcts;
@@ -33,41 +32,30 @@ export interface E2EPaced {
   e2e: Pcts;
   negativeDispatch: number;
   slowest: SlowRuns;
-  /** The load generator's event-loop delay during the phase (ms): its own stalls. */
-  loadGeneratorLoopDelay: { p99: number; max: number };
-  /**
-   * CPU ms per run of each process while the runs were sent (`pids`; empty
-   * when none were given): at a steady rate nothing is batched, so this is
-   * what a run costs when it travels alone, and their sum over the rate is
-   * how busy the machine was.
-   */
-  cpuMsPerRun: Record<string, number>;
 }
 
 /** Runs submitted by `client` at s.pacedRate for s.pacedMs, a worker running. */
 export async function e2ePaced(s: Settings, stack: Stack, client: Client, pids: Record<string, number> = {}): Promise<E2EPaced> {
   log(`e2e: paced at ${s.pacedRate}/s for ${s.pacedMs} ms (latency at a steady rate)`);
   const sentP = new Map<string, Sent>();
-  // The load generator's own stalls (GC, timers) delay the calls it makes:
-  // its event-loop delay during the phase tells them from the system's.
-  const loop = monitorEventLoopDelay({ resolution: 1 });
-  loop.enable();
-  const cpu0 = cpuMeter(pids);
+  // CPU and wake-ups per run of each process while the runs were sent
+  // (`pids`; none when empty): at a steady rate nothing is batched, so this
+  // is what a run costs when it travels alone. The load generator's
+  // event-loop delay tells its own stalls (GC, timers) from the system's.
+  const meter = pacedMeter(pids);
   const ol = await openLoop(s.pacedRate, s.pacedMs, async () => {
     const start = wallNow();
     const { run } = await client.submitRaw(submitReq);
     sentP.set(run.id, { start, accepted: wallNow() });
   });
-  const cpuMsPerRun = cpu0.msPer(ol.sent);
-  loop.disable();
-  const loopDelay = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
+  const costs = meter.stop(ol.sent);
   await waitDrained(stack.jsm, 120_000);
   const lp = runLatencies(await readRecords(stack.js, stack.jsm), sentP);
   log(`  completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms (${lp.negativeDispatch} runs started before the client saw Submit's answer)`);
   const sl = lp.slowest;
   const hops = (h: typeof sl.hops): string => `client → broker ${round(h.toBroker)}, broker → start ${round(h.toStart)}, start → finish ${round(h.toFinish)}`;
-  log(`  load generator's event-loop delay during the phase: p99 ${round(loopDelay.p99)} ms, max ${round(loopDelay.max)} ms; CPU ms/run ${JSON.stringify(roundValues(cpuMsPerRun, 3))}`);
+  log(`  load generator's event-loop delay during the phase: p99 ${round(costs.loadGeneratorLoopDelay.p99)} ms, max ${round(costs.loadGeneratorLoopDelay.max)} ms; CPU ms/run ${JSON.stringify(roundValues(costs.cpuMsPerRun, 3))}; wake-ups/run ${JSON.stringify(roundValues(costs.wakeupsPerRun, 2))}`);
   log(`  slowest 1 % (${sl.n} runs, e2e ≥ ${round(sl.threshold)} ms, submitted in ${sl.windows} distinct 50 ms windows): ${hops(sl.hops)} ms; all runs: ${hops(sl.allHops)} ms (medians)`);
   await purge(stack.jsm);
-  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, dispatchFromReceipt: lp.dispatchFromReceipt, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch, slowest: lp.slowest, loadGeneratorLoopDelay: loopDelay, cpuMsPerRun };
+  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, dispatchFromReceipt: lp.dispatchFromReceipt, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch, slowest: lp.slowest, ...costs };
 }

@@ -124,7 +124,8 @@ function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bu
   t.latencies("e2e", `dispatch latency (from Submit answer, lower bound), paced ${s.pacedRate}/s`, e2e.paced.dispatchFromAnswer);
   t.latencies("e2e", `end-to-end latency, paced ${s.pacedRate}/s`, e2e.paced.e2e, bull ? { name: "BullMQ", p: bull.paced.e2e } : undefined, {}, false, { p50: 1.5, p99: 2 });
   const ld = e2e.paced.loadGeneratorLoopDelay;
-  t.row({ section: "e2e", metric: `  paced: the load generator's event-loop delay, p99 (max ${round(ld.max, 1)} ms)`, unit: "ms", taskwire: ld.p99 });
+  const bld = bull?.paced.loadGeneratorLoopDelay;
+  t.row({ section: "e2e", metric: `  paced: the load generator's event-loop delay, p99 (max ${round(ld.max, 1)} ms${bld ? `; BullMQ's ${round(bld.max, 1)} ms` : ""})`, unit: "ms", taskwire: ld.p99, peer: bld ? "BullMQ's load generator" : undefined, peerValue: bld?.p99 });
   const sl = e2e.paced.slowest;
   for (const [k, label] of [["toBroker", "client → broker (Submit call → createdAt)"], ["toStart", "broker → task start"], ["toFinish", "task start → finishedAt"]] as const) {
     t.row({ section: "e2e", metric: `  paced, slowest 1 % (e2e ≥ ${round(sl.threshold, 1)} ms; ${sl.windows} distinct 50 ms windows), median ${label}`, unit: "ms", taskwire: sl.hops[k], peer: "all runs", peerValue: sl.allHops[k] });
@@ -132,6 +133,9 @@ function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bu
   // What a run costs when it travels alone (nothing to batch with), each process next to its BullMQ counterpart, and how busy that kept the machine.
   const pacedPeer: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.paced.cpuMsPerJob.worker], natsServer: ["redis-server", bull?.paced.cpuMsPerJob.redis], loadGenerator: ["BullMQ's load generator", bull?.paced.cpuMsPerJob.loadGenerator] };
   for (const [k, v] of Object.entries(e2e.paced.cpuMsPerRun)) t.row({ section: "e2e", metric: `  paced, CPU per run: ${k}`, unit: "ms", taskwire: v, peer: pacedPeer[k]?.[0], peerValue: pacedPeer[k]?.[1] });
+  // How often each process went to sleep and was woken per run (voluntary context switches, all threads): the crossings a run costs.
+  const wakePeer: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.paced.wakeupsPerJob.worker], natsServer: ["redis-server", bull?.paced.wakeupsPerJob.redis], loadGenerator: ["BullMQ's load generator", bull?.paced.wakeupsPerJob.loadGenerator] };
+  for (const [k, v] of Object.entries(e2e.paced.wakeupsPerRun)) t.row({ section: "e2e", metric: `  paced, wake-ups per run (voluntary context switches): ${k}`, unit: "", taskwire: v, peer: wakePeer[k]?.[0], peerValue: wakePeer[k]?.[1] });
   const sum = (r: Record<string, number> | undefined): number | undefined => (r && Object.keys(r).length > 0 ? Object.values(r).reduce((a, b) => a + b, 0) : undefined);
   const pacedSum = sum(e2e.paced.cpuMsPerRun);
   const bullSum = sum(bull?.paced.cpuMsPerJob);

@@ -31,6 +31,7 @@ export interface Caller {
 export const METHOD_SCOPES: Readonly<Record<string, Scope>> = {
   Submit: "runs:submit",
   SubmitBatch: "runs:submit",
+  SubmitStream: "runs:submit",
   GetStatus: "runs:read",
   ListRuns: "runs:read",
   StreamEvents: "runs:read",

@@ -3,6 +3,7 @@ import type { SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResp
 import { Status, TaskwireError } from "./errors.js";
 import { isRetryable } from "./retry.js";
 import type { Rpc } from "./rpc.js";
+import { SubmitStreamChannel } from "./submit-stream.js";
 
 /** A coalesced SubmitBatch carries at most this many runs… */
 const COALESCE_MAX_RUNS = 1000;
@@ -34,11 +35,21 @@ function retriable(req: SubmitRequest): boolean {
 
 export class SubmitCoalescer {
   #queued: QueuedSubmit[] = [];
+  /** The SubmitStream each turn's Submits travel over, when on. */
+  readonly #stream: SubmitStreamChannel | undefined;
 
   constructor(
     readonly rpc: Rpc,
     readonly enabled: boolean,
-  ) {}
+    stream = true,
+  ) {
+    this.#stream = enabled && stream ? new SubmitStreamChannel(rpc) : undefined;
+  }
+
+  /** Ends the SubmitStream, if open (its messages in flight are still answered). */
+  close(): void {
+    this.#stream?.close();
+  }
 
   submit(req: SubmitRequest): Promise<SubmitOutcome> {
     if (!this.enabled || trace.getSpanContext(otContext.active()) !== undefined) return this.submitOne(req);
@@ -57,7 +68,7 @@ export class SubmitCoalescer {
     return { run: res.run, deduplicated: res.deduplicated };
   }
 
-  /** Sends the Submits queued during this turn: one alone as Submit, more as independent SubmitBatch calls. */
+  /** Sends the Submits queued during this turn: over the SubmitStream when it is usable; else one alone as Submit, more as independent SubmitBatch calls. */
   #flush(): void {
     const queued = this.#queued;
     this.#queued = [];
@@ -76,9 +87,39 @@ export class SubmitCoalescer {
     }
     for (const items of chunks) {
       const [only] = items as [QueuedSubmit];
-      if (items.length === 1) this.submitOne(only.req).then(only.resolve, only.reject);
+      if (this.#stream?.usable) this.#submitStreamed(this.#stream, items);
+      else if (items.length === 1) this.submitOne(only.req).then(only.resolve, only.reject);
       else void this.#submitCoalesced(items);
     }
+  }
+
+  /**
+   * One message on the stream. An item goes again as a unary Submit (with
+   * that path's own retries) when the stream could not carry it and that
+   * cannot create a second run: the broker has no SubmitStream
+   * (UNIMPLEMENTED: it read nothing); the message got no answer (the stream
+   * broke, the deadline passed) and the item carries a request id or an
+   * idempotency key; or the broker refused the message as a whole with a
+   * retryable status (nothing was enqueued).
+   */
+  #submitStreamed(stream: SubmitStreamChannel, items: QueuedSubmit[]): void {
+    stream.send(
+      items.map((i) => i.req),
+      (o) => {
+        if (o.ok) {
+          this.#settle(items, o.batch);
+          return;
+        }
+        const again: QueuedSubmit[] = [];
+        for (const i of items) {
+          if (!stream.closed && (o.err.code === Status.UNIMPLEMENTED || (o.answered ? isRetryable(o.err, retriable(i.req)) : retriable(i.req)))) again.push(i);
+          else i.reject(o.err);
+        }
+        const [only] = again;
+        if (again.length > 1) void this.#submitCoalesced(again);
+        else if (only) this.submitOne(only.req).then(only.resolve, only.reject);
+      },
+    );
   }
 
   async #submitCoalesced(items: QueuedSubmit[]): Promise<void> {
@@ -97,6 +138,11 @@ export class SubmitCoalescer {
       } else for (const i of items) i.reject(err);
       return;
     }
+    this.#settle(items, res);
+  }
+
+  /** Each item's own outcome from an independent batch's answer; an item refused with UNAVAILABLE is sent again alone when it may be. */
+  #settle(items: QueuedSubmit[], res: SubmitBatchResponse): void {
     items.forEach((item, j) => {
       const status = res.statuses[j];
       const run = res.runs[j]?.run;

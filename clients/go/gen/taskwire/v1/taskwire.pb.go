@@ -831,6 +831,139 @@ func (x *SubmitBatchRequest) GetIndependent() bool {
 	return false
 }
 
+// One message of SubmitStream: an independent batch and its id.
+type SubmitStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chosen by the client, 0 to 2^53−1, to match the answer to the message;
+	// the broker echoes it and never reads it otherwise (keep it unique among
+	// the stream's unanswered messages).
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1–1000 runs, handled as SubmitBatch with independent = true (the
+	// batch's own independent flag is ignored).
+	Batch         *SubmitBatchRequest `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitStreamRequest) Reset() {
+	*x = SubmitStreamRequest{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitStreamRequest) ProtoMessage() {}
+
+func (x *SubmitStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitStreamRequest.ProtoReflect.Descriptor instead.
+func (*SubmitStreamRequest) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SubmitStreamRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *SubmitStreamRequest) GetBatch() *SubmitBatchRequest {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+// The answer to one SubmitStream message.
+type SubmitStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the message answered.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Per item, as an independent SubmitBatch answers (empty when code is not 0).
+	Batch *SubmitBatchResponse `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
+	// 0 (OK) when `batch` holds the items' outcomes; otherwise the gRPC status
+	// code of the message as a whole (INVALID_ARGUMENT, UNAUTHENTICATED,
+	// PERMISSION_DENIED, UNAVAILABLE…), and no item was enqueued.
+	Code int32 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	// What was wrong and how to fix it (empty when code is 0).
+	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitStreamResponse) Reset() {
+	*x = SubmitStreamResponse{}
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitStreamResponse) ProtoMessage() {}
+
+func (x *SubmitStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitStreamResponse.ProtoReflect.Descriptor instead.
+func (*SubmitStreamResponse) Descriptor() ([]byte, []int) {
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SubmitStreamResponse) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *SubmitStreamResponse) GetBatch() *SubmitBatchResponse {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+func (x *SubmitStreamResponse) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *SubmitStreamResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // The outcome of one item of an independent SubmitBatch.
 type SubmitBatchItemStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -845,7 +978,7 @@ type SubmitBatchItemStatus struct {
 
 func (x *SubmitBatchItemStatus) Reset() {
 	*x = SubmitBatchItemStatus{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +990,7 @@ func (x *SubmitBatchItemStatus) String() string {
 func (*SubmitBatchItemStatus) ProtoMessage() {}
 
 func (x *SubmitBatchItemStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[14]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1003,7 @@ func (x *SubmitBatchItemStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitBatchItemStatus.ProtoReflect.Descriptor instead.
 func (*SubmitBatchItemStatus) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{14}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SubmitBatchItemStatus) GetCode() int32 {
@@ -900,7 +1033,7 @@ type SubmitBatchResponse struct {
 
 func (x *SubmitBatchResponse) Reset() {
 	*x = SubmitBatchResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[15]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1045,7 @@ func (x *SubmitBatchResponse) String() string {
 func (*SubmitBatchResponse) ProtoMessage() {}
 
 func (x *SubmitBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[15]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1058,7 @@ func (x *SubmitBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitBatchResponse.ProtoReflect.Descriptor instead.
 func (*SubmitBatchResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{15}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubmitBatchResponse) GetRuns() []*SubmitResponse {
@@ -954,7 +1087,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[16]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1099,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[16]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1112,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{16}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetStatusRequest) GetRunId() string {
@@ -1005,7 +1138,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[17]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1150,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[17]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1163,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{17}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetStatusResponse) GetRun() *TaskRun {
@@ -1064,7 +1197,7 @@ type StreamEventsRequest struct {
 
 func (x *StreamEventsRequest) Reset() {
 	*x = StreamEventsRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[18]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1209,7 @@ func (x *StreamEventsRequest) String() string {
 func (*StreamEventsRequest) ProtoMessage() {}
 
 func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[18]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1222,7 @@ func (x *StreamEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsRequest.ProtoReflect.Descriptor instead.
 func (*StreamEventsRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{18}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StreamEventsRequest) GetRunIds() []string {
@@ -1147,7 +1280,7 @@ type StreamEventsResponse struct {
 
 func (x *StreamEventsResponse) Reset() {
 	*x = StreamEventsResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[19]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1292,7 @@ func (x *StreamEventsResponse) String() string {
 func (*StreamEventsResponse) ProtoMessage() {}
 
 func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[19]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1305,7 @@ func (x *StreamEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEventsResponse.ProtoReflect.Descriptor instead.
 func (*StreamEventsResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{19}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StreamEventsResponse) GetKind() isStreamEventsResponse_Kind {
@@ -1228,7 +1361,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[20]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1373,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[20]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1386,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{20}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -1281,7 +1414,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[21]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1426,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[21]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1439,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{21}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CancelRequest) GetRunId() string {
@@ -1332,7 +1465,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[22]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1477,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[22]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1490,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{22}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CancelResponse) GetRun() *TaskRun {
@@ -1385,7 +1518,7 @@ type ListRunsRequest struct {
 
 func (x *ListRunsRequest) Reset() {
 	*x = ListRunsRequest{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[23]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1530,7 @@ func (x *ListRunsRequest) String() string {
 func (*ListRunsRequest) ProtoMessage() {}
 
 func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[23]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1543,7 @@ func (x *ListRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListRunsRequest) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{23}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListRunsRequest) GetTask() string {
@@ -1460,7 +1593,7 @@ type ListRunsResponse struct {
 
 func (x *ListRunsResponse) Reset() {
 	*x = ListRunsResponse{}
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[24]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1605,7 @@ func (x *ListRunsResponse) String() string {
 func (*ListRunsResponse) ProtoMessage() {}
 
 func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_taskwire_v1_taskwire_proto_msgTypes[24]
+	mi := &file_taskwire_v1_taskwire_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1618,7 @@ func (x *ListRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListRunsResponse) Descriptor() ([]byte, []int) {
-	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{24}
+	return file_taskwire_v1_taskwire_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListRunsResponse) GetRuns() []*TaskRun {
@@ -1558,7 +1691,15 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated\"f\n" +
 	"\x12SubmitBatchRequest\x12.\n" +
 	"\x04runs\x18\x01 \x03(\v2\x1a.taskwire.v1.SubmitRequestR\x04runs\x12 \n" +
-	"\vindependent\x18\x02 \x01(\bR\vindependent\"E\n" +
+	"\vindependent\x18\x02 \x01(\bR\vindependent\"\\\n" +
+	"\x13SubmitStreamRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x125\n" +
+	"\x05batch\x18\x02 \x01(\v2\x1f.taskwire.v1.SubmitBatchRequestR\x05batch\"\x8c\x01\n" +
+	"\x14SubmitStreamResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x126\n" +
+	"\x05batch\x18\x02 \x01(\v2 .taskwire.v1.SubmitBatchResponseR\x05batch\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"E\n" +
 	"\x15SubmitBatchItemStatus\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x86\x01\n" +
@@ -1598,11 +1739,11 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\x05queue\x18\x05 \x01(\tR\x05queue\"d\n" +
 	"\x10ListRunsResponse\x12(\n" +
 	"\x04runs\x18\x01 \x03(\v2\x14.taskwire.v1.TaskRunR\x04runs\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xcd\n" +
-	"\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xa6\v\n" +
 	"\vTaskService\x12A\n" +
 	"\x06Submit\x12\x1a.taskwire.v1.SubmitRequest\x1a\x1b.taskwire.v1.SubmitResponse\x12P\n" +
-	"\vSubmitBatch\x12\x1f.taskwire.v1.SubmitBatchRequest\x1a .taskwire.v1.SubmitBatchResponse\x12J\n" +
+	"\vSubmitBatch\x12\x1f.taskwire.v1.SubmitBatchRequest\x1a .taskwire.v1.SubmitBatchResponse\x12W\n" +
+	"\fSubmitStream\x12 .taskwire.v1.SubmitStreamRequest\x1a!.taskwire.v1.SubmitStreamResponse(\x010\x01\x12J\n" +
 	"\tGetStatus\x12\x1d.taskwire.v1.GetStatusRequest\x1a\x1e.taskwire.v1.GetStatusResponse\x12U\n" +
 	"\fStreamEvents\x12 .taskwire.v1.StreamEventsRequest\x1a!.taskwire.v1.StreamEventsResponse0\x01\x12A\n" +
 	"\x06Cancel\x12\x1a.taskwire.v1.CancelRequest\x1a\x1b.taskwire.v1.CancelResponse\x12G\n" +
@@ -1630,7 +1771,7 @@ func file_taskwire_v1_taskwire_proto_rawDescGZIP() []byte {
 	return file_taskwire_v1_taskwire_proto_rawDescData
 }
 
-var file_taskwire_v1_taskwire_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_taskwire_v1_taskwire_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_taskwire_v1_taskwire_proto_goTypes = []any{
 	(*Schedule)(nil),                 // 0: taskwire.v1.Schedule
 	(*CreateScheduleRequest)(nil),    // 1: taskwire.v1.CreateScheduleRequest
@@ -1646,96 +1787,102 @@ var file_taskwire_v1_taskwire_proto_goTypes = []any{
 	(*SubmitRequest)(nil),            // 11: taskwire.v1.SubmitRequest
 	(*SubmitResponse)(nil),           // 12: taskwire.v1.SubmitResponse
 	(*SubmitBatchRequest)(nil),       // 13: taskwire.v1.SubmitBatchRequest
-	(*SubmitBatchItemStatus)(nil),    // 14: taskwire.v1.SubmitBatchItemStatus
-	(*SubmitBatchResponse)(nil),      // 15: taskwire.v1.SubmitBatchResponse
-	(*GetStatusRequest)(nil),         // 16: taskwire.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),        // 17: taskwire.v1.GetStatusResponse
-	(*StreamEventsRequest)(nil),      // 18: taskwire.v1.StreamEventsRequest
-	(*StreamEventsResponse)(nil),     // 19: taskwire.v1.StreamEventsResponse
-	(*Heartbeat)(nil),                // 20: taskwire.v1.Heartbeat
-	(*CancelRequest)(nil),            // 21: taskwire.v1.CancelRequest
-	(*CancelResponse)(nil),           // 22: taskwire.v1.CancelResponse
-	(*ListRunsRequest)(nil),          // 23: taskwire.v1.ListRunsRequest
-	(*ListRunsResponse)(nil),         // 24: taskwire.v1.ListRunsResponse
-	(*timestamppb.Timestamp)(nil),    // 25: google.protobuf.Timestamp
-	(*TaskRun)(nil),                  // 26: taskwire.v1.TaskRun
-	(*Payload)(nil),                  // 27: taskwire.v1.Payload
-	(*SubmitOptions)(nil),            // 28: taskwire.v1.SubmitOptions
-	(RunState)(0),                    // 29: taskwire.v1.RunState
-	(*RunEvent)(nil),                 // 30: taskwire.v1.RunEvent
-	(*CreateAutomationRequest)(nil),  // 31: taskwire.v1.CreateAutomationRequest
-	(*ListAutomationsRequest)(nil),   // 32: taskwire.v1.ListAutomationsRequest
-	(*GetAutomationRequest)(nil),     // 33: taskwire.v1.GetAutomationRequest
-	(*PauseAutomationRequest)(nil),   // 34: taskwire.v1.PauseAutomationRequest
-	(*DeleteAutomationRequest)(nil),  // 35: taskwire.v1.DeleteAutomationRequest
-	(*CreateAutomationResponse)(nil), // 36: taskwire.v1.CreateAutomationResponse
-	(*ListAutomationsResponse)(nil),  // 37: taskwire.v1.ListAutomationsResponse
-	(*GetAutomationResponse)(nil),    // 38: taskwire.v1.GetAutomationResponse
-	(*PauseAutomationResponse)(nil),  // 39: taskwire.v1.PauseAutomationResponse
-	(*DeleteAutomationResponse)(nil), // 40: taskwire.v1.DeleteAutomationResponse
+	(*SubmitStreamRequest)(nil),      // 14: taskwire.v1.SubmitStreamRequest
+	(*SubmitStreamResponse)(nil),     // 15: taskwire.v1.SubmitStreamResponse
+	(*SubmitBatchItemStatus)(nil),    // 16: taskwire.v1.SubmitBatchItemStatus
+	(*SubmitBatchResponse)(nil),      // 17: taskwire.v1.SubmitBatchResponse
+	(*GetStatusRequest)(nil),         // 18: taskwire.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 19: taskwire.v1.GetStatusResponse
+	(*StreamEventsRequest)(nil),      // 20: taskwire.v1.StreamEventsRequest
+	(*StreamEventsResponse)(nil),     // 21: taskwire.v1.StreamEventsResponse
+	(*Heartbeat)(nil),                // 22: taskwire.v1.Heartbeat
+	(*CancelRequest)(nil),            // 23: taskwire.v1.CancelRequest
+	(*CancelResponse)(nil),           // 24: taskwire.v1.CancelResponse
+	(*ListRunsRequest)(nil),          // 25: taskwire.v1.ListRunsRequest
+	(*ListRunsResponse)(nil),         // 26: taskwire.v1.ListRunsResponse
+	(*timestamppb.Timestamp)(nil),    // 27: google.protobuf.Timestamp
+	(*TaskRun)(nil),                  // 28: taskwire.v1.TaskRun
+	(*Payload)(nil),                  // 29: taskwire.v1.Payload
+	(*SubmitOptions)(nil),            // 30: taskwire.v1.SubmitOptions
+	(RunState)(0),                    // 31: taskwire.v1.RunState
+	(*RunEvent)(nil),                 // 32: taskwire.v1.RunEvent
+	(*CreateAutomationRequest)(nil),  // 33: taskwire.v1.CreateAutomationRequest
+	(*ListAutomationsRequest)(nil),   // 34: taskwire.v1.ListAutomationsRequest
+	(*GetAutomationRequest)(nil),     // 35: taskwire.v1.GetAutomationRequest
+	(*PauseAutomationRequest)(nil),   // 36: taskwire.v1.PauseAutomationRequest
+	(*DeleteAutomationRequest)(nil),  // 37: taskwire.v1.DeleteAutomationRequest
+	(*CreateAutomationResponse)(nil), // 38: taskwire.v1.CreateAutomationResponse
+	(*ListAutomationsResponse)(nil),  // 39: taskwire.v1.ListAutomationsResponse
+	(*GetAutomationResponse)(nil),    // 40: taskwire.v1.GetAutomationResponse
+	(*PauseAutomationResponse)(nil),  // 41: taskwire.v1.PauseAutomationResponse
+	(*DeleteAutomationResponse)(nil), // 42: taskwire.v1.DeleteAutomationResponse
 }
 var file_taskwire_v1_taskwire_proto_depIdxs = []int32{
 	11, // 0: taskwire.v1.Schedule.run:type_name -> taskwire.v1.SubmitRequest
-	25, // 1: taskwire.v1.Schedule.next_fire_at:type_name -> google.protobuf.Timestamp
-	25, // 2: taskwire.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
-	25, // 3: taskwire.v1.Schedule.created_at:type_name -> google.protobuf.Timestamp
-	25, // 4: taskwire.v1.Schedule.last_error_at:type_name -> google.protobuf.Timestamp
+	27, // 1: taskwire.v1.Schedule.next_fire_at:type_name -> google.protobuf.Timestamp
+	27, // 2: taskwire.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
+	27, // 3: taskwire.v1.Schedule.created_at:type_name -> google.protobuf.Timestamp
+	27, // 4: taskwire.v1.Schedule.last_error_at:type_name -> google.protobuf.Timestamp
 	0,  // 5: taskwire.v1.CreateScheduleRequest.schedule:type_name -> taskwire.v1.Schedule
 	0,  // 6: taskwire.v1.CreateScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
 	0,  // 7: taskwire.v1.ListSchedulesResponse.schedules:type_name -> taskwire.v1.Schedule
 	0,  // 8: taskwire.v1.PauseScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
-	26, // 9: taskwire.v1.RetryResponse.run:type_name -> taskwire.v1.TaskRun
-	27, // 10: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
-	28, // 11: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
-	26, // 12: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
+	28, // 9: taskwire.v1.RetryResponse.run:type_name -> taskwire.v1.TaskRun
+	29, // 10: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
+	30, // 11: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
+	28, // 12: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
 	11, // 13: taskwire.v1.SubmitBatchRequest.runs:type_name -> taskwire.v1.SubmitRequest
-	12, // 14: taskwire.v1.SubmitBatchResponse.runs:type_name -> taskwire.v1.SubmitResponse
-	14, // 15: taskwire.v1.SubmitBatchResponse.statuses:type_name -> taskwire.v1.SubmitBatchItemStatus
-	26, // 16: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
-	29, // 17: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
-	30, // 18: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
-	20, // 19: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
-	25, // 20: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	26, // 21: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
-	29, // 22: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
-	26, // 23: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
-	11, // 24: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
-	13, // 25: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
-	16, // 26: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
-	18, // 27: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
-	21, // 28: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
-	23, // 29: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
-	9,  // 30: taskwire.v1.TaskService.Retry:input_type -> taskwire.v1.RetryRequest
-	1,  // 31: taskwire.v1.TaskService.CreateSchedule:input_type -> taskwire.v1.CreateScheduleRequest
-	3,  // 32: taskwire.v1.TaskService.ListSchedules:input_type -> taskwire.v1.ListSchedulesRequest
-	5,  // 33: taskwire.v1.TaskService.PauseSchedule:input_type -> taskwire.v1.PauseScheduleRequest
-	7,  // 34: taskwire.v1.TaskService.DeleteSchedule:input_type -> taskwire.v1.DeleteScheduleRequest
-	31, // 35: taskwire.v1.TaskService.CreateAutomation:input_type -> taskwire.v1.CreateAutomationRequest
-	32, // 36: taskwire.v1.TaskService.ListAutomations:input_type -> taskwire.v1.ListAutomationsRequest
-	33, // 37: taskwire.v1.TaskService.GetAutomation:input_type -> taskwire.v1.GetAutomationRequest
-	34, // 38: taskwire.v1.TaskService.PauseAutomation:input_type -> taskwire.v1.PauseAutomationRequest
-	35, // 39: taskwire.v1.TaskService.DeleteAutomation:input_type -> taskwire.v1.DeleteAutomationRequest
-	12, // 40: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
-	15, // 41: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
-	17, // 42: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
-	19, // 43: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
-	22, // 44: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
-	24, // 45: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
-	10, // 46: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
-	2,  // 47: taskwire.v1.TaskService.CreateSchedule:output_type -> taskwire.v1.CreateScheduleResponse
-	4,  // 48: taskwire.v1.TaskService.ListSchedules:output_type -> taskwire.v1.ListSchedulesResponse
-	6,  // 49: taskwire.v1.TaskService.PauseSchedule:output_type -> taskwire.v1.PauseScheduleResponse
-	8,  // 50: taskwire.v1.TaskService.DeleteSchedule:output_type -> taskwire.v1.DeleteScheduleResponse
-	36, // 51: taskwire.v1.TaskService.CreateAutomation:output_type -> taskwire.v1.CreateAutomationResponse
-	37, // 52: taskwire.v1.TaskService.ListAutomations:output_type -> taskwire.v1.ListAutomationsResponse
-	38, // 53: taskwire.v1.TaskService.GetAutomation:output_type -> taskwire.v1.GetAutomationResponse
-	39, // 54: taskwire.v1.TaskService.PauseAutomation:output_type -> taskwire.v1.PauseAutomationResponse
-	40, // 55: taskwire.v1.TaskService.DeleteAutomation:output_type -> taskwire.v1.DeleteAutomationResponse
-	40, // [40:56] is the sub-list for method output_type
-	24, // [24:40] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	13, // 14: taskwire.v1.SubmitStreamRequest.batch:type_name -> taskwire.v1.SubmitBatchRequest
+	17, // 15: taskwire.v1.SubmitStreamResponse.batch:type_name -> taskwire.v1.SubmitBatchResponse
+	12, // 16: taskwire.v1.SubmitBatchResponse.runs:type_name -> taskwire.v1.SubmitResponse
+	16, // 17: taskwire.v1.SubmitBatchResponse.statuses:type_name -> taskwire.v1.SubmitBatchItemStatus
+	28, // 18: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
+	31, // 19: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
+	32, // 20: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
+	22, // 21: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
+	27, // 22: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	28, // 23: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
+	31, // 24: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
+	28, // 25: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
+	11, // 26: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
+	13, // 27: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
+	14, // 28: taskwire.v1.TaskService.SubmitStream:input_type -> taskwire.v1.SubmitStreamRequest
+	18, // 29: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
+	20, // 30: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
+	23, // 31: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
+	25, // 32: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
+	9,  // 33: taskwire.v1.TaskService.Retry:input_type -> taskwire.v1.RetryRequest
+	1,  // 34: taskwire.v1.TaskService.CreateSchedule:input_type -> taskwire.v1.CreateScheduleRequest
+	3,  // 35: taskwire.v1.TaskService.ListSchedules:input_type -> taskwire.v1.ListSchedulesRequest
+	5,  // 36: taskwire.v1.TaskService.PauseSchedule:input_type -> taskwire.v1.PauseScheduleRequest
+	7,  // 37: taskwire.v1.TaskService.DeleteSchedule:input_type -> taskwire.v1.DeleteScheduleRequest
+	33, // 38: taskwire.v1.TaskService.CreateAutomation:input_type -> taskwire.v1.CreateAutomationRequest
+	34, // 39: taskwire.v1.TaskService.ListAutomations:input_type -> taskwire.v1.ListAutomationsRequest
+	35, // 40: taskwire.v1.TaskService.GetAutomation:input_type -> taskwire.v1.GetAutomationRequest
+	36, // 41: taskwire.v1.TaskService.PauseAutomation:input_type -> taskwire.v1.PauseAutomationRequest
+	37, // 42: taskwire.v1.TaskService.DeleteAutomation:input_type -> taskwire.v1.DeleteAutomationRequest
+	12, // 43: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
+	17, // 44: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
+	15, // 45: taskwire.v1.TaskService.SubmitStream:output_type -> taskwire.v1.SubmitStreamResponse
+	19, // 46: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
+	21, // 47: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
+	24, // 48: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
+	26, // 49: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
+	10, // 50: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
+	2,  // 51: taskwire.v1.TaskService.CreateSchedule:output_type -> taskwire.v1.CreateScheduleResponse
+	4,  // 52: taskwire.v1.TaskService.ListSchedules:output_type -> taskwire.v1.ListSchedulesResponse
+	6,  // 53: taskwire.v1.TaskService.PauseSchedule:output_type -> taskwire.v1.PauseScheduleResponse
+	8,  // 54: taskwire.v1.TaskService.DeleteSchedule:output_type -> taskwire.v1.DeleteScheduleResponse
+	38, // 55: taskwire.v1.TaskService.CreateAutomation:output_type -> taskwire.v1.CreateAutomationResponse
+	39, // 56: taskwire.v1.TaskService.ListAutomations:output_type -> taskwire.v1.ListAutomationsResponse
+	40, // 57: taskwire.v1.TaskService.GetAutomation:output_type -> taskwire.v1.GetAutomationResponse
+	41, // 58: taskwire.v1.TaskService.PauseAutomation:output_type -> taskwire.v1.PauseAutomationResponse
+	42, // 59: taskwire.v1.TaskService.DeleteAutomation:output_type -> taskwire.v1.DeleteAutomationResponse
+	43, // [43:60] is the sub-list for method output_type
+	26, // [26:43] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_taskwire_v1_taskwire_proto_init() }
@@ -1745,7 +1892,7 @@ func file_taskwire_v1_taskwire_proto_init() {
 	}
 	file_taskwire_v1_automation_proto_init()
 	file_taskwire_v1_types_proto_init()
-	file_taskwire_v1_taskwire_proto_msgTypes[19].OneofWrappers = []any{
+	file_taskwire_v1_taskwire_proto_msgTypes[21].OneofWrappers = []any{
 		(*StreamEventsResponse_Event)(nil),
 		(*StreamEventsResponse_Heartbeat)(nil),
 	}
@@ -1755,7 +1902,7 @@ func file_taskwire_v1_taskwire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_taskwire_v1_taskwire_proto_rawDesc), len(file_taskwire_v1_taskwire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	TaskService_Submit_FullMethodName           = "/taskwire.v1.TaskService/Submit"
 	TaskService_SubmitBatch_FullMethodName      = "/taskwire.v1.TaskService/SubmitBatch"
+	TaskService_SubmitStream_FullMethodName     = "/taskwire.v1.TaskService/SubmitStream"
 	TaskService_GetStatus_FullMethodName        = "/taskwire.v1.TaskService/GetStatus"
 	TaskService_StreamEvents_FullMethodName     = "/taskwire.v1.TaskService/StreamEvents"
 	TaskService_Cancel_FullMethodName           = "/taskwire.v1.TaskService/Cancel"
@@ -61,6 +62,22 @@ type TaskServiceClient interface {
 	// true each item is handled as its own Submit and fails or succeeds on its
 	// own (see SubmitBatchRequest.independent).
 	SubmitBatch(ctx context.Context, in *SubmitBatchRequest, opts ...grpc.CallOption) (*SubmitBatchResponse, error)
+	// SubmitStream carries Submits over one long-lived stream, for clients
+	// that submit often: a unary call costs both ends an HTTP/2 stream, its
+	// headers and trailers, which a message on an open stream does not. Each
+	// message is an independent batch (SubmitBatch with independent = true:
+	// every item validated, enqueued and answered exactly as its own Submit),
+	// answered by one message with the same id; answers may come in any order.
+	// Every message is authorised on its own with the stream's token, as a
+	// Submit would be. A message that fails as a whole (no runs, over 1000, not
+	// decodable, UNAUTHENTICATED / PERMISSION_DENIED) is answered with its
+	// status; the stream stays open. At most 256 messages per stream are
+	// handled at once; the broker stops reading the stream beyond that (HTTP/2
+	// flow control holds the sender). The stream ends with UNAVAILABLE when the
+	// broker shuts down, after answering what it was handling: send the
+	// unanswered messages again, on a new stream or as unary calls — safe when
+	// every run carries a request id or an idempotency key (the SDKs' default).
+	SubmitStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SubmitStreamRequest, SubmitStreamResponse], error)
 	// GetStatus returns a run's record; with wait_timeout_ms > 0 it first waits
 	// until the run is terminal or the timeout elapses.
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
@@ -140,6 +157,19 @@ func (c *taskServiceClient) SubmitBatch(ctx context.Context, in *SubmitBatchRequ
 	return out, nil
 }
 
+func (c *taskServiceClient) SubmitStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SubmitStreamRequest, SubmitStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TaskService_ServiceDesc.Streams[0], TaskService_SubmitStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SubmitStreamRequest, SubmitStreamResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TaskService_SubmitStreamClient = grpc.BidiStreamingClient[SubmitStreamRequest, SubmitStreamResponse]
+
 func (c *taskServiceClient) GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetStatusResponse)
@@ -152,7 +182,7 @@ func (c *taskServiceClient) GetStatus(ctx context.Context, in *GetStatusRequest,
 
 func (c *taskServiceClient) StreamEvents(ctx context.Context, in *StreamEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamEventsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &TaskService_ServiceDesc.Streams[0], TaskService_StreamEvents_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &TaskService_ServiceDesc.Streams[1], TaskService_StreamEvents_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +337,22 @@ type TaskServiceServer interface {
 	// true each item is handled as its own Submit and fails or succeeds on its
 	// own (see SubmitBatchRequest.independent).
 	SubmitBatch(context.Context, *SubmitBatchRequest) (*SubmitBatchResponse, error)
+	// SubmitStream carries Submits over one long-lived stream, for clients
+	// that submit often: a unary call costs both ends an HTTP/2 stream, its
+	// headers and trailers, which a message on an open stream does not. Each
+	// message is an independent batch (SubmitBatch with independent = true:
+	// every item validated, enqueued and answered exactly as its own Submit),
+	// answered by one message with the same id; answers may come in any order.
+	// Every message is authorised on its own with the stream's token, as a
+	// Submit would be. A message that fails as a whole (no runs, over 1000, not
+	// decodable, UNAUTHENTICATED / PERMISSION_DENIED) is answered with its
+	// status; the stream stays open. At most 256 messages per stream are
+	// handled at once; the broker stops reading the stream beyond that (HTTP/2
+	// flow control holds the sender). The stream ends with UNAVAILABLE when the
+	// broker shuts down, after answering what it was handling: send the
+	// unanswered messages again, on a new stream or as unary calls — safe when
+	// every run carries a request id or an idempotency key (the SDKs' default).
+	SubmitStream(grpc.BidiStreamingServer[SubmitStreamRequest, SubmitStreamResponse]) error
 	// GetStatus returns a run's record; with wait_timeout_ms > 0 it first waits
 	// until the run is terminal or the timeout elapses.
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
@@ -371,6 +417,9 @@ func (UnimplementedTaskServiceServer) Submit(context.Context, *SubmitRequest) (*
 }
 func (UnimplementedTaskServiceServer) SubmitBatch(context.Context, *SubmitBatchRequest) (*SubmitBatchResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SubmitBatch not implemented")
+}
+func (UnimplementedTaskServiceServer) SubmitStream(grpc.BidiStreamingServer[SubmitStreamRequest, SubmitStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method SubmitStream not implemented")
 }
 func (UnimplementedTaskServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
@@ -470,6 +519,13 @@ func _TaskService_SubmitBatch_Handler(srv interface{}, ctx context.Context, dec 
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _TaskService_SubmitStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(TaskServiceServer).SubmitStream(&grpc.GenericServerStream[SubmitStreamRequest, SubmitStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TaskService_SubmitStreamServer = grpc.BidiStreamingServer[SubmitStreamRequest, SubmitStreamResponse]
 
 func _TaskService_GetStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetStatusRequest)
@@ -785,6 +841,12 @@ var TaskService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "SubmitStream",
+			Handler:       _TaskService_SubmitStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
 		{
 			StreamName:    "StreamEvents",
 			Handler:       _TaskService_StreamEvents_Handler,

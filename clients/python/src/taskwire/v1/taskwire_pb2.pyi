@@ -131,6 +131,26 @@ class SubmitBatchRequest(_message.Message):
     independent: bool
     def __init__(self, runs: _Optional[_Iterable[_Union[SubmitRequest, _Mapping]]] = ..., independent: _Optional[bool] = ...) -> None: ...
 
+class SubmitStreamRequest(_message.Message):
+    __slots__ = ("id", "batch")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    batch: SubmitBatchRequest
+    def __init__(self, id: _Optional[int] = ..., batch: _Optional[_Union[SubmitBatchRequest, _Mapping]] = ...) -> None: ...
+
+class SubmitStreamResponse(_message.Message):
+    __slots__ = ("id", "batch", "code", "message")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    batch: SubmitBatchResponse
+    code: int
+    message: str
+    def __init__(self, id: _Optional[int] = ..., batch: _Optional[_Union[SubmitBatchResponse, _Mapping]] = ..., code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
 class SubmitBatchItemStatus(_message.Message):
     __slots__ = ("code", "message")
     CODE_FIELD_NUMBER: _ClassVar[int]

@@ -50,6 +50,11 @@ class TaskServiceStub:
                 request_serializer=taskwire_dot_v1_dot_taskwire__pb2.SubmitBatchRequest.SerializeToString,
                 response_deserializer=taskwire_dot_v1_dot_taskwire__pb2.SubmitBatchResponse.FromString,
                 _registered_method=True)
+        self.SubmitStream = channel.stream_stream(
+                '/taskwire.v1.TaskService/SubmitStream',
+                request_serializer=taskwire_dot_v1_dot_taskwire__pb2.SubmitStreamRequest.SerializeToString,
+                response_deserializer=taskwire_dot_v1_dot_taskwire__pb2.SubmitStreamResponse.FromString,
+                _registered_method=True)
         self.GetStatus = channel.unary_unary(
                 '/taskwire.v1.TaskService/GetStatus',
                 request_serializer=taskwire_dot_v1_dot_taskwire__pb2.GetStatusRequest.SerializeToString,
@@ -143,6 +148,27 @@ class TaskServiceServicer:
         them; the response lists the runs in request order. With independent =
         true each item is handled as its own Submit and fails or succeeds on its
         own (see SubmitBatchRequest.independent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitStream(self, request_iterator, context):
+        """SubmitStream carries Submits over one long-lived stream, for clients
+        that submit often: a unary call costs both ends an HTTP/2 stream, its
+        headers and trailers, which a message on an open stream does not. Each
+        message is an independent batch (SubmitBatch with independent = true:
+        every item validated, enqueued and answered exactly as its own Submit),
+        answered by one message with the same id; answers may come in any order.
+        Every message is authorised on its own with the stream's token, as a
+        Submit would be. A message that fails as a whole (no runs, over 1000, not
+        decodable, UNAUTHENTICATED / PERMISSION_DENIED) is answered with its
+        status; the stream stays open. At most 256 messages per stream are
+        handled at once; the broker stops reading the stream beyond that (HTTP/2
+        flow control holds the sender). The stream ends with UNAVAILABLE when the
+        broker shuts down, after answering what it was handling: send the
+        unanswered messages again, on a new stream or as unary calls — safe when
+        every run carries a request id or an idempotency key (the SDKs' default).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -280,6 +306,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     request_deserializer=taskwire_dot_v1_dot_taskwire__pb2.SubmitBatchRequest.FromString,
                     response_serializer=taskwire_dot_v1_dot_taskwire__pb2.SubmitBatchResponse.SerializeToString,
             ),
+            'SubmitStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.SubmitStream,
+                    request_deserializer=taskwire_dot_v1_dot_taskwire__pb2.SubmitStreamRequest.FromString,
+                    response_serializer=taskwire_dot_v1_dot_taskwire__pb2.SubmitStreamResponse.SerializeToString,
+            ),
             'GetStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStatus,
                     request_deserializer=taskwire_dot_v1_dot_taskwire__pb2.GetStatusRequest.FromString,
@@ -410,6 +441,33 @@ class TaskService:
             '/taskwire.v1.TaskService/SubmitBatch',
             taskwire_dot_v1_dot_taskwire__pb2.SubmitBatchRequest.SerializeToString,
             taskwire_dot_v1_dot_taskwire__pb2.SubmitBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/taskwire.v1.TaskService/SubmitStream',
+            taskwire_dot_v1_dot_taskwire__pb2.SubmitStreamRequest.SerializeToString,
+            taskwire_dot_v1_dot_taskwire__pb2.SubmitStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -182,6 +184,39 @@ export interface SubmitBatchRequest {
    * (the TS client coalesces them; see its `coalesceSubmits` option).
    */
   independent: boolean;
+}
+
+/** One message of SubmitStream: an independent batch and its id. */
+export interface SubmitStreamRequest {
+  /**
+   * Chosen by the client, 0 to 2^53−1, to match the answer to the message;
+   * the broker echoes it and never reads it otherwise (keep it unique among
+   * the stream's unanswered messages).
+   */
+  id: number;
+  /**
+   * 1–1000 runs, handled as SubmitBatch with independent = true (the
+   * batch's own independent flag is ignored).
+   */
+  batch: SubmitBatchRequest | undefined;
+}
+
+/** The answer to one SubmitStream message. */
+export interface SubmitStreamResponse {
+  /** The id of the message answered. */
+  id: number;
+  /** Per item, as an independent SubmitBatch answers (empty when code is not 0). */
+  batch:
+    | SubmitBatchResponse
+    | undefined;
+  /**
+   * 0 (OK) when `batch` holds the items' outcomes; otherwise the gRPC status
+   * code of the message as a whole (INVALID_ARGUMENT, UNAUTHENTICATED,
+   * PERMISSION_DENIED, UNAVAILABLE…), and no item was enqueued.
+   */
+  code: number;
+  /** What was wrong and how to fix it (empty when code is 0). */
+  message: string;
 }
 
 /** The outcome of one item of an independent SubmitBatch. */
@@ -1597,6 +1632,212 @@ export const SubmitBatchRequest: MessageFns<SubmitBatchRequest> = {
   },
 };
 
+function createBaseSubmitStreamRequest(): SubmitStreamRequest {
+  return { id: 0, batch: undefined };
+}
+
+export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
+  encode(message: SubmitStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.batch !== undefined) {
+      SubmitBatchRequest.encode(message.batch, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.batch = SubmitBatchRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitStreamRequest {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      batch: isSet(object.batch) ? SubmitBatchRequest.fromJSON(object.batch) : undefined,
+    };
+  },
+
+  toJSON(message: SubmitStreamRequest): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.batch !== undefined) {
+      obj.batch = SubmitBatchRequest.toJSON(message.batch);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitStreamRequest>, I>>(base?: I): SubmitStreamRequest {
+    return SubmitStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitStreamRequest>, I>>(object: I): SubmitStreamRequest {
+    const message = createBaseSubmitStreamRequest();
+    message.id = object.id ?? 0;
+    message.batch = (object.batch !== undefined && object.batch !== null)
+      ? SubmitBatchRequest.fromPartial(object.batch)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSubmitStreamResponse(): SubmitStreamResponse {
+  return { id: 0, batch: undefined, code: 0, message: "" };
+}
+
+export const SubmitStreamResponse: MessageFns<SubmitStreamResponse> = {
+  encode(message: SubmitStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.batch !== undefined) {
+      SubmitBatchResponse.encode(message.batch, writer.uint32(18).fork()).join();
+    }
+    if (message.code !== 0) {
+      writer.uint32(24).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(34).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.batch = SubmitBatchResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitStreamResponse {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      batch: isSet(object.batch) ? SubmitBatchResponse.fromJSON(object.batch) : undefined,
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: SubmitStreamResponse): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.batch !== undefined) {
+      obj.batch = SubmitBatchResponse.toJSON(message.batch);
+    }
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitStreamResponse>, I>>(base?: I): SubmitStreamResponse {
+    return SubmitStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitStreamResponse>, I>>(object: I): SubmitStreamResponse {
+    const message = createBaseSubmitStreamResponse();
+    message.id = object.id ?? 0;
+    message.batch = (object.batch !== undefined && object.batch !== null)
+      ? SubmitBatchResponse.fromPartial(object.batch)
+      : undefined;
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
 function createBaseSubmitBatchItemStatus(): SubmitBatchItemStatus {
   return { code: 0, message: "" };
 }
@@ -2720,6 +2961,33 @@ export const TaskServiceService = {
     responseDeserialize: (value: Buffer): SubmitBatchResponse => SubmitBatchResponse.decode(value),
   },
   /**
+   * SubmitStream carries Submits over one long-lived stream, for clients
+   * that submit often: a unary call costs both ends an HTTP/2 stream, its
+   * headers and trailers, which a message on an open stream does not. Each
+   * message is an independent batch (SubmitBatch with independent = true:
+   * every item validated, enqueued and answered exactly as its own Submit),
+   * answered by one message with the same id; answers may come in any order.
+   * Every message is authorised on its own with the stream's token, as a
+   * Submit would be. A message that fails as a whole (no runs, over 1000, not
+   * decodable, UNAUTHENTICATED / PERMISSION_DENIED) is answered with its
+   * status; the stream stays open. At most 256 messages per stream are
+   * handled at once; the broker stops reading the stream beyond that (HTTP/2
+   * flow control holds the sender). The stream ends with UNAVAILABLE when the
+   * broker shuts down, after answering what it was handling: send the
+   * unanswered messages again, on a new stream or as unary calls — safe when
+   * every run carries a request id or an idempotency key (the SDKs' default).
+   */
+  submitStream: {
+    path: "/taskwire.v1.TaskService/SubmitStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: SubmitStreamRequest): Buffer => Buffer.from(SubmitStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitStreamRequest => SubmitStreamRequest.decode(value),
+    responseSerialize: (value: SubmitStreamResponse): Buffer =>
+      Buffer.from(SubmitStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitStreamResponse => SubmitStreamResponse.decode(value),
+  },
+  /**
    * GetStatus returns a run's record; with wait_timeout_ms > 0 it first waits
    * until the run is terminal or the timeout elapses.
    */
@@ -2930,6 +3198,24 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
    */
   submitBatch: handleUnaryCall<SubmitBatchRequest, SubmitBatchResponse>;
   /**
+   * SubmitStream carries Submits over one long-lived stream, for clients
+   * that submit often: a unary call costs both ends an HTTP/2 stream, its
+   * headers and trailers, which a message on an open stream does not. Each
+   * message is an independent batch (SubmitBatch with independent = true:
+   * every item validated, enqueued and answered exactly as its own Submit),
+   * answered by one message with the same id; answers may come in any order.
+   * Every message is authorised on its own with the stream's token, as a
+   * Submit would be. A message that fails as a whole (no runs, over 1000, not
+   * decodable, UNAUTHENTICATED / PERMISSION_DENIED) is answered with its
+   * status; the stream stays open. At most 256 messages per stream are
+   * handled at once; the broker stops reading the stream beyond that (HTTP/2
+   * flow control holds the sender). The stream ends with UNAVAILABLE when the
+   * broker shuts down, after answering what it was handling: send the
+   * unanswered messages again, on a new stream or as unary calls — safe when
+   * every run carries a request id or an idempotency key (the SDKs' default).
+   */
+  submitStream: handleBidiStreamingCall<SubmitStreamRequest, SubmitStreamResponse>;
+  /**
    * GetStatus returns a run's record; with wait_timeout_ms > 0 it first waits
    * until the run is terminal or the timeout elapses.
    */
@@ -3039,6 +3325,29 @@ export interface TaskServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SubmitBatchResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * SubmitStream carries Submits over one long-lived stream, for clients
+   * that submit often: a unary call costs both ends an HTTP/2 stream, its
+   * headers and trailers, which a message on an open stream does not. Each
+   * message is an independent batch (SubmitBatch with independent = true:
+   * every item validated, enqueued and answered exactly as its own Submit),
+   * answered by one message with the same id; answers may come in any order.
+   * Every message is authorised on its own with the stream's token, as a
+   * Submit would be. A message that fails as a whole (no runs, over 1000, not
+   * decodable, UNAUTHENTICATED / PERMISSION_DENIED) is answered with its
+   * status; the stream stays open. At most 256 messages per stream are
+   * handled at once; the broker stops reading the stream beyond that (HTTP/2
+   * flow control holds the sender). The stream ends with UNAVAILABLE when the
+   * broker shuts down, after answering what it was handling: send the
+   * unanswered messages again, on a new stream or as unary calls — safe when
+   * every run carries a request id or an idempotency key (the SDKs' default).
+   */
+  submitStream(): ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
+  submitStream(options: Partial<CallOptions>): ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
+  submitStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
   /**
    * GetStatus returns a run's record; with wait_timeout_ms > 0 it first waits
    * until the run is terminal or the timeout elapses.
