@@ -1,7 +1,7 @@
 // Raw @grpc/grpc-js unary echo server, in its own process like the broker.
 // Prints "port <n>" once listening.
 import { join } from "node:path";
-import { Server, ServerCredentials, loadPackageDefinition, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServerDuplexStream, loadPackageDefinition, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 
 const def = loadSync(join(import.meta.dirname, "echo.proto"));
@@ -11,6 +11,10 @@ const pkg = loadPackageDefinition(def) as unknown as { bench: { Echo: { service:
 const server = new Server({ "grpc.keepalive_time_ms": 60_000, "grpc.keepalive_permit_without_calls": 1, "grpc.enable_channelz": 0 });
 const impl: UntypedServiceImplementation = {
   Echo: (call: { request: unknown }, cb: (err: null, res: unknown) => void) => cb(null, call.request),
+  EchoStream: (call: ServerDuplexStream<unknown, unknown>) => {
+    call.on("data", (m: unknown) => call.write(m));
+    call.on("end", () => call.end());
+  },
 };
 server.addService(pkg.bench.Echo.service, impl);
 server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) => {

@@ -118,7 +118,9 @@ async function main(): Promise<void> {
         const bursts = await e2eBursts(S, stack, coalescing, broker.client, pids);
         // Paced through the default client too, as an application submits (over its SubmitStream).
         const paced = await e2ePaced(S, stack, coalescing, pids);
-        f.e2e = { ...bursts, paced };
+        // The same with one unary Submit call per run (`submitStream: false`, and what runs before 2 Dec 11:00 measured).
+        const pacedUnary = await e2ePaced(S, stack, broker.client, pids);
+        f.e2e = { ...bursts, paced, pacedUnary };
         coalescing.close();
       }
       await worker.stop();

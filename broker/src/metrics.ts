@@ -49,11 +49,11 @@ export class BrokerMetrics {
       buckets: RPC_BUCKETS,
       registers: [registry],
     });
-    this.openStreams = new Gauge({ name: "taskwire_rpc_server_open_streams", help: "StreamEvents calls open now (gRPC and server-sent events)", labelNames: ["method"], registers: [registry] });
+    this.openStreams = new Gauge({ name: "taskwire_rpc_server_open_streams", help: "Streaming calls open now: StreamEvents (gRPC and server-sent events), SubmitStream", labelNames: ["method"], registers: [registry] });
     this.streams = new Counter({ name: "taskwire_rpc_server_streams_total", help: "Streaming RPCs that ended, by method and gRPC code", labelNames: ["method", "code"], registers: [registry] });
     this.submits = new Counter({
       name: "taskwire_submits_total",
-      help: "Runs accepted by Submit and SubmitBatch, by task, queue and result: created (a new run), deduplicated (an idempotency key's existing run), cached (completed at once from the result cache)",
+      help: "Runs accepted by Submit, SubmitBatch and SubmitStream, by task, queue and result: created (a new run), deduplicated (an idempotency key's existing run), cached (completed at once from the result cache)",
       labelNames: ["task", "queue", "result"],
       registers: [registry],
     });

@@ -181,7 +181,8 @@ async function submitIndependent(d: SubmitDeps, method: string, items: SubmitReq
 export function submitStreamHandler(d: SubmitDeps): SubmitStreamHandler {
   return (msg, md) =>
     withServerSpan("SubmitStream", md, async (ctx) => {
-      const caller = await d.auth.authorize(authorizationOf(md), METHOD_SCOPES.SubmitStream as Scope, "SubmitStream");
+      // Named Submit in its errors ("Submit needs the scope …"): a message is Submits.
+      const caller = await d.auth.authorize(authorizationOf(md), METHOD_SCOPES.SubmitStream as Scope, "Submit");
       const items = msg.batch?.runs ?? [];
       checkBatchSize(items.length);
       return submitIndependent(d, "SubmitStream", items, ctx, caller);

@@ -3,6 +3,7 @@ import type { SubmitBatchResponse, SubmitStreamRequest, SubmitStreamResponse } f
 import type { Logger } from "pino";
 import { decodeErrorOf } from "./decode.js";
 import { toServiceError } from "./errors.js";
+import { PeerLimits } from "./peer-limits.js";
 
 /**
  * Messages of one SubmitStream handled at once. Beyond it the broker stops
@@ -10,6 +11,8 @@ import { toServiceError } from "./errors.js";
  * the sender: a client cannot queue unbounded work in a broker.
  */
 export const SUBMIT_STREAM_WINDOW = 256;
+/** Open SubmitStreams per client connection (a client needs one). */
+export const SUBMIT_STREAMS_PER_CONNECTION = 16;
 
 /** Handles one message's batch, authorised with the stream's metadata; rejects with the status of the message as a whole. */
 export type SubmitStreamHandler = (msg: SubmitStreamRequest, metadata: Metadata) => Promise<SubmitBatchResponse>;
@@ -31,6 +34,7 @@ interface OpenStream {
 export class SubmitStreams {
   readonly #open = new Set<OpenStream>();
   #closed = false;
+  readonly #perConnection = new PeerLimits("SubmitStream calls", SUBMIT_STREAMS_PER_CONNECTION, `fixed; a client needs one`);
 
   constructor(
     readonly handle: SubmitStreamHandler,
@@ -49,6 +53,14 @@ export class SubmitStreams {
       call.emit("error", { code: Status.UNAVAILABLE, details: "broker is shutting down; submit to another replica" });
       return;
     }
+    let release: () => void;
+    try {
+      release = this.#perConnection.acquire(call.getPeer());
+    } catch (err) {
+      const se = toServiceError(err);
+      call.emit("error", { code: se.code, details: se.details, message: se.details });
+      return;
+    }
     let handling = 0;
     /** No more messages are read: the client half-closed, or the broker is stopping. */
     let draining = false;
@@ -58,6 +70,7 @@ export class SubmitStreams {
       if (ended) return;
       ended = true;
       this.#open.delete(stream);
+      release();
       if (err) call.emit("error", { ...err, message: err.details });
       else call.end();
     };
@@ -112,6 +125,7 @@ export class SubmitStreams {
       ended = true;
       draining = true;
       this.#open.delete(stream);
+      release();
     };
     call.on("error", gone);
     call.on("cancelled", gone);

@@ -159,7 +159,7 @@ describe("SubmitStream", function () {
     r.write({ id: 8, batch: { runs: [req(double.taskName)], independent: true } });
     await until(() => rc.answers.size === 2);
     assert.equal(rc.answers.get(7)!.code, Status.PERMISSION_DENIED);
-    assert.match(rc.answers.get(7)!.message, /runs:submit/);
+    assert.match(rc.answers.get(7)!.message, /Submit needs the scope "runs:submit"/);
     r.end();
     assert.equal((await rc.ended).code, 0);
 
@@ -169,6 +169,26 @@ describe("SubmitStream", function () {
       await assert.rejects(double.using(reader).delay(1), (e: TaskwireError) => e.code === Status.PERMISSION_DENIED);
     } finally {
       reader.close();
+      raw.close();
+    }
+  });
+
+  it("holds at most 16 open streams per connection", async function () {
+    const raw = new Client({ address: broker.address });
+    const md = new Metadata();
+    md.set("authorization", "Bearer stream-submitter-token-0123456789");
+    try {
+      const streams = Array.from({ length: 17 }, () => raw.raw.submitStream(md) as Stream);
+      const c = streams.map(collect);
+      // Each stream opens with its first message; the 17th is refused.
+      streams.forEach((s, i) => s.write({ id: i, batch: { runs: [req(double.taskName)], independent: true } }));
+      const last = await c[16]!.ended;
+      assert.equal(last.code, Status.RESOURCE_EXHAUSTED);
+      assert.match(last.details, /16 open SubmitStream calls/);
+      await until(() => c.slice(0, 16).every((x) => x.answers.size === 1));
+      for (const s of streams.slice(0, 16)) s.end();
+      await Promise.all(c.slice(0, 16).map((x) => x.ended));
+    } finally {
       raw.close();
     }
   });

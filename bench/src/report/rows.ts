@@ -26,7 +26,7 @@ export interface Figures {
   submit: SubmitThroughput & { open: SubmitOpenLoop; batch: { rate: number } };
   memory: BrokerMemory;
   costPerRun: Record<string, number>;
-  e2e: E2EBurst & { unary: E2EBurst; paced: E2EPaced };
+  e2e: E2EBurst & { unary: E2EBurst; paced: E2EPaced; pacedUnary?: E2EPaced };
   drain: DrainFigures;
   /** The e2e burst, paced runs and drain with the worker's opt-in start fold. */
   fold: FoldFigures;
@@ -140,6 +140,14 @@ function e2eRows(t: Table, s: Settings, { ceilings: ceil, e2e, drain, bullmq: bu
   const pacedSum = sum(e2e.paced.cpuMsPerRun);
   const bullSum = sum(bull?.paced.cpuMsPerJob);
   if (pacedSum !== undefined) t.row({ section: "e2e", metric: `  paced, cores busy at ${s.pacedRate}/s (CPU per run of every process × rate)`, unit: "", taskwire: (pacedSum * s.pacedRate) / 1000, peer: "BullMQ", peerValue: bullSum !== undefined ? (bullSum * s.pacedRate) / 1000 : undefined });
+  // The same paced runs submitted with one unary Submit call each (the client's `submitStream: false`).
+  const pu = e2e.pacedUnary;
+  if (pu) {
+    t.latencies("e2e", `end-to-end latency, paced ${s.pacedRate}/s, one unary Submit call per run`, pu.e2e, { name: "over SubmitStream", p: e2e.paced.e2e });
+    const puSum = sum(pu.cpuMsPerRun);
+    for (const [k, v] of Object.entries(pu.cpuMsPerRun)) t.row({ section: "e2e", metric: `  paced, one unary Submit call per run, CPU per run: ${k}`, unit: "ms", taskwire: v, peer: "over SubmitStream", peerValue: e2e.paced.cpuMsPerRun[k] });
+    if (puSum !== undefined) t.row({ section: "e2e", metric: `  paced, one unary Submit call per run, cores busy at ${s.pacedRate}/s`, unit: "", taskwire: (puSum * s.pacedRate) / 1000, peer: "over SubmitStream", peerValue: pacedSum !== undefined ? (pacedSum * s.pacedRate) / 1000 : undefined });
+  }
   for (const [k, v] of Object.entries(e2e.unary.cpuMsPerRun)) t.row({ section: "e2e", metric: `CPU per run, one Submit call per run: ${k}`, unit: "ms", taskwire: v });
   // The worker's CPU next to BullMQ's worker, nats-server's next to redis-server's.
   const peerOf: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.cpuMsPerJob.worker], natsServer: ["redis-server", bull?.cpuMsPerJob.redis] };

@@ -96,11 +96,14 @@ export interface ClientConfig {
    * first Submit and ends after 200 ms with nothing in flight, so an idle
    * process can exit. A message without an answer (the stream broke, no
    * answer within `callTimeoutMs`) is sent again as a unary Submit when
-   * that cannot create a second run (a request id or an idempotency key:
-   * see `requestIds`); after a broken stream, Submits go as unary calls
+   * retries are on (`callRetry`) and that cannot create a second run (a
+   * request id or an idempotency key: see `requestIds`); after a broken stream, Submits go as unary calls
    * for 1 s, doubling per failure in a row up to 30 s; a broker without
    * SubmitStream (UNIMPLEMENTED) turns it off for this client. Needs
-   * `coalesceSubmits`; traced Submits always go alone as unary calls.
+   * `coalesceSubmits`. Traced Submits always go alone as unary calls, and
+   * while an OpenTelemetry tracer provider is registered Submits go as
+   * unary calls (each its own CLIENT span, its context carried to the
+   * broker).
    * @default true
    */
   submitStream?: boolean;

@@ -1,4 +1,4 @@
-import { context as otContext, trace } from "@opentelemetry/api";
+import { context as otContext, ProxyTracerProvider, trace } from "@opentelemetry/api";
 import type { SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResponse, TaskRun } from "@taskwire/protocol";
 import { Status, TaskwireError } from "./errors.js";
 import { isRetryable } from "./retry.js";
@@ -28,6 +28,21 @@ interface QueuedSubmit {
  * is still a plain Submit; Submits inside an active trace are sent alone,
  * so each keeps its own trace context.
  */
+/** What `trace.getTracerProvider()` delegates to while no provider is registered. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether the application registered an OpenTelemetry tracer provider
+ * (asked per turn, so one registered later counts from then on). With one,
+ * each Submit call makes a CLIENT span and carries its context to the
+ * broker, so Submits go as unary calls, as before SubmitStream; without
+ * one those spans would record nothing.
+ */
+function tracerProviderSet(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_PROVIDER;
+}
+
 /** Whether sending `req` again cannot create a second run: it carries an idempotency key or a request id. */
 function retriable(req: SubmitRequest): boolean {
   return !!req.options?.idempotencyKey || !!req.requestId;
@@ -87,7 +102,7 @@ export class SubmitCoalescer {
     }
     for (const items of chunks) {
       const [only] = items as [QueuedSubmit];
-      if (this.#stream?.usable) this.#submitStreamed(this.#stream, items);
+      if (this.#stream?.usable && !tracerProviderSet()) this.#submitStreamed(this.#stream, items);
       else if (items.length === 1) this.submitOne(only.req).then(only.resolve, only.reject);
       else void this.#submitCoalesced(items);
     }
@@ -97,10 +112,11 @@ export class SubmitCoalescer {
    * One message on the stream. An item goes again as a unary Submit (with
    * that path's own retries) when the stream could not carry it and that
    * cannot create a second run: the broker has no SubmitStream
-   * (UNIMPLEMENTED: it read nothing); the message got no answer (the stream
-   * broke, the deadline passed) and the item carries a request id or an
-   * idempotency key; or the broker refused the message as a whole with a
-   * retryable status (nothing was enqueued).
+   * (UNIMPLEMENTED: it read nothing); or, with retries on (`callRetry`),
+   * the message got no answer (the stream broke, the deadline passed) and
+   * the item carries a request id or an idempotency key, or the broker
+   * refused the message as a whole with a retryable status (nothing was
+   * enqueued).
    */
   #submitStreamed(stream: SubmitStreamChannel, items: QueuedSubmit[]): void {
     stream.send(
@@ -112,7 +128,8 @@ export class SubmitCoalescer {
         }
         const again: QueuedSubmit[] = [];
         for (const i of items) {
-          if (!stream.closed && (o.err.code === Status.UNIMPLEMENTED || (o.answered ? isRetryable(o.err, retriable(i.req)) : retriable(i.req)))) again.push(i);
+          // A stream that cannot be used is no retry; anything else is one, so `callRetry: false` rejects it.
+          if (!stream.closed && (o.err.code === Status.UNIMPLEMENTED || (this.rpc.retry && (o.answered ? isRetryable(o.err, retriable(i.req)) : retriable(i.req))))) again.push(i);
           else i.reject(o.err);
         }
         const [only] = again;
@@ -148,7 +165,7 @@ export class SubmitCoalescer {
       const run = res.runs[j]?.run;
       // No statuses: a broker that predates `independent` accepted them all.
       if ((status === undefined || status.code === Status.OK) && run) item.resolve({ run, deduplicated: res.runs[j]?.deduplicated ?? false });
-      else if (status && isRetryable(new TaskwireError(status.code, status.message), retriable(item.req))) this.submitOne(item.req).then(item.resolve, item.reject);
+      else if (status && this.rpc.retry && isRetryable(new TaskwireError(status.code, status.message), retriable(item.req))) this.submitOne(item.req).then(item.resolve, item.reject);
       else item.reject(new TaskwireError(status?.code ?? Status.INTERNAL, status?.message || "broker answered SubmitBatch without this run"));
     });
   }
