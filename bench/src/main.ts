@@ -113,7 +113,8 @@ async function main(): Promise<void> {
       worker = await startWorker(stack);
       if (want("cost")) f.costPerRun = await costPerRun(S, stack, broker);
       if (want("e2e")) {
-        const coalescing = new Client({ address: broker.client.address });
+        // TASKWIRE_BENCH_SUBMIT_STREAM=0: the default client without its SubmitStream (unary SubmitBatch per turn), for A/B runs.
+        const coalescing = new Client({ address: broker.client.address, submitStream: process.env.TASKWIRE_BENCH_SUBMIT_STREAM !== "0" });
         const pids = { broker: broker.child.proc.pid!, worker: worker.proc.pid!, natsServer: nats.child.proc.pid!, loadGenerator: process.pid };
         const bursts = await e2eBursts(S, stack, coalescing, broker.client, pids);
         // Paced through the default client too, as an application submits (over its SubmitStream).
