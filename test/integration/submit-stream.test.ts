@@ -12,6 +12,16 @@ import { TaskRun, type SubmitBatchRequest, type SubmitRequest, type SubmitRespon
 import type { Broker } from "@taskwire/broker";
 import type { Worker } from "@taskwire/worker";
 import { startBroker, startNats, startWorker, uniq } from "../helpers/env.js";
+import { withoutGlobalTracerProvider } from "../helpers/otel.js";
+
+/** The TS client uses its SubmitStream only while no OpenTelemetry tracer provider is registered; other suites in this process register one. */
+function withoutTracing(): void {
+  let restore: (() => void) | undefined;
+  before(() => {
+    restore = withoutGlobalTracerProvider();
+  });
+  after(() => restore?.());
+}
 
 type Stream = ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
 
@@ -56,6 +66,7 @@ async function until(cond: () => boolean, ms = 10_000): Promise<void> {
 const req = (task: string, extra: Partial<SubmitRequest> = {}): SubmitRequest => ({ task, args: undefined, options: undefined, requestId: "", ...extra });
 
 describe("SubmitStream", function () {
+  withoutTracing();
   let nats: Awaited<ReturnType<typeof startNats>>;
   let broker: Broker;
   let worker: Worker;
@@ -210,6 +221,7 @@ describe("SubmitStream", function () {
 });
 
 describe("SubmitStream: the client against brokers that cannot carry it", function () {
+  withoutTracing();
   const run = TaskRun.fromPartial({ id: "0190a5c8-0000-7000-8000-000000000001", task: "t", state: RunState.RUN_STATE_PENDING });
 
   /** A fake TaskService: unary Submit / SubmitBatch answer at once; SubmitStream is absent, or breaks after reading `breakAfter` messages. */
