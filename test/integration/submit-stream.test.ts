@@ -225,7 +225,7 @@ describe("SubmitStream: the client against brokers that cannot carry it", functi
   const run = TaskRun.fromPartial({ id: "0190a5c8-0000-7000-8000-000000000001", task: "t", state: RunState.RUN_STATE_PENDING });
 
   /** A fake TaskService: unary Submit / SubmitBatch answer at once; SubmitStream is absent, or breaks after reading `breakAfter` messages. */
-  async function fake(stream: "absent" | "breaks"): Promise<{ address: string; unary: number; read: number; stop(): void }> {
+  async function fake(stream: "absent" | "breaks" | "silent"): Promise<{ address: string; unary: number; read: number; stop(): void }> {
     const server = new Server();
     const state = { unary: 0, read: 0 };
     const impl: UntypedServiceImplementation = {
@@ -243,6 +243,11 @@ describe("SubmitStream: the client against brokers that cannot carry it", functi
         call.on("data", () => {
           state.read++;
           call.emit("error", { code: status.UNAVAILABLE, details: "connection to NATS lost" });
+        });
+    if (stream === "silent")
+      impl.submitStream = (call: ServerDuplexStream<SubmitStreamRequest, SubmitStreamResponse>) =>
+        call.on("data", () => {
+          state.read++; // read, never answered
         });
     server.addService(TaskServiceService, impl);
     const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
@@ -284,6 +289,26 @@ describe("SubmitStream: the client against brokers that cannot carry it", functi
       await client.submit("t", [3]);
       assert.equal(calls.streams, 1, "not tried again");
       assert.equal(f.unary, 2, "one SubmitBatch for the first turn's two, one Submit after");
+    } finally {
+      client.close();
+      f.stop();
+    }
+  });
+
+  it("a stream that stops answering: after callTimeoutMs the item goes as a unary call, the stream is cancelled, the next Submits go unary", async function () {
+    const f = await fake("silent");
+    const client = new Client({ address: f.address, callTimeoutMs: 500 });
+    const calls = countCalls(client);
+    try {
+      const t0 = Date.now();
+      const h = await client.submit("t", [1]);
+      assert.equal(h.id, run!.id);
+      assert.ok(Date.now() - t0 >= 450, "answered through the unary call after the stream's deadline");
+      assert.equal(f.read, 1);
+      assert.equal(f.unary, 1);
+      await client.submit("t", [2]);
+      assert.equal(calls.streams, 1, "no new stream during the backoff");
+      assert.equal(f.unary, 2);
     } finally {
       client.close();
       f.stop();

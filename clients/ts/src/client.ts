@@ -97,8 +97,11 @@ export interface ClientConfig {
    * process can exit. A message without an answer (the stream broke, no
    * answer within `callTimeoutMs`) is sent again as a unary Submit when
    * retries are on (`callRetry`) and that cannot create a second run (a
-   * request id or an idempotency key: see `requestIds`); after a broken stream, Submits go as unary calls
-   * for 1 s, doubling per failure in a row up to 30 s; a broker without
+   * request id or an idempotency key: see `requestIds`), with a deadline
+   * of its own (such a Submit may take up to twice `callTimeoutMs`); a
+   * stream that leaves a message unanswered is cancelled. After a broken
+   * stream, Submits go as unary calls for 1 s, doubling per failure in a
+   * row up to 30 s; a broker without
    * SubmitStream (UNIMPLEMENTED) turns it off for this client. Needs
    * `coalesceSubmits`. Traced Submits always go alone as unary calls, and
    * while an OpenTelemetry tracer provider is registered Submits go as

@@ -33,8 +33,9 @@ interface Pending {
  * stream does not (at 1,000 Submits/s: 0.12 against 0.29–0.38 ms of client
  * CPU per call, docs/performance.md). Opened on first use, ended when idle
  * for SUBMIT_STREAM_IDLE_MS. A broker without SubmitStream (UNIMPLEMENTED)
- * turns it off for the client's life; a stream that breaks turns it off for
- * a backoff (1 s, doubling to 30 s) while Submits go as unary calls.
+ * turns it off for the client's life; a stream that breaks, or leaves a
+ * message unanswered for callTimeoutMs (it is then cancelled), turns it off
+ * for a backoff (1 s, doubling to 30 s) while Submits go as unary calls.
  */
 export class SubmitStreamChannel {
   #call: Call | undefined;
@@ -62,7 +63,7 @@ export class SubmitStreamChannel {
   send(runs: SubmitRequest[], done: (o: StreamOutcome) => void): void {
     const call = this.#open();
     const id = this.#nextId++;
-    const timer = setTimeout(() => this.#settle(id, { ok: false, err: new TaskwireError(Status.DEADLINE_EXCEEDED, `SubmitStream: no answer within ${this.rpc.callTimeoutMs} ms (callTimeoutMs)`), answered: false }), this.rpc.callTimeoutMs);
+    const timer = setTimeout(() => this.#unanswered(call, id), this.rpc.callTimeoutMs);
     this.#pending.set(id, { done, timer, call });
     if (this.#idle) {
       clearTimeout(this.#idle);
@@ -119,6 +120,30 @@ export class SubmitStreamChannel {
     p.done(o);
   }
 
+  /**
+   * A message got no answer within callTimeoutMs: a stream that stopped
+   * answering counts as broken. It is cancelled (its other messages go
+   * again as unary calls, see `#ended`) and the next ones go as unary calls
+   * for the backoff.
+   */
+  #unanswered(call: Call, id: number): void {
+    this.#settle(id, { ok: false, err: new TaskwireError(Status.DEADLINE_EXCEEDED, `SubmitStream: no answer within ${this.rpc.callTimeoutMs} ms (callTimeoutMs)`), answered: false });
+    if (this.#call !== call) return;
+    this.#call = undefined;
+    if (this.#idle) {
+      clearTimeout(this.#idle);
+      this.#idle = undefined;
+    }
+    this.#failed();
+    call.cancel();
+  }
+
+  /** One more stream failure in a row: unary calls for 1 s, doubling up to 30 s. */
+  #failed(): void {
+    this.#failures++;
+    this.#retryAt = Date.now() + Math.min(STREAM_RETRY_MAX_MS, STREAM_RETRY_MS * 2 ** (this.#failures - 1));
+  }
+
   #ended(call: Call, err: TaskwireError): void {
     if (this.#call === call) {
       this.#call = undefined;
@@ -130,10 +155,7 @@ export class SubmitStreamChannel {
     const lost = [...this.#pending].filter(([, p]) => p.call === call).map(([id]) => id);
     if (lost.length === 0) return;
     if (err.code === Status.UNIMPLEMENTED) this.#unsupported = true;
-    else if (!this.#closed) {
-      this.#failures++;
-      this.#retryAt = Date.now() + Math.min(STREAM_RETRY_MAX_MS, STREAM_RETRY_MS * 2 ** (this.#failures - 1));
-    }
+    else if (!this.#closed && err.code !== Status.CANCELLED) this.#failed();
     for (const id of lost) this.#settle(id, { ok: false, err, answered: false });
   }
 }
