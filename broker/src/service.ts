@@ -62,8 +62,14 @@ const metadataGetter = {
   },
 };
 
-function withServerSpan<T>(method: string, md: Metadata, fn: (ctx: Context) => Promise<T>): Promise<T> {
-  const parent = propagator.extract(otContext.active(), md, metadataGetter);
+/** Reads a SubmitStream message's trace context (a plain map). */
+const mapGetter = {
+  keys: (m: Record<string, string>) => Object.keys(m),
+  get: (m: Record<string, string>, key: string) => m[key],
+};
+
+function withServerSpan<T>(method: string, md: Metadata, fn: (ctx: Context) => Promise<T>, traceContext?: Record<string, string>): Promise<T> {
+  const parent = traceContext ? propagator.extract(otContext.active(), traceContext, mapGetter) : propagator.extract(otContext.active(), md, metadataGetter);
   return withSpan(
     tracer,
     () => ({ name: `${SERVICE}/${method}`, options: { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method } }, parent }),
@@ -174,19 +180,46 @@ async function submitIndependent(d: SubmitDeps, method: string, items: SubmitReq
   return out;
 }
 
+/** A SubmitStream message's trace context: ≤ 8 entries, keys ≤ 64 and values ≤ 1024 characters. */
+function checkTraceContext(tc: Record<string, string>): void {
+  const entries = Object.entries(tc);
+  if (entries.length > 8) throw BrokerError.invalid("trace_context", `has ${entries.length} entries; the limit is 8 (traceparent, tracestate)`);
+  for (const [k, v] of entries) {
+    if (k.length > 64) throw BrokerError.invalid("trace_context", `has a key of ${k.length} characters; the limit is 64`);
+    if (v.length > 1024) throw BrokerError.invalid("trace_context", `has a value of ${v.length} characters under "${k.slice(0, 64)}"; the limit is 1024`);
+  }
+}
+
 /**
  * One SubmitStream message: authorised on its own with the stream's token
- * (as a Submit would be), then handled as an independent SubmitBatch.
+ * (as a Submit would be), then handled as an independent SubmitBatch. Its
+ * span is named as the unary call it stands for (Submit for one run,
+ * SubmitBatch for more), the child of the message's own trace context.
  */
 export function submitStreamHandler(d: SubmitDeps): SubmitStreamHandler {
-  return (msg, md) =>
-    withServerSpan("SubmitStream", md, async (ctx) => {
+  return (msg, md) => {
+    const tc = msg.traceContext ?? {};
+    const carried = Object.keys(tc).length > 0;
+    if (carried) {
+      try {
+        checkTraceContext(tc);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return withServerSpan(
+      msg.batch?.runs.length === 1 ? "Submit" : "SubmitBatch",
+      md,
+      async (ctx) => {
       // Named Submit in its errors ("Submit needs the scope …"): a message is Submits.
       const caller = await d.auth.authorize(authorizationOf(md), METHOD_SCOPES.SubmitStream as Scope, "Submit");
-      const items = msg.batch?.runs ?? [];
-      checkBatchSize(items.length);
-      return submitIndependent(d, "SubmitStream", items, ctx, caller);
-    });
+        const items = msg.batch?.runs ?? [];
+        checkBatchSize(items.length);
+        return submitIndependent(d, "SubmitStream", items, ctx, caller);
+      },
+      carried ? tc : undefined,
+    );
+  };
 }
 
 /** `unary`, for handlers that run as their authenticated caller (see createService). */

@@ -32,11 +32,10 @@ class SwitchTracer implements Tracer {
 }
 
 let installed = false;
-const switching: TracerProvider = { getTracer: (name: string, version?: string) => new SwitchTracer(name, version) };
 function install(): void {
   if (installed) return;
   installed = true;
-  trace.setGlobalTracerProvider(switching);
+  trace.setGlobalTracerProvider({ getTracer: (name: string, version?: string) => new SwitchTracer(name, version) });
   otContext.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
 }
@@ -47,19 +46,5 @@ export function useTracerProvider(provider: TracerProvider): () => void {
   current = provider;
   return () => {
     if (current === provider) current = noop;
-  };
-}
-
-/**
- * Takes the global tracer provider away until the returned function puts
- * it back: for a suite about what a process without OpenTelemetry does
- * (the TS client sends Submits over its SubmitStream only then). Tracers
- * taken earlier keep their provider (OpenTelemetry's proxy tracers hold
- * on to it), so the other suites' spans are unaffected.
- */
-export function withoutGlobalTracerProvider(): () => void {
-  trace.disable();
-  return () => {
-    if (installed) trace.setGlobalTracerProvider(switching);
   };
 }

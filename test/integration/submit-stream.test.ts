@@ -12,16 +12,7 @@ import { TaskRun, type SubmitBatchRequest, type SubmitRequest, type SubmitRespon
 import type { Broker } from "@taskwire/broker";
 import type { Worker } from "@taskwire/worker";
 import { startBroker, startNats, startWorker, uniq } from "../helpers/env.js";
-import { withoutGlobalTracerProvider } from "../helpers/otel.js";
 
-/** The TS client uses its SubmitStream only while no OpenTelemetry tracer provider is registered; other suites in this process register one. */
-function withoutTracing(): void {
-  let restore: (() => void) | undefined;
-  before(() => {
-    restore = withoutGlobalTracerProvider();
-  });
-  after(() => restore?.());
-}
 
 type Stream = ClientDuplexStream<SubmitStreamRequest, SubmitStreamResponse>;
 
@@ -66,7 +57,6 @@ async function until(cond: () => boolean, ms = 10_000): Promise<void> {
 const req = (task: string, extra: Partial<SubmitRequest> = {}): SubmitRequest => ({ task, args: undefined, options: undefined, requestId: "", ...extra });
 
 describe("SubmitStream", function () {
-  withoutTracing();
   let nats: Awaited<ReturnType<typeof startNats>>;
   let broker: Broker;
   let worker: Worker;
@@ -144,15 +134,18 @@ describe("SubmitStream", function () {
     const raw = new Client({ address: broker.address });
     const s = raw.raw.submitStream(md) as Stream;
     const { answers, ended } = collect(s);
-    s.write({ id: 1, batch: { runs: [], independent: true } });
-    s.write({ id: 2, batch: { runs: Array.from({ length: 1001 }, () => req(double.taskName)), independent: false } });
-    s.write({ id: 3, batch: undefined });
-    s.write({ id: 2 ** 53 - 1, batch: { runs: [req(double.taskName), req("")], independent: false } });
-    await until(() => answers.size === 4);
+    s.write({ id: 1, batch: { runs: [], independent: true }, traceContext: {} });
+    s.write({ id: 2, batch: { runs: Array.from({ length: 1001 }, () => req(double.taskName)), independent: false }, traceContext: {} });
+    s.write({ id: 3, batch: undefined, traceContext: {} });
+    s.write({ id: 4, batch: { runs: [req(double.taskName)], independent: true }, traceContext: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, "v"])) });
+    s.write({ id: 2 ** 53 - 1, batch: { runs: [req(double.taskName), req("")], independent: false }, traceContext: {} });
+    await until(() => answers.size === 5);
     assert.equal(answers.get(1)!.code, Status.INVALID_ARGUMENT);
     assert.match(answers.get(1)!.message, /runs.*is empty/);
     assert.match(answers.get(2)!.message, /1001 runs; the limit is 1000/);
     assert.equal(answers.get(3)!.code, Status.INVALID_ARGUMENT);
+    assert.equal(answers.get(4)!.code, Status.INVALID_ARGUMENT);
+    assert.match(answers.get(4)!.message, /trace_context.*9 entries; the limit is 8/);
     const ok = answers.get(2 ** 53 - 1)!;
     assert.equal(ok.code, Status.OK, "the batch's independent flag is ignored: items stand alone");
     assert.equal(ok.batch!.statuses[0]!.code, Status.OK);
@@ -166,8 +159,8 @@ describe("SubmitStream", function () {
     rmd.set("authorization", `Bearer ${readerToken}`);
     const r = raw.raw.submitStream(rmd) as Stream;
     const rc = collect(r);
-    r.write({ id: 7, batch: { runs: [req(double.taskName)], independent: true } });
-    r.write({ id: 8, batch: { runs: [req(double.taskName)], independent: true } });
+    r.write({ id: 7, batch: { runs: [req(double.taskName)], independent: true }, traceContext: {} });
+    r.write({ id: 8, batch: { runs: [req(double.taskName)], independent: true }, traceContext: {} });
     await until(() => rc.answers.size === 2);
     assert.equal(rc.answers.get(7)!.code, Status.PERMISSION_DENIED);
     assert.match(rc.answers.get(7)!.message, /Submit needs the scope "runs:submit"/);
@@ -192,7 +185,7 @@ describe("SubmitStream", function () {
       const streams = Array.from({ length: 17 }, () => raw.raw.submitStream(md) as Stream);
       const c = streams.map(collect);
       // Each stream opens with its first message; the 17th is refused.
-      streams.forEach((s, i) => s.write({ id: i, batch: { runs: [req(double.taskName)], independent: true } }));
+      streams.forEach((s, i) => s.write({ id: i, batch: { runs: [req(double.taskName)], independent: true }, traceContext: {} }));
       const last = await c[16]!.ended;
       assert.equal(last.code, Status.RESOURCE_EXHAUSTED);
       assert.match(last.details, /16 open SubmitStream calls/);
@@ -209,7 +202,7 @@ describe("SubmitStream", function () {
     const raw = new Client({ address: b2.address });
     const s = raw.raw.submitStream(new Metadata()) as Stream;
     const { answers, ended } = collect(s);
-    for (let id = 1; id <= 20; id++) s.write({ id, batch: { runs: [req(double.taskName)], independent: true } });
+    for (let id = 1; id <= 20; id++) s.write({ id, batch: { runs: [req(double.taskName)], independent: true }, traceContext: {} });
     await until(() => answers.size >= 1);
     await b2.stop();
     const end = await ended;
@@ -221,7 +214,6 @@ describe("SubmitStream", function () {
 });
 
 describe("SubmitStream: the client against brokers that cannot carry it", function () {
-  withoutTracing();
   const run = TaskRun.fromPartial({ id: "0190a5c8-0000-7000-8000-000000000001", task: "t", state: RunState.RUN_STATE_PENDING });
 
   /** A fake TaskService: unary Submit / SubmitBatch answer at once; SubmitStream is absent, or breaks after reading `breakAfter` messages. */

@@ -13,6 +13,7 @@ describe("tracing: one submit is one trace across client, broker and worker", fu
   let broker: Broker;
   let worker: Worker;
   let client: Client;
+  let unaryClient: Client;
   const add = task(uniq("traced"), async (a: number, b: number) => a + b);
   let provider: BasicTracerProvider | undefined;
   let release: (() => void) | undefined;
@@ -24,10 +25,12 @@ describe("tracing: one submit is one trace across client, broker and worker", fu
     broker = await startBroker(nats.url);
     worker = await startWorker(nats.url, [add]);
     client = new Client({ address: broker.address });
+    unaryClient = new Client({ address: broker.address, submitStream: false });
   });
 
   after(async function () {
     client?.close();
+    unaryClient?.close();
     await worker?.stop();
     await broker?.stop();
     await nats?.cleanup();
@@ -35,7 +38,17 @@ describe("tracing: one submit is one trace across client, broker and worker", fu
     await provider?.shutdown();
   });
 
-  it("links client → broker → producer → worker spans as parent and child", async function () {
+  it("links client → broker → producer → worker spans as parent and child, over the client's SubmitStream and as unary calls", async function () {
+    let unary = 0;
+    const raw = client.raw as unknown as { submit: (...a: unknown[]) => unknown };
+    const submit = raw.submit.bind(client.raw);
+    raw.submit = (...a: unknown[]) => (unary++, submit(...a));
+    await linksSpans(client);
+    assert.equal(unary, 0, "the default client's traced Submit went over its SubmitStream");
+    await linksSpans(unaryClient);
+  });
+
+  async function linksSpans(client: Client): Promise<void> {
     const app = trace.getTracer("test-app");
     const run = await app.startActiveSpan("http POST /sum", async (root) => {
       try {
@@ -48,9 +61,9 @@ describe("tracing: one submit is one trace across client, broker and worker", fu
     const find = (pred: (s: ReadableSpan) => boolean): ReadableSpan | undefined => exporter.getFinishedSpans().find(pred);
     const consumer = await waitFor(() => find((s) => s.kind === SpanKind.CONSUMER && s.attributes["taskwire.run_id"] === run.id), "worker span");
     const producer = find((s) => s.kind === SpanKind.PRODUCER && s.attributes["messaging.message.id"] === run.id);
-    const root = find((s) => s.name === "http POST /sum");
-    const traceId = root?.spanContext().traceId;
-    assert.ok(traceId && producer);
+    const traceId = consumer.spanContext().traceId;
+    const root = find((s) => s.name === "http POST /sum" && s.spanContext().traceId === traceId);
+    assert.ok(root && producer);
     const clientSpan = find((s) => s.kind === SpanKind.CLIENT && s.name === "taskwire.v1.TaskService/Submit" && s.spanContext().traceId === traceId);
     const serverSpan = find((s) => s.kind === SpanKind.SERVER && s.name === "taskwire.v1.TaskService/Submit" && s.spanContext().traceId === traceId);
     assert.ok(clientSpan && serverSpan, "client and server spans are in the caller's trace");
@@ -64,7 +77,7 @@ describe("tracing: one submit is one trace across client, broker and worker", fu
     assert.equal(consumer.name, `process taskwire.run.default.${add.taskName}`);
     assert.equal(consumer.attributes["messaging.system"], "nats");
     assert.equal(producer.attributes["messaging.destination.name"], `taskwire.run.default.${add.taskName}`);
-  });
+  }
 
   it("does not coalesce Submits made inside traces: concurrent submits keep their own trace", async function () {
     const app = trace.getTracer("test-app");

@@ -103,10 +103,11 @@ export interface ClientConfig {
    * stream, Submits go as unary calls for 1 s, doubling per failure in a
    * row up to 30 s; a broker without
    * SubmitStream (UNIMPLEMENTED) turns it off for this client. Needs
-   * `coalesceSubmits`. Traced Submits always go alone as unary calls, and
-   * while an OpenTelemetry tracer provider is registered Submits go as
-   * unary calls (each its own CLIENT span, its context carried to the
-   * broker).
+   * `coalesceSubmits`. A Submit inside an active trace goes alone, as its
+   * own message; with an OpenTelemetry tracer provider registered, every
+   * message gets the CLIENT span its unary call would have had (Submit for
+   * one run, SubmitBatch for more) and carries its trace context, so traces
+   * look the same either way.
    * @default true
    */
   submitStream?: boolean;

@@ -3,7 +3,7 @@ import type { SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, SubmitResp
 import { Status, TaskwireError } from "./errors.js";
 import { isRetryable } from "./retry.js";
 import type { Rpc } from "./rpc.js";
-import { SubmitStreamChannel } from "./submit-stream.js";
+import { type StreamOutcome, SubmitStreamChannel } from "./submit-stream.js";
 
 /** A coalesced SubmitBatch carries at most this many runs… */
 const COALESCE_MAX_RUNS = 1000;
@@ -33,10 +33,10 @@ const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
 
 /**
  * Whether the application registered an OpenTelemetry tracer provider
- * (asked per turn, so one registered later counts from then on). With one,
- * each Submit call makes a CLIENT span and carries its context to the
- * broker, so Submits go as unary calls, as before SubmitStream; without
- * one those spans would record nothing.
+ * (asked per message, so one registered later counts from then on). With
+ * one, each SubmitStream message gets the CLIENT span the unary call it
+ * stands for would have (Submit, SubmitBatch) and carries its context to
+ * the broker; without one that span would record nothing.
  */
 function tracerProviderSet(): boolean {
   const provider = trace.getTracerProvider();
@@ -67,7 +67,13 @@ export class SubmitCoalescer {
   }
 
   submit(req: SubmitRequest): Promise<SubmitOutcome> {
-    if (!this.enabled || trace.getSpanContext(otContext.active()) !== undefined) return this.submitOne(req);
+    if (!this.enabled) return this.submitOne(req);
+    if (trace.getSpanContext(otContext.active()) !== undefined) {
+      // Inside a trace: sent alone, at once (in the caller's context), so it keeps its own trace.
+      const stream = this.#stream;
+      if (!stream?.usable) return this.submitOne(req);
+      return new Promise<SubmitOutcome>((resolve, reject) => this.#submitStreamed(stream, [{ req, resolve, reject }]));
+    }
     return new Promise<SubmitOutcome>((resolve, reject) => {
       if (this.#queued.push({ req, resolve, reject }) === 1) setImmediate(() => this.#flush());
     });
@@ -102,7 +108,7 @@ export class SubmitCoalescer {
     }
     for (const items of chunks) {
       const [only] = items as [QueuedSubmit];
-      if (this.#stream?.usable && !tracerProviderSet()) this.#submitStreamed(this.#stream, items);
+      if (this.#stream?.usable) this.#submitStreamed(this.#stream, items);
       else if (items.length === 1) this.submitOne(only.req).then(only.resolve, only.reject);
       else void this.#submitCoalesced(items);
     }
@@ -119,24 +125,36 @@ export class SubmitCoalescer {
    * enqueued).
    */
   #submitStreamed(stream: SubmitStreamChannel, items: QueuedSubmit[]): void {
+    // With OpenTelemetry set up, the message gets the CLIENT span the unary
+    // call it stands for would have, and carries its context to the broker.
+    const span = tracerProviderSet() ? this.rpc.clientSpan(items.length === 1 ? "Submit" : "SubmitBatch") : undefined;
+    // A unary resend runs in the context the message was sent in (a traced Submit's caller's).
+    const ctx = otContext.active();
     stream.send(
       items.map((i) => i.req),
       (o) => {
-        if (o.ok) {
-          this.#settle(items, o.batch);
-          return;
-        }
-        const again: QueuedSubmit[] = [];
-        for (const i of items) {
-          // A stream that cannot be used is no retry; anything else is one, so `callRetry: false` rejects it.
-          if (!stream.closed && (o.err.code === Status.UNIMPLEMENTED || (this.rpc.retry && (o.answered ? isRetryable(o.err, retriable(i.req)) : retriable(i.req))))) again.push(i);
-          else i.reject(o.err);
-        }
-        const [only] = again;
-        if (again.length > 1) void this.#submitCoalesced(again);
-        else if (only) this.submitOne(only.req).then(only.resolve, only.reject);
+        span?.end(o.ok ? Status.OK : o.err.code, o.ok ? undefined : o.err.message);
+        otContext.with(ctx, () => this.#streamed(stream, items, o));
       },
+      span?.traceContext,
     );
+  }
+
+  /** What a SubmitStream message's outcome means for each of its Submits. */
+  #streamed(stream: SubmitStreamChannel, items: QueuedSubmit[], o: StreamOutcome): void {
+    if (o.ok) {
+      this.#settle(items, o.batch);
+      return;
+    }
+    const again: QueuedSubmit[] = [];
+    for (const i of items) {
+      // A stream that cannot be used is no retry; anything else is one, so `callRetry: false` rejects it.
+      if (!stream.closed && (o.err.code === Status.UNIMPLEMENTED || (this.rpc.retry && (o.answered ? isRetryable(o.err, retriable(i.req)) : retriable(i.req))))) again.push(i);
+      else i.reject(o.err);
+    }
+    const [only] = again;
+    if (again.length > 1) void this.#submitCoalesced(again);
+    else if (only) this.submitOne(only.req).then(only.resolve, only.reject);
   }
 
   async #submitCoalesced(items: QueuedSubmit[]): Promise<void> {

@@ -11,6 +11,7 @@ const tracer = trace.getTracer("@taskwire/client");
 const w3c = new W3CTraceContextPropagator();
 export const SERVICE = "taskwire.v1.TaskService";
 const metadataSetter = { set: (c: Metadata, k: string, v: string): void => c.set(k, v) };
+const mapSetter = { set: (c: Record<string, string>, k: string, v: string): void => void (c[k] = v) };
 
 /** A generated grpc-js unary method, called with `this` = the client. */
 export type UnaryMethod<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
@@ -53,10 +54,37 @@ export class Rpc {
     return withRetry(this.retry, deadline, keyed, () => this.unary(method, call, req, extraMs, deadline));
   }
 
-  /** One unary call with the client's deadline (plus `extraMs`, e.g. a GetStatus wait). */
-  unary<Req, Res>(method: string, call: UnaryMethod<Req, Res>, req: Req, extraMs = 0, deadlineMs?: number): Promise<Res> {
+  #attributes(method: string): Attributes {
     let attributes = this.#spanAttributes.get(method);
     if (!attributes) this.#spanAttributes.set(method, (attributes = { "rpc.system": "grpc", "rpc.service": SERVICE, "rpc.method": method, "server.address": this.address }));
+    return attributes;
+  }
+
+  /**
+   * A CLIENT span named as the unary call `method` (in the active context)
+   * for work that travels another way — a SubmitStream message — and the
+   * W3C trace context to carry with it; `end(code, message)` ends the span
+   * with the answer's gRPC status.
+   */
+  clientSpan(method: string): { traceContext: Record<string, string>; end(code: number, message?: string): void } {
+    const span = tracer.startSpan(`${SERVICE}/${method}`, { kind: SpanKind.CLIENT, attributes: this.#attributes(method) });
+    const ctx = trace.setSpan(otContext.active(), span);
+    const traceContext: Record<string, string> = {};
+    w3c.inject(ctx, traceContext, mapSetter);
+    propagation.inject(ctx, traceContext, mapSetter);
+    return {
+      traceContext,
+      end(code, message) {
+        span.setAttribute("rpc.grpc.status_code", code);
+        if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message });
+        span.end();
+      },
+    };
+  }
+
+  /** One unary call with the client's deadline (plus `extraMs`, e.g. a GetStatus wait). */
+  unary<Req, Res>(method: string, call: UnaryMethod<Req, Res>, req: Req, extraMs = 0, deadlineMs?: number): Promise<Res> {
+    const attributes = this.#attributes(method);
     return tracer.startActiveSpan(
       `${SERVICE}/${method}`,
       { kind: SpanKind.CLIENT, attributes },

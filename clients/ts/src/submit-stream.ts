@@ -60,7 +60,7 @@ export class SubmitStreamChannel {
   }
 
   /** Sends `runs` as one message; `done` is called once, with the answer or the reason there is none. */
-  send(runs: SubmitRequest[], done: (o: StreamOutcome) => void): void {
+  send(runs: SubmitRequest[], done: (o: StreamOutcome) => void, traceContext: Record<string, string> = {}): void {
     const call = this.#open();
     const id = this.#nextId++;
     const timer = setTimeout(() => this.#unanswered(call, id), this.rpc.callTimeoutMs);
@@ -69,7 +69,7 @@ export class SubmitStreamChannel {
       clearTimeout(this.#idle);
       this.#idle = undefined;
     }
-    call.write({ id, batch: { runs, independent: true } });
+    call.write({ id, batch: { runs, independent: true }, traceContext });
   }
 
   /** Ends the stream (the broker answers what it holds first) and takes no more messages. */

@@ -840,7 +840,12 @@ type SubmitStreamRequest struct {
 	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// 1–1000 runs, handled as SubmitBatch with independent = true (the
 	// batch's own independent flag is ignored).
-	Batch         *SubmitBatchRequest `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
+	Batch *SubmitBatchRequest `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
+	// The message's W3C trace context (traceparent, tracestate), as gRPC
+	// metadata carries it for a unary call: the broker's span of this message
+	// is its child. Empty: the stream's own metadata is used. At most 8
+	// entries, keys ≤ 64 and values ≤ 1024 characters.
+	TraceContext  map[string]string `protobuf:"bytes,3,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -885,6 +890,13 @@ func (x *SubmitStreamRequest) GetId() int64 {
 func (x *SubmitStreamRequest) GetBatch() *SubmitBatchRequest {
 	if x != nil {
 		return x.Batch
+	}
+	return nil
+}
+
+func (x *SubmitStreamRequest) GetTraceContext() map[string]string {
+	if x != nil {
+		return x.TraceContext
 	}
 	return nil
 }
@@ -1691,10 +1703,14 @@ const file_taskwire_v1_taskwire_proto_rawDesc = "" +
 	"\fdeduplicated\x18\x02 \x01(\bR\fdeduplicated\"f\n" +
 	"\x12SubmitBatchRequest\x12.\n" +
 	"\x04runs\x18\x01 \x03(\v2\x1a.taskwire.v1.SubmitRequestR\x04runs\x12 \n" +
-	"\vindependent\x18\x02 \x01(\bR\vindependent\"\\\n" +
+	"\vindependent\x18\x02 \x01(\bR\vindependent\"\xf6\x01\n" +
 	"\x13SubmitStreamRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x125\n" +
-	"\x05batch\x18\x02 \x01(\v2\x1f.taskwire.v1.SubmitBatchRequestR\x05batch\"\x8c\x01\n" +
+	"\x05batch\x18\x02 \x01(\v2\x1f.taskwire.v1.SubmitBatchRequestR\x05batch\x12W\n" +
+	"\rtrace_context\x18\x03 \x03(\v22.taskwire.v1.SubmitStreamRequest.TraceContextEntryR\ftraceContext\x1a?\n" +
+	"\x11TraceContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8c\x01\n" +
 	"\x14SubmitStreamResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x126\n" +
 	"\x05batch\x18\x02 \x01(\v2 .taskwire.v1.SubmitBatchResponseR\x05batch\x12\x12\n" +
@@ -1771,7 +1787,7 @@ func file_taskwire_v1_taskwire_proto_rawDescGZIP() []byte {
 	return file_taskwire_v1_taskwire_proto_rawDescData
 }
 
-var file_taskwire_v1_taskwire_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_taskwire_v1_taskwire_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_taskwire_v1_taskwire_proto_goTypes = []any{
 	(*Schedule)(nil),                 // 0: taskwire.v1.Schedule
 	(*CreateScheduleRequest)(nil),    // 1: taskwire.v1.CreateScheduleRequest
@@ -1800,89 +1816,91 @@ var file_taskwire_v1_taskwire_proto_goTypes = []any{
 	(*CancelResponse)(nil),           // 24: taskwire.v1.CancelResponse
 	(*ListRunsRequest)(nil),          // 25: taskwire.v1.ListRunsRequest
 	(*ListRunsResponse)(nil),         // 26: taskwire.v1.ListRunsResponse
-	(*timestamppb.Timestamp)(nil),    // 27: google.protobuf.Timestamp
-	(*TaskRun)(nil),                  // 28: taskwire.v1.TaskRun
-	(*Payload)(nil),                  // 29: taskwire.v1.Payload
-	(*SubmitOptions)(nil),            // 30: taskwire.v1.SubmitOptions
-	(RunState)(0),                    // 31: taskwire.v1.RunState
-	(*RunEvent)(nil),                 // 32: taskwire.v1.RunEvent
-	(*CreateAutomationRequest)(nil),  // 33: taskwire.v1.CreateAutomationRequest
-	(*ListAutomationsRequest)(nil),   // 34: taskwire.v1.ListAutomationsRequest
-	(*GetAutomationRequest)(nil),     // 35: taskwire.v1.GetAutomationRequest
-	(*PauseAutomationRequest)(nil),   // 36: taskwire.v1.PauseAutomationRequest
-	(*DeleteAutomationRequest)(nil),  // 37: taskwire.v1.DeleteAutomationRequest
-	(*CreateAutomationResponse)(nil), // 38: taskwire.v1.CreateAutomationResponse
-	(*ListAutomationsResponse)(nil),  // 39: taskwire.v1.ListAutomationsResponse
-	(*GetAutomationResponse)(nil),    // 40: taskwire.v1.GetAutomationResponse
-	(*PauseAutomationResponse)(nil),  // 41: taskwire.v1.PauseAutomationResponse
-	(*DeleteAutomationResponse)(nil), // 42: taskwire.v1.DeleteAutomationResponse
+	nil,                              // 27: taskwire.v1.SubmitStreamRequest.TraceContextEntry
+	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
+	(*TaskRun)(nil),                  // 29: taskwire.v1.TaskRun
+	(*Payload)(nil),                  // 30: taskwire.v1.Payload
+	(*SubmitOptions)(nil),            // 31: taskwire.v1.SubmitOptions
+	(RunState)(0),                    // 32: taskwire.v1.RunState
+	(*RunEvent)(nil),                 // 33: taskwire.v1.RunEvent
+	(*CreateAutomationRequest)(nil),  // 34: taskwire.v1.CreateAutomationRequest
+	(*ListAutomationsRequest)(nil),   // 35: taskwire.v1.ListAutomationsRequest
+	(*GetAutomationRequest)(nil),     // 36: taskwire.v1.GetAutomationRequest
+	(*PauseAutomationRequest)(nil),   // 37: taskwire.v1.PauseAutomationRequest
+	(*DeleteAutomationRequest)(nil),  // 38: taskwire.v1.DeleteAutomationRequest
+	(*CreateAutomationResponse)(nil), // 39: taskwire.v1.CreateAutomationResponse
+	(*ListAutomationsResponse)(nil),  // 40: taskwire.v1.ListAutomationsResponse
+	(*GetAutomationResponse)(nil),    // 41: taskwire.v1.GetAutomationResponse
+	(*PauseAutomationResponse)(nil),  // 42: taskwire.v1.PauseAutomationResponse
+	(*DeleteAutomationResponse)(nil), // 43: taskwire.v1.DeleteAutomationResponse
 }
 var file_taskwire_v1_taskwire_proto_depIdxs = []int32{
 	11, // 0: taskwire.v1.Schedule.run:type_name -> taskwire.v1.SubmitRequest
-	27, // 1: taskwire.v1.Schedule.next_fire_at:type_name -> google.protobuf.Timestamp
-	27, // 2: taskwire.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
-	27, // 3: taskwire.v1.Schedule.created_at:type_name -> google.protobuf.Timestamp
-	27, // 4: taskwire.v1.Schedule.last_error_at:type_name -> google.protobuf.Timestamp
+	28, // 1: taskwire.v1.Schedule.next_fire_at:type_name -> google.protobuf.Timestamp
+	28, // 2: taskwire.v1.Schedule.last_fired_at:type_name -> google.protobuf.Timestamp
+	28, // 3: taskwire.v1.Schedule.created_at:type_name -> google.protobuf.Timestamp
+	28, // 4: taskwire.v1.Schedule.last_error_at:type_name -> google.protobuf.Timestamp
 	0,  // 5: taskwire.v1.CreateScheduleRequest.schedule:type_name -> taskwire.v1.Schedule
 	0,  // 6: taskwire.v1.CreateScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
 	0,  // 7: taskwire.v1.ListSchedulesResponse.schedules:type_name -> taskwire.v1.Schedule
 	0,  // 8: taskwire.v1.PauseScheduleResponse.schedule:type_name -> taskwire.v1.Schedule
-	28, // 9: taskwire.v1.RetryResponse.run:type_name -> taskwire.v1.TaskRun
-	29, // 10: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
-	30, // 11: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
-	28, // 12: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
+	29, // 9: taskwire.v1.RetryResponse.run:type_name -> taskwire.v1.TaskRun
+	30, // 10: taskwire.v1.SubmitRequest.args:type_name -> taskwire.v1.Payload
+	31, // 11: taskwire.v1.SubmitRequest.options:type_name -> taskwire.v1.SubmitOptions
+	29, // 12: taskwire.v1.SubmitResponse.run:type_name -> taskwire.v1.TaskRun
 	11, // 13: taskwire.v1.SubmitBatchRequest.runs:type_name -> taskwire.v1.SubmitRequest
 	13, // 14: taskwire.v1.SubmitStreamRequest.batch:type_name -> taskwire.v1.SubmitBatchRequest
-	17, // 15: taskwire.v1.SubmitStreamResponse.batch:type_name -> taskwire.v1.SubmitBatchResponse
-	12, // 16: taskwire.v1.SubmitBatchResponse.runs:type_name -> taskwire.v1.SubmitResponse
-	16, // 17: taskwire.v1.SubmitBatchResponse.statuses:type_name -> taskwire.v1.SubmitBatchItemStatus
-	28, // 18: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
-	31, // 19: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
-	32, // 20: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
-	22, // 21: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
-	27, // 22: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	28, // 23: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
-	31, // 24: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
-	28, // 25: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
-	11, // 26: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
-	13, // 27: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
-	14, // 28: taskwire.v1.TaskService.SubmitStream:input_type -> taskwire.v1.SubmitStreamRequest
-	18, // 29: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
-	20, // 30: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
-	23, // 31: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
-	25, // 32: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
-	9,  // 33: taskwire.v1.TaskService.Retry:input_type -> taskwire.v1.RetryRequest
-	1,  // 34: taskwire.v1.TaskService.CreateSchedule:input_type -> taskwire.v1.CreateScheduleRequest
-	3,  // 35: taskwire.v1.TaskService.ListSchedules:input_type -> taskwire.v1.ListSchedulesRequest
-	5,  // 36: taskwire.v1.TaskService.PauseSchedule:input_type -> taskwire.v1.PauseScheduleRequest
-	7,  // 37: taskwire.v1.TaskService.DeleteSchedule:input_type -> taskwire.v1.DeleteScheduleRequest
-	33, // 38: taskwire.v1.TaskService.CreateAutomation:input_type -> taskwire.v1.CreateAutomationRequest
-	34, // 39: taskwire.v1.TaskService.ListAutomations:input_type -> taskwire.v1.ListAutomationsRequest
-	35, // 40: taskwire.v1.TaskService.GetAutomation:input_type -> taskwire.v1.GetAutomationRequest
-	36, // 41: taskwire.v1.TaskService.PauseAutomation:input_type -> taskwire.v1.PauseAutomationRequest
-	37, // 42: taskwire.v1.TaskService.DeleteAutomation:input_type -> taskwire.v1.DeleteAutomationRequest
-	12, // 43: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
-	17, // 44: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
-	15, // 45: taskwire.v1.TaskService.SubmitStream:output_type -> taskwire.v1.SubmitStreamResponse
-	19, // 46: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
-	21, // 47: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
-	24, // 48: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
-	26, // 49: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
-	10, // 50: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
-	2,  // 51: taskwire.v1.TaskService.CreateSchedule:output_type -> taskwire.v1.CreateScheduleResponse
-	4,  // 52: taskwire.v1.TaskService.ListSchedules:output_type -> taskwire.v1.ListSchedulesResponse
-	6,  // 53: taskwire.v1.TaskService.PauseSchedule:output_type -> taskwire.v1.PauseScheduleResponse
-	8,  // 54: taskwire.v1.TaskService.DeleteSchedule:output_type -> taskwire.v1.DeleteScheduleResponse
-	38, // 55: taskwire.v1.TaskService.CreateAutomation:output_type -> taskwire.v1.CreateAutomationResponse
-	39, // 56: taskwire.v1.TaskService.ListAutomations:output_type -> taskwire.v1.ListAutomationsResponse
-	40, // 57: taskwire.v1.TaskService.GetAutomation:output_type -> taskwire.v1.GetAutomationResponse
-	41, // 58: taskwire.v1.TaskService.PauseAutomation:output_type -> taskwire.v1.PauseAutomationResponse
-	42, // 59: taskwire.v1.TaskService.DeleteAutomation:output_type -> taskwire.v1.DeleteAutomationResponse
-	43, // [43:60] is the sub-list for method output_type
-	26, // [26:43] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	27, // 15: taskwire.v1.SubmitStreamRequest.trace_context:type_name -> taskwire.v1.SubmitStreamRequest.TraceContextEntry
+	17, // 16: taskwire.v1.SubmitStreamResponse.batch:type_name -> taskwire.v1.SubmitBatchResponse
+	12, // 17: taskwire.v1.SubmitBatchResponse.runs:type_name -> taskwire.v1.SubmitResponse
+	16, // 18: taskwire.v1.SubmitBatchResponse.statuses:type_name -> taskwire.v1.SubmitBatchItemStatus
+	29, // 19: taskwire.v1.GetStatusResponse.run:type_name -> taskwire.v1.TaskRun
+	32, // 20: taskwire.v1.StreamEventsRequest.states:type_name -> taskwire.v1.RunState
+	33, // 21: taskwire.v1.StreamEventsResponse.event:type_name -> taskwire.v1.RunEvent
+	22, // 22: taskwire.v1.StreamEventsResponse.heartbeat:type_name -> taskwire.v1.Heartbeat
+	28, // 23: taskwire.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	29, // 24: taskwire.v1.CancelResponse.run:type_name -> taskwire.v1.TaskRun
+	32, // 25: taskwire.v1.ListRunsRequest.states:type_name -> taskwire.v1.RunState
+	29, // 26: taskwire.v1.ListRunsResponse.runs:type_name -> taskwire.v1.TaskRun
+	11, // 27: taskwire.v1.TaskService.Submit:input_type -> taskwire.v1.SubmitRequest
+	13, // 28: taskwire.v1.TaskService.SubmitBatch:input_type -> taskwire.v1.SubmitBatchRequest
+	14, // 29: taskwire.v1.TaskService.SubmitStream:input_type -> taskwire.v1.SubmitStreamRequest
+	18, // 30: taskwire.v1.TaskService.GetStatus:input_type -> taskwire.v1.GetStatusRequest
+	20, // 31: taskwire.v1.TaskService.StreamEvents:input_type -> taskwire.v1.StreamEventsRequest
+	23, // 32: taskwire.v1.TaskService.Cancel:input_type -> taskwire.v1.CancelRequest
+	25, // 33: taskwire.v1.TaskService.ListRuns:input_type -> taskwire.v1.ListRunsRequest
+	9,  // 34: taskwire.v1.TaskService.Retry:input_type -> taskwire.v1.RetryRequest
+	1,  // 35: taskwire.v1.TaskService.CreateSchedule:input_type -> taskwire.v1.CreateScheduleRequest
+	3,  // 36: taskwire.v1.TaskService.ListSchedules:input_type -> taskwire.v1.ListSchedulesRequest
+	5,  // 37: taskwire.v1.TaskService.PauseSchedule:input_type -> taskwire.v1.PauseScheduleRequest
+	7,  // 38: taskwire.v1.TaskService.DeleteSchedule:input_type -> taskwire.v1.DeleteScheduleRequest
+	34, // 39: taskwire.v1.TaskService.CreateAutomation:input_type -> taskwire.v1.CreateAutomationRequest
+	35, // 40: taskwire.v1.TaskService.ListAutomations:input_type -> taskwire.v1.ListAutomationsRequest
+	36, // 41: taskwire.v1.TaskService.GetAutomation:input_type -> taskwire.v1.GetAutomationRequest
+	37, // 42: taskwire.v1.TaskService.PauseAutomation:input_type -> taskwire.v1.PauseAutomationRequest
+	38, // 43: taskwire.v1.TaskService.DeleteAutomation:input_type -> taskwire.v1.DeleteAutomationRequest
+	12, // 44: taskwire.v1.TaskService.Submit:output_type -> taskwire.v1.SubmitResponse
+	17, // 45: taskwire.v1.TaskService.SubmitBatch:output_type -> taskwire.v1.SubmitBatchResponse
+	15, // 46: taskwire.v1.TaskService.SubmitStream:output_type -> taskwire.v1.SubmitStreamResponse
+	19, // 47: taskwire.v1.TaskService.GetStatus:output_type -> taskwire.v1.GetStatusResponse
+	21, // 48: taskwire.v1.TaskService.StreamEvents:output_type -> taskwire.v1.StreamEventsResponse
+	24, // 49: taskwire.v1.TaskService.Cancel:output_type -> taskwire.v1.CancelResponse
+	26, // 50: taskwire.v1.TaskService.ListRuns:output_type -> taskwire.v1.ListRunsResponse
+	10, // 51: taskwire.v1.TaskService.Retry:output_type -> taskwire.v1.RetryResponse
+	2,  // 52: taskwire.v1.TaskService.CreateSchedule:output_type -> taskwire.v1.CreateScheduleResponse
+	4,  // 53: taskwire.v1.TaskService.ListSchedules:output_type -> taskwire.v1.ListSchedulesResponse
+	6,  // 54: taskwire.v1.TaskService.PauseSchedule:output_type -> taskwire.v1.PauseScheduleResponse
+	8,  // 55: taskwire.v1.TaskService.DeleteSchedule:output_type -> taskwire.v1.DeleteScheduleResponse
+	39, // 56: taskwire.v1.TaskService.CreateAutomation:output_type -> taskwire.v1.CreateAutomationResponse
+	40, // 57: taskwire.v1.TaskService.ListAutomations:output_type -> taskwire.v1.ListAutomationsResponse
+	41, // 58: taskwire.v1.TaskService.GetAutomation:output_type -> taskwire.v1.GetAutomationResponse
+	42, // 59: taskwire.v1.TaskService.PauseAutomation:output_type -> taskwire.v1.PauseAutomationResponse
+	43, // 60: taskwire.v1.TaskService.DeleteAutomation:output_type -> taskwire.v1.DeleteAutomationResponse
+	44, // [44:61] is the sub-list for method output_type
+	27, // [27:44] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_taskwire_v1_taskwire_proto_init() }
@@ -1902,7 +1920,7 @@ func file_taskwire_v1_taskwire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_taskwire_v1_taskwire_proto_rawDesc), len(file_taskwire_v1_taskwire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -132,12 +132,21 @@ class SubmitBatchRequest(_message.Message):
     def __init__(self, runs: _Optional[_Iterable[_Union[SubmitRequest, _Mapping]]] = ..., independent: _Optional[bool] = ...) -> None: ...
 
 class SubmitStreamRequest(_message.Message):
-    __slots__ = ("id", "batch")
+    __slots__ = ("id", "batch", "trace_context")
+    class TraceContextEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     id: int
     batch: SubmitBatchRequest
-    def __init__(self, id: _Optional[int] = ..., batch: _Optional[_Union[SubmitBatchRequest, _Mapping]] = ...) -> None: ...
+    trace_context: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[int] = ..., batch: _Optional[_Union[SubmitBatchRequest, _Mapping]] = ..., trace_context: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class SubmitStreamResponse(_message.Message):
     __slots__ = ("id", "batch", "code", "message")

@@ -198,7 +198,21 @@ export interface SubmitStreamRequest {
    * 1–1000 runs, handled as SubmitBatch with independent = true (the
    * batch's own independent flag is ignored).
    */
-  batch: SubmitBatchRequest | undefined;
+  batch:
+    | SubmitBatchRequest
+    | undefined;
+  /**
+   * The message's W3C trace context (traceparent, tracestate), as gRPC
+   * metadata carries it for a unary call: the broker's span of this message
+   * is its child. Empty: the stream's own metadata is used. At most 8
+   * entries, keys ≤ 64 and values ≤ 1024 characters.
+   */
+  traceContext: { [key: string]: string };
+}
+
+export interface SubmitStreamRequest_TraceContextEntry {
+  key: string;
+  value: string;
 }
 
 /** The answer to one SubmitStream message. */
@@ -1633,7 +1647,7 @@ export const SubmitBatchRequest: MessageFns<SubmitBatchRequest> = {
 };
 
 function createBaseSubmitStreamRequest(): SubmitStreamRequest {
-  return { id: 0, batch: undefined };
+  return { id: 0, batch: undefined, traceContext: {} };
 }
 
 export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
@@ -1644,6 +1658,9 @@ export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
     if (message.batch !== undefined) {
       SubmitBatchRequest.encode(message.batch, writer.uint32(18).fork()).join();
     }
+    globalThis.Object.entries(message.traceContext).forEach(([key, value]: [string, string]) => {
+      SubmitStreamRequest_TraceContextEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
     return writer;
   },
 
@@ -1676,6 +1693,17 @@ export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
             message.batch = SubmitBatchRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = SubmitStreamRequest_TraceContextEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.traceContext[entry3.key] = entry3.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1692,6 +1720,33 @@ export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
     return {
       id: isSet(object.id) ? globalThis.Number(object.id) : 0,
       batch: isSet(object.batch) ? SubmitBatchRequest.fromJSON(object.batch) : undefined,
+      traceContext: isObject(object.traceContext)
+        ? (globalThis.Object.entries(object.traceContext) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.trace_context)
+        ? (globalThis.Object.entries(object.trace_context) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1702,6 +1757,15 @@ export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
     }
     if (message.batch !== undefined) {
       obj.batch = SubmitBatchRequest.toJSON(message.batch);
+    }
+    if (message.traceContext) {
+      const entries = globalThis.Object.entries(message.traceContext) as [string, string][];
+      if (entries.length > 0) {
+        obj.traceContext = {};
+        entries.forEach(([k, v]) => {
+          obj.traceContext[k] = v;
+        });
+      }
     }
     return obj;
   },
@@ -1715,6 +1779,104 @@ export const SubmitStreamRequest: MessageFns<SubmitStreamRequest> = {
     message.batch = (object.batch !== undefined && object.batch !== null)
       ? SubmitBatchRequest.fromPartial(object.batch)
       : undefined;
+    message.traceContext = (globalThis.Object.entries(object.traceContext ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseSubmitStreamRequest_TraceContextEntry(): SubmitStreamRequest_TraceContextEntry {
+  return { key: "", value: "" };
+}
+
+export const SubmitStreamRequest_TraceContextEntry: MessageFns<SubmitStreamRequest_TraceContextEntry> = {
+  encode(message: SubmitStreamRequest_TraceContextEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitStreamRequest_TraceContextEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitStreamRequest_TraceContextEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitStreamRequest_TraceContextEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: SubmitStreamRequest_TraceContextEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitStreamRequest_TraceContextEntry>, I>>(
+    base?: I,
+  ): SubmitStreamRequest_TraceContextEntry {
+    return SubmitStreamRequest_TraceContextEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitStreamRequest_TraceContextEntry>, I>>(
+    object: I,
+  ): SubmitStreamRequest_TraceContextEntry {
+    const message = createBaseSubmitStreamRequest_TraceContextEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -3659,6 +3821,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {
