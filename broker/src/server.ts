@@ -234,7 +234,7 @@ export class Broker {
     // Metrics wrap the handlers once; gRPC and the JSON API both call the wrapped ones.
     const auth0 = this.#auth ?? new Authenticator();
     this.#submitStreams = new SubmitStreams(submitStreamHandler({ runs, log: this.log, maxPayloadBytes: this.config.maxPayloadBytes, auth: auth0 }), this.#inflight, this.log);
-    const service = instrumentService(createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight, auth0, this.#automations.store, this.#submitStreams), this.metrics);
+    const service = instrumentService(createService(runs, this.#events, this.#cron, this.log, this.config.maxPayloadBytes, this.#inflight, this.#submitStreams, auth0, this.#automations.store), this.metrics);
     server.addService(definition, service);
     // Workers in any language execute runs through WorkerService; the broker
     // does their NATS side with the TS worker's own helpers (core/src/exec).

@@ -47,7 +47,7 @@ import type { EventStreamer } from "./events.js";
 import type { CronSchedules } from "./cron.js";
 import type { AutomationStore } from "./automations/index.js";
 import type { Runs } from "./runs.js";
-import { type SubmitStreamHandler, SubmitStreams } from "./submit-stream.js";
+import type { SubmitStreamHandler, SubmitStreams } from "./submit-stream.js";
 import { validateGetStatus, validateListRuns, validateRunId, validateSubmit } from "./validate.js";
 import { status as Status } from "@grpc/grpc-js";
 
@@ -232,9 +232,9 @@ export function createService(
   log: Logger,
   maxPayloadBytes: number,
   inflight: { count: number },
+  submitStreams: SubmitStreams,
   auth: Authenticator = new Authenticator(),
   automations?: AutomationStore,
-  submitStreams: SubmitStreams = new SubmitStreams(submitStreamHandler({ runs, log, maxPayloadBytes, auth }), inflight, log),
 ): TaskServiceServer {
   const submitDeps: SubmitDeps = { runs, log, maxPayloadBytes, auth };
   const automationStore = (): AutomationStore => {

@@ -66,11 +66,16 @@ export class SubmitStreams {
     let draining = false;
     let shuttingDown = false;
     let ended = false;
-    const end = (err?: { code: Status; details: string }): void => {
-      if (ended) return;
+    /** The stream is over for this broker: no more answers, its places given back. */
+    const forget = (): void => {
       ended = true;
+      draining = true;
       this.#open.delete(stream);
       release();
+    };
+    const end = (err?: { code: Status; details: string }): void => {
+      if (ended) return;
+      forget();
       if (err) call.emit("error", { ...err, message: err.details });
       else call.end();
     };
@@ -121,14 +126,8 @@ export class SubmitStreams {
       draining = true;
       maybeEnd();
     });
-    const gone = (): void => {
-      ended = true;
-      draining = true;
-      this.#open.delete(stream);
-      release();
-    };
-    call.on("error", gone);
-    call.on("cancelled", gone);
+    call.on("error", forget);
+    call.on("cancelled", forget);
   }
 
   /** The broker is stopping: no new streams; open ones end with UNAVAILABLE once their messages in flight are answered. */

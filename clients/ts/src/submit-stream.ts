@@ -65,20 +65,21 @@ export class SubmitStreamChannel {
     const id = this.#nextId++;
     const timer = setTimeout(() => this.#unanswered(call, id), this.rpc.callTimeoutMs);
     this.#pending.set(id, { done, timer, call });
-    if (this.#idle) {
-      clearTimeout(this.#idle);
-      this.#idle = undefined;
-    }
+    this.#clearIdle();
     call.write({ id, batch: { runs, independent: true }, traceContext });
   }
 
   /** Ends the stream (the broker answers what it holds first) and takes no more messages. */
   close(): void {
     this.#closed = true;
-    if (this.#idle) clearTimeout(this.#idle);
-    this.#idle = undefined;
+    this.#clearIdle();
     this.#call?.end();
     this.#call = undefined;
+  }
+
+  #clearIdle(): void {
+    if (this.#idle) clearTimeout(this.#idle);
+    this.#idle = undefined;
   }
 
   #open(): Call {
@@ -130,10 +131,7 @@ export class SubmitStreamChannel {
     this.#settle(id, { ok: false, err: new TaskwireError(Status.DEADLINE_EXCEEDED, `SubmitStream: no answer within ${this.rpc.callTimeoutMs} ms (callTimeoutMs)`), answered: false });
     if (this.#call !== call) return;
     this.#call = undefined;
-    if (this.#idle) {
-      clearTimeout(this.#idle);
-      this.#idle = undefined;
-    }
+    this.#clearIdle();
     this.#failed();
     call.cancel();
   }
@@ -147,10 +145,7 @@ export class SubmitStreamChannel {
   #ended(call: Call, err: TaskwireError): void {
     if (this.#call === call) {
       this.#call = undefined;
-      if (this.#idle) {
-        clearTimeout(this.#idle);
-        this.#idle = undefined;
-      }
+      this.#clearIdle();
     }
     const lost = [...this.#pending].filter(([, p]) => p.call === call).map(([id]) => id);
     if (lost.length === 0) return;
