@@ -24,6 +24,7 @@ import { e2eBursts } from "./phases/e2e.js";
 import { grpcCeiling } from "./phases/grpc-ceiling.js";
 import { jetstreamCeiling } from "./phases/jetstream-ceiling.js";
 import { drainFloor } from "./phases/drain-floor.js";
+import { e2eFloor } from "./phases/e2e-floor.js";
 import { brokerMemory } from "./phases/memory.js";
 import { multiProcess } from "./phases/multi.js";
 import { e2ePaced, submitOpenLoop } from "./phases/paced.js";
@@ -38,7 +39,7 @@ import { type Broker, connectStack, type Stack, startBroker, startWorker, stopBr
 import { BENCH, type Child, cpuSeconds, killAllChildrenSync, log, machineInfo, stopAllChildren } from "./util.js";
 
 /** The phases, in the order they run; the names --only takes. */
-const PHASES = ["ceilings", "floor", "submit", "memory", "cost", "e2e", "drain", "fold", "languages", "scale", "multi", "listing", "bullmq"] as const;
+const PHASES = ["ceilings", "floor", "floor-e2e", "submit", "memory", "cost", "e2e", "drain", "fold", "languages", "scale", "multi", "listing", "bullmq"] as const;
 type Phase = (typeof PHASES)[number];
 
 const argv = new Set(process.argv.slice(2));
@@ -89,6 +90,9 @@ async function main(): Promise<void> {
 
     // 1b. Floor: a run's claim and outcome NATS operations alone, no taskwire logic.
     if (want("floor")) f.floor = await drainFloor(nats, S.rawN / 5, () => (nats.child.proc.pid ? cpuSeconds(nats.child.proc.pid) * 1000 : undefined));
+
+    // 1c. The end-to-end floor: the design's operations alone (raw grpc-js broker, raw NATS worker), burst and paced.
+    if (want("floor-e2e")) f.floorE2E = await e2eFloor(S, nats, stack);
 
     // 2. Submit, a broker and no worker: closed loops, open loop, SubmitBatch.
     if (want("submit")) {

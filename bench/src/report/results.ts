@@ -24,7 +24,7 @@ export function writeResults(mode: Mode, s: Settings, machine: Record<string, st
   process.stdout.write(`${t.targetsLine()}\n`);
 
   // Sections of phases that did not run are undefined, which JSON leaves out.
-  const details = { kvCeiling: f.ceilings?.kvCeiling, floor: f.floor, submit: f.submit, memory: f.memory, costPerRun: f.costPerRun, e2e: f.e2e, drain: f.drain, languages: f.languages, scale: f.scale, multi: f.multi, listing: f.listing, bullmq: f.bullmq };
+  const details = { kvCeiling: f.ceilings?.kvCeiling, floor: f.floor, floorE2E: f.floorE2E, submit: f.submit, memory: f.memory, costPerRun: f.costPerRun, e2e: f.e2e, drain: f.drain, languages: f.languages, scale: f.scale, multi: f.multi, listing: f.listing, bullmq: f.bullmq };
   const result = { date: new Date().toISOString(), mode, only, durationS: round((Date.now() - started) / 1000, 1), machine, settings: { ...s, concurrency: CONC, payload: PAYLOAD, submitRequestBytes: SUBMIT_BYTES }, rows: t.rows, details, table };
   const json = JSON.stringify(result, null, 2);
   const latest = only ? `only-${mode}.json` : mode === "quick" ? "latest-quick.json" : "latest.json";

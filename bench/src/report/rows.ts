@@ -5,6 +5,7 @@ import type { E2EBurst } from "../phases/e2e.js";
 import { FOLD_DELAY_MS, type FoldFigures } from "../phases/fold.js";
 import type { GrpcCeiling } from "../phases/grpc-ceiling.js";
 import type { FloorFigure } from "../phases/drain-floor.js";
+import type { FloorE2E } from "../phases/e2e-floor.js";
 import type { DrainFigures } from "../phases/drain.js";
 import type { JetStreamCeiling } from "../phases/jetstream-ceiling.js";
 import type { ListingFigures } from "../phases/listing.js";
@@ -23,6 +24,8 @@ export interface Figures {
   ceilings: JetStreamCeiling & GrpcCeiling;
   /** A run's claim and outcome NATS operations alone, per variant. */
   floor: FloorFigure[];
+  /** The design's operations alone, end to end: raw grpc-js broker and NATS worker, burst and paced. */
+  floorE2E: FloorE2E;
   submit: SubmitThroughput & { open: SubmitOpenLoop; batch: { rate: number } };
   memory: BrokerMemory;
   costPerRun: Record<string, number>;
@@ -49,6 +52,7 @@ export function tableOf(s: Settings, f: Partial<Figures>): Table {
   const t = new Table();
   ceilingRows(t, s, f);
   floorRows(t, s, f);
+  floorE2ERows(t, s, f);
   submitRows(t, s, f);
   e2eRows(t, s, f);
   foldRows(t, s, f);
@@ -80,6 +84,34 @@ function floorRows(t: Table, s: Settings, { floor, bullmq: bull }: Partial<Figur
     t.row({ section: "floor", metric: "  CPU per run: the draining process", unit: "ms", taskwire: v.clientCpuMsPerRun, peer: "BullMQ worker", peerValue: bull?.cpuMsPerJob.worker });
     if (v.serverCpuMsPerRun !== undefined) t.row({ section: "floor", metric: "  CPU per run: nats-server", unit: "ms", taskwire: v.serverCpuMsPerRun, peer: "redis-server", peerValue: bull?.cpuMsPerJob.redis });
   }
+}
+
+/**
+ * The end-to-end floor next to BullMQ and to taskwire in the same run: what
+ * no implementation of the design (gRPC broker and worker in Node.js, three
+ * durable writes per run on nats-server) can beat on this machine, and how
+ * much of the gap taskwire's own code is.
+ */
+function floorE2ERows(t: Table, s: Settings, { floorE2E: fl, e2e, bullmq: bull }: Partial<Figures>): void {
+  if (!fl) return;
+  const n = s.e2eN.toLocaleString("en-US");
+  t.row({ section: "floor e2e", metric: `completed per second (${n} no-op, c64), the design's operations alone (raw grpc-js broker, raw NATS worker)`, unit: "/s", taskwire: fl.burst.completedRate, peer: "BullMQ", peerValue: bull?.completedRate });
+  t.row({ section: "floor e2e", metric: "  taskwire's completed per second, against this floor", unit: "/s", taskwire: e2e?.completedRate, peer: "the floor", peerValue: fl.burst.completedRate });
+  const burstPeer: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.cpuMsPerJob.worker], natsServer: ["redis-server", bull?.cpuMsPerJob.redis] };
+  for (const [k, v] of Object.entries(fl.burst.cpuMsPerRun)) t.row({ section: "floor e2e", metric: `  burst, CPU per run: ${k}`, unit: "ms", taskwire: v, peer: burstPeer[k]?.[0] ?? (e2e ? "taskwire" : undefined), peerValue: burstPeer[k]?.[1] ?? e2e?.cpuMsPerRun[k] });
+  t.latencies("floor e2e", `end-to-end latency, paced ${s.pacedRate}/s`, fl.paced.e2e, bull ? { name: "BullMQ", p: bull.paced.e2e } : undefined);
+  t.latencies("floor e2e", `dispatch latency (from Submit call), paced ${s.pacedRate}/s`, fl.paced.dispatch, bull ? { name: "BullMQ", p: bull.paced.dispatch } : undefined);
+  const pacedPeer: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.paced.cpuMsPerJob.worker], natsServer: ["redis-server", bull?.paced.cpuMsPerJob.redis], loadGenerator: ["BullMQ's load generator", bull?.paced.cpuMsPerJob.loadGenerator] };
+  for (const [k, v] of Object.entries(fl.paced.cpuMsPerRun)) t.row({ section: "floor e2e", metric: `  paced, CPU per run: ${k}`, unit: "ms", taskwire: v, peer: pacedPeer[k]?.[0], peerValue: pacedPeer[k]?.[1] });
+  for (const [k, v] of Object.entries(fl.paced.wakeupsPerRun)) t.row({ section: "floor e2e", metric: `  paced, wake-ups per run: ${k}`, unit: "", taskwire: v, peer: k === "natsServer" ? "redis-server" : undefined, peerValue: k === "natsServer" ? bull?.paced.wakeupsPerJob.redis : undefined });
+  const sum = (r: Record<string, number> | undefined): number | undefined => (r && Object.keys(r).length > 0 ? Object.values(r).reduce((a, b) => a + b, 0) : undefined);
+  const floorSum = sum(fl.paced.cpuMsPerRun);
+  const bullSum = sum(bull?.paced.cpuMsPerJob);
+  if (floorSum !== undefined) t.row({ section: "floor e2e", metric: `  paced, cores busy at ${s.pacedRate}/s`, unit: "", taskwire: (floorSum * s.pacedRate) / 1000, peer: "BullMQ", peerValue: bullSum !== undefined ? (bullSum * s.pacedRate) / 1000 : undefined });
+  // The same design with the start folded into the outcome (one write per run less in the worker): what the opt-in fold could reach at best.
+  t.row({ section: "floor e2e", metric: "completed per second, the start folded into the outcome (1 compare-and-set write per run in the worker)", unit: "/s", taskwire: fl.fold.burst.completedRate, peer: "BullMQ", peerValue: bull?.completedRate });
+  for (const [k, v] of Object.entries(fl.fold.burst.cpuMsPerRun)) t.row({ section: "floor e2e", metric: `  fold, burst, CPU per run: ${k}`, unit: "ms", taskwire: v, peer: "the floor", peerValue: fl.burst.cpuMsPerRun[k] });
+  t.latencies("floor e2e", `end-to-end latency, fold, paced ${s.pacedRate}/s`, fl.fold.paced.e2e, bull ? { name: "BullMQ", p: bull.paced.e2e } : undefined);
 }
 
 function submitRows(t: Table, s: Settings, { ceilings: ceil, submit: sub, bullmq: bull }: Partial<Figures>): void {

@@ -1,0 +1,220 @@
+// The end-to-end floor: the design's operations alone, end to end. Where
+// the drain floor (drain-floor.ts) measures what a worker's NATS work can
+// reach, this measures what the whole path can, with every process kept but
+// none of taskwire's logic: the load generator submits over one long-lived
+// gRPC stream, a turn's Submits per message (as the TS client's
+// SubmitStream does); a raw grpc-js "broker" (floor-broker.ts, its own
+// process) does Submit's NATS work — record and index entry in parallel,
+// then the message — and follows the record history; a raw "worker"
+// (floor-worker.ts, its own process) claims, records the outcome and acks
+// (the default path: the claim is durable before the task starts). The
+// same burst and the same paced rate as the e2e phase, so the table sets
+// the floor beside taskwire and BullMQ in the same run: what no
+// implementation of this design — a gRPC broker in Node.js, a worker in
+// Node.js, three durable writes per run on nats-server — can beat here.
+import { join } from "node:path";
+import { credentials, loadPackageDefinition, type ClientDuplexStream, type ServiceClientConstructor } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { SubmitRequest } from "@taskwire/protocol";
+import { submitReq } from "../runs.js";
+import type { Nats } from "../servers.js";
+import { CONC, type Settings } from "../settings.js";
+import { DEPLOYED_NODE_FLAGS, type Stack } from "../stack.js";
+import { BENCH, type Child, closedLoop, cpuMeter, log, openLoop, type PacedCosts, pacedMeter, type Pcts, pcts, round, roundValues, startTsChild, waitFor, wallNow } from "../util.js";
+
+export interface FloorE2EVariant {
+  burst: { completedRate: number; completed: number; submitted: number; submitRate: number; e2e: Pcts; dispatch: Pcts; cpuMsPerRun: Record<string, number> };
+  paced: PacedCosts & { completed: number; sent: number; e2e: Pcts; dispatch: Pcts };
+}
+
+export interface FloorE2E extends FloorE2EVariant {
+  /** The same with the start folded into the outcome (one compare-and-set write per run in the worker, not two). */
+  fold: FloorE2EVariant;
+}
+
+const BUCKET = "bench_floor_e2e";
+const KV_STREAM = `KV_${BUCKET}`;
+const INDEX_STREAM = "BENCH_FLOOR_E2E_INDEX";
+const INDEX_SUBJECT = "bench.floore2e.idx.default.default.bench_noop";
+const QUEUE_STREAM = "BENCH_FLOOR_E2E_RUNS";
+const QUEUE_SUBJECT = "bench.floore2e.runs.default.bench_noop";
+const CONSUMER = "floor_e2e";
+const REQUEST = Buffer.from(SubmitRequest.encode(submitReq).finish());
+const DEDUPE_NS = 120_000 * 1_000_000;
+
+interface Sent {
+  start: number;
+}
+
+type SubmitCall = ClientDuplexStream<{ id: number; runs: Buffer[] }, { id: string; ids: string[] }>;
+
+/** The load generator's side of the floor's Submit stream: a turn's Submits are one message, answered by id. */
+class FloorSubmitter {
+  readonly #call: SubmitCall;
+  readonly #waiting = new Map<number, (ids: string[]) => void>();
+  #queued: ((id: string) => void)[] = [];
+  #next = 1;
+  #failed: Error | undefined;
+
+  constructor(address: string) {
+    const def = loadSync(join(BENCH, "src/floor.proto"), { longs: String });
+    const Floor = (loadPackageDefinition(def) as unknown as { benchfloor: { Floor: ServiceClientConstructor } }).benchfloor.Floor;
+    const client = new Floor(address, credentials.createInsecure());
+    this.#call = (client as unknown as { Submit(): SubmitCall }).Submit();
+    this.#call.on("data", (m: { id: string; ids: string[] }) => {
+      const done = this.#waiting.get(Number(m.id));
+      this.#waiting.delete(Number(m.id));
+      done?.(m.ids);
+    });
+    this.#call.on("error", (err: Error) => (this.#failed = err));
+  }
+
+  submit(): Promise<string> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    return new Promise<string>((resolve) => {
+      if (this.#queued.push(resolve) === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const turn = this.#queued;
+    this.#queued = [];
+    const id = this.#next++;
+    this.#waiting.set(id, (ids) => turn.forEach((r, i) => r(ids[i] ?? "")));
+    this.#call.write({ id, runs: turn.map(() => REQUEST) });
+  }
+
+  close(): void {
+    this.#call.end();
+  }
+}
+
+/** Creates the floor's bucket and streams (the layout of taskwire's, one replica, file storage). */
+async function createStreams(js: JetStreamClient, jsm: JetStreamManager): Promise<void> {
+  await new Kvm(js).create(BUCKET, { history: 64, storage: StorageType.File, allow_direct: true });
+  await jsm.streams.add({ name: INDEX_STREAM, subjects: ["bench.floore2e.idx.>"], retention: RetentionPolicy.Limits, storage: StorageType.File, duplicate_window: DEDUPE_NS, allow_direct: true });
+  await jsm.streams.add({ name: QUEUE_STREAM, subjects: ["bench.floore2e.runs.>"], retention: RetentionPolicy.Workqueue, storage: StorageType.File, duplicate_window: DEDUPE_NS });
+  await jsm.consumers.add(QUEUE_STREAM, { durable_name: CONSUMER, filter_subject: QUEUE_SUBJECT, ack_policy: AckPolicy.Explicit, ack_wait: 10_000 * 1_000_000 });
+}
+
+async function deleteStreams(jsm: JetStreamManager): Promise<void> {
+  for (const s of [QUEUE_STREAM, INDEX_STREAM, KV_STREAM]) await jsm.streams.delete(s).catch(() => false);
+}
+
+/** Waits until the work queue is empty and nothing is pending, bounded. */
+async function drained(jsm: JetStreamManager, timeoutMs: number): Promise<void> {
+  await waitFor(async () => {
+    const si = await jsm.streams.info(QUEUE_STREAM);
+    if (si.state.messages > 0) return false;
+    return (await jsm.consumers.info(QUEUE_STREAM, CONSUMER)).num_ack_pending === 0;
+  }, "floor runs drained", timeoutMs, 20);
+}
+
+/** Every run's start and finish, from the outcome revision of its record (the last one), read with an ordered consumer. */
+async function outcomes(js: JetStreamClient, jsm: JetStreamManager): Promise<Map<string, { started: number; finished: number }>> {
+  const out = new Map<string, { started: number; finished: number }>();
+  const want = (await jsm.streams.info(KV_STREAM, { subjects_filter: ">" })).state.num_subjects ?? 0;
+  if (want === 0) return out;
+  const c = await js.consumers.get(KV_STREAM, { deliver_policy: DeliverPolicy.LastPerSubject, filter_subjects: `$KV.${BUCKET}.>` });
+  const dec = new TextDecoder();
+  const it = await c.consume();
+  const timer = setTimeout(() => it.stop(), 120_000);
+  for await (const m of it) {
+    const nl = m.data.indexOf(10);
+    const [a, b] = dec.decode(m.data.subarray(0, Math.min(nl, 64))).split(" ");
+    const started = Number(a);
+    const finished = Number(b);
+    if (Number.isFinite(started) && Number.isFinite(finished) && started > 1e12) out.set(m.subject.slice(`$KV.${BUCKET}.`.length), { started, finished });
+    if (m.info.pending === 0) break;
+  }
+  clearTimeout(timer);
+  return out;
+}
+
+function latencies(sent: Map<string, Sent>, done: Map<string, { started: number; finished: number }>): { e2e: Pcts; dispatch: Pcts; completed: number; firstStart: number; lastFinish: number } {
+  const e2e: number[] = [];
+  const dispatch: number[] = [];
+  let firstStart = Infinity;
+  let lastFinish = 0;
+  for (const [id, s] of sent) {
+    firstStart = Math.min(firstStart, s.start);
+    const d = done.get(id);
+    if (!d) continue;
+    dispatch.push(d.started - s.start);
+    e2e.push(d.finished - s.start);
+    lastFinish = Math.max(lastFinish, d.finished);
+  }
+  return { e2e: pcts(e2e), dispatch: pcts(dispatch), completed: e2e.length, firstStart, lastFinish };
+}
+
+async function purgeAll(jsm: JetStreamManager): Promise<void> {
+  for (const s of [QUEUE_STREAM, INDEX_STREAM, KV_STREAM]) await jsm.streams.purge(s);
+}
+
+/** The burst and the paced run through the floor's broker and worker, each in its own process; then again with the start folded. */
+export async function e2eFloor(s: Settings, nats: Nats, stack: Stack): Promise<FloorE2E> {
+  log(`floor e2e: the design's operations alone, end to end (raw grpc-js broker and NATS worker, no taskwire logic): ${s.e2eN} runs at c${CONC}, then paced ${s.pacedRate}/s`);
+  const { jsm } = stack;
+  await deleteStreams(jsm);
+  await createStreams(stack.js, jsm);
+  let broker: Child | undefined;
+  let submitter: FloorSubmitter | undefined;
+  try {
+    broker = startTsChild("floor-broker", join(BENCH, "src/floor-broker.ts"), [nats.url, BUCKET, INDEX_SUBJECT, QUEUE_SUBJECT], {}, [...DEPLOYED_NODE_FLAGS]);
+    const b = broker;
+    const port = await waitFor(() => /port (\d+)/.exec(b.output())?.[1] ?? (b.proc.exitCode !== null && Promise.reject(new Error(b.output()))), "floor broker", 60_000, 20);
+    submitter = new FloorSubmitter(`127.0.0.1:${port}`);
+    const main = await floorVariant(s, nats, stack, b, submitter, 2);
+    const fold = await floorVariant(s, nats, stack, b, submitter, 1);
+    return { ...main, fold };
+  } finally {
+    submitter?.close();
+    await broker?.stop().catch(() => undefined);
+    await deleteStreams(jsm);
+  }
+}
+
+/** One variant: a fresh worker making `writes` compare-and-set writes per run, warmed up, then the burst and the paced run. */
+async function floorVariant(s: Settings, nats: Nats, stack: Stack, broker: Child, sub: FloorSubmitter, writes: 1 | 2): Promise<FloorE2EVariant> {
+  const { js, jsm } = stack;
+  const worker = startTsChild(`floor-worker-${writes}`, join(BENCH, "src/floor-worker.ts"), [nats.url, BUCKET, QUEUE_STREAM, CONSUMER, String(writes)], {}, [...DEPLOYED_NODE_FLAGS]);
+  try {
+    await waitFor(() => worker.output().includes("ready") || (worker.proc.exitCode !== null && Promise.reject(new Error(worker.output()))), "floor worker", 60_000, 20);
+    // Warm-up: both processes' code paths compiled before anything is measured.
+    await closedLoop(CONC, 2_000, 30_000, async () => void (await sub.submit()));
+    await drained(jsm, 60_000);
+    await purgeAll(jsm);
+
+    const how = writes === 2 ? "claim, then outcome" : "start folded into the outcome";
+    const pids = { broker: broker.proc.pid!, worker: worker.proc.pid!, natsServer: nats.child.proc.pid!, loadGenerator: process.pid };
+    const sent = new Map<string, Sent>();
+    const cpu0 = cpuMeter(pids);
+    const r = await closedLoop(CONC, s.e2eN, 300_000, async () => {
+      const start = wallNow();
+      sent.set(await sub.submit(), { start });
+    });
+    await drained(jsm, 600_000);
+    const cpu = cpu0.msPer(r.done);
+    const lb = latencies(sent, await outcomes(js, jsm));
+    const burst = { completedRate: (lb.completed / (lb.lastFinish - lb.firstStart)) * 1000, completed: lb.completed, submitted: r.done, submitRate: (r.done / r.ms) * 1000, e2e: lb.e2e, dispatch: lb.dispatch, cpuMsPerRun: cpu };
+    log(`  burst (${how}): completed ${lb.completed}/${r.done} at ${round(burst.completedRate, 0)}/s; dispatch p50 ${round(lb.dispatch.p50)} p99 ${round(lb.dispatch.p99)}; e2e p50 ${round(lb.e2e.p50)} p99 ${round(lb.e2e.p99)} ms; CPU ms/run ${JSON.stringify(roundValues(cpu, 3))}`);
+    await purgeAll(jsm);
+
+    const sentP = new Map<string, Sent>();
+    const meter = pacedMeter(pids);
+    const ol = await openLoop(s.pacedRate, s.pacedMs, async () => {
+      const start = wallNow();
+      sentP.set(await sub.submit(), { start });
+    });
+    const costs = meter.stop(ol.sent);
+    await drained(jsm, 120_000);
+    const lp = latencies(sentP, await outcomes(js, jsm));
+    log(`  paced (${how}): completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms; CPU ms/run ${JSON.stringify(roundValues(costs.cpuMsPerRun, 3))}; wake-ups/run ${JSON.stringify(roundValues(costs.wakeupsPerRun, 2))}`);
+    await purgeAll(jsm);
+    return { burst, paced: { ...costs, completed: lp.completed, sent: ol.sent, e2e: lp.e2e, dispatch: lp.dispatch } };
+  } finally {
+    await worker.stop().catch(() => undefined);
+  }
+}
