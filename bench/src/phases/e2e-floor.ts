@@ -53,8 +53,8 @@ type SubmitCall = ClientDuplexStream<{ id: number; runs: Buffer[] }, { id: strin
 /** The load generator's side of the floor's Submit stream: a turn's Submits are one message, answered by id. */
 class FloorSubmitter {
   readonly #call: SubmitCall;
-  readonly #waiting = new Map<number, (ids: string[]) => void>();
-  #queued: ((id: string) => void)[] = [];
+  readonly #waiting = new Map<number, { resolve(ids: string[]): void; reject(err: Error): void }>();
+  #queued: { resolve(id: string): void; reject(err: Error): void }[] = [];
   #next = 1;
   #failed: Error | undefined;
 
@@ -64,25 +64,31 @@ class FloorSubmitter {
     const client = new Floor(address, credentials.createInsecure());
     this.#call = (client as unknown as { Submit(): SubmitCall }).Submit();
     this.#call.on("data", (m: { id: string; ids: string[] }) => {
-      const done = this.#waiting.get(Number(m.id));
+      const w = this.#waiting.get(Number(m.id));
       this.#waiting.delete(Number(m.id));
-      done?.(m.ids);
+      w?.resolve(m.ids);
     });
-    this.#call.on("error", (err: Error) => (this.#failed = err));
+    // A broken stream fails every Submit waiting on it (and every later one), so the phase ends with the error instead of waiting.
+    this.#call.on("error", (err: Error) => {
+      this.#failed = err;
+      for (const w of this.#waiting.values()) w.reject(err);
+      this.#waiting.clear();
+    });
   }
 
   submit(): Promise<string> {
     if (this.#failed) return Promise.reject(this.#failed);
-    return new Promise<string>((resolve) => {
-      if (this.#queued.push(resolve) === 1) setImmediate(() => this.#flush());
+    return new Promise<string>((resolve, reject) => {
+      if (this.#queued.push({ resolve, reject }) === 1) setImmediate(() => this.#flush());
     });
   }
 
   #flush(): void {
     const turn = this.#queued;
     this.#queued = [];
+    if (this.#failed) return turn.forEach((q) => q.reject(this.#failed!));
     const id = this.#next++;
-    this.#waiting.set(id, (ids) => turn.forEach((r, i) => r(ids[i] ?? "")));
+    this.#waiting.set(id, { resolve: (ids) => turn.forEach((q, i) => q.resolve(ids[i] ?? "")), reject: (err) => turn.forEach((q) => q.reject(err)) });
     this.#call.write({ id, runs: turn.map(() => REQUEST) });
   }
 
