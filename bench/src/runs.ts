@@ -94,6 +94,8 @@ export interface RunLatencies {
   dispatch: Pcts;
   /** Submit answer → task started (a lower bound of accepted → started). */
   dispatchFromAnswer: Pcts;
+  /** Submit call → its answer, of the runs that completed. */
+  submitRoundTrip: Pcts;
   /** Broker receipt → task started (an upper bound of accepted → started). */
   dispatchFromReceipt: Pcts;
   /** Submit call → run finished. */
@@ -145,6 +147,7 @@ export function runLatencies(records: TaskRun[], sent: Map<string, Sent>): RunLa
   const dispatch: number[] = [];
   const fromAnswer: number[] = [];
   const fromReceipt: number[] = [];
+  const roundTrip: number[] = [];
   const e2e: number[] = [];
   let firstStart = Infinity;
   let lastFinish = 0;
@@ -160,6 +163,7 @@ export function runLatencies(records: TaskRun[], sent: Map<string, Sent>): RunLa
     const d = started - s.accepted;
     if (d < 0) negative++;
     fromAnswer.push(d);
+    roundTrip.push(s.accepted - s.start);
     // createdAt is the broker's clock when it began handling the Submit
     // (stored truncated to the millisecond; MS_TRUNCATION): before the run
     // was accepted, so this is an upper bound of "accepted → started"
@@ -170,5 +174,5 @@ export function runLatencies(records: TaskRun[], sent: Map<string, Sent>): RunLa
     each.push({ start: s.start, created, started, finished });
     lastFinish = Math.max(lastFinish, finished);
   }
-  return { dispatch: pcts(dispatch), dispatchFromAnswer: pcts(fromAnswer), dispatchFromReceipt: pcts(fromReceipt), e2e: pcts(e2e), completed: dispatch.length, firstStart, lastFinish, negativeDispatch: negative, slowest: slowestOf(each) };
+  return { dispatch: pcts(dispatch), dispatchFromAnswer: pcts(fromAnswer), dispatchFromReceipt: pcts(fromReceipt), submitRoundTrip: pcts(roundTrip), e2e: pcts(e2e), completed: dispatch.length, firstStart, lastFinish, negativeDispatch: negative, slowest: slowestOf(each) };
 }

@@ -26,7 +26,7 @@ import { BENCH, type Child, closedLoop, cpuMeter, log, openLoop, type PacedCosts
 
 export interface FloorE2EVariant {
   burst: { completedRate: number; completed: number; submitted: number; submitRate: number; e2e: Pcts; dispatch: Pcts; cpuMsPerRun: Record<string, number> };
-  paced: PacedCosts & { completed: number; sent: number; e2e: Pcts; dispatch: Pcts };
+  paced: PacedCosts & { completed: number; sent: number; e2e: Pcts; dispatch: Pcts; submitRoundTrip: Pcts; dispatchFromAnswer: Pcts };
 }
 
 export interface FloorE2E extends FloorE2EVariant {
@@ -46,6 +46,8 @@ const DEDUPE_NS = 120_000 * 1_000_000;
 
 interface Sent {
   start: number;
+  /** When the Submit's answer reached the load generator. */
+  accepted: number;
 }
 
 type SubmitCall = ClientDuplexStream<{ id: number; runs: Buffer[] }, { id: string; ids: string[] }>;
@@ -139,9 +141,11 @@ async function outcomes(js: JetStreamClient, jsm: JetStreamManager): Promise<Map
   return out;
 }
 
-function latencies(sent: Map<string, Sent>, done: Map<string, { started: number; finished: number }>): { e2e: Pcts; dispatch: Pcts; completed: number; firstStart: number; lastFinish: number } {
+function latencies(sent: Map<string, Sent>, done: Map<string, { started: number; finished: number }>): { e2e: Pcts; dispatch: Pcts; submitRoundTrip: Pcts; dispatchFromAnswer: Pcts; completed: number; firstStart: number; lastFinish: number } {
   const e2e: number[] = [];
   const dispatch: number[] = [];
+  const roundTrip: number[] = [];
+  const fromAnswer: number[] = [];
   let firstStart = Infinity;
   let lastFinish = 0;
   for (const [id, s] of sent) {
@@ -150,9 +154,11 @@ function latencies(sent: Map<string, Sent>, done: Map<string, { started: number;
     if (!d) continue;
     dispatch.push(d.started - s.start);
     e2e.push(d.finished - s.start);
+    roundTrip.push(s.accepted - s.start);
+    fromAnswer.push(d.started - s.accepted);
     lastFinish = Math.max(lastFinish, d.finished);
   }
-  return { e2e: pcts(e2e), dispatch: pcts(dispatch), completed: e2e.length, firstStart, lastFinish };
+  return { e2e: pcts(e2e), dispatch: pcts(dispatch), submitRoundTrip: pcts(roundTrip), dispatchFromAnswer: pcts(fromAnswer), completed: e2e.length, firstStart, lastFinish };
 }
 
 async function purgeAll(jsm: JetStreamManager): Promise<void> {
@@ -199,7 +205,8 @@ async function floorVariant(s: Settings, nats: Nats, stack: Stack, broker: Child
     const cpu0 = cpuMeter(pids);
     const r = await closedLoop(CONC, s.e2eN, 300_000, async () => {
       const start = wallNow();
-      sent.set(await sub.submit(), { start });
+      const id = await sub.submit();
+      sent.set(id, { start, accepted: wallNow() });
     });
     await drained(jsm, 600_000);
     const cpu = cpu0.msPer(r.done);
@@ -212,14 +219,15 @@ async function floorVariant(s: Settings, nats: Nats, stack: Stack, broker: Child
     const meter = pacedMeter(pids);
     const ol = await openLoop(s.pacedRate, s.pacedMs, async () => {
       const start = wallNow();
-      sentP.set(await sub.submit(), { start });
+      const id = await sub.submit();
+      sentP.set(id, { start, accepted: wallNow() });
     });
     const costs = meter.stop(ol.sent);
     await drained(jsm, 120_000);
     const lp = latencies(sentP, await outcomes(js, jsm));
-    log(`  paced (${how}): completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms; CPU ms/run ${JSON.stringify(roundValues(costs.cpuMsPerRun, 3))}; wake-ups/run ${JSON.stringify(roundValues(costs.wakeupsPerRun, 2))}`);
+    log(`  paced (${how}): completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms; Submit round trip p50 ${round(lp.submitRoundTrip.p50)} p99 ${round(lp.submitRoundTrip.p99)}, answer → start p50 ${round(lp.dispatchFromAnswer.p50)} ms; CPU ms/run ${JSON.stringify(roundValues(costs.cpuMsPerRun, 3))}; wake-ups/run ${JSON.stringify(roundValues(costs.wakeupsPerRun, 2))}`);
     await purgeAll(jsm);
-    return { burst, paced: { ...costs, completed: lp.completed, sent: ol.sent, e2e: lp.e2e, dispatch: lp.dispatch } };
+    return { burst, paced: { ...costs, completed: lp.completed, sent: ol.sent, e2e: lp.e2e, dispatch: lp.dispatch, submitRoundTrip: lp.submitRoundTrip, dispatchFromAnswer: lp.dispatchFromAnswer } };
   } finally {
     await worker.stop().catch(() => undefined);
   }

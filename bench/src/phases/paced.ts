@@ -28,6 +28,8 @@ export interface E2EPaced extends PacedCosts {
   sent: number;
   dispatch: Pcts;
   dispatchFromAnswer: Pcts;
+  /** Submit call → its answer. */
+  submitRoundTrip: Pcts;
   dispatchFromReceipt: Pcts;
   e2e: Pcts;
   negativeDispatch: number;
@@ -57,5 +59,5 @@ export async function e2ePaced(s: Settings, stack: Stack, client: Client, pids: 
   log(`  load generator's event-loop delay during the phase: p99 ${round(costs.loadGeneratorLoopDelay.p99)} ms, max ${round(costs.loadGeneratorLoopDelay.max)} ms; CPU ms/run ${JSON.stringify(roundValues(costs.cpuMsPerRun, 3))}; wake-ups/run ${JSON.stringify(roundValues(costs.wakeupsPerRun, 2))}`);
   log(`  slowest 1 % (${sl.n} runs, e2e ≥ ${round(sl.threshold)} ms, submitted in ${sl.windows} distinct 50 ms windows): ${hops(sl.hops)} ms; all runs: ${hops(sl.allHops)} ms (medians)`);
   await purge(stack.jsm);
-  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, dispatchFromReceipt: lp.dispatchFromReceipt, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch, slowest: lp.slowest, ...costs };
+  return { completed: lp.completed, sent: ol.sent, dispatch: lp.dispatch, dispatchFromAnswer: lp.dispatchFromAnswer, submitRoundTrip: lp.submitRoundTrip, dispatchFromReceipt: lp.dispatchFromReceipt, e2e: lp.e2e, negativeDispatch: lp.negativeDispatch, slowest: lp.slowest, ...costs };
 }

@@ -101,6 +101,10 @@ function floorE2ERows(t: Table, s: Settings, { floorE2E: fl, e2e, bullmq: bull }
   for (const [k, v] of Object.entries(fl.burst.cpuMsPerRun)) t.row({ section: "floor e2e", metric: `  burst, CPU per run: ${k}`, unit: "ms", taskwire: v, peer: burstPeer[k]?.[0] ?? (e2e ? "taskwire" : undefined), peerValue: burstPeer[k]?.[1] ?? e2e?.cpuMsPerRun[k] });
   t.latencies("floor e2e", `end-to-end latency, paced ${s.pacedRate}/s`, fl.paced.e2e, bull ? { name: "BullMQ", p: bull.paced.e2e } : undefined);
   t.latencies("floor e2e", `dispatch latency (from Submit call), paced ${s.pacedRate}/s`, fl.paced.dispatch, bull ? { name: "BullMQ", p: bull.paced.dispatch } : undefined);
+  // The same two legs as taskwire's paced rows measure: the Submit's round trip (call → answer), then answer → task start.
+  const tw = e2e?.paced;
+  t.latencies("floor e2e", `  Submit round trip (call → answer), paced ${s.pacedRate}/s`, fl.paced.submitRoundTrip, tw ? { name: "taskwire", p: tw.submitRoundTrip } : undefined);
+  t.latencies("floor e2e", `  dispatch from the Submit answer (answer → task start), paced ${s.pacedRate}/s`, fl.paced.dispatchFromAnswer, tw ? { name: "taskwire", p: tw.dispatchFromAnswer } : undefined);
   const pacedPeer: Record<string, [string, number | undefined]> = { worker: ["BullMQ worker", bull?.paced.cpuMsPerJob.worker], natsServer: ["redis-server", bull?.paced.cpuMsPerJob.redis], loadGenerator: ["BullMQ's load generator", bull?.paced.cpuMsPerJob.loadGenerator] };
   for (const [k, v] of Object.entries(fl.paced.cpuMsPerRun)) t.row({ section: "floor e2e", metric: `  paced, CPU per run: ${k}`, unit: "ms", taskwire: v, peer: pacedPeer[k]?.[0], peerValue: pacedPeer[k]?.[1] });
   for (const [k, v] of Object.entries(fl.paced.wakeupsPerRun)) t.row({ section: "floor e2e", metric: `  paced, wake-ups per run: ${k}`, unit: "", taskwire: v, peer: k === "natsServer" ? "redis-server" : undefined, peerValue: k === "natsServer" ? bull?.paced.wakeupsPerJob.redis : undefined });
