@@ -307,6 +307,7 @@ describe("Helm chart deploy/helm/taskwire", function () {
       TASKWIRE_INLINE_RESULT_BYTES: "32768",
       TASKWIRE_MAX_CRASH_RETRIES: "3",
       TASKWIRE_START_RECORD_DELAY_MS: "0",
+      TASKWIRE_ACK_DELAY_MS: "2",
       TASKWIRE_WORKER_HTTP_LISTEN: "0.0.0.0:9464",
       TASKWIRE_LOG_LEVEL: "debug",
       TASKWIRE_ADDRESS: `${BROKER}:50051`,

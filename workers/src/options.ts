@@ -44,6 +44,19 @@ export interface WorkerOptions {
    * @default undefined (off) (TASKWIRE_START_RECORD_DELAY_MS)
    */
   startRecordDelayMs?: number;
+  /**
+   * How long the acks of finished runs are held to leave together, in ms
+   * after the first of them; 0 sends each at once. An ack leaves only after
+   * its run's outcome is recorded, so this delays nothing a caller sees: a
+   * worker that dies meanwhile leaves the message to be redelivered, and
+   * the next claim finds the run finished and acks it without running it.
+   * It saves a socket write per run here and a wake-up in nats-server, and
+   * sends a burst's acks in one write. Tasks with a `concurrencyLimit` ack
+   * at once (their limit counts unacked messages). The worker's stop sends
+   * held acks before it closes its connection.
+   * @default 5 (TASKWIRE_ACK_DELAY_MS)
+   */
+  ackDelayMs?: number;
   /** Install SIGTERM/SIGINT handlers that stop the worker gracefully (serve() only). @default true */
   handleSignals?: boolean;
   /** Identifies the worker in run records. @default "<hostname>-<pid>-<random>" */
@@ -83,6 +96,7 @@ export const workerSettings = {
   inlineResultBytes: setting("TASKWIRE_INLINE_RESULT_BYTES", int("bytes", 0, 1024 * 1024), 65_536),
   maxCrashRetries: setting("TASKWIRE_MAX_CRASH_RETRIES", int("attempts", 0, 1_000), 10),
   startRecordDelayMs: setting("TASKWIRE_START_RECORD_DELAY_MS", msOrOff(0, 60_000), undefined),
+  ackDelayMs: setting("TASKWIRE_ACK_DELAY_MS", int("ms", 0, 1_000), 5),
   http: setting("TASKWIRE_WORKER_HTTP_LISTEN", listenOrOff(), ""),
   replicas: natsSettings.replicas,
   retentionMs: natsSettings.retentionMs,

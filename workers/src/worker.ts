@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/transport-node";
 import { isTaskDefinition, type AnyTaskDefinition } from "@taskwire/client";
-import { CANCEL_SUBJECT_PREFIX, ensureResources, ensureTaskConsumer, Heartbeats, type Holders, HttpServer, KeySlots, NatsHandle, opsHandler, PRIORITY_LEVELS, type PriorityLevel, RateLimiter, RUNS_STREAM, RunStore, whileJetStreamNotReady } from "@taskwire/core";
+import { AckBatcher, CANCEL_SUBJECT_PREFIX, ensureResources, ensureTaskConsumer, Heartbeats, type Holders, HttpServer, KeySlots, NatsHandle, opsHandler, PRIORITY_LEVELS, type PriorityLevel, RateLimiter, RUNS_STREAM, RunStore, whileJetStreamNotReady } from "@taskwire/core";
 import { pino, type Logger } from "pino";
 import { type ExecDeps, executeRun } from "./execute.js";
 import { resolveOptions, type ResolvedWorkerOptions, type WorkerOptions } from "./options.js";
@@ -74,6 +74,10 @@ export class Worker {
   };
   /** What every execution uses, made once the connection and stores are up. */
   #deps: ExecDeps | undefined;
+  /** The same, acking each run at once: for tasks with a concurrencyLimit (their consumer's max_ack_pending counts unacked messages). */
+  #depsAckAtOnce: ExecDeps | undefined;
+  /** Holds the acks of finished runs for `ackDelayMs`, to send several in one write. */
+  readonly #acks: AckBatcher;
   #cancelSub: Subscription | undefined;
   #holderSub: Subscription | undefined;
   #stopping: Promise<void> | undefined;
@@ -100,6 +104,7 @@ export class Worker {
     this.options = resolveOptions(options, `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`);
     this.log = options.logger ?? pino({ name: "taskwire-worker", level: process.env.TASKWIRE_LOG_LEVEL || "info", base: { pid: process.pid, worker: this.options.workerId } });
     this.#slots = new Slots(this.options.concurrency);
+    this.#acks = new AckBatcher(this.options.ackDelayMs);
     this.metrics = new WorkerMetrics(() => this.#nats, {
       inFlight: () => this.stats.running,
       freeSlots: () => Math.max(0, this.options.concurrency - this.stats.running),
@@ -159,7 +164,9 @@ export class Worker {
       },
       holders: this.#holders,
       metrics: this.metrics,
+      acks: this.#acks,
     };
+    this.#depsAckAtOnce = { ...this.#deps, acks: undefined };
     this.#heartbeats = new Heartbeats(o.heartbeatMs);
     // One subscription for all cancel notices; each names its run.
     this.#cancelSub = nats.nc.subscribe(`${CANCEL_SUBJECT_PREFIX}.>`, {
@@ -294,7 +301,7 @@ export class Worker {
    * that failed for good hands the message back).
    */
   #execute(m: JsMsg, def: AnyTask, done: () => void): Promise<void> {
-    const deps = this.#deps;
+    const deps = (def.options.concurrencyLimit ?? 0) > 0 ? this.#depsAckAtOnce : this.#deps;
     if (!deps) return Promise.resolve().then(done);
     this.stats.started++;
     this.stats.running++;
@@ -355,6 +362,8 @@ export class Worker {
       await Promise.race([all, new Promise((r) => setTimeout(r, 5_000))]);
     }
     clearTimeout(timer);
+    // Held acks leave before the connection closes (else their runs would be redelivered, found finished and acked then).
+    this.#acks.flush();
     await Promise.all(this.#loops);
     await this.#presence?.stop();
     this.#cancelSub?.unsubscribe();

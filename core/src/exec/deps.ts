@@ -81,4 +81,6 @@ export interface ExecDeps {
   log: ExecLog;
   /** The holder table; without it a RUNNING run delivered again is taken over at once. */
   holders?: Holders;
+  /** Sends the acks of recorded outcomes (a worker's, which may hold them a few ms to send several in one write); without it each is sent at once. */
+  acks?: { ack(m: JsMsg): void };
 }

@@ -100,7 +100,7 @@ export async function recordAttempt(m: JsMsg | undefined, run: TaskRun, result: 
     m?.term(); // the record expired meanwhile (retention): nothing left to record
     return { step: { effects: [] }, written: false };
   }
-  if (m) settle(m, out.step.effects);
+  if (m) settle(m, out.step.effects, deps.acks);
   return { step: out.step, written: out.written };
 }
 
