@@ -33,14 +33,14 @@ export async function purge(jsm: JetStreamManager): Promise<void> {
   await empty(INDEX_STREAM);
 }
 
-/** Waits until every queued run is acked (stream empty, nothing pending), bounded. */
-export async function waitDrained(jsm: JetStreamManager, timeoutMs: number): Promise<void> {
+/** Waits until every queued run is acked (stream empty, nothing pending), bounded; the bench task's queue unless told another work queue and consumer. */
+export async function waitDrained(jsm: JetStreamManager, timeoutMs: number, stream = RUNS_STREAM, consumer = taskConsumerName("default", TASK)): Promise<void> {
   await waitFor(async () => {
-    const si = await jsm.streams.info(RUNS_STREAM);
+    const si = await jsm.streams.info(stream);
     if (si.state.messages > 0) return false;
-    const ci = await jsm.consumers.info(RUNS_STREAM, taskConsumerName("default", TASK));
+    const ci = await jsm.consumers.info(stream, consumer);
     return ci.num_ack_pending === 0;
-  }, "runs drained", timeoutMs, 20);
+  }, `${stream} drained`, timeoutMs, 20);
 }
 
 /** Latest record of every run (last revision per key), read with an ordered consumer. */

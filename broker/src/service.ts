@@ -48,7 +48,7 @@ import type { CronSchedules } from "./cron.js";
 import type { AutomationStore } from "./automations/index.js";
 import type { Runs } from "./runs.js";
 import type { SubmitStreamHandler, SubmitStreams } from "./submit-stream.js";
-import { validateGetStatus, validateListRuns, validateRunId, validateSubmit } from "./validate.js";
+import { validateGetStatus, validateListRuns, validateRunId, validateSubmit, validateTraceContext } from "./validate.js";
 import { status as Status } from "@grpc/grpc-js";
 
 const tracer = trace.getTracer("@taskwire/broker");
@@ -180,16 +180,6 @@ async function submitIndependent(d: SubmitDeps, method: string, items: SubmitReq
   return out;
 }
 
-/** A SubmitStream message's trace context: ≤ 8 entries, keys ≤ 64 and values ≤ 1024 characters. */
-function checkTraceContext(tc: Record<string, string>): void {
-  const entries = Object.entries(tc);
-  if (entries.length > 8) throw BrokerError.invalid("trace_context", `has ${entries.length} entries; the limit is 8 (traceparent, tracestate)`);
-  for (const [k, v] of entries) {
-    if (k.length > 64) throw BrokerError.invalid("trace_context", `has a key of ${k.length} characters; the limit is 64`);
-    if (v.length > 1024) throw BrokerError.invalid("trace_context", `has a value of ${v.length} characters under "${k.slice(0, 64)}"; the limit is 1024`);
-  }
-}
-
 /**
  * One SubmitStream message: authorised on its own with the stream's token
  * (as a Submit would be), then handled as an independent SubmitBatch. Its
@@ -202,7 +192,7 @@ export function submitStreamHandler(d: SubmitDeps): SubmitStreamHandler {
     const carried = Object.keys(tc).length > 0;
     if (carried) {
       try {
-        checkTraceContext(tc);
+        validateTraceContext(tc);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -211,8 +201,8 @@ export function submitStreamHandler(d: SubmitDeps): SubmitStreamHandler {
       msg.batch?.runs.length === 1 ? "Submit" : "SubmitBatch",
       md,
       async (ctx) => {
-      // Named Submit in its errors ("Submit needs the scope …"): a message is Submits.
-      const caller = await d.auth.authorize(authorizationOf(md), METHOD_SCOPES.SubmitStream as Scope, "Submit");
+        // Named Submit in its errors ("Submit needs the scope …"): a message is Submits.
+        const caller = await d.auth.authorize(authorizationOf(md), METHOD_SCOPES.SubmitStream as Scope, "Submit");
         const items = msg.batch?.runs ?? [];
         checkBatchSize(items.length);
         return submitIndependent(d, "SubmitStream", items, ctx, caller);

@@ -30,6 +30,10 @@ export const LIMITS = {
   retryTypeNameChars: 128,
   maxRetries: 100,
   backoffMultiplier: 100,
+  /** A SubmitStream message's trace context (traceparent, tracestate, baggage). */
+  traceContextEntries: 8,
+  traceContextKeyChars: 64,
+  traceContextValueChars: 1024,
 } as const;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const EXAMPLE_ID = "0190b2a4-7c3e-7d4a-9f00-1c2d3e4f5a6b";
@@ -148,6 +152,16 @@ export function validateSubmit(req: SubmitRequest, bounds: number | SubmitBounds
 }
 
 export const MAX_WAIT_MS = 300_000;
+
+/** A SubmitStream message's W3C trace context: ≤ 8 entries, keys ≤ 64 and values ≤ 1024 characters. */
+export function validateTraceContext(tc: Record<string, string>, field = "trace_context"): void {
+  const entries = Object.entries(tc);
+  maxItems(field, entries.length, LIMITS.traceContextEntries);
+  for (const [k, v] of entries) {
+    maxChars(`${field} key "${k.slice(0, 64)}"`, k, LIMITS.traceContextKeyChars);
+    maxChars(`${field}[${k.slice(0, 64)}]`, v, LIMITS.traceContextValueChars);
+  }
+}
 
 export function validateGetStatus(req: GetStatusRequest): void {
   validateRunId(req.runId);

@@ -18,7 +18,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { SubmitRequest } from "@taskwire/protocol";
-import { submitReq } from "../runs.js";
+import { submitReq, waitDrained } from "../runs.js";
 import type { Nats } from "../servers.js";
 import { CONC, type Settings } from "../settings.js";
 import { DEPLOYED_NODE_FLAGS, type Stack } from "../stack.js";
@@ -111,15 +111,6 @@ async function deleteStreams(jsm: JetStreamManager): Promise<void> {
   for (const s of [QUEUE_STREAM, INDEX_STREAM, KV_STREAM]) await jsm.streams.delete(s).catch(() => false);
 }
 
-/** Waits until the work queue is empty and nothing is pending, bounded. */
-async function drained(jsm: JetStreamManager, timeoutMs: number): Promise<void> {
-  await waitFor(async () => {
-    const si = await jsm.streams.info(QUEUE_STREAM);
-    if (si.state.messages > 0) return false;
-    return (await jsm.consumers.info(QUEUE_STREAM, CONSUMER)).num_ack_pending === 0;
-  }, "floor runs drained", timeoutMs, 20);
-}
-
 /** Every run's start and finish, from the outcome revision of its record (the last one), read with an ordered consumer. */
 async function outcomes(js: JetStreamClient, jsm: JetStreamManager): Promise<Map<string, { started: number; finished: number }>> {
   const out = new Map<string, { started: number; finished: number }>();
@@ -196,7 +187,7 @@ async function floorVariant(s: Settings, nats: Nats, stack: Stack, broker: Child
     await waitFor(() => worker.output().includes("ready") || (worker.proc.exitCode !== null && Promise.reject(new Error(worker.output()))), "floor worker", 60_000, 20);
     // Warm-up: both processes' code paths compiled before anything is measured.
     await closedLoop(CONC, 2_000, 30_000, async () => void (await sub.submit()));
-    await drained(jsm, 60_000);
+    await waitDrained(jsm, 60_000, QUEUE_STREAM, CONSUMER);
     await purgeAll(jsm);
 
     const how = writes === 2 ? "claim, then outcome" : "start folded into the outcome";
@@ -208,7 +199,7 @@ async function floorVariant(s: Settings, nats: Nats, stack: Stack, broker: Child
       const id = await sub.submit();
       sent.set(id, { start, accepted: wallNow() });
     });
-    await drained(jsm, 600_000);
+    await waitDrained(jsm, 600_000, QUEUE_STREAM, CONSUMER);
     const cpu = cpu0.msPer(r.done);
     const lb = latencies(sent, await outcomes(js, jsm));
     const burst = { completedRate: (lb.completed / (lb.lastFinish - lb.firstStart)) * 1000, completed: lb.completed, submitted: r.done, submitRate: (r.done / r.ms) * 1000, e2e: lb.e2e, dispatch: lb.dispatch, cpuMsPerRun: cpu };
@@ -223,7 +214,7 @@ async function floorVariant(s: Settings, nats: Nats, stack: Stack, broker: Child
       sentP.set(id, { start, accepted: wallNow() });
     });
     const costs = meter.stop(ol.sent);
-    await drained(jsm, 120_000);
+    await waitDrained(jsm, 120_000, QUEUE_STREAM, CONSUMER);
     const lp = latencies(sentP, await outcomes(js, jsm));
     log(`  paced (${how}): completed ${lp.completed}/${ol.sent}; dispatch p50 ${round(lp.dispatch.p50)} p99 ${round(lp.dispatch.p99)}; e2e p50 ${round(lp.e2e.p50)} p99 ${round(lp.e2e.p99)} ms; Submit round trip p50 ${round(lp.submitRoundTrip.p50)} p99 ${round(lp.submitRoundTrip.p99)}, answer → start p50 ${round(lp.dispatchFromAnswer.p50)} ms; CPU ms/run ${JSON.stringify(roundValues(costs.cpuMsPerRun, 3))}; wake-ups/run ${JSON.stringify(roundValues(costs.wakeupsPerRun, 2))}`);
     await purgeAll(jsm);

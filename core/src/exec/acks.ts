@@ -1,5 +1,10 @@
 import type { JsMsg } from "@nats-io/jetstream";
 
+/** What settles a message's ack: sends it now, or holds it to send with others (AckBatcher). */
+export interface Acker {
+  ack(m: JsMsg): void;
+}
+
 /** At most this many acks wait for the timer; one more sends them all at once. */
 export const ACK_BATCH_MAX = 1_024;
 
@@ -14,7 +19,7 @@ export const ACK_BATCH_MAX = 1_024;
  * time, and the acks of a burst leave in one write. With `delayMs` 0 every
  * ack is sent at once.
  */
-export class AckBatcher {
+export class AckBatcher implements Acker {
   #pending: JsMsg[] = [];
   #timer: NodeJS.Timeout | undefined;
 

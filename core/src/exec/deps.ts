@@ -3,6 +3,7 @@ import type { KV } from "@nats-io/kv";
 import type { ObjectStore } from "@nats-io/obj";
 import type { SubmitOptions } from "@taskwire/protocol";
 import type { RunStore } from "../store.js";
+import type { Acker } from "./acks.js";
 import type { KeySlots } from "./keylimit.js";
 import type { RateLimit, RateLimiter } from "./ratelimit.js";
 
@@ -82,5 +83,5 @@ export interface ExecDeps {
   /** The holder table; without it a RUNNING run delivered again is taken over at once. */
   holders?: Holders;
   /** Sends the acks of recorded outcomes (a worker's, which may hold them a few ms to send several in one write); without it each is sent at once. */
-  acks?: { ack(m: JsMsg): void };
+  acks?: Acker;
 }

@@ -6,7 +6,7 @@
 export { type ExecDeps, type ExecLog, type ExecSettings, type Holders, type TaskSpec } from "./deps.js";
 export { ensureTaskConsumer } from "./consumers.js";
 export { Heartbeats } from "./heartbeat.js";
-export { AckBatcher, ACK_BATCH_MAX } from "./acks.js";
+export { AckBatcher, ACK_BATCH_MAX, type Acker } from "./acks.js";
 export { claimRun, type Claimed } from "./claim.js";
 export { DeferredStart } from "./start.js";
 export { completedResult, recordAttempt, RECORD_RETRY_MS, type RecordedAttempt } from "./record.js";
