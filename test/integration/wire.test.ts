@@ -88,6 +88,13 @@ describe("JsWire (the hot path's JetStream requests)", function () {
     await assert.rejects(h.wire.publish(key(id), new Uint8Array([3]), { msgID: "x\r\nNats-Expected-Last-Subject-Sequence: 1" }), /invalid|header/i);
     const last = await h.wire.getLast(RUNS_BUCKET_STREAM, key(id));
     assert.equal(last?.seq, b.seq);
+    // A compare-and-set alone (every record write; its header written byte by byte): the precondition is the only header, and it holds.
+    await assert.rejects(h.wire.publish(key(id), new Uint8Array([4]), { expectedLastSubjectSeq: b.seq - 1 }), /wrong last sequence/i);
+    const c = await h.wire.publish(key(id), new Uint8Array([5]), { expectedLastSubjectSeq: b.seq });
+    const cas = await h.wire.getLast(RUNS_BUCKET_STREAM, key(id));
+    assert.equal(cas?.seq, c.seq);
+    assert.deepEqual(cas?.headers?.keys().filter((k) => !directGet.has(k)), ["Nats-Expected-Last-Subject-Sequence"]);
+    assert.equal(cas?.headers?.get("Nats-Expected-Last-Subject-Sequence"), String(b.seq));
   });
 
   it("answers no responders when no stream takes the subject, and times out when nobody replies", async function () {

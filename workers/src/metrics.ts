@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { createRegistry, type NatsHandle, natsConnectedGauge } from "@taskwire/core";
+import { Gauge, type Registry } from "prom-client";
+import { createRegistry, type NatsHandle, natsConnectedGauge, PlainCounter, PlainHistogram } from "@taskwire/core";
 import { AttemptOutcome, EventType, type TaskRun } from "@taskwire/protocol";
 
 /** Run durations, in seconds: 5 ms … 1 h. */
@@ -38,21 +38,22 @@ type Labels = { task: string; queue: string };
  */
 export class WorkerMetrics {
   readonly registry: Registry;
-  readonly #started: Counter<"task" | "queue">;
-  readonly #completed: Counter<"task" | "queue">;
-  readonly #failed: Counter<"task" | "queue">;
-  readonly #retried: Counter<"task" | "queue">;
-  readonly #timedOut: Counter<"task" | "queue">;
-  readonly #cancelled: Counter<"task" | "queue">;
-  readonly #crashed: Counter<"task" | "queue">;
-  readonly #duration: Histogram<"task" | "queue" | "outcome">;
-  readonly #wait: Histogram<"task" | "queue">;
+  readonly #started: PlainCounter<"task" | "queue">;
+  readonly #completed: PlainCounter<"task" | "queue">;
+  readonly #failed: PlainCounter<"task" | "queue">;
+  readonly #retried: PlainCounter<"task" | "queue">;
+  readonly #timedOut: PlainCounter<"task" | "queue">;
+  readonly #cancelled: PlainCounter<"task" | "queue">;
+  readonly #crashed: PlainCounter<"task" | "queue">;
+  readonly #duration: PlainHistogram<"task" | "queue" | "outcome">;
+  readonly #wait: PlainHistogram<"task" | "queue">;
 
   constructor(nats: () => NatsHandle | undefined, gauges: WorkerGauges) {
     const registry = createRegistry();
     this.registry = registry;
     natsConnectedGauge(registry, nats);
-    const counter = (name: string, help: string): Counter<"task" | "queue"> => new Counter({ name, help, labelNames: ["task", "queue"], registers: [registry] });
+    // Plain numbers per (interned) label set, read by prom-client when scraped: nothing of prom-client's on a run's path.
+    const counter = (name: string, help: string): PlainCounter<"task" | "queue"> => new PlainCounter({ name, help, labelNames: ["task", "queue"], registers: [registry] });
     this.#started = counter("taskwire_worker_runs_started_total", "Attempts this worker started (claimed and began executing), by task and queue");
     this.#completed = counter("taskwire_worker_runs_completed_total", "Runs this worker recorded COMPLETED");
     this.#failed = counter("taskwire_worker_runs_failed_total", "Runs this worker recorded FAILED, retries exhausted or not retryable (a final timeout included)");
@@ -60,14 +61,14 @@ export class WorkerMetrics {
     this.#timedOut = counter("taskwire_worker_runs_timed_out_total", "Attempts that ran past their timeout, whether retried or final");
     this.#cancelled = counter("taskwire_worker_runs_cancelled_total", "Runs cancelled while this worker executed them");
     this.#crashed = counter("taskwire_worker_runs_crashed_total", "Attempts of dead workers that this worker found and recorded CRASHED when it took their runs over");
-    this.#duration = new Histogram({
+    this.#duration = new PlainHistogram({
       name: "taskwire_worker_run_duration_seconds",
       help: "How long an attempt's task function ran, by task, queue and outcome (completed, failed, retried, timed_out, cancelled)",
       labelNames: ["task", "queue", "outcome"],
       buckets: DURATION_BUCKETS,
       registers: [registry],
     });
-    this.#wait = new Histogram({
+    this.#wait = new PlainHistogram({
       name: "taskwire_worker_queue_wait_seconds",
       help: "Time from a run being due (created, or its scheduled time) to its first attempt's start, by task and queue",
       labelNames: ["task", "queue"],
@@ -103,31 +104,31 @@ export class WorkerMetrics {
   /** An attempt began: counts it, its queue wait (first attempts), and the crashed attempt its claim recorded, if any. */
   started(run: TaskRun): void {
     const l = labelSet(run).labels;
-    this.#started.inc(l);
+    this.#started.add(l);
     const current = run.attempts.at(-1);
     const startedAt = current?.startedAt?.getTime();
     if (startedAt === undefined) return;
     if (run.attempt === 1) {
       const due = run.scheduledAt ?? run.createdAt;
-      if (due) this.#wait.observe(l, Math.max(0, startedAt - due.getTime()) / 1000);
+      if (due) this.#wait.record(l, Math.max(0, startedAt - due.getTime()) / 1000);
     }
     const previous = run.attempts.at(-2);
     const crashedAt = previous?.finishedAt?.getTime();
-    if (previous?.outcome === AttemptOutcome.ATTEMPT_OUTCOME_CRASHED && crashedAt !== undefined && startedAt - crashedAt < TAKEOVER_WINDOW_MS) this.#crashed.inc(l);
+    if (previous?.outcome === AttemptOutcome.ATTEMPT_OUTCOME_CRASHED && crashedAt !== undefined && startedAt - crashedAt < TAKEOVER_WINDOW_MS) this.#crashed.add(l);
   }
 
   /** An attempt ended and `event` was recorded (undefined: nothing written, another attempt took over). */
   finished(run: TaskRun, event: EventType | undefined, timedOut: boolean, seconds: number): void {
     const set = labelSet(run);
     const l = set.labels;
-    if (timedOut) this.#timedOut.inc(l);
+    if (timedOut) this.#timedOut.add(l);
     const outcome = event === undefined ? undefined : OUTCOME_OF[event];
     if (outcome === undefined) return;
-    this.#duration.observe(set.withOutcome(outcome), seconds);
-    if (outcome === "completed") this.#completed.inc(l);
-    else if (outcome === "failed" || outcome === "timed_out") this.#failed.inc(l);
-    else if (outcome === "retried") this.#retried.inc(l);
-    else this.#cancelled.inc(l);
+    this.#duration.record(set.withOutcome(outcome), seconds);
+    if (outcome === "completed") this.#completed.add(l);
+    else if (outcome === "failed" || outcome === "timed_out") this.#failed.add(l);
+    else if (outcome === "retried") this.#retried.add(l);
+    else this.#cancelled.add(l);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { claim, type ClaimInput, mayStart, RunState, runMessageRecord, type Step, type TaskRun, withoutRevision } from "@taskwire/protocol";
+import { deliveryCount } from "../jsmsg.js";
 import { settle } from "../settle.js";
 import type { StoredRun } from "../store.js";
 import type { ExecDeps, TaskSpec } from "./deps.js";
@@ -34,7 +35,7 @@ const RECORD_CREATE_WINDOW_MS = 120_000;
  * identical create then finds it).
  */
 async function currentRecord(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise<StoredRun | undefined> {
-  if (m.info.deliveryCount === 1 && msgRun.revision > 0) return { run: msgRun, revision: msgRun.revision };
+  if (deliveryCount(m) === 1 && msgRun.revision > 0) return { run: msgRun, revision: msgRun.revision };
   // Most often (a run handed back by a rate limit or a key slot) the record
   // is still the one the message carries, byte for byte but for the
   // revision appended to the message's copy: no second decode then.
@@ -62,7 +63,7 @@ async function currentRecord(m: JsMsg, deps: ExecDeps, msgRun: TaskRun): Promise
 export async function claimRun(m: JsMsg, spec: TaskSpec, deps: ExecDeps, msgRun: TaskRun): Promise<Claimed | undefined> {
   const { store, options } = deps;
   // A first delivery carrying its record's revision is tried against it without a read (see currentRecord).
-  let known = m.info.deliveryCount === 1 && msgRun.revision > 0 ? { run: msgRun, revision: msgRun.revision } : await currentRecord(m, deps, msgRun);
+  let known = deliveryCount(m) === 1 && msgRun.revision > 0 ? { run: msgRun, revision: msgRun.revision } : await currentRecord(m, deps, msgRun);
   if (!known) {
     // No record: it expired (retention) or was never written. Nothing to run.
     m.term();
@@ -156,7 +157,7 @@ export async function claimRun(m: JsMsg, spec: TaskSpec, deps: ExecDeps, msgRun:
  */
 function deferStart(m: JsMsg, deps: ExecDeps, known: StoredRun, input: ClaimInput): Omit<Claimed, "slotKey"> | undefined {
   const delayMs = deps.options.startRecordDelayMs;
-  if (delayMs === undefined || delayMs < 0 || m.info.deliveryCount !== 1 || known.run.state === RunState.RUN_STATE_RUNNING) return undefined;
+  if (delayMs === undefined || delayMs < 0 || deliveryCount(m) !== 1 || known.run.state === RunState.RUN_STATE_RUNNING) return undefined;
   const startedAt = input.admittedAt ?? new Date();
   const step = claim(known.run, input, startedAt);
   const running = step.write;
