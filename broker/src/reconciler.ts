@@ -11,8 +11,6 @@ import {
   RunStore,
   SCHEDULED_STREAM,
   scheduledSubject,
-  storedAtMs,
-  streamSequence,
   taskConsumerName,
 } from "@taskwire/core";
 import type { Logger } from "pino";
@@ -249,17 +247,16 @@ export class Reconciler {
   }
 
   #saw(m: JsMsg): void {
-    const seq = streamSequence(m);
-    if (seq <= this.#lastSeq) return; // a replaced follower's late delivery
-    this.#lastSeq = seq;
+    if (m.seq <= this.#lastSeq) return; // a replaced follower's late delivery
+    this.#lastSeq = m.seq;
     const key = m.subject;
     const state = m.data.length > 0 ? peekState(m.data) : 0;
     if (m.data.length === 0 || (state !== 0 && isTerminal(state as RunState))) {
       this.#index.delete(key);
       return;
     }
-    const at = this.#rel(Math.floor(storedAtMs(m)));
-    this.#index.set(key, new Entry(seq, at, at));
+    const at = this.#rel(Math.floor(m.info.timestampNanos / 1e6));
+    this.#index.set(key, new Entry(m.seq, at, at));
   }
 
   #rel(ms: number): number {

@@ -9,7 +9,6 @@ export * from "./ids.js";
 export { listKeys, updateJson } from "./kv.js";
 export { JsWire, type PubAck, type StoredMsg, type PublishOptions } from "./wire.js";
 export { settle } from "./settle.js";
-export { deliveryCount, storedAtMs, streamSequence } from "./jsmsg.js";
 export { ConfigError, resolveSettings, setting, natsSettings, int, flag, text, hostPort, natsUrls, logLevel, LOG_LEVELS, type Setting, type Settings, type Resolved, type NatsSettings } from "./config.js";
 export * from "./exec/index.js";
 export { HttpServer, opsHandler, sendJson, pathOf, type HttpHandler, type Readiness } from "./http.js";
