@@ -1,7 +1,6 @@
-import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { Context } from "@opentelemetry/api";
 import { type Effect, encodeRunMessage, type TaskRun } from "@taskwire/protocol";
-import { cancelSubject, expirySubject, injectHeaders, type NatsHandle, priorityLevel, runSubject, scheduledSubject } from "@taskwire/core";
+import { cancelSubject, expirySubject, type NatsHandle, priorityLevel, runSubject, scheduledSubject, traceHeaders } from "@taskwire/core";
 
 /** The subject a run's message goes to for an effect that publishes it. */
 export function effectSubject(e: Effect, run: TaskRun): string | undefined {
@@ -47,8 +46,6 @@ export class Publisher {
   }
 
   #publish(subject: string, message: Uint8Array, ctx: Context, msgID: string): Promise<unknown> {
-    const h = natsHeaders();
-    injectHeaders(ctx, h);
-    return this.nats.wire.publish(subject, message, { msgID, headers: h });
+    return this.nats.wire.publish(subject, message, { msgID, headers: traceHeaders(ctx) });
   }
 }

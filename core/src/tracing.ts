@@ -1,6 +1,6 @@
-import { type Context, createContextKey, INVALID_SPAN_CONTEXT, ProxyTracerProvider, ROOT_CONTEXT, type Span, type SpanOptions, type TextMapGetter, type TextMapSetter, context as otContext, trace, type Tracer } from "@opentelemetry/api";
+import { type Context, createContextKey, INVALID_SPAN_CONTEXT, isSpanContextValid, ProxyTracerProvider, ROOT_CONTEXT, type Span, type SpanOptions, type TextMapGetter, type TextMapSetter, context as otContext, trace, type Tracer } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import type { MsgHdrs } from "@nats-io/transport-node";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 
 /**
  * taskwire always propagates W3C trace context across its own hops, whether
@@ -70,6 +70,20 @@ const headerGetter: TextMapGetter<MsgHdrs | undefined> = {
 
 export function injectHeaders(ctx: Context, headers: MsgHdrs): void {
   propagator.inject(ctx, headers, headerSetter);
+}
+
+/**
+ * `ctx`'s trace context as message headers, or undefined when it holds no
+ * valid span — the W3C propagator would write nothing then, and a publish
+ * without headers of its own has its preconditions encoded once (`JsWire`)
+ * instead of filling a `MsgHdrs` per message.
+ */
+export function traceHeaders(ctx: Context): MsgHdrs | undefined {
+  const sc = trace.getSpanContext(ctx);
+  if (!sc || !isSpanContextValid(sc)) return undefined;
+  const h = natsHeaders();
+  injectHeaders(ctx, h);
+  return h;
 }
 
 export function extractHeaders(headers: MsgHdrs | undefined, base: Context = otContext.active()): Context {
