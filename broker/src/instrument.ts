@@ -12,15 +12,15 @@ type Observe = (seconds: number) => void;
  * it came by. Kept outside the handlers so they stay about the RPCs.
  */
 export function instrumentService(service: TaskServiceServer, m: BrokerMetrics): TaskServiceServer {
-  // One histogram child per (method, code), looked up without hashing labels on every call.
+  // One observer per (method, code), holding its interned label set.
   const children = new Map<string, Observe>();
   const observe = (method: string, code: number | undefined, seconds: number): void => {
     const c = code ?? Status.OK;
     const k = `${method}\u0000${c}`;
     let o = children.get(k);
     if (!o) {
-      const child = m.rpcDuration.labels({ method, code: codeName(c) });
-      children.set(k, (o = (s) => child.observe(s)));
+      const labels = { method, code: codeName(c) };
+      children.set(k, (o = (s) => m.rpcDuration.record(labels, s)));
     }
     o(seconds);
   };

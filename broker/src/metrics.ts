@@ -1,6 +1,6 @@
 import { status as Status } from "@grpc/grpc-js";
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { createRegistry, type NatsHandle, natsConnectedGauge } from "@taskwire/core";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { createRegistry, type NatsHandle, natsConnectedGauge, PlainCounter, PlainHistogram } from "@taskwire/core";
 import type { TaskRun } from "@taskwire/protocol";
 import type { Logger } from "pino";
 import type { QueueStat, QueueStats } from "./queues.js";
@@ -28,10 +28,10 @@ export interface QueueSource {
  */
 export class BrokerMetrics {
   readonly registry: Registry;
-  readonly rpcDuration: Histogram<"method" | "code">;
+  readonly rpcDuration: PlainHistogram<"method" | "code">;
   readonly openStreams: Gauge<"method">;
   readonly streams: Counter<"method" | "code">;
-  readonly submits: Counter<"task" | "queue" | "result">;
+  readonly submits: PlainCounter<"task" | "queue" | "result">;
   readonly httpRequests: Counter<"route" | "code">;
   #queues: QueueSource | undefined;
 
@@ -42,7 +42,8 @@ export class BrokerMetrics {
     const registry = createRegistry();
     this.registry = registry;
     natsConnectedGauge(registry, nats);
-    this.rpcDuration = new Histogram({
+    // Plain numbers per interned label set (`PlainHistogram`, `PlainCounter`): nothing of prom-client on a call's path.
+    this.rpcDuration = new PlainHistogram({
       name: "taskwire_rpc_server_duration_seconds",
       help: "Time from a unary RPC's arrival to its answer, by method and gRPC code (JSON API calls included: they run the same handlers)",
       labelNames: ["method", "code"],
@@ -51,7 +52,7 @@ export class BrokerMetrics {
     });
     this.openStreams = new Gauge({ name: "taskwire_rpc_server_open_streams", help: "Streaming calls open now: StreamEvents (gRPC and server-sent events), SubmitStream", labelNames: ["method"], registers: [registry] });
     this.streams = new Counter({ name: "taskwire_rpc_server_streams_total", help: "Streaming RPCs that ended, by method and gRPC code", labelNames: ["method", "code"], registers: [registry] });
-    this.submits = new Counter({
+    this.submits = new PlainCounter({
       name: "taskwire_submits_total",
       help: "Runs accepted by Submit, SubmitBatch and SubmitStream, by task, queue and result: created (a new run), deduplicated (an idempotency key's existing run), cached (completed at once from the result cache)",
       labelNames: ["task", "queue", "result"],
@@ -101,8 +102,8 @@ export class BrokerMetrics {
     this.#queues = q;
   }
 
-  /** Counter children by task, queue and result: found without prom-client hashing the labels on every Submit. */
-  readonly #submitChildren = new Map<string, { inc(): void }>();
+  /** The label sets of `submits` by task, queue and result, interned (`PlainCounter` compares them by identity). */
+  readonly #submitLabels = new Map<string, { task: string; queue: string; result: string }>();
 
   /** Counts the run a Submit (or a batch item) answered with. */
   submitted(run: TaskRun | undefined, deduplicated: boolean): void {
@@ -110,8 +111,8 @@ export class BrokerMetrics {
     const queue = run.queue || "default";
     const result = deduplicated ? "deduplicated" : run.cached ? "cached" : "created";
     const key = `${run.task}\u0000${queue}\u0000${result}`;
-    let child = this.#submitChildren.get(key);
-    if (!child) this.#submitChildren.set(key, (child = this.submits.labels({ task: run.task, queue, result })));
-    child.inc();
+    let labels = this.#submitLabels.get(key);
+    if (!labels) this.#submitLabels.set(key, (labels = { task: run.task, queue, result }));
+    this.submits.add(labels);
   }
 }
