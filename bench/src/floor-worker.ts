@@ -12,6 +12,7 @@
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { JsWire } from "@taskwire/core";
+import { wallNow } from "./clock.js";
 
 const [url = "", bucket = "", stream = "", consumer = "", writes = "2"] = process.argv.slice(2);
 const claimFirst = writes !== "1";
@@ -21,7 +22,6 @@ const wire = new JsWire(nc, 10_000);
 const js = jetstream(nc);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const wallNow = (): number => performance.timeOrigin + performance.now();
 
 const c = await js.consumers.get(stream, consumer);
 const messages = await c.consume({

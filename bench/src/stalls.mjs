@@ -26,16 +26,20 @@ const GC_KINDS = {
 };
 if (dir) {
   const events = [];
+  // A monotonic time as realtime ms (what the runs' stored times use), read
+  // at the moment of the conversion: timeOrigin is realtime only as of the
+  // process's start (see clock.ts).
+  const realtime = (mono) => Date.now() - (performance.now() - mono);
   let last = performance.now();
   const timer = setInterval(() => {
     const now = performance.now();
-    if (now - last > STALL_MS) events.push({ kind: "stall", at: Math.round(performance.timeOrigin + last), ms: +(now - last).toFixed(2) });
+    if (now - last > STALL_MS) events.push({ kind: "stall", at: Math.round(realtime(last)), ms: +(now - last).toFixed(2) });
     last = now;
   }, 1);
   timer.unref();
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      if (e.duration > GC_MS) events.push({ kind: GC_KINDS[e.detail?.kind] ?? "gc", at: Math.round(performance.timeOrigin + e.startTime), ms: +e.duration.toFixed(2) });
+      if (e.duration > GC_MS) events.push({ kind: GC_KINDS[e.detail?.kind] ?? "gc", at: Math.round(realtime(e.startTime)), ms: +e.duration.toFixed(2) });
     }
   }).observe({ entryTypes: ["gc"] });
   const command = process.argv.slice(2).find((a) => /^[a-z]+$/.test(a)) ?? "node";

@@ -15,10 +15,7 @@ export const BENCH = resolve(import.meta.dirname, "..");
 export const PAYLOAD = { user: "u-123", action: "email", n: 42 };
 export const PAYLOAD_BYTES = Buffer.from(JSON.stringify(PAYLOAD));
 
-/** Wall-clock ms with sub-ms resolution, comparable across processes on one machine. */
-export function wallNow(): number {
-  return performance.timeOrigin + performance.now();
-}
+export { wallNow } from "./clock.js";
 
 /**
  * Added to a finish (or creation) time that its system stores truncated to
