@@ -29,6 +29,14 @@ export const RECONCILE_DEFAULT_ACK_WAIT_MS = 10_000;
 export const RECONCILE_QUEUED_MIN_AGE_MS = 10_000;
 /** Records looked at (leader read, probe) per pass, oldest first. */
 export const RECONCILE_MAX_CHECKS = 200;
+/**
+ * The soonest a RUNNING record can be stale, in ms after its revision: the
+ * stale factor × the shortest heartbeat timeout a worker sets (2 × its
+ * 100 ms minimum heartbeat interval). A new revision is not looked at
+ * before this (RUNNING) or RECONCILE_QUEUED_MIN_AGE_MS (any other state),
+ * which is when a pass could first act on it anyway.
+ */
+export const RECONCILE_RUNNING_MIN_WAIT_MS = RECONCILE_STALE_FACTOR * 2 * 100;
 /** Runs put back in play per pass. */
 export const RECONCILE_MAX_ACTIONS = 100;
 /** Queued messages read per pass (one request each) to see which runs have one; a longer queue skips that check this pass. */
@@ -112,6 +120,53 @@ export interface ReconcileStats {
   rescheduled: number;
   /** Times the record history follower was found stalled and reopened. */
   tailReopened: number;
+}
+
+/**
+ * The `k` entries due soonest among those due by `dueBy`, soonest first,
+ * and how many are due in all. One walk over the map (`forEach`: no
+ * [key, value] pair made per entry) with a bounded max-heap of the `k`
+ * soonest so far: O(n log k), allocating only for entries that enter the
+ * heap. Collecting every due entry and sorting them all, as passes did
+ * before, held a broker's event loop for ~1.2 s per pass (every 2 s) with
+ * 500,000 runs queued.
+ */
+export function earliestDue<K, E extends { due: number }>(entries: ReadonlyMap<K, E>, dueBy: number, k: number): { earliest: Array<[K, E]>; due: number } {
+  const heap: Array<[K, E]> = [];
+  const at = (i: number): number => (heap[i] as [K, E])[1].due;
+  const swap = (i: number, j: number): void => {
+    const t = heap[i] as [K, E];
+    heap[i] = heap[j] as [K, E];
+    heap[j] = t;
+  };
+  let due = 0;
+  entries.forEach((e, key) => {
+    const d = e.due;
+    if (d > dueBy) return;
+    due++;
+    if (heap.length < k) {
+      heap.push([key, e]);
+      for (let i = heap.length - 1; i > 0; ) {
+        const p = (i - 1) >> 1;
+        if (at(p) >= d) break;
+        swap(i, p);
+        i = p;
+      }
+    } else if (k > 0 && d < at(0)) {
+      heap[0] = [key, e];
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        let top = i;
+        if (l < heap.length && at(l) > at(top)) top = l;
+        if (l + 1 < heap.length && at(l + 1) > at(top)) top = l + 1;
+        if (top === i) break;
+        swap(i, top);
+        i = top;
+      }
+    }
+  });
+  heap.sort((a, b) => a[1].due - b[1].due);
+  return { earliest: heap, due };
 }
 
 /** The `state` of an encoded TaskRun (field 3), read without decoding the rest; 0 when absent. */
@@ -256,7 +311,9 @@ export class Reconciler {
       return;
     }
     const at = this.#rel(Math.floor(m.info.timestampNanos / 1e6));
-    this.#index.set(key, new Entry(m.seq, at, at));
+    // Not looked at before a pass could act on it: most runs finish first.
+    const wait = state === RunState.RUN_STATE_RUNNING || state === 0 ? RECONCILE_RUNNING_MIN_WAIT_MS : RECONCILE_QUEUED_MIN_AGE_MS;
+    this.#index.set(key, new Entry(m.seq, at, at + wait));
   }
 
   #rel(ms: number): number {
@@ -347,15 +404,12 @@ export class Reconciler {
     await this.#checkTail();
     this.#rebase();
     const now = Date.now();
-    const dueBy = this.#rel(now);
-    const due: Array<[string, Entry]> = [];
-    for (const [key, e] of this.#index) if (e.due <= dueBy) due.push([key, e]);
-    if (due.length === 0) return;
-    due.sort((a, b) => a[1].due - b[1].due);
+    const { earliest, due } = earliestDue(this.#index, this.#rel(now), RECONCILE_MAX_CHECKS);
+    if (due === 0) return;
     /** Runs that need a queued message and have none, once the queue was read. */
     const needMessage: Array<{ id: string; entry: Entry; run: TaskRun; revision: number; kind: "running" | "queued" }> = [];
     let actions = 0;
-    for (const [key, entry] of due.slice(0, RECONCILE_MAX_CHECKS)) {
+    for (const [key, entry] of earliest) {
       if (this.#stopped) return;
       this.stats.checked++;
       const id = key.slice(ALL_RECORDS_SUBJECT.length - 1);
@@ -409,7 +463,7 @@ export class Reconciler {
         needMessage.push({ id, entry, run, revision, kind: "queued" });
       }
     }
-    this.log.debug({ tracked: this.#index.size, due: due.length, needMessage: needMessage.length, lastSeq: this.#lastSeq }, "reconciler pass");
+    this.log.debug({ tracked: this.#index.size, due, needMessage: needMessage.length, lastSeq: this.#lastSeq }, "reconciler pass");
     if (needMessage.length === 0) return;
     const queued = await this.#queuedRunIds();
     if (!queued) {

@@ -8,10 +8,10 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { decodeJson, RunState } from "@taskwire/client";
 import { INDEX_STREAM, RUNS_BUCKET_STREAM, RUNS_STREAM } from "@taskwire/core";
-import { batchRequest, forEachRecord, purge, submitBatch, waitDrained } from "../runs.js";
+import { batchRequest, forEachRecord, purge, submitBatch, submitReq, waitDrained } from "../runs.js";
 import { CONC, type Settings } from "../settings.js";
 import { type Broker, type Stack, startBroker, startWorker, stopBroker } from "../stack.js";
-import { closedLoop, duBytes, log, round, rssMiB, sleep } from "../util.js";
+import { closedLoop, duBytes, log, openLoop, type Pcts, pcts, round, rssMiB, sleep } from "../util.js";
 
 /** The streams whose size is reported: run records (a KV bucket, every revision of a run kept), queued runs, the run index. */
 export const SCALE_STREAMS = [RUNS_BUCKET_STREAM, RUNS_STREAM, INDEX_STREAM] as const;
@@ -34,8 +34,23 @@ export interface StreamSize {
   stateMiBPer100k: number;
 }
 
+/** Unary Submits at a steady rate, to see what a queue of s.scaleN runs does to a lone caller's latency. */
+export const PROBE_RATE = 200;
+export const PROBE_MS = 12_000;
+
+export interface SubmitProbe {
+  /** Latency of each Submit from its due time (open loop), ms. */
+  lat: Pcts;
+  errors: number;
+}
+
 export interface ScaleFigures {
   runs: number;
+  /** Runs the Submit probes added (the same task: the drain runs them too). */
+  probeRuns: number;
+  /** Submit latency at PROBE_RATE/s for PROBE_MS against the fresh broker, then with the runs queued (the broker's reconciler tracking every one). */
+  submitIdle: SubmitProbe;
+  submitQueued: SubmitProbe;
   /** Runs per second queued with SubmitBatch (s.batchSize per call, s.batchConc in flight). */
   queueRate: number;
   /** Completed runs per second, first task start → last finish, over every record (streamed). */
@@ -90,6 +105,14 @@ export async function scaleQueue(s: Settings, stack: Stack): Promise<ScaleFigure
   try {
     await sleep(1_000);
     const idle = { broker: rssMiB(brokerPid), nats: rssMiB(natsPid) };
+    const probe = async (what: string): Promise<SubmitProbe> => {
+      const r = await openLoop(PROBE_RATE, PROBE_MS, async () => void (await b.client.submitRaw(submitReq)));
+      const lat = pcts(r.lat);
+      log(`  Submit at ${PROBE_RATE}/s for ${PROBE_MS} ms, ${what}: p50 ${round(lat.p50)} p99 ${round(lat.p99)} max ${round(lat.max)} ms, ${r.errors} errors`);
+      return { lat, errors: r.errors };
+    };
+    const submitIdle = await probe("empty queue");
+    const probeEach = Math.floor((PROBE_RATE * PROBE_MS) / 1000);
 
     const batches = Math.ceil(s.scaleN / s.batchSize);
     const runs = batches * s.batchSize;
@@ -99,8 +122,11 @@ export async function scaleQueue(s: Settings, stack: Stack): Promise<ScaleFigure
     const queueRate = (runs / q.ms) * 1000;
     await sleep(2_000); // the broker settles; nats-server has written its blocks
     const queued = { broker: rssMiB(brokerPid), nats: rssMiB(natsPid) };
-    const diskQueued = await streamSizes(stack, runs);
+    const diskQueued = await streamSizes(stack, runs + probeEach);
     log(`  queued ${runs} at ${round(queueRate, 0)} runs/s; broker ${fmtMem(idle.broker)} idle → ${fmtMem(queued.broker)}; nats-server ${fmtMem(idle.nats)} → ${fmtMem(queued.nats)}; ${fmtDisk(diskQueued)}`);
+    // Every queued run is older than the reconciler's first look by now, so its passes walk all of them.
+    const submitQueued = await probe(`${runs} runs queued`);
+    const probeRuns = 2 * probeEach;
 
     const w = await startWorker(stack, "worker-scale");
     let workerPeakMiB: number;
@@ -115,7 +141,7 @@ export async function scaleQueue(s: Settings, stack: Stack): Promise<ScaleFigure
     }
     await sleep(2_000);
     const drained = { broker: rssMiB(brokerPid), nats: rssMiB(natsPid) };
-    const diskDrained = await streamSizes(stack, runs);
+    const diskDrained = await streamSizes(stack, runs + probeRuns);
 
     // Exact, without holding 500,000 decoded records: every run's latest
     // record streamed once, keeping the earliest task start (the task's
@@ -138,6 +164,9 @@ export async function scaleQueue(s: Settings, stack: Stack): Promise<ScaleFigure
     log(`  drained ${completed}/${read} at ${round(drainRate, 0)}/s (first task start → last finish); worker peak ${round(workerPeakMiB, 1)} MiB; after the drain broker ${fmtMem(drained.broker)}, nats-server ${fmtMem(drained.nats)}; ${fmtDisk(diskDrained)}`);
     return {
       runs,
+      probeRuns,
+      submitIdle,
+      submitQueued,
       queueRate,
       drainRate,
       completed,

@@ -13,7 +13,7 @@ import type { LanguageDrain, WorkerLang } from "../phases/languages.js";
 import type { BrokerMemory } from "../phases/memory.js";
 import type { MultiFigures } from "../phases/multi.js";
 import type { E2EPaced, SubmitOpenLoop } from "../phases/paced.js";
-import { SCALE_STREAMS, type ScaleFigures } from "../phases/scale.js";
+import { PROBE_RATE, SCALE_STREAMS, type ScaleFigures } from "../phases/scale.js";
 import type { SubmitThroughput } from "../phases/submit.js";
 import type { Settings } from "../settings.js";
 import { round } from "../util.js";
@@ -250,6 +250,9 @@ function scaleRows(t: Table, { scale: sc, submit: sub, drain }: Partial<Figures>
   const n = sc.runs.toLocaleString("en-US");
   t.row({ section: "scale", metric: `SubmitBatch queueing ${n} runs, no worker`, unit: "run/s", taskwire: sc.queueRate, peer: sub ? "SubmitBatch, empty queue" : undefined, peerValue: sub?.batch.rate });
   t.row({ section: "scale", metric: `worker drain rate, ${n} preloaded (c64)`, unit: "/s", taskwire: sc.drainRate, peer: drain ? "drain phase" : undefined, peerValue: drain?.rate });
+  for (const p of ["p50", "p99", "max"] as const) {
+    t.row({ section: "scale", metric: `Submit latency at ${PROBE_RATE}/s (open loop), ${n} runs queued, ${p}`, unit: "ms", taskwire: sc.submitQueued.lat[p], peer: "empty queue", peerValue: sc.submitIdle.lat[p] });
+  }
   t.row({ section: "scale", metric: `broker RSS: idle → ${n} queued`, unit: "MiB", taskwire: sc.broker.queued.rss, peer: "idle", peerValue: sc.broker.idle.rss });
   t.row({ section: "scale", metric: `broker RSS after the drain (${n} retained)`, unit: "MiB", taskwire: sc.broker.drained.rss, peer: "idle", peerValue: sc.broker.idle.rss });
   t.row({ section: "scale", metric: "broker peak RSS (VmHWM), whole phase", unit: "MiB", taskwire: sc.broker.drained.hwm });
