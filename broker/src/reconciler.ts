@@ -41,6 +41,19 @@ export const RECONCILE_RUNNING_MIN_WAIT_MS = RECONCILE_STALE_FACTOR * 2 * 100;
 export const RECONCILE_MAX_ACTIONS = 100;
 /** Queued messages read per pass (one request each) to see which runs have one; a longer queue skips that check this pass. */
 export const RECONCILE_MAX_SCAN = 10_000;
+/**
+ * How long one read of the run queue (which runs have a message) serves
+ * later passes, in ms. While runs wait (workers down, a long queue) most
+ * passes have candidates, and reading up to RECONCILE_MAX_SCAN messages one
+ * request at a time each pass kept nats-server busy for as long as they
+ * waited. A message gone since the read is a run whose record changed
+ * (whoever settles a message writes the record first), which a pass reads
+ * anyway; one lost meanwhile is found this much later, on top of the
+ * 10–30 s a run must look stale first; one added meanwhile (the
+ * reconciler's own) may be added again under the same message id, which
+ * JetStream stores once.
+ */
+export const RECONCILE_QUEUE_READ_TTL_MS = 30_000;
 /** How far back a starting broker reads the record history to find unfinished runs, in ms. */
 export const RECONCILE_LOOKBACK_MS = 10 * 60_000;
 /** Longest wait before a healthy-looking unfinished run (long task, long queue) is looked at again, in ms. */
@@ -120,6 +133,8 @@ export interface ReconcileStats {
   rescheduled: number;
   /** Times the record history follower was found stalled and reopened. */
   tailReopened: number;
+  /** Times the run queue was read to see which runs have a message. */
+  queueReads: number;
 }
 
 /**
@@ -223,7 +238,7 @@ export function peekState(data: Uint8Array): number {
  * claim skips finished runs and leaves a run to a holder that is alive.
  */
 export class Reconciler {
-  readonly stats: ReconcileStats = { passes: 0, checked: 0, requeuedRunning: 0, requeuedQueued: 0, rescheduled: 0, tailReopened: 0 };
+  readonly stats: ReconcileStats = { passes: 0, checked: 0, requeuedRunning: 0, requeuedQueued: 0, rescheduled: 0, tailReopened: 0, queueReads: 0 };
   /** Unfinished runs by their record's subject (`$KV.<bucket>.<run id>`). */
   readonly #index = new Map<string, Entry>();
   /** The time base of the entries' times (ms since the epoch). */
@@ -231,6 +246,8 @@ export class Reconciler {
   readonly #publisher: Publisher;
   readonly #ackWait = new Map<string, { ms: number; at: number }>();
   #tail: ConsumerMessages | undefined;
+  /** The last read of the run queue (`#queuedRunIds`) and when it started. */
+  #queueRead: { ids: Set<string> | undefined; at: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #passing = false;
   #stopped = false;
@@ -365,6 +382,16 @@ export class Reconciler {
     return ids;
   }
 
+  /** `#queuedRunIds`, read again only when the last read is RECONCILE_QUEUE_READ_TTL_MS old. */
+  async #queuedRunIdsRecent(now: number): Promise<Set<string> | undefined> {
+    const last = this.#queueRead;
+    if (last && now - last.at < RECONCILE_QUEUE_READ_TTL_MS) return last.ids;
+    const ids = await this.#queuedRunIds();
+    this.#queueRead = { ids, at: now };
+    this.stats.queueReads++;
+    return ids;
+  }
+
   /** Looks at the runs due for a look; see the class comment. Safe to call at any time (one pass at a time). */
   async pass(): Promise<void> {
     if (this.#passing || this.#stopped || !this.nats.connected) return;
@@ -465,7 +492,7 @@ export class Reconciler {
     }
     this.log.debug({ tracked: this.#index.size, due, needMessage: needMessage.length, lastSeq: this.#lastSeq }, "reconciler pass");
     if (needMessage.length === 0) return;
-    const queued = await this.#queuedRunIds();
+    const queued = await this.#queuedRunIdsRecent(now);
     if (!queued) {
       this.log.debug({ candidates: needMessage.length }, "reconciler: the run queue is longer than one pass reads; looking again later");
       for (const c of needMessage) this.#healthy(c.entry, RECONCILE_RECHECK_MAX_MS / 5);
