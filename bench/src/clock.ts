@@ -14,9 +14,10 @@
 //
 // `wallNow()` follows the monotonic clock for resolution but is kept inside
 // the realtime millisecond `Date.now()` reports: when it leaves it, it is
-// anchored again at that millisecond's edge, and it never runs backwards. Where the clocks agree it is
-// exactly `timeOrigin + now()` shifted by a constant under 1 ms; where they
-// part, it is never more than 1 ms from realtime.
+// anchored again at that millisecond's edge, and it never runs backwards.
+// Where the clocks agree it is exactly `timeOrigin + now()` shifted by a
+// constant under 1 ms; where they part, it is never more than 1 ms from
+// realtime.
 
 let anchorWall = Date.now() + 0.5;
 let anchorMono = performance.now();

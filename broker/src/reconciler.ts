@@ -133,8 +133,6 @@ export interface ReconcileStats {
   rescheduled: number;
   /** Times the record history follower was found stalled and reopened. */
   tailReopened: number;
-  /** Times the run queue was read to see which runs have a message. */
-  queueReads: number;
 }
 
 /**
@@ -238,7 +236,7 @@ export function peekState(data: Uint8Array): number {
  * claim skips finished runs and leaves a run to a holder that is alive.
  */
 export class Reconciler {
-  readonly stats: ReconcileStats = { passes: 0, checked: 0, requeuedRunning: 0, requeuedQueued: 0, rescheduled: 0, tailReopened: 0, queueReads: 0 };
+  readonly stats: ReconcileStats = { passes: 0, checked: 0, requeuedRunning: 0, requeuedQueued: 0, rescheduled: 0, tailReopened: 0 };
   /** Unfinished runs by their record's subject (`$KV.<bucket>.<run id>`). */
   readonly #index = new Map<string, Entry>();
   /** The time base of the entries' times (ms since the epoch). */
@@ -364,9 +362,18 @@ export class Reconciler {
    * Run ids with a message in the runs stream (queued, or delivered and not
    * yet acked), or undefined when the stream holds more than one pass reads.
    * The stream is a work queue, which takes no second consumer; its
-   * messages are read one by one from the leader, by sequence.
+   * messages are read one by one from the leader, by sequence. A read
+   * serves the passes of the next RECONCILE_QUEUE_READ_TTL_MS.
    */
-  async #queuedRunIds(): Promise<Set<string> | undefined> {
+  async #queuedRunIds(now: number): Promise<Set<string> | undefined> {
+    const last = this.#queueRead;
+    if (last && now - last.at < RECONCILE_QUEUE_READ_TTL_MS) return last.ids;
+    const ids = await this.#readQueuedRunIds();
+    this.#queueRead = { ids, at: now };
+    return ids;
+  }
+
+  async #readQueuedRunIds(): Promise<Set<string> | undefined> {
     const info = await this.nats.jsm.streams.info(RUNS_STREAM);
     const ids = new Set<string>();
     if (info.state.messages === 0) return ids;
@@ -379,16 +386,6 @@ export class Reconciler {
       if (msgId) ids.add(msgId.split(":")[0] ?? msgId);
       seq = m.seq + 1;
     }
-    return ids;
-  }
-
-  /** `#queuedRunIds`, read again only when the last read is RECONCILE_QUEUE_READ_TTL_MS old. */
-  async #queuedRunIdsRecent(now: number): Promise<Set<string> | undefined> {
-    const last = this.#queueRead;
-    if (last && now - last.at < RECONCILE_QUEUE_READ_TTL_MS) return last.ids;
-    const ids = await this.#queuedRunIds();
-    this.#queueRead = { ids, at: now };
-    this.stats.queueReads++;
     return ids;
   }
 
@@ -492,7 +489,7 @@ export class Reconciler {
     }
     this.log.debug({ tracked: this.#index.size, due, needMessage: needMessage.length, lastSeq: this.#lastSeq }, "reconciler pass");
     if (needMessage.length === 0) return;
-    const queued = await this.#queuedRunIdsRecent(now);
+    const queued = await this.#queuedRunIds(now);
     if (!queued) {
       this.log.debug({ candidates: needMessage.length }, "reconciler: the run queue is longer than one pass reads; looking again later");
       for (const c of needMessage) this.#healthy(c.entry, RECONCILE_RECHECK_MAX_MS / 5);

@@ -271,8 +271,6 @@ describe(`fault: NATS node loss — ${RUNS} runs on a 3-node cluster while nodes
     assert.equal(cronKeys.size, cronRuns.length, "each cron fire submitted one run");
     assert.equal(cronNotOnce.length, 0, "each cron fire ran exactly once and completed");
   });
-  // Skipped: on this 2-core machine the stranded runs did not all complete within 60 s in the last run
-  // (issue 10 stays open until this passes); the node-loss run above is the landed guarantee.
   it("puts back in play the runs nothing would move forward (the reconciler)", async function () {
     // A task no worker serves yet; its consumer exists with a 1 s heartbeat
     // timeout, so RUNNING records are stale after 3 s.

@@ -37,6 +37,8 @@ export interface StreamSize {
 /** Unary Submits at a steady rate, to see what a queue of s.scaleN runs does to a lone caller's latency. */
 export const PROBE_RATE = 200;
 export const PROBE_MS = 12_000;
+/** Runs one probe adds (the same task: the drain runs them too). */
+const PROBE_RUNS = (PROBE_RATE * PROBE_MS) / 1000;
 
 export interface SubmitProbe {
   /** Latency of each Submit from its due time (open loop), ms. */
@@ -112,7 +114,6 @@ export async function scaleQueue(s: Settings, stack: Stack): Promise<ScaleFigure
       return { lat, errors: r.errors };
     };
     const submitIdle = await probe("empty queue");
-    const probeEach = Math.floor((PROBE_RATE * PROBE_MS) / 1000);
 
     const batches = Math.ceil(s.scaleN / s.batchSize);
     const runs = batches * s.batchSize;
@@ -122,11 +123,10 @@ export async function scaleQueue(s: Settings, stack: Stack): Promise<ScaleFigure
     const queueRate = (runs / q.ms) * 1000;
     await sleep(2_000); // the broker settles; nats-server has written its blocks
     const queued = { broker: rssMiB(brokerPid), nats: rssMiB(natsPid) };
-    const diskQueued = await streamSizes(stack, runs + probeEach);
+    const diskQueued = await streamSizes(stack, runs + PROBE_RUNS);
     log(`  queued ${runs} at ${round(queueRate, 0)} runs/s; broker ${fmtMem(idle.broker)} idle → ${fmtMem(queued.broker)}; nats-server ${fmtMem(idle.nats)} → ${fmtMem(queued.nats)}; ${fmtDisk(diskQueued)}`);
     // Every queued run is older than the reconciler's first look by now, so its passes walk all of them.
     const submitQueued = await probe(`${runs} runs queued`);
-    const probeRuns = 2 * probeEach;
 
     const w = await startWorker(stack, "worker-scale");
     let workerPeakMiB: number;
@@ -141,7 +141,7 @@ export async function scaleQueue(s: Settings, stack: Stack): Promise<ScaleFigure
     }
     await sleep(2_000);
     const drained = { broker: rssMiB(brokerPid), nats: rssMiB(natsPid) };
-    const diskDrained = await streamSizes(stack, runs + probeRuns);
+    const diskDrained = await streamSizes(stack, runs + 2 * PROBE_RUNS);
 
     // Exact, without holding 500,000 decoded records: every run's latest
     // record streamed once, keeping the earliest task start (the task's
@@ -164,7 +164,7 @@ export async function scaleQueue(s: Settings, stack: Stack): Promise<ScaleFigure
     log(`  drained ${completed}/${read} at ${round(drainRate, 0)}/s (first task start → last finish); worker peak ${round(workerPeakMiB, 1)} MiB; after the drain broker ${fmtMem(drained.broker)}, nats-server ${fmtMem(drained.nats)}; ${fmtDisk(diskDrained)}`);
     return {
       runs,
-      probeRuns,
+      probeRuns: 2 * PROBE_RUNS,
       submitIdle,
       submitQueued,
       queueRate,
