@@ -8,7 +8,10 @@
 // (an ordered consumer that receives every revision). No validation, no
 // protobuf of its own, no lifecycle, no metrics, no tracing: what is left
 // is the cost of the design's operations on this machine.
-// Args: <nats url> <bucket> <index subject> <queue subject>. Prints "port <n>".
+// With <mode> "min" the index entry and the follower are left out: a Submit
+// is the record's create, then the message — the least NATS work of any
+// design that keeps a record per run next to its queued message.
+// Args: <nats url> <bucket> <index subject> <queue subject> [full | min]. Prints "port <n>".
 import { join } from "node:path";
 import { Server, ServerCredentials, type ServerDuplexStream, loadPackageDefinition, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
@@ -16,7 +19,8 @@ import { connect } from "@nats-io/transport-node";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { JsWire, newRunId } from "@taskwire/core";
 
-const [url = "", bucket = "", indexSubject = "", queueSubject = ""] = process.argv.slice(2);
+const [url = "", bucket = "", indexSubject = "", queueSubject = "", mode = "full"] = process.argv.slice(2);
+const full = mode !== "min";
 /** A stored record of the size taskwire's is for the bench's run (~3× its request). */
 const RECORD_PAD = 3;
 
@@ -32,17 +36,15 @@ const enc = new TextEncoder();
 
 // The record history follower: every revision of every record, as the broker's reconciler and StreamEvents' tail read them.
 let revisionsSeen = 0;
-const follower = await (await js.consumers.get(`KV_${bucket}`, { filter_subjects: `$KV.${bucket}.>`, deliver_policy: DeliverPolicy.New })).consume({ callback: () => void revisionsSeen++ });
+const follower = full ? await (await js.consumers.get(`KV_${bucket}`, { filter_subjects: `$KV.${bucket}.>`, deliver_policy: DeliverPolicy.New })).consume({ callback: () => void revisionsSeen++ }) : undefined;
 
-/** One run's Submit: record and index entry in parallel, then the message carrying the record's revision. */
+/** One run's Submit: record and index entry in parallel (the record alone in "min"), then the message carrying the record's revision. */
 async function submitOne(req: Buffer): Promise<string> {
   const id = newRunId();
   const record = new Uint8Array(req.length * RECORD_PAD);
   record.set(req);
-  const [created] = await Promise.all([
-    wire.publish(`$KV.${bucket}.${id}`, record, { expectedLastSubjectSeq: 0 }),
-    wire.publish(indexSubject, enc.encode(id), { msgID: id }),
-  ]);
+  const create = wire.publish(`$KV.${bucket}.${id}`, record, { expectedLastSubjectSeq: 0 });
+  const [created] = full ? await Promise.all([create, wire.publish(indexSubject, enc.encode(id), { msgID: id })]) : [await create];
   const head = enc.encode(`${id} ${created.seq}\n`);
   const msg = new Uint8Array(head.length + record.length);
   msg.set(head);
@@ -73,6 +75,6 @@ server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) 
 });
 process.on("SIGTERM", () => {
   process.stderr.write(`revisions followed: ${revisionsSeen}\n`);
-  follower.stop();
+  follower?.stop();
   server.tryShutdown(() => void nc.close().finally(() => process.exit(0)));
 });

@@ -32,6 +32,13 @@ export interface FloorE2EVariant {
 export interface FloorE2E extends FloorE2EVariant {
   /** The same with the start folded into the outcome (one compare-and-set write per run in the worker, not two). */
   fold: FloorE2EVariant;
+  /**
+   * The least NATS work of any design with a record per run and a queued
+   * message: the start folded, and no index entry and no record history
+   * follower in the broker (a Submit is the record's create, then the
+   * message; a run's worker makes one compare-and-set write and acks).
+   */
+  min?: FloorE2EVariant;
 }
 
 const BUCKET = "bench_floor_e2e";
@@ -163,6 +170,7 @@ export async function e2eFloor(s: Settings, nats: Nats, stack: Stack): Promise<F
   await deleteStreams(jsm);
   await createStreams(stack.js, jsm);
   let broker: Child | undefined;
+  let minBroker: Child | undefined;
   let submitter: FloorSubmitter | undefined;
   try {
     broker = startTsChild("floor-broker", join(BENCH, "src/floor-broker.ts"), [nats.url, BUCKET, INDEX_SUBJECT, QUEUE_SUBJECT], {}, [...DEPLOYED_NODE_FLAGS]);
@@ -171,10 +179,21 @@ export async function e2eFloor(s: Settings, nats: Nats, stack: Stack): Promise<F
     submitter = new FloorSubmitter(`127.0.0.1:${port}`);
     const main = await floorVariant(s, nats, stack, b, submitter, 2);
     const fold = await floorVariant(s, nats, stack, b, submitter, 1);
-    return { ...main, fold };
+    submitter.close();
+    submitter = undefined;
+    await broker.stop();
+    broker = undefined;
+    log("floor e2e, the least NATS work: no index entry, no record history follower, the start folded");
+    minBroker = startTsChild("floor-broker-min", join(BENCH, "src/floor-broker.ts"), [nats.url, BUCKET, INDEX_SUBJECT, QUEUE_SUBJECT, "min"], {}, [...DEPLOYED_NODE_FLAGS]);
+    const mb = minBroker;
+    const minPort = await waitFor(() => /port (\d+)/.exec(mb.output())?.[1] ?? (mb.proc.exitCode !== null && Promise.reject(new Error(mb.output()))), "floor broker (min)", 60_000, 20);
+    submitter = new FloorSubmitter(`127.0.0.1:${minPort}`);
+    const min = await floorVariant(s, nats, stack, mb, submitter, 1);
+    return { ...main, fold, min };
   } finally {
     submitter?.close();
     await broker?.stop().catch(() => undefined);
+    await minBroker?.stop().catch(() => undefined);
     await deleteStreams(jsm);
   }
 }
