@@ -163,37 +163,40 @@ async function purgeAll(jsm: JetStreamManager): Promise<void> {
   for (const s of [QUEUE_STREAM, INDEX_STREAM, KV_STREAM]) await jsm.streams.purge(s);
 }
 
-/** The burst and the paced run through the floor's broker and worker, each in its own process; then again with the start folded. */
+/** Starts the floor's broker ("full": Submit's whole NATS work and the follower; "min": the record and the message only) and waits for its port. */
+async function startFloorBroker(nats: Nats, mode: "full" | "min"): Promise<{ child: Child; address: string }> {
+  const child = startTsChild(mode === "full" ? "floor-broker" : "floor-broker-min", join(BENCH, "src/floor-broker.ts"), [nats.url, BUCKET, INDEX_SUBJECT, QUEUE_SUBJECT, mode], {}, [...DEPLOYED_NODE_FLAGS]);
+  const port = await waitFor(() => /port (\d+)/.exec(child.output())?.[1] ?? (child.proc.exitCode !== null && Promise.reject(new Error(child.output()))), `floor broker (${mode})`, 60_000, 20);
+  return { child, address: `127.0.0.1:${port}` };
+}
+
+/** The burst and the paced run through the floor's broker and worker, each in its own process; then again with the start folded; then the least NATS work. */
 export async function e2eFloor(s: Settings, nats: Nats, stack: Stack): Promise<FloorE2E> {
   log(`floor e2e: the design's operations alone, end to end (raw grpc-js broker and NATS worker, no taskwire logic): ${s.e2eN} runs at c${CONC}, then paced ${s.pacedRate}/s`);
   const { jsm } = stack;
   await deleteStreams(jsm);
   await createStreams(stack.js, jsm);
   let broker: Child | undefined;
-  let minBroker: Child | undefined;
   let submitter: FloorSubmitter | undefined;
   try {
-    broker = startTsChild("floor-broker", join(BENCH, "src/floor-broker.ts"), [nats.url, BUCKET, INDEX_SUBJECT, QUEUE_SUBJECT], {}, [...DEPLOYED_NODE_FLAGS]);
-    const b = broker;
-    const port = await waitFor(() => /port (\d+)/.exec(b.output())?.[1] ?? (b.proc.exitCode !== null && Promise.reject(new Error(b.output()))), "floor broker", 60_000, 20);
-    submitter = new FloorSubmitter(`127.0.0.1:${port}`);
-    const main = await floorVariant(s, nats, stack, b, submitter, 2);
-    const fold = await floorVariant(s, nats, stack, b, submitter, 1);
+    let started = await startFloorBroker(nats, "full");
+    broker = started.child;
+    submitter = new FloorSubmitter(started.address);
+    const main = await floorVariant(s, nats, stack, broker, submitter, 2);
+    const fold = await floorVariant(s, nats, stack, broker, submitter, 1);
     submitter.close();
     submitter = undefined;
     await broker.stop();
     broker = undefined;
     log("floor e2e, the least NATS work: no index entry, no record history follower, the start folded");
-    minBroker = startTsChild("floor-broker-min", join(BENCH, "src/floor-broker.ts"), [nats.url, BUCKET, INDEX_SUBJECT, QUEUE_SUBJECT, "min"], {}, [...DEPLOYED_NODE_FLAGS]);
-    const mb = minBroker;
-    const minPort = await waitFor(() => /port (\d+)/.exec(mb.output())?.[1] ?? (mb.proc.exitCode !== null && Promise.reject(new Error(mb.output()))), "floor broker (min)", 60_000, 20);
-    submitter = new FloorSubmitter(`127.0.0.1:${minPort}`);
-    const min = await floorVariant(s, nats, stack, mb, submitter, 1);
+    started = await startFloorBroker(nats, "min");
+    broker = started.child;
+    submitter = new FloorSubmitter(started.address);
+    const min = await floorVariant(s, nats, stack, broker, submitter, 1);
     return { ...main, fold, min };
   } finally {
     submitter?.close();
     await broker?.stop().catch(() => undefined);
-    await minBroker?.stop().catch(() => undefined);
     await deleteStreams(jsm);
   }
 }
