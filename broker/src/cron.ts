@@ -11,6 +11,10 @@ import { validateSubmit, validateTaskName } from "./validate.js";
 
 /** How often each broker looks for due schedules, in ms. */
 const TICK_MS = 250;
+/** Codes after which a fire is always tried again (its idempotency key makes that safe). */
+const RETRIED_CODES: ReadonlySet<Status> = new Set([Status.UNAVAILABLE, Status.ABORTED, Status.DEADLINE_EXCEEDED]);
+/** The default of `CronSchedules.fireRetryMs`. */
+const FIRE_RETRY_MS = 60_000;
 
 /** The first cron time strictly after `after`; throws INVALID_ARGUMENT for a bad expression or zone. */
 export function nextFire(cron: string, timezone: string, after: Date): Date {
@@ -50,11 +54,15 @@ export class CronSchedules {
   #timer: NodeJS.Timeout | undefined;
   #watch: AsyncIterable<KvWatchEntry> & { stop(): void } | undefined;
   #firing = false;
+  /** The fire (due time, ms) each schedule last warned about, so a retried fire logs once. */
+  readonly #warnedFire = new Map<string, number>();
 
   constructor(
     readonly kv: KV,
     readonly runs: Runs,
     readonly log: Logger,
+    /** How long an unexpected error (INTERNAL, UNKNOWN) is retried before the fire is recorded as failed and skipped, in ms. */
+    readonly fireRetryMs = FIRE_RETRY_MS,
   ) {}
 
   async start(): Promise<void> {
@@ -63,7 +71,10 @@ export class CronSchedules {
     void (async () => {
       for await (const e of w) {
         if (e.operation === "PUT" && e.value.length > 0) this.#cache.set(e.key, Schedule.decode(e.value));
-        else this.#cache.delete(e.key);
+        else {
+          this.#cache.delete(e.key);
+          this.#warnedFire.delete(e.key);
+        }
       }
     })();
     this.#timer = setInterval(() => void this.#tick(), TICK_MS);
@@ -139,6 +150,7 @@ export class CronSchedules {
     if (!e || e.operation !== "PUT") throw new BrokerError(Status.NOT_FOUND, `schedule ${name} not found`);
     await this.kv.delete(key);
     this.#cache.delete(key);
+    this.#warnedFire.delete(key);
   }
 
   async #tick(): Promise<void> {
@@ -191,17 +203,29 @@ export class CronSchedules {
   }
 
   /**
-   * A fire that failed. An outage (UNAVAILABLE) leaves the fire due, to be
-   * tried again at the next tick. Any other error is the schedule's own
-   * (its run no longer validates, a run it waits for expired...): the error
-   * is recorded on the schedule — visible in ListSchedules and
+   * A fire that failed. A transient failure leaves the fire due, to be
+   * tried again at the next tick under the same idempotency key (so the
+   * fire still makes exactly one run): an outage (UNAVAILABLE), a race or
+   * a timeout (ABORTED, DEADLINE_EXCEEDED — e.g. a record that moved while
+   * a NATS node was lost), and, for `fireRetryMs` after the fire was due,
+   * an unexpected error (INTERNAL, UNKNOWN). Any other error is the
+   * schedule's own (its run no longer validates, a run it waits for
+   * expired...), as is an unexpected one that outlasts `fireRetryMs`: the
+   * error is recorded on the schedule — visible in ListSchedules and
    * `taskwire schedule list` — and the fire is skipped to the next cron
    * time, so a broken schedule neither spins nor blocks the others.
    */
   async #fireFailed(key: string, err: unknown): Promise<void> {
     const se = toServiceError(err);
-    if (se.code === Status.UNAVAILABLE) {
-      this.log.warn({ err, schedule: key }, "schedule could not fire (NATS unavailable); trying again at the next tick");
+    const dueAt = this.#cache.get(key)?.nextFireAt?.getTime() ?? 0;
+    const code = se.code ?? Status.UNKNOWN;
+    const unexpected = code === Status.INTERNAL || code === Status.UNKNOWN;
+    if (RETRIED_CODES.has(code) || (unexpected && Date.now() - dueAt < this.fireRetryMs)) {
+      // One warning per fire, not one per tick.
+      if (this.#warnedFire.get(key) !== dueAt) {
+        this.#warnedFire.set(key, dueAt);
+        this.log.warn({ err, schedule: key, fireAt: new Date(dueAt).toISOString() }, `schedule could not fire (${Status[code] ?? code}); trying again at each tick`);
+      }
       return;
     }
     const message = `${Status[se.code ?? Status.UNKNOWN] ?? se.code}: ${se.details ?? String(err)}`.slice(0, 1024);

@@ -26,8 +26,10 @@ function looksLikeNatsOutage(err: Error): boolean {
   // or the meta group elects a leader): retryable, never the caller's fault.
   if ((err as { status?: unknown }).status === 503) return true;
   // "jetstream is not enabled" is how nats.js reports a publish nobody
-  // answered: JetStream down, or the stream missing.
-  return /timeout|TIMEOUT|disconnect|closed|CONNECTION|no responders|503|jetstream is not enabled|temporarily unavailable/i.test(`${err.name} ${err.message} ${(err as { code?: unknown }).code ?? ""}`);
+  // answered: JetStream down, or the stream missing. "duplicate message id
+  // is in process" (409) is a stream still deciding an earlier publish of
+  // the same message id, e.g. one resent while a NATS node was lost.
+  return /timeout|TIMEOUT|disconnect|closed|CONNECTION|no responders|503|jetstream is not enabled|temporarily unavailable|duplicate message id is in process/i.test(`${err.name} ${err.message} ${(err as { code?: unknown }).code ?? ""}`);
 }
 
 /** Normalises any error thrown inside a handler into a gRPC ServiceError. */

@@ -225,8 +225,13 @@ export class Runs {
           const spanCtx = trace.setSpan(ctx, span);
           run.traceParent = traceParentOf(spanCtx);
           if (deduplicated) {
-            // Same idempotency key as an earlier submit: answer with that run.
-            const existing = await this.store.get(id);
+            // Same idempotency key as an earlier submit: answer with that
+            // run, read from the leader — a follower behind it (a NATS node
+            // was lost) may still show a run that a failed first Submit has
+            // since marked "never queued", and only the leader's copy lets
+            // this retry queue it again instead of answering with a run that
+            // never runs.
+            const existing = await this.store.get(id, { leader: true });
             if (existing) {
               const run = await this.#republishIfStranded(existing.run, step, spanCtx);
               return { run, deduplicated: true };

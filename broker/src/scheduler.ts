@@ -63,6 +63,13 @@ export class Scheduler {
       if (messages) {
         try {
           for await (const m of messages) {
+            if (this.#stopped) {
+              // Stopping: the messages already buffered here are handed back
+              // at once, so another broker takes them now instead of after
+              // the 30 s ack wait (the loop ends when close() is reached).
+              m.nak();
+              continue;
+            }
             try {
               await this.#handle(m);
             } catch (err) {
@@ -70,7 +77,6 @@ export class Scheduler {
               this.log.warn({ err, seq: m.seq }, "scheduler could not release a run; will retry");
               m.nak(1_000);
             }
-            if (this.#stopped) break;
           }
         } catch (err) {
           if (!this.#stopped) this.log.warn({ err }, "scheduler consume loop failed; reopening it");

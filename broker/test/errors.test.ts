@@ -15,6 +15,11 @@ describe("toServiceError", function () {
     assert.equal(toServiceError(new Error("JetStream system temporarily unavailable")).code, Status.UNAVAILABLE);
   });
 
+  it("answers a publish the stream is still deciding (duplicate message id in process) UNAVAILABLE: retrying it is safe", function () {
+    const inProcess = new JetStreamApiError({ code: 409, err_code: 10158, description: "duplicate message id is in process" });
+    assert.equal(toServiceError(inProcess).code, Status.UNAVAILABLE);
+  });
+
   it("keeps other JetStream API errors and unexpected errors INTERNAL, and a BrokerError's own code", function () {
     assert.equal(toServiceError(new JetStreamApiError({ code: 500, err_code: 10049, description: "something broke" })).code, Status.INTERNAL);
     assert.equal(toServiceError(new TypeError("x is undefined")).code, Status.INTERNAL);
