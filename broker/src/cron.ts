@@ -11,8 +11,8 @@ import { validateSubmit, validateTaskName } from "./validate.js";
 
 /** How often each broker looks for due schedules, in ms. */
 const TICK_MS = 250;
-/** Codes after which a fire is always tried again (its idempotency key makes that safe). */
-const RETRIED_CODES: ReadonlySet<Status> = new Set([Status.UNAVAILABLE, Status.ABORTED, Status.DEADLINE_EXCEEDED]);
+/** Codes after which a fire is tried again for `fireRetryMs` (its idempotency key makes that safe); UNAVAILABLE is tried again for as long as it lasts. */
+const TRANSIENT_CODES: ReadonlySet<Status> = new Set([Status.ABORTED, Status.DEADLINE_EXCEEDED, Status.INTERNAL, Status.UNKNOWN]);
 /** The default of `CronSchedules.fireRetryMs`. */
 const FIRE_RETRY_MS = 60_000;
 
@@ -61,7 +61,7 @@ export class CronSchedules {
     readonly kv: KV,
     readonly runs: Runs,
     readonly log: Logger,
-    /** How long an unexpected error (INTERNAL, UNKNOWN) is retried before the fire is recorded as failed and skipped, in ms. */
+    /** How long a fire failing with ABORTED, DEADLINE_EXCEEDED, INTERNAL or UNKNOWN is retried before it is recorded as failed and skipped, in ms. */
     readonly fireRetryMs = FIRE_RETRY_MS,
   ) {}
 
@@ -205,13 +205,13 @@ export class CronSchedules {
   /**
    * A fire that failed. A transient failure leaves the fire due, to be
    * tried again at the next tick under the same idempotency key (so the
-   * fire still makes exactly one run): an outage (UNAVAILABLE), a race or
-   * a timeout (ABORTED, DEADLINE_EXCEEDED — e.g. a record that moved while
-   * a NATS node was lost), and, for `fireRetryMs` after the fire was due,
-   * an unexpected error (INTERNAL, UNKNOWN). Any other error is the
-   * schedule's own (its run no longer validates, a run it waits for
-   * expired...), as is an unexpected one that outlasts `fireRetryMs`: the
-   * error is recorded on the schedule — visible in ListSchedules and
+   * fire still makes exactly one run): an outage (UNAVAILABLE) for as long
+   * as it lasts; a race, a timeout (ABORTED, DEADLINE_EXCEEDED — e.g. a
+   * record that moved while a NATS node was lost) or an unexpected error
+   * (INTERNAL, UNKNOWN) for `fireRetryMs` after the fire was due. Any other
+   * error is the schedule's own (its run no longer validates, a run it
+   * waits for expired...), as is a transient one that outlasts
+   * `fireRetryMs`: the error is recorded on the schedule — visible in ListSchedules and
    * `taskwire schedule list` — and the fire is skipped to the next cron
    * time, so a broken schedule neither spins nor blocks the others.
    */
@@ -219,8 +219,7 @@ export class CronSchedules {
     const se = toServiceError(err);
     const dueAt = this.#cache.get(key)?.nextFireAt?.getTime() ?? 0;
     const code = se.code ?? Status.UNKNOWN;
-    const unexpected = code === Status.INTERNAL || code === Status.UNKNOWN;
-    if (RETRIED_CODES.has(code) || (unexpected && Date.now() - dueAt < this.fireRetryMs)) {
+    if (code === Status.UNAVAILABLE || (TRANSIENT_CODES.has(code) && Date.now() - dueAt < this.fireRetryMs)) {
       // One warning per fire, not one per tick.
       if (this.#warnedFire.get(key) !== dueAt) {
         this.#warnedFire.set(key, dueAt);

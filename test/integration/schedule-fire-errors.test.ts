@@ -1,9 +1,9 @@
 // How a cron fire reacts to its Submit failing: a transient failure
-// (UNAVAILABLE, ABORTED, DEADLINE_EXCEEDED; INTERNAL for a while) leaves the
-// fire due and retries it under the same idempotency key, so the fire still
-// makes exactly one run; the schedule's own error is recorded and the fire
-// skipped. The schedules live in a real KV bucket; Submit is a test double
-// that fails as told.
+// (UNAVAILABLE while it lasts; ABORTED, DEADLINE_EXCEEDED, INTERNAL for
+// fireRetryMs) leaves the fire due and retries it under the same idempotency
+// key, so the fire still makes exactly one run; the schedule's own error is
+// recorded and the fire skipped. The schedules live in a real KV bucket;
+// Submit is a test double that fails as told.
 import assert from "node:assert/strict";
 import { status as Status } from "@grpc/grpc-js";
 import { BrokerError } from "@taskwire/broker";
@@ -69,8 +69,8 @@ describe("cron schedules: a fire whose Submit fails", function () {
     });
   }
 
-  it("records the schedule's own error (and an INTERNAL one past fireRetryMs) and skips the fire to the next time", async function () {
-    for (const [code, retryMs] of [[Status.INVALID_ARGUMENT, 60_000], [Status.INTERNAL, 0]] as const) {
+  it("records the schedule's own error (and a transient one past fireRetryMs) and skips the fire to the next time", async function () {
+    for (const [code, retryMs] of [[Status.INVALID_ARGUMENT, 60_000], [Status.INTERNAL, 0], [Status.ABORTED, 0]] as const) {
       const { runs, keys } = failingRuns([new BrokerError(code, "planned"), new BrokerError(code, "planned")]);
       const cron = new CronSchedules(kv, runs, silent, retryMs);
       await cron.start();
