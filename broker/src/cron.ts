@@ -164,7 +164,7 @@ export class CronSchedules {
         try {
           await this.#fire(key);
         } catch (err) {
-          await this.#fireFailed(key, err);
+          await this.#fireFailed(key, err, s.nextFireAt?.getTime() ?? 0);
         }
       }
     } catch (err) {
@@ -214,10 +214,10 @@ export class CronSchedules {
    * `fireRetryMs`: the error is recorded on the schedule — visible in ListSchedules and
    * `taskwire schedule list` — and the fire is skipped to the next cron
    * time, so a broken schedule neither spins nor blocks the others.
+   * `dueAt` is when the failed fire was due (ms since the epoch).
    */
-  async #fireFailed(key: string, err: unknown): Promise<void> {
+  async #fireFailed(key: string, err: unknown, dueAt: number): Promise<void> {
     const se = toServiceError(err);
-    const dueAt = this.#cache.get(key)?.nextFireAt?.getTime() ?? 0;
     const code = se.code ?? Status.UNKNOWN;
     if (code === Status.UNAVAILABLE || (TRANSIENT_CODES.has(code) && Date.now() - dueAt < this.fireRetryMs)) {
       // One warning per fire, not one per tick.

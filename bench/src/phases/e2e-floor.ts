@@ -163,11 +163,22 @@ async function purgeAll(jsm: JetStreamManager): Promise<void> {
   for (const s of [QUEUE_STREAM, INDEX_STREAM, KV_STREAM]) await jsm.streams.purge(s);
 }
 
-/** Starts the floor's broker ("full": Submit's whole NATS work and the follower; "min": the record and the message only) and waits for its port. */
-async function startFloorBroker(nats: Nats, mode: "full" | "min"): Promise<{ child: Child; address: string }> {
+/**
+ * Runs `measure` against the floor's broker ("full": Submit's whole NATS
+ * work and the follower; "min": the record and the message only), started
+ * for it and stopped after.
+ */
+async function onFloorBroker<T>(nats: Nats, mode: "full" | "min", measure: (broker: Child, sub: FloorSubmitter) => Promise<T>): Promise<T> {
   const child = startTsChild(mode === "full" ? "floor-broker" : "floor-broker-min", join(BENCH, "src/floor-broker.ts"), [nats.url, BUCKET, INDEX_SUBJECT, QUEUE_SUBJECT, mode], {}, [...DEPLOYED_NODE_FLAGS]);
-  const port = await waitFor(() => /port (\d+)/.exec(child.output())?.[1] ?? (child.proc.exitCode !== null && Promise.reject(new Error(child.output()))), `floor broker (${mode})`, 60_000, 20);
-  return { child, address: `127.0.0.1:${port}` };
+  let sub: FloorSubmitter | undefined;
+  try {
+    const port = await waitFor(() => /port (\d+)/.exec(child.output())?.[1] ?? (child.proc.exitCode !== null && Promise.reject(new Error(child.output()))), `floor broker (${mode})`, 60_000, 20);
+    sub = new FloorSubmitter(`127.0.0.1:${port}`);
+    return await measure(child, sub);
+  } finally {
+    sub?.close();
+    await child.stop().catch(() => undefined);
+  }
 }
 
 /** The burst and the paced run through the floor's broker and worker, each in its own process; then again with the start folded; then the least NATS work. */
@@ -176,27 +187,12 @@ export async function e2eFloor(s: Settings, nats: Nats, stack: Stack): Promise<F
   const { jsm } = stack;
   await deleteStreams(jsm);
   await createStreams(stack.js, jsm);
-  let broker: Child | undefined;
-  let submitter: FloorSubmitter | undefined;
   try {
-    let started = await startFloorBroker(nats, "full");
-    broker = started.child;
-    submitter = new FloorSubmitter(started.address);
-    const main = await floorVariant(s, nats, stack, broker, submitter, 2);
-    const fold = await floorVariant(s, nats, stack, broker, submitter, 1);
-    submitter.close();
-    submitter = undefined;
-    await broker.stop();
-    broker = undefined;
+    const [main, fold] = await onFloorBroker(nats, "full", async (b, sub) => [await floorVariant(s, nats, stack, b, sub, 2), await floorVariant(s, nats, stack, b, sub, 1)] as const);
     log("floor e2e, the least NATS work: no index entry, no record history follower, the start folded");
-    started = await startFloorBroker(nats, "min");
-    broker = started.child;
-    submitter = new FloorSubmitter(started.address);
-    const min = await floorVariant(s, nats, stack, broker, submitter, 1);
+    const min = await onFloorBroker(nats, "min", (b, sub) => floorVariant(s, nats, stack, b, sub, 1));
     return { ...main, fold, min };
   } finally {
-    submitter?.close();
-    await broker?.stop().catch(() => undefined);
     await deleteStreams(jsm);
   }
 }
